@@ -1,0 +1,7 @@
+"""`python -m epodc_diag` runs the epodc command line."""
+
+import sys
+
+from epodc_diag.cli import main
+
+sys.exit(main())

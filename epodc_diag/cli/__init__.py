@@ -1,0 +1,79 @@
+"""The epodc command line. Only this package imports typer (and click, which typer builds on).
+
+`main()` is the console script. It answers `--version` without importing typer at all, runs the
+typer app otherwise, and turns every expected failure into one line on stderr and an exit code:
+0 ok, 1 warning, 2 critical, 3 could not check (usage errors included, so a monitor never reads a
+typo as CRITICAL). A traceback is shown only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from epodc_diag import __version__
+from epodc_diag.errors import EXIT_UNKNOWN, EpodcError, scrub_secrets
+
+PROG = "epodc"
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {scrub_secrets(message)}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--version"], ["-V"]):
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        return 0
+    debug = "--debug" in args or os.environ.get("EPODC_DEBUG") == "1"
+    try:
+        import click
+
+        from epodc_diag.cli.app import app
+
+        # click >= 8.2 raises this for a group called with nothing; older click exits 0 itself.
+        no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", None)
+        try:
+            result = app(args=args, prog_name=PROG, standalone_mode=False)
+        except click.UsageError as exc:
+            exc.show()
+            if no_args_help is not None and isinstance(exc, no_args_help):
+                return 0
+            return EXIT_UNKNOWN
+        except click.ClickException as exc:
+            exc.show()
+            return EXIT_UNKNOWN
+        except click.exceptions.Abort:
+            sys.stderr.write(f"{PROG}: aborted\n")
+            return 130
+        return result if isinstance(result, int) else 0
+    except EpodcError as exc:
+        if debug:
+            import traceback
+
+            sys.stderr.write(scrub_secrets(traceback.format_exc()))
+        _error(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`epodc ... | head`): not an error worth a message.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:
+        if debug:
+            import traceback
+
+            sys.stderr.write(scrub_secrets(traceback.format_exc()))
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        _error(
+            f"unexpected {type(exc).__name__}: {detail}"
+            + ("" if debug else " (run with --debug for the traceback)")
+        )
+        return EXIT_UNKNOWN

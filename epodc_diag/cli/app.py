@@ -1,0 +1,77 @@
+"""The root typer app: global options and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from epodc_diag import __version__
+from epodc_diag.cli import engine
+from epodc_diag.cli.common import State
+
+app = typer.Typer(
+    name="epodc",
+    help=(
+        "Troubleshoot the data channel of Trellix (McAfee) ePolicy Orchestrator: the DC work "
+        "queue in the ePO database, server.ini, DNS and port 8444, and the Agent Handler, "
+        "Tomcat and agent logs."
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"epodc {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors (for bug reports).")
+    ] = False,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045 - typer < 0.20 cannot read `X | None` on Python 3.10
+        typer.Option(
+            "--config",
+            help="epodc.toml to use (default: $EPODC_CONFIG, ./epodc.toml, then the user config dir).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = State(debug=debug, config_path=config)
+
+
+diag_app = typer.Typer(
+    help="Single diagnostics: the ePO database, server.ini, the network and the logs.",
+    no_args_is_help=True,
+)
+query_app = typer.Typer(
+    help="The SQL epodc runs: list the queries, show one as it will run, run one.",
+    no_args_is_help=True,
+)
+check_app = typer.Typer(
+    help="Run every diagnostic and match the evidence to the known data-channel error conditions.",
+    no_args_is_help=True,
+)
+bundle_app = typer.Typer(
+    help="Write a support-ticket attachment with the evidence, redacted on request.",
+    no_args_is_help=True,
+)
+
+app.add_typer(diag_app, name="diag")
+app.add_typer(check_app, name="check")
+app.add_typer(bundle_app, name="bundle")
+app.add_typer(engine.app, name="engine")
+app.add_typer(query_app, name="query")

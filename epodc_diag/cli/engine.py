@@ -1,0 +1,120 @@
+"""`epodc engine`: the reference data-channel engine that writes simulated ePO sites."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from epodc_diag.cli.common import OutputFormat, state
+from epodc_diag.errors import UsageError
+
+app = typer.Typer(
+    help="The reference data-channel engine: simulate an ePO site with faults injected on purpose.",
+    no_args_is_help=True,
+)
+
+# Above this many agent-hours a run takes long enough to deserve a progress bar.
+_PROGRESS_AGENT_HOURS = 50_000
+
+
+@app.command("scenarios")
+def scenarios_command(
+    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+) -> None:
+    """List the fault scenarios, one line each (combine them with commas)."""
+    from epodc_diag.engine.scenarios import SCENARIOS
+
+    if output is OutputFormat.json:
+        rows = [
+            {"name": s.name, "summary": s.summary, "conditions": list(s.conditions)}
+            for s in SCENARIOS
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(s.name) for s in SCENARIOS)
+    for s in SCENARIOS:
+        typer.echo(f"{s.name:<{width}}  {s.summary}")
+
+
+def _parse_start(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--start must be an ISO date and time such as 2026-11-26T08:00:00Z, got {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+@app.command("simulate")
+def simulate_command(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site into (created).")],
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="Scenario name(s), comma-separated; see `epodc engine scenarios`.")
+    ] = "healthy",
+    agents: Annotated[
+        Optional[int], typer.Option(help="Managed systems [config: engine.agents, default 200].", min=1, max=1_000_000)  # noqa: UP045
+    ] = None,
+    handlers: Annotated[
+        Optional[int], typer.Option(help="Agent Handlers, the ePO server's own included [default 2].", min=1, max=64)  # noqa: UP045
+    ] = None,
+    hours: Annotated[
+        Optional[float], typer.Option(help="Virtual hours to simulate [default 2].", min=0.05, max=24 * 14)  # noqa: UP045
+    ] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed writes the same site [default 1].")] = None,  # noqa: UP045
+    start: Annotated[
+        Optional[str], typer.Option(help="Virtual start time, ISO 8601 (default 2026-11-26T00:00:00Z).")  # noqa: UP045
+    ] = None,
+    log_style: Annotated[
+        str, typer.Option(help="Agent Handler log timestamps: iso (2026-11-26 08:00:01.123) or compact (ePO 4.x).")
+    ] = "iso",
+    ini_encoding: Annotated[str, typer.Option(help="server.ini encoding: cp1252 or utf-16.")] = "cp1252",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing simulated site in --out.")] = False,
+    output: Annotated[OutputFormat, typer.Option("--format", help="Summary as text or json.")] = OutputFormat.text,
+) -> None:
+    """Simulate a site and write its database, server.ini, logs and network to --out."""
+    from epodc_diag.engine.model import DEFAULT_START, SimulationSettings
+    from epodc_diag.engine.scenarios import parse_scenarios
+    from epodc_diag.engine.writer import WriteOptions, simulate_site
+    from epodc_diag.render.progress import progress_bar
+
+    engine_cfg = state(ctx).settings.values["engine"]
+    settings = SimulationSettings(
+        agents=agents if agents is not None else int(engine_cfg["agents"]),
+        handlers=handlers if handlers is not None else int(engine_cfg["handlers"]),
+        hours=hours if hours is not None else float(engine_cfg["hours"]),
+        seed=seed if seed is not None else int(engine_cfg["seed"]),
+        scenarios=parse_scenarios(scenario),
+        start=_parse_start(start) or DEFAULT_START,
+    )
+    options = WriteOptions(log_style=log_style.lower(), ini_encoding=ini_encoding.lower())
+    if options.log_style not in ("iso", "compact"):
+        raise UsageError(f"--log-style must be iso or compact, got {log_style!r}")
+    if options.ini_encoding not in ("cp1252", "utf-16"):
+        raise UsageError(f"--ini-encoding must be cp1252 or utf-16, got {ini_encoding!r}")
+    long_run = settings.agents * settings.hours >= _PROGRESS_AGENT_HOURS
+    with progress_bar("simulating", enabled=long_run) as progress:
+        summary = simulate_site(settings, out, options, force=force, progress=progress)
+    summary["out"] = str(out)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    counts = summary["counts"]
+    typer.echo(f"Simulated site written to {out}")
+    typer.echo(f"  scenarios      {', '.join(summary['scenarios'])}")
+    typer.echo(
+        f"  agents         {settings.agents} ({settings.handlers} Agent Handlers, "
+        f"{settings.hours:g} virtual hours, seed {settings.seed})"
+    )
+    typer.echo(f"  captured at    {summary['captured_at']}")
+    typer.echo(
+        f"  DC requests    created {counts['created']}, completed {counts['completed']}, "
+        f"expired {counts['expired']}, still queued {counts['queued']}"
+    )

@@ -1,0 +1,222 @@
+"""epodc.toml: where it is looked for, how it is read and what each key means.
+
+The file is TOML, read with `tomllib` (Python 3.11+) or `tomli`. Every key is declared once in
+`SPEC` below with its type, default and one-line meaning; `examples/epodc.toml` documents each of
+them and a test keeps the two in step. Unknown keys and wrong types are errors that name the file,
+the line and the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from epodc_diag.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILENAME = "epodc.toml"
+CONFIG_ENV = "EPODC_CONFIG"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One configuration key: its TOML type, default, allowed values and meaning."""
+
+    kind: type
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+
+SPEC: dict[str, dict[str, KeySpec]] = {
+    "database": {
+        "url": KeySpec(str, "", "SQLAlchemy URL of the ePO database; overrides the keys below"),
+        "server": KeySpec(str, "", "SQL Server host name or address"),
+        "instance": KeySpec(str, "", "SQL Server named instance (empty for the default)"),
+        "port": KeySpec(int, 0, "TCP port of SQL Server (0: default or from the instance)", minimum=0),
+        "database": KeySpec(str, "", "name of the ePO database"),
+        "authentication": KeySpec(
+            str, "", "windows or sql (empty: windows on Windows, sql elsewhere)",
+            choices=("", "windows", "sql"),
+        ),
+        "username": KeySpec(str, "", "SQL login (password only from $EPODC_DB_PASSWORD or a prompt)"),
+        "driver": KeySpec(str, "", "ODBC driver name (empty: the newest SQL Server driver found)"),
+        "encrypt": KeySpec(bool, True, "encrypt the connection to SQL Server"),
+        "trust_server_certificate": KeySpec(
+            bool, False, "accept a server certificate no trusted CA signed"
+        ),
+        "login_timeout": KeySpec(int, 5, "seconds to wait for a connection", minimum=1),
+        "query_timeout": KeySpec(int, 30, "seconds a query may run", minimum=1),
+        "lock_timeout_ms": KeySpec(int, 5000, "SET LOCK_TIMEOUT on SQL Server, milliseconds", minimum=0),
+        "clock": KeySpec(
+            str, "utc", "database clock ePO times are compared with: utc or local",
+            choices=("utc", "local"),
+        ),
+    },
+    "epo": {
+        "install_dir": KeySpec(str, "", "ePO install folder (empty: found from the registry or default paths)"),
+        "site": KeySpec(str, "", "a simulated site folder written by `epodc engine simulate`"),
+    },
+    "engine": {
+        "agents": KeySpec(int, 200, "managed systems in a simulated site", minimum=1),
+        "handlers": KeySpec(int, 2, "Agent Handlers, the ePO server's own included", minimum=1),
+        "hours": KeySpec(float, 2.0, "virtual hours to simulate", minimum=0.05),
+        "seed": KeySpec(int, 1, "random seed: the same seed writes the same site"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration: `values[section][key]`, plus where it came from."""
+
+    values: Mapping[str, Mapping[str, Any]]
+    source: Path | None = None
+    lines: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+
+def defaults() -> Settings:
+    return Settings({s: {k: spec.default for k, spec in keys.items()} for s, keys in SPEC.items()})
+
+
+def user_config_path() -> Path:
+    """The per-user config file: %APPDATA%\\epodc on Windows, XDG config dir elsewhere."""
+    if os.name == "nt":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+    else:
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "epodc" / CONFIG_FILENAME
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    """The first config file in the documented order, or None when there is none.
+
+    `--config` and `$EPODC_CONFIG` name a file that must exist; `./epodc.toml` and the user
+    config file are used only when present.
+    """
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file not found: {explicit}")
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (from ${CONFIG_ENV})")
+        return path
+    for candidate in (Path.cwd() / CONFIG_FILENAME, user_config_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(explicit: Path | None = None) -> Settings:
+    path = find_config(explicit)
+    if path is None:
+        return defaults()
+    return parse_settings(path)
+
+
+_TABLE_RE = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(?:#.*)?$")
+_KEY_RE = re.compile(r"""^\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*=""")
+
+
+def key_lines(text: str) -> dict[tuple[str, str], int]:
+    """Map (section, key) to the 1-based line that sets it, for error messages."""
+    lines: dict[tuple[str, str], int] = {}
+    section = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        table = _TABLE_RE.match(line)
+        if table:
+            section = table.group(1).strip().strip('"')
+            lines.setdefault((section, ""), number)
+            continue
+        key = _KEY_RE.match(line)
+        if key:
+            name = next(g for g in key.groups() if g)
+            lines.setdefault((section, name), number)
+    return lines
+
+
+def parse_settings(path: Path) -> Settings:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (TOML files must be UTF-8)") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return validate(data, path, key_lines(text))
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def validate(
+    data: Mapping[str, Any], path: Path | None, lines: Mapping[tuple[str, str], int]
+) -> Settings:
+    where = str(path) if path else "config"
+
+    def at(section: str, key: str = "") -> str:
+        line = lines.get((section, key)) or lines.get((section, ""))
+        return f"{where}, line {line}" if line else where
+
+    values = {s: {k: spec.default for k, spec in keys.items()} for s, keys in SPEC.items()}
+    for section, table in data.items():
+        if section not in SPEC:
+            known = ", ".join(sorted(SPEC))
+            raise ConfigError(f"{at(section)}: unknown section [{section}] (known: {known})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{at(section, section)}: [{section}] must be a table")
+        for key, value in table.items():
+            spec = SPEC[section].get(key)
+            if spec is None:
+                raise ConfigError(f"{at(section, key)}: unknown key '{key}' in [{section}]")
+            values[section][key] = _coerce(value, spec, f"{at(section, key)}: [{section}] {key}")
+    return Settings(values, path, dict(lines))
+
+
+def _coerce(value: object, spec: KeySpec, label: str) -> Any:
+    # TOML booleans are ints in Python, so check bool first and keep them apart.
+    if spec.kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{label} must be true or false, got {_describe(value)}")
+        return value
+    if spec.kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{label} must be a whole number, got {_describe(value)}")
+    elif spec.kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} must be a number, got {_describe(value)}")
+        value = float(value)
+    elif spec.kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{label} must be a string, got {_describe(value)}")
+        if spec.choices and value.lower() not in spec.choices:
+            allowed = ", ".join(c for c in spec.choices if c)
+            raise ConfigError(f"{label} must be one of {allowed}, got {_describe(value)}")
+        if spec.choices:
+            value = value.lower()
+    if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
+        raise ConfigError(f"{label} must be at least {spec.minimum:g}, got {value}")
+    return value

@@ -1,0 +1,89 @@
+"""The fault scenarios the reference engine can inject, alone or combined.
+
+Each scenario names the conditions (the ids of `epodc check` rules) that a correct diagnosis of a
+site with that fault reports. Some faults cause others on purpose, as they do on a real site: a
+blocked port 8444 or a stale DNS record means the Agent Handler cannot reach Tomcat either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from epodc_diag.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    conditions: tuple[str, ...]
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "healthy",
+        "everything works: requests complete and the cleanup task removes them within a minute",
+        (),
+    ),
+    Scenario(
+        "tomcat-unreachable",
+        "handlers cannot report status to Tomcat: wake-ups succeed, requests expire (KB Example 1)",
+        ("tomcat-unreachable",),
+    ),
+    Scenario(
+        "cleanup-stalled",
+        "DbCleanupTask stops: expired requests stay queued and EPODataChannelData grows (KB Example 2)",
+        ("cleanup-stalled",),
+    ),
+    Scenario(
+        "dns-mismatch",
+        "the ePO server's DNS name resolves to an address other than server.ini's",
+        ("ini-ip-mismatch", "tomcat-unreachable"),
+    ),
+    Scenario(
+        "port-blocked",
+        "nothing answers on port 8444 of the ePO server, so handlers cannot reach Tomcat",
+        ("tomcat-port-closed", "tomcat-unreachable"),
+    ),
+    Scenario(
+        "agents-offline",
+        "a third of the agents never answer a wake-up call; their requests exhaust their retries",
+        ("agents-unreachable",),
+    ),
+    Scenario(
+        "handler-down",
+        "one Agent Handler stops polling the queue part-way through; its claimed work stalls",
+        ("handler-stale",),
+    ),
+)
+
+BY_NAME: dict[str, Scenario] = {s.name: s for s in SCENARIOS}
+
+
+def parse_scenarios(spec: str | Iterable[str]) -> tuple[str, ...]:
+    """Turn `"a,b"` (or a list of such strings) into a sorted, de-duplicated tuple of names."""
+    parts = [spec] if isinstance(spec, str) else list(spec)
+    names: set[str] = set()
+    for part in parts:
+        for raw in part.split(","):
+            name = raw.strip().lower()
+            if not name:
+                continue
+            if name not in BY_NAME:
+                known = ", ".join(s.name for s in SCENARIOS)
+                raise UsageError(f"unknown scenario '{name}' (known: {known})")
+            names.add(name)
+    if not names:
+        raise UsageError("no scenario given (try --scenario healthy)")
+    # "healthy" is the absence of faults: combined with a fault it adds nothing.
+    if len(names) > 1:
+        names.discard("healthy")
+    return tuple(sorted(names))
+
+
+def expected_conditions(names: Iterable[str]) -> tuple[str, ...]:
+    found: set[str] = set()
+    for name in names:
+        found.update(BY_NAME[name].conditions)
+    return tuple(sorted(found))

@@ -1,0 +1,459 @@
+"""Writes a simulated ePO site: the folder an ePO install would have, plus the site's network.
+
+Layout (mirrors `<ePO install dir>` so the same diagnostics read a real host and a simulated one):
+
+    site.json                     what the site is and when it was captured (diagnostics read it)
+    network.json                  the simulated network: names, addresses, ports, certificates
+    ground-truth.json             the injected faults (tests read it; diagnostics never do)
+    epo.db                        the ePO database snapshot (SQLite, ePO's table names)
+    DB/server.ini                 Windows INI, CRLF, ANSI (or UTF-16 LE with BOM)
+    DB/Logs/server_<handler>.log  one Agent Handler log per handler
+    Server/Logs/orion.log         Tomcat (log4j)
+    Agent/logs/masvc_<client>.log McAfee Agent 5.x logs of a few clients
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from epodc_diag import __version__
+from epodc_diag.engine import model
+from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
+from epodc_diag.engine.scenarios import expected_conditions
+from epodc_diag.errors import OutputError
+
+SITE_FILE = "site.json"
+NETWORK_FILE = "network.json"
+GROUND_TRUTH_FILE = "ground-truth.json"
+DATABASE_FILE = "epo.db"
+INI_PATH = Path("DB") / "server.ini"
+HANDLER_LOG_DIR = Path("DB") / "Logs"
+ORION_LOG = Path("Server") / "Logs" / "orion.log"
+AGENT_LOG_DIR = Path("Agent") / "logs"
+
+LOG_STYLES = ("iso", "compact")
+INI_ENCODINGS = ("cp1252", "utf-16")
+TOMCAT_PORT = 8444
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    log_style: str = "iso"  # iso: 2026-11-26 08:00:01.123; compact: 20261126080001 (ePO 4.x)
+    ini_encoding: str = "cp1252"
+
+
+class _Clock:
+    """Formats virtual times; caches the whole-second part, which most lines share."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self._cache: dict[int, datetime] = {}
+
+    def moment(self, t: float) -> datetime:
+        return self.start + timedelta(seconds=t)
+
+    def split(self, t: float) -> tuple[datetime, int]:
+        whole = int(t // 1)
+        ms = int(round((t - whole) * 1000))
+        if ms >= 1000:
+            whole, ms = whole + 1, ms - 1000
+        base = self._cache.get(whole)
+        if base is None:
+            base = self.start + timedelta(seconds=whole)
+            self._cache[whole] = base
+        return base, ms
+
+    def db(self, t: float) -> str:
+        """SQLAlchemy's SQLite storage format for DATETIME (UTC, no zone), millisecond precision."""
+        base, ms = self.split(t)
+        return f"{base:%Y-%m-%d %H:%M:%S}.{ms:03d}000"
+
+    def iso(self, t: float) -> str:
+        return self.moment(t).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sorted(lines: Iterable[LogLine]) -> list[LogLine]:
+    return sorted(lines, key=lambda line: line.t)
+
+
+def _handler_text(lines: Sequence[LogLine], clock: _Clock, style: str) -> str:
+    out: list[str] = []
+    append = out.append
+    stamp_cache: dict[int, str] = {}
+    for line in _sorted(lines):
+        base, ms = clock.split(line.t)
+        key = int(line.t // 1)
+        stamp = stamp_cache.get(key)
+        if stamp is None:
+            stamp = (
+                base.strftime("%Y-%m-%d %H:%M:%S")
+                if style == "iso"
+                else base.strftime("%Y%m%d%H%M%S")
+            )
+            stamp_cache[key] = stamp
+        if style == "iso":
+            append(f"{stamp}.{ms:03d} {line.severity} #{line.thread:05d} {line.component} {line.message}")
+        else:
+            append(f"{stamp}   {line.severity}   #{line.thread}   {line.component:<12}  {line.message}")
+    return "\r\n".join(out) + ("\r\n" if out else "")
+
+
+def _orion_text(lines: Sequence[LogLine], clock: _Clock) -> str:
+    out: list[str] = []
+    for line in _sorted(lines):
+        base, ms = clock.split(line.t)
+        if line.component.startswith("Internal."):
+            thread = f"scheduler-TaskQueueEngine-thread-{line.thread}"
+        else:
+            thread = f"http-nio-8443-exec-{line.thread}"
+        out.append(
+            f"{base:%Y-%m-%d %H:%M:%S},{ms:03d} {line.severity:<5} [{thread}] "
+            f"{line.component} - {line.message}"
+        )
+    return "\r\n".join(out) + ("\r\n" if out else "")
+
+
+def _agent_text(lines: Sequence[LogLine], clock: _Clock, pid: int) -> str:
+    out: list[str] = []
+    for line in _sorted(lines):
+        base, ms = clock.split(line.t)
+        out.append(
+            f"{base:%Y-%m-%d %H:%M:%S}.{ms:03d} masvc({pid}.{line.thread}) "
+            f"{line.component}.{line.severity}: {line.message}"
+        )
+    return "\r\n".join(out) + ("\r\n" if out else "")
+
+
+def _server_ini(result: SimulationResult, encoding: str) -> bytes:
+    server = result.server
+    version = "5.10.0.3456"
+    lines = [
+        "; ePolicy Orchestrator server settings",
+        "; Written by ePO setup. The Agent Handler reads the application server's",
+        "; name, address and port from here.",
+        "[Server]",
+        f"ComputerName={server.name}",
+        f"DNSName={server.fqdn}",
+        f"IPAddress={server.ip}",
+        f"Version={version}",
+        "InstallDir=C:\\Program Files (x86)\\McAfee\\ePolicy Orchestrator\\",
+        "",
+        "[Ports]",
+        "AgentHttpPort=80",
+        "AgentHttpsPort=443",
+        "ConsoleHttpsPort=8443",
+        f"ClientAuthHttpsPort={TOMCAT_PORT}",
+        "AgentWakeupPort=8081",
+        "AgentBroadcastPort=8082",
+        "",
+        "[Security]",
+        "KeystorePassword=ENC(4b1e2a9f07c3d85e6a10f2b9c4d7e831)",
+        "",
+    ]
+    text = "\r\n".join(lines)
+    if encoding == "utf-16":
+        return b"\xff\xfe" + text.encode("utf-16-le")
+    return text.encode("cp1252")
+
+
+def _certificate(result: SimulationResult, clock: _Clock) -> dict[str, str]:
+    server = result.server
+    issued = clock.start - timedelta(days=400)
+    return {
+        "protocol": "TLSv1.2",
+        "subject": f"CN={server.fqdn}",
+        "issuer": f"CN=Orion_CA_{server.name}",
+        "not_before": issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": (issued + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def network_description(result: SimulationResult, clock: _Clock) -> dict[str, Any]:
+    """What the site's network looks like from the Agent Handler the checks run on."""
+    rng = random.Random(f"{result.settings.seed}-network")
+    server = result.server
+    scenarios = set(result.scenarios)
+    resolve: dict[str, list[str]] = {}
+    reverse: dict[str, str] = {}
+    for h in result.handlers:
+        resolve[h.fqdn] = [h.ip]
+        resolve[h.name.lower()] = [h.ip]
+        reverse[h.ip] = h.fqdn
+    if "dns-mismatch" in scenarios:
+        # A stale record: the name still points at the server's old address, where nothing runs.
+        stale = f"10.{result.handlers[0].ip.split('.')[1]}.0.{rng.randrange(100, 250)}"
+        resolve[server.fqdn] = [stale]
+        resolve[server.name.lower()] = [stale]
+    ports = {"80": "open", "443": "open", "8443": "open", str(TOMCAT_PORT): "open"}
+    if "port-blocked" in scenarios:
+        ports[str(TOMCAT_PORT)] = rng.choice(["silent", "refused"])
+    cert = _certificate(result, clock)
+    hosts: dict[str, Any] = {
+        server.ip: {
+            "ports": ports,
+            "closed": "refused",
+            "tls": {p: cert for p, state in ports.items() if state == "open" and p != "80"},
+        }
+    }
+    for h in result.handlers[1:]:
+        hosts[h.ip] = {"ports": {"80": "open", "443": "open"}, "closed": "refused", "tls": {}}
+    vantage = result.handlers[1] if len(result.handlers) > 1 else server
+    return {
+        "schema": "epodc.simnet/1",
+        "vantage": vantage.name,
+        "resolve": resolve,
+        "reverse": reverse,
+        "hosts": hosts,
+        # An address with no host behind it: packets are dropped, a connect times out.
+        "unknown_hosts": "silent",
+    }
+
+
+def _database(path: Path, result: SimulationResult, clock: _Clock) -> dict[str, int]:
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from epodc_diag.engine import schema
+
+    dialect = sqlite_dialect.dialect()
+    rows = final_rows(result, clock)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        with conn:
+            for table in schema.metadata.sorted_tables:
+                conn.execute(str(CreateTable(table).compile(dialect=dialect)))
+                for index in sorted(table.indexes, key=lambda i: str(i.name)):
+                    conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
+            for view, table_name in schema.VIEWS.items():
+                conn.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "{table_name}"')
+            insert_rows(conn, rows)
+    finally:
+        conn.close()
+    return {name: len(table_rows) for name, table_rows in rows.items()}
+
+
+def insert_rows(conn: sqlite3.Connection, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """One executemany per table: the plain bulk insert the engine's benchmark compares with."""
+    for table, table_rows in rows.items():
+        if not table_rows:
+            continue
+        marks = ",".join("?" * len(table_rows[0]))
+        conn.executemany(f'INSERT INTO "{table}" VALUES ({marks})', table_rows)
+
+
+def final_rows(result: SimulationResult, clock: _Clock) -> dict[str, list[tuple[Any, ...]]]:
+    """The database rows at capture time, table by table, in the schema's column order."""
+    s = result.settings
+    end = result.end
+    rng = random.Random(f"{s.seed}-rows")
+    interval = s.asci_minutes * 60.0
+    leaf_base = 1000
+    leaf: list[tuple[Any, ...]] = []
+    for i, agent in enumerate(result.agents):
+        if agent.online:
+            last = agent.asci_phase + ((end - agent.asci_phase) // interval) * interval
+        else:
+            last = -86400.0 * rng.uniform(2, 30)
+        leaf.append(
+            (leaf_base + i, agent.name, agent.guid, 1, clock.db(last), "5.7.9.139", agent.ip)
+        )
+    wq: list[tuple[Any, ...]] = []
+    attempts: list[tuple[Any, ...]] = []
+    data: list[tuple[Any, ...]] = []
+    batch_guids: dict[int, str] = {}
+    payload_rng = random.Random(f"{s.seed}-data")
+    for req in result.requests:
+        if req.removed_at >= 0:
+            continue
+        src = SOURCE_TYPES[req.source]
+        batch = None
+        if req.batch:
+            batch = batch_guids.get(req.batch)
+            if batch is None:
+                batch = model._guid(payload_rng).strip("{}")
+                batch_guids[req.batch] = batch
+        wq.append(
+            (
+                req.id, 1, src.source, leaf_base + req.target, req.data_id, batch,
+                src.retry_delay, clock.db(req.expire), clock.db(req.created), src.retries,
+                src.response, req.status,
+                clock.db(req.completed_at) if req.completed_at >= 0 else None,
+            )
+        )
+        if req.handler >= 0:
+            attempts.append(
+                (req.attempt_id, 1, req.id, req.handler + 1, clock.db(req.last_attempt), req.retries_left)
+            )
+        data.append((req.data_id, payload_rng.randbytes(req.data_size), 1, clock.db(req.created)))
+    attempts.sort()
+    handlers = [
+        (i + 1, h.name, h.ip, h.fqdn, clock.db(h.last_poll), 1) for i, h in enumerate(result.handlers)
+    ]
+    tasks = [
+        (1, 1, "DataChannel DbCleanupTask", clock.db(result.cleanup_next_run),
+         "com.mcafee.epo.core.dc.DbCleanupTask"),
+        (2, 1, "Purge Server Task Log", clock.db(end + 3600 * rng.uniform(1, 20)),
+         "com.mcafee.orion.scheduler.PurgeTaskLog"),
+        (3, 1, "Event Parser Watchdog", clock.db(end + rng.uniform(10, 300)),
+         "com.mcafee.epo.event.WatchdogTask"),
+        (4, 1, "Compliance Summary Refresh", clock.db(end + 3600 * rng.uniform(0.5, 6)),
+         "com.mcafee.epo.compliance.RefreshTask"),
+    ]
+    server = result.server
+    info = [(server.name, server.fqdn, server.ip, "5.10.0.3456")]
+    return {
+        "EPOLeafNode": leaf,
+        "EPOAgentHandlerDataChannelWQMT": wq,
+        "EPOAgentHandlerDataChannelWQAttemptsMT": attempts,
+        "EPORegisteredApacheServers": handlers,
+        "OrionTaskQueueMT": tasks,
+        "EPODataChannelData": data,
+        "EPOServerInfo": info,
+    }
+
+
+def _dump(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def prepare_output(out: Path, force: bool) -> None:
+    """Refuse to clobber anything that is not an empty folder or, with --force, an old site."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise OutputError(f"{out} is not empty (use --force to replace a simulated site there)")
+        if not (out / SITE_FILE).is_file():
+            raise OutputError(
+                f"{out} is not empty and is not a simulated site; refusing to replace it even with --force"
+            )
+
+
+def write_site(
+    result: SimulationResult, out: Path, options: WriteOptions = WriteOptions(), force: bool = False
+) -> dict[str, Any]:
+    """Write the whole site to `out` atomically (a sibling temporary folder, then a rename)."""
+    if options.log_style not in LOG_STYLES:
+        raise OutputError(f"unknown log style '{options.log_style}' (known: {', '.join(LOG_STYLES)})")
+    if options.ini_encoding not in INI_ENCODINGS:
+        raise OutputError(
+            f"unknown ini encoding '{options.ini_encoding}' (known: {', '.join(INI_ENCODINGS)})"
+        )
+    prepare_output(out, force)
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+        # mkdtemp makes a private folder; a site is ordinary output, readable like its siblings.
+        tmp.chmod(0o755)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
+    try:
+        summary = _write_into(tmp, result, options)
+        old: Path | None = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            old.rmdir()
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _write_into(root: Path, result: SimulationResult, options: WriteOptions) -> dict[str, Any]:
+    s = result.settings
+    clock = _Clock(s.start)
+    for folder in (HANDLER_LOG_DIR, ORION_LOG.parent, AGENT_LOG_DIR):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / INI_PATH).write_bytes(_server_ini(result, options.ini_encoding))
+    for handler, lines in zip(result.handlers, result.handler_logs):
+        text = _handler_text(lines, clock, options.log_style)
+        (root / HANDLER_LOG_DIR / f"server_{handler.name}.log").write_bytes(text.encode("utf-8"))
+    (root / ORION_LOG).write_bytes(_orion_text(result.orion_log, clock).encode("utf-8"))
+    for index in sorted(result.agent_logs):
+        agent = result.agents[index]
+        pid = 1000 + (index * 7919) % 8000
+        text = _agent_text(result.agent_logs[index], clock, pid)
+        (root / AGENT_LOG_DIR / f"masvc_{agent.name}.log").write_bytes(text.encode("utf-8"))
+    table_counts = _database(root / DATABASE_FILE, result, clock)
+    network = network_description(result, clock)
+    (root / NETWORK_FILE).write_text(_dump(network), encoding="utf-8", newline="\n")
+
+    counts = result.counts()
+    captured = clock.iso(result.end)
+    site = {
+        "schema": "epodc.site/1",
+        "generator": f"epodc {__version__} reference engine",
+        "captured_at": captured,
+        "started_at": clock.iso(0.0),
+        "db_clock": "utc",
+        "log_timezone": "UTC",
+        "database": DATABASE_FILE,
+        "network": NETWORK_FILE,
+        "epo_server": result.server.name,
+        "agents": s.agents,
+        "handlers": [h.name for h in result.handlers],
+    }
+    (root / SITE_FILE).write_text(_dump(site), encoding="utf-8", newline="\n")
+    faults: dict[str, Any] = dict(result.faults)
+    if result.cleanup_stalled_at is not None:
+        faults["cleanup_stalled_at"] = clock.iso(result.cleanup_stalled_at)
+    if result.handler_down is not None:
+        faults["handler_down_at"] = clock.iso(result.handlers[result.handler_down].down_at)
+    truth = {
+        "schema": "epodc.groundtruth/1",
+        "scenarios": list(result.scenarios),
+        "expected_conditions": list(expected_conditions(result.scenarios)),
+        "faults": faults,
+        "counts": counts,
+        "tables": table_counts,
+        "settings": {
+            "agents": s.agents,
+            "handlers": s.handlers,
+            "hours": s.hours,
+            "seed": s.seed,
+            "log_style": options.log_style,
+            "ini_encoding": options.ini_encoding,
+        },
+    }
+    (root / GROUND_TRUTH_FILE).write_text(_dump(truth), encoding="utf-8", newline="\n")
+    return {"captured_at": captured, "counts": counts, "tables": table_counts, "scenarios": list(result.scenarios)}
+
+
+def simulate_site(
+    settings: model.SimulationSettings,
+    out: Path,
+    options: WriteOptions = WriteOptions(),
+    force: bool = False,
+    progress: model.ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run the model and write the site; returns the summary the CLI prints."""
+    prepare_output(out, force)  # fail before a long run, not after it
+    result = model.simulate(settings, progress)
+    return write_site(result, out, options, force)
+
+
+def site_files(root: Path) -> list[Path]:
+    """Every file of a written site, sorted, relative to its root (for determinism checks)."""
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+
+__all__ = ["WriteOptions", "simulate_site", "site_files", "write_site"]

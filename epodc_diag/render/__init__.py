@@ -1,0 +1,1 @@
+"""Output for people, scripts and monitors. Only this package imports rich."""
