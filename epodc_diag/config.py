@@ -43,13 +43,19 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         "url": KeySpec(str, "", "SQLAlchemy URL of the ePO database; overrides the keys below"),
         "server": KeySpec(str, "", "SQL Server host name or address"),
         "instance": KeySpec(str, "", "SQL Server named instance (empty for the default)"),
-        "port": KeySpec(int, 0, "TCP port of SQL Server (0: default or from the instance)", minimum=0),
+        "port": KeySpec(
+            int, 0, "TCP port of SQL Server (0: default or from the instance)", minimum=0
+        ),
         "database": KeySpec(str, "", "name of the ePO database"),
         "authentication": KeySpec(
-            str, "", "windows or sql (empty: windows on Windows, sql elsewhere)",
+            str,
+            "",
+            "windows or sql (empty: windows on Windows, sql elsewhere)",
             choices=("", "windows", "sql"),
         ),
-        "username": KeySpec(str, "", "SQL login (password only from $EPODC_DB_PASSWORD or a prompt)"),
+        "username": KeySpec(
+            str, "", "SQL login (password only from $EPODC_DB_PASSWORD or a prompt)"
+        ),
         "driver": KeySpec(str, "", "ODBC driver name (empty: the newest SQL Server driver found)"),
         "encrypt": KeySpec(bool, True, "encrypt the connection to SQL Server"),
         "trust_server_certificate": KeySpec(
@@ -57,14 +63,20 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         ),
         "login_timeout": KeySpec(int, 5, "seconds to wait for a connection", minimum=1),
         "query_timeout": KeySpec(int, 30, "seconds a query may run", minimum=1),
-        "lock_timeout_ms": KeySpec(int, 5000, "SET LOCK_TIMEOUT on SQL Server, milliseconds", minimum=0),
+        "lock_timeout_ms": KeySpec(
+            int, 5000, "SET LOCK_TIMEOUT on SQL Server, milliseconds", minimum=0
+        ),
         "clock": KeySpec(
-            str, "utc", "database clock ePO times are compared with: utc or local",
+            str,
+            "utc",
+            "database clock ePO times are compared with: utc or local",
             choices=("utc", "local"),
         ),
     },
     "epo": {
-        "install_dir": KeySpec(str, "", "ePO install folder (empty: found from the registry or default paths)"),
+        "install_dir": KeySpec(
+            str, "", "ePO install folder (empty: found from the registry or default paths)"
+        ),
         "site": KeySpec(str, "", "a simulated site folder written by `epodc engine simulate`"),
     },
     "engine": {
@@ -178,7 +190,8 @@ def validate(
     where = str(path) if path else "config"
 
     def at(section: str, key: str = "") -> str:
-        line = lines.get((section, key)) or lines.get((section, ""))
+        # A key's own line; else its table's header; else a top-level `section = ...` line.
+        line = lines.get((section, key)) or lines.get((section, "")) or lines.get(("", section))
         return f"{where}, line {line}" if line else where
 
     values = {s: {k: spec.default for k, spec in keys.items()} for s, keys in SPEC.items()}
@@ -187,7 +200,7 @@ def validate(
             known = ", ".join(sorted(SPEC))
             raise ConfigError(f"{at(section)}: unknown section [{section}] (known: {known})")
         if not isinstance(table, dict):
-            raise ConfigError(f"{at(section, section)}: [{section}] must be a table")
+            raise ConfigError(f"{at(section)}: [{section}] must be a table")
         for key, value in table.items():
             spec = SPEC[section].get(key)
             if spec is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,9 @@ _PROGRESS_AGENT_HOURS = 50_000
 
 @app.command("scenarios")
 def scenarios_command(
-    output: Annotated[OutputFormat, typer.Option("--format", help="text or json.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
 ) -> None:
     """List the fault scenarios, one line each (combine them with commas)."""
     from epodc_diag.engine.scenarios import SCENARIOS
@@ -46,7 +48,9 @@ def _parse_start(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--start must be an ISO date and time such as 2026-11-26T08:00:00Z, got {value!r}") from None
+        raise UsageError(
+            f"--start must be an ISO date and time such as 2026-11-26T08:00:00Z, got {value!r}"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
@@ -55,29 +59,56 @@ def _parse_start(value: str | None) -> datetime | None:
 @app.command("simulate")
 def simulate_command(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the site into (created).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the site into (created).")
+    ],
     scenario: Annotated[
-        str, typer.Option("--scenario", "-s", help="Scenario name(s), comma-separated; see `epodc engine scenarios`.")
+        str,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="Scenario name(s), comma-separated; see `epodc engine scenarios`.",
+        ),
     ] = "healthy",
     agents: Annotated[
-        Optional[int], typer.Option(help="Managed systems [config: engine.agents, default 200].", min=1, max=1_000_000)  # noqa: UP045
+        int | None,
+        typer.Option(
+            help="Managed systems [config: engine.agents, default 200].", min=1, max=1_000_000
+        ),
     ] = None,
     handlers: Annotated[
-        Optional[int], typer.Option(help="Agent Handlers, the ePO server's own included [default 2].", min=1, max=64)  # noqa: UP045
+        int | None,
+        typer.Option(
+            help="Agent Handlers, the ePO server's own included [default 2].", min=1, max=64
+        ),
     ] = None,
     hours: Annotated[
-        Optional[float], typer.Option(help="Virtual hours to simulate [default 2].", min=0.05, max=24 * 14)  # noqa: UP045
+        float | None,
+        typer.Option(help="Virtual hours to simulate [default 2].", min=0.05, max=24 * 14),
     ] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed writes the same site [default 1].")] = None,  # noqa: UP045
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed; the same seed writes the same site [default 1]."),
+    ] = None,
     start: Annotated[
-        Optional[str], typer.Option(help="Virtual start time, ISO 8601 (default 2026-11-26T00:00:00Z).")  # noqa: UP045
+        str | None,
+        typer.Option(help="Virtual start time, ISO 8601 (default 2026-11-26T00:00:00Z)."),
     ] = None,
     log_style: Annotated[
-        str, typer.Option(help="Agent Handler log timestamps: iso (2026-11-26 08:00:01.123) or compact (ePO 4.x).")
+        str,
+        typer.Option(
+            help="Agent Handler log timestamps: iso (2026-11-26 08:00:01.123) or compact (ePO 4.x)."
+        ),
     ] = "iso",
-    ini_encoding: Annotated[str, typer.Option(help="server.ini encoding: cp1252 or utf-16.")] = "cp1252",
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing simulated site in --out.")] = False,
-    output: Annotated[OutputFormat, typer.Option("--format", help="Summary as text or json.")] = OutputFormat.text,
+    ini_encoding: Annotated[
+        str, typer.Option(help="server.ini encoding: cp1252 or utf-16.")
+    ] = "cp1252",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing simulated site in --out.")
+    ] = False,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="Summary as text or json.")
+    ] = OutputFormat.text,
 ) -> None:
     """Simulate a site and write its database, server.ini, logs and network to --out."""
     from epodc_diag.engine.model import DEFAULT_START, SimulationSettings

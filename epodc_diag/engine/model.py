@@ -55,9 +55,16 @@ class SourceType:
 # response names are the KB's own examples. The other names are plausible stand-ins.
 SOURCE_TYPES: tuple[SourceType, ...] = (
     SourceType("EPOSRV:AGENTWAKEUP", "AgentWakeupResponse999", 30, 3, 300, 0.40),
-    SourceType("EEADMIN_1000:UserUpdates", "EEADMIN_1000_UserUpdatesAndAcknowledgementRsp", 60, 5, 3600, 0.20),
-    SourceType("EEADMIN_1000:AddDomainUsers", "EEADMIN_1000_AddDomainUsersRsp", 60, 5, 3600, 0.10),
-    SourceType("EPOSRV:RUNCLIENTTASKNOW", "RunClientTaskNowResponse", 60, 4, 1800, 0.20),
+    SourceType(
+        "EEADMIN_1000:UserUpdates",
+        "EEADMIN_1000_UserUpdatesAndAcknowledgementRsp",
+        60,
+        5,
+        14400,
+        0.20,
+    ),
+    SourceType("EEADMIN_1000:AddDomainUsers", "EEADMIN_1000_AddDomainUsersRsp", 60, 5, 14400, 0.10),
+    SourceType("EPOSRV:RUNCLIENTTASKNOW", "RunClientTaskNowResponse", 60, 4, 3600, 0.20),
     SourceType("EPOSRV:SINGLESYSTEMTROUBLESHOOT", "SystemTroubleshootResponse", 30, 3, 900, 0.10),
 )
 
@@ -71,7 +78,7 @@ class SimulationSettings:
     scenarios: tuple[str, ...] = ("healthy",)
     start: datetime = DEFAULT_START
     asci_minutes: float = 60.0
-    requests_per_agent_per_day: float = 1.0
+    requests_per_agent_per_day: float = 3.0
     batches_per_hour: float = 2.0
     batch_share: float = 0.02  # share of agents one batch (e.g. a group wake-up) targets
     uploads_per_agent_per_day: float = 0.5
@@ -79,30 +86,13 @@ class SimulationSettings:
     cleanup_seconds: float = 60.0
     claim_batch: int = 250
     offline_share: float = 0.01  # agents switched off for the whole run, even when healthy
-    wakeup_blocked_share: float = 0.02  # online, but port 8081 is blocked: ASCI only
+    wakeup_blocked_share: float = 0.01  # online, but port 8081 is blocked: ASCI only
     faulty_offline_share: float = 0.33  # extra offline agents under "agents-offline"
     agent_logs: int = 8  # clients whose masvc log the site carries
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
-    __slots__ = (
-        "attempt_id",
-        "batch",
-        "completed_at",
-        "created",
-        "data_id",
-        "data_size",
-        "expire",
-        "handler",
-        "id",
-        "last_attempt",
-        "removed_at",
-        "retries_left",
-        "source",
-        "status",
-        "target",
-    )
     id: int
     source: int  # index into SOURCE_TYPES
     target: int  # agent index
@@ -120,9 +110,8 @@ class Request:
     removed_at: float
 
 
-@dataclass
+@dataclass(slots=True)
 class Agent:
-    __slots__ = ("asci_phase", "guid", "home", "ip", "log", "name", "online", "wakeup_ok")
     name: str
     guid: str
     ip: str
@@ -133,9 +122,8 @@ class Agent:
     log: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class Handler:
-    __slots__ = ("down_at", "fqdn", "ip", "last_poll", "name", "threads")
     name: str
     fqdn: str
     ip: str
@@ -144,7 +132,7 @@ class Handler:
     last_poll: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogLine:
     """One log event; the site writer formats it in the family's layout."""
 
@@ -454,14 +442,20 @@ class Simulation:
     def _enqueue_batch(self, t: float) -> None:
         rng, s = self.rng, self.s
         self._batches += 1
-        size = max(1, min(len(self.agents), round(len(self.agents) * s.batch_share * rng.uniform(0.5, 1.5))))
+        size = max(
+            1,
+            min(len(self.agents), round(len(self.agents) * s.batch_share * rng.uniform(0.5, 1.5))),
+        )
         # Group actions from the console are mostly wake-ups and "run client task now".
         source_index = 0 if rng.random() < 0.7 else 3
         for target in sorted(rng.sample(range(len(self.agents)), size)):
             self._new_request(t, target, source_index, self._batches)
         self.orion_log.append(
             LogLine(
-                t, "INFO", rng.randrange(1, 40), "core.DataChannelService",
+                t,
+                "INFO",
+                rng.randrange(1, 40),
+                "core.DataChannelService",
                 f"Queued {size} data channel request(s) of type {SOURCE_TYPES[source_index].source}",
             )
         )
@@ -502,7 +496,10 @@ class Simulation:
         req.last_attempt = t
         thread = self._thread(h)
         self._hlog(
-            h, t, "I", "NAIMSERV",
+            h,
+            t,
+            "I",
+            "NAIMSERV",
             f"Sending [MsgAvailable] for data channel request {req.id} ({src.source}) to "
             f"{agent.name}:{agent.guid} at {agent.ip}:8081",
             thread,
@@ -516,7 +513,10 @@ class Simulation:
         req.retries_left -= 1
         if req.retries_left > 0:
             self._hlog(
-                h, t + 0.001, "W", "NAIMSERV",
+                h,
+                t + 0.001,
+                "W",
+                "NAIMSERV",
                 f"Agent wakeup to {agent.name} ({agent.ip}:8081) failed, err=10060; "
                 f"data channel request {req.id} will be retried in {src.retry_delay} seconds, "
                 f"{req.retries_left} retries remaining",
@@ -527,20 +527,24 @@ class Simulation:
         req.retries_left = 0
         req.status = WAKEUP_FAILED
         self._hlog(
-            h, t + 0.001, "W", "NAIMSERV",
+            h,
+            t + 0.001,
+            "W",
+            "NAIMSERV",
             f"Agent wakeup to {agent.name} ({agent.ip}:8081) failed, err=10060; no retries "
             f"remaining for data channel request {req.id}, it waits for the agent's next ASCI",
             thread,
         )
         self._report_status(t + 0.002, h, req.id, "failed", thread)
 
-    def _report_status(
-        self, t: float, h: int, request_id: int, outcome: str, thread: int
-    ) -> bool:
+    def _report_status(self, t: float, h: int, request_id: int, outcome: str, thread: int) -> bool:
         """The handler tells Tomcat (port 8444) how a request went; False when it cannot."""
         if self.tomcat_reachable:
             self._hlog(
-                h, t, "I", "NAIMSERV",
+                h,
+                t,
+                "I",
+                "NAIMSERV",
                 f"Reported status '{outcome}' of data channel request {request_id} to the ePO "
                 f"application server",
                 thread,
@@ -548,12 +552,20 @@ class Simulation:
             return True
         # KB87143 Example 1: both lines, as the KB quotes them.
         self._hlog(
-            h, t, "E", "MCUPLOAD",
-            "SecureHttp.cpp(968): Failed to send HTTP request. Error=12029 (12029)", thread,
+            h,
+            t,
+            "E",
+            "MCUPLOAD",
+            "SecureHttp.cpp(968): Failed to send HTTP request. Error=12029 (12029)",
+            thread,
         )
         self._hlog(
-            h, t + 0.001, "E", "NAIMSERV",
-            "server.cpp(587): Failed to send request, err=0x80004005, HTTP status code=0", thread,
+            h,
+            t + 0.001,
+            "E",
+            "NAIMSERV",
+            "server.cpp(587): Failed to send request, err=0x80004005, HTTP status code=0",
+            thread,
         )
         return False
 
@@ -570,8 +582,12 @@ class Simulation:
         self._session += 1
         thread = self._thread(h)
         self._hlog(
-            h, t, "X", "MOD_EPO",
-            f"mod_epo.cpp(260): Processing epo request, session ID={self._session}", thread,
+            h,
+            t,
+            "X",
+            "MOD_EPO",
+            f"mod_epo.cpp(260): Processing epo request, session ID={self._session}",
+            thread,
         )
         return thread
 
@@ -581,7 +597,11 @@ class Simulation:
         pending = self._pending.get(a)
         if not pending:
             return
-        live = [r for r in pending if r.removed_at < 0 and r.status in (QUEUED, WAKEUP_FAILED) and r.expire > t]
+        live = [
+            r
+            for r in pending
+            if r.removed_at < 0 and r.status in (QUEUED, WAKEUP_FAILED) and r.expire > t
+        ]
         if not live:
             self._pending.pop(a, None)
             return
@@ -590,7 +610,12 @@ class Simulation:
             return  # no handler answers: the work keeps waiting
         thread = self._session_line(h, t)
         self._hlog(
-            h, t + 0.001, "I", "NAIMSERV", f"Received [MsgRequest] from {agent.name}:{agent.guid}", thread
+            h,
+            t + 0.001,
+            "I",
+            "NAIMSERV",
+            f"Received [MsgRequest] from {agent.name}:{agent.guid}",
+            thread,
         )
         if agent.log:
             self._alog(a, t - 0.01, "Agent", "Package type is MsgRequest")
@@ -598,12 +623,18 @@ class Simulation:
         for req in live:
             name = SOURCE_TYPES[req.source].response
             self._hlog(
-                h, t + step, "I", "NAIMSERV",
-                f"Sending [MsgResponse-{name}] to {agent.name}:{agent.guid}", thread,
+                h,
+                t + step,
+                "I",
+                "NAIMSERV",
+                f"Sending [MsgResponse-{name}] to {agent.name}:{agent.guid}",
+                thread,
             )
             if agent.log:
                 self._alog(
-                    a, t + step + 0.2, "Agent",
+                    a,
+                    t + step + 0.2,
+                    "Agent",
                     f"CMsgResponsePackage::ParsePackage() - New MsgResponse-{name} was received",
                 )
                 self._alog(a, t + step + 0.21, "Agent", "Package type is MsgResponse")
@@ -627,9 +658,13 @@ class Simulation:
 
     def _asci_log(self, t: float, a: int) -> None:
         self._alog(a, t, "property", "Agent started performing ASCI")
-        self._alog(a, t + 0.01, "ahclient", 'Scheduling spipe connection with "immediate" priority.')
         self._alog(
-            a, t + 0.4, "DataChannel.Manager",
+            a, t + 0.01, "ahclient", 'Scheduling spipe connection with "immediate" priority.'
+        )
+        self._alog(
+            a,
+            t + 0.4,
+            "DataChannel.Manager",
             "DataChannel Service ignoring decoration of SPIPE package for: { PropsVersion }",
         )
         self._push(t + self.s.asci_minutes * 60.0, _ASCI_LOG, a)
@@ -643,8 +678,12 @@ class Simulation:
             if h >= 0:
                 thread = self._session_line(h, t)
                 self._hlog(
-                    h, t + 0.001, "I", "NAIMSERV",
-                    f"Received [MsgUpload] from {agent.name}:{agent.guid}", thread,
+                    h,
+                    t + 0.001,
+                    "I",
+                    "NAIMSERV",
+                    f"Received [MsgUpload] from {agent.name}:{agent.guid}",
+                    thread,
                 )
         self._push(t + rng.expovariate(self._upload_rate), _UPLOAD)
 
@@ -683,14 +722,19 @@ class Simulation:
         if removed:
             self.orion_log.append(
                 LogLine(
-                    t + 0.05, "DEBUG", thread, "Internal.DbCleanupTask",
+                    t + 0.05,
+                    "DEBUG",
+                    thread,
+                    "Internal.DbCleanupTask",
                     f"Removed {removed} completed or expired data channel request(s)",
                 )
             )
         self._push(self.cleanup_next_run + self.rng.uniform(0, 0.5), _CLEANUP)
 
 
-def simulate(settings: SimulationSettings, progress: ProgressCallback | None = None) -> SimulationResult:
+def simulate(
+    settings: SimulationSettings, progress: ProgressCallback | None = None
+) -> SimulationResult:
     return Simulation(settings, progress).run()
 
 

@@ -59,7 +59,9 @@ data_channel_wq = Table(
     Column("CreatedOn", DateTime),  # extra
     Column("MaxRetries", Integer),  # extra
     Column("ResponseName", String(255)),  # extra: the MsgResponse-<name> the agent gets
-    Column("Status", Integer, nullable=False, default=0),  # extra: 0 queued, 1 sent, 2 done, 3 failed
+    Column(
+        "Status", Integer, nullable=False, default=0
+    ),  # extra: 0 queued, 1 sent, 2 done, 3 failed
     Column("CompletedOn", DateTime),  # extra
     PrimaryKeyConstraint("AutoID", name="PK_EPOAgentHandlerDataChannelWQ"),
 )

@@ -19,7 +19,7 @@ import random
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,7 +63,7 @@ class _Clock:
 
     def split(self, t: float) -> tuple[datetime, int]:
         whole = int(t // 1)
-        ms = int(round((t - whole) * 1000))
+        ms = round((t - whole) * 1000)
         if ms >= 1000:
             whole, ms = whole + 1, ms - 1000
         base = self._cache.get(whole)
@@ -81,56 +81,72 @@ class _Clock:
         return self.moment(t).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _sorted(lines: Iterable[LogLine]) -> list[LogLine]:
-    return sorted(lines, key=lambda line: line.t)
+LineFormatter = Callable[[LogLine], str]
 
 
-def _handler_text(lines: Sequence[LogLine], clock: _Clock, style: str) -> str:
-    out: list[str] = []
-    append = out.append
-    stamp_cache: dict[int, str] = {}
-    for line in _sorted(lines):
-        base, ms = clock.split(line.t)
-        key = int(line.t // 1)
-        stamp = stamp_cache.get(key)
-        if stamp is None:
-            stamp = (
-                base.strftime("%Y-%m-%d %H:%M:%S")
-                if style == "iso"
-                else base.strftime("%Y%m%d%H%M%S")
-            )
-            stamp_cache[key] = stamp
-        if style == "iso":
-            append(f"{stamp}.{ms:03d} {line.severity} #{line.thread:05d} {line.component} {line.message}")
-        else:
-            append(f"{stamp}   {line.severity}   #{line.thread}   {line.component:<12}  {line.message}")
-    return "\r\n".join(out) + ("\r\n" if out else "")
+def _write_log(path: Path, lines: list[LogLine], formatter: LineFormatter, release: bool) -> None:
+    """Write a log in time order with CRLF endings, in chunks.
+
+    Events are appended as the model handles them, a few milliseconds out of order within a
+    flow; a stable sort by time puts them in the order a real log has. With `release` the list
+    is emptied afterwards, so one log's memory is free before the next is formatted.
+    """
+    lines.sort(key=lambda line: line.t)
+    with path.open("wb") as handle:
+        for first in range(0, len(lines), 20_000):
+            chunk = lines[first : first + 20_000]
+            handle.write(("\r\n".join(map(formatter, chunk)) + "\r\n").encode("utf-8"))
+    if release:
+        lines.clear()
 
 
-def _orion_text(lines: Sequence[LogLine], clock: _Clock) -> str:
-    out: list[str] = []
-    for line in _sorted(lines):
+def _handler_formatter(clock: _Clock, style: str) -> LineFormatter:
+    stamps: dict[int, str] = {}
+    pattern = "%Y-%m-%d %H:%M:%S" if style == "iso" else "%Y%m%d%H%M%S"
+
+    def stamp(t: float) -> tuple[str, int]:
+        base, ms = clock.split(t)
+        key = int(base.timestamp())
+        text = stamps.get(key)
+        if text is None:
+            text = stamps[key] = base.strftime(pattern)
+        return text, ms
+
+    def iso(line: LogLine) -> str:
+        text, ms = stamp(line.t)
+        return f"{text}.{ms:03d} {line.severity} #{line.thread:05d} {line.component} {line.message}"
+
+    def compact(line: LogLine) -> str:
+        text, _ = stamp(line.t)
+        return f"{text}   {line.severity}   #{line.thread}   {line.component:<12}  {line.message}"
+
+    return iso if style == "iso" else compact
+
+
+def _orion_formatter(clock: _Clock) -> LineFormatter:
+    def format_line(line: LogLine) -> str:
         base, ms = clock.split(line.t)
         if line.component.startswith("Internal."):
             thread = f"scheduler-TaskQueueEngine-thread-{line.thread}"
         else:
             thread = f"http-nio-8443-exec-{line.thread}"
-        out.append(
+        return (
             f"{base:%Y-%m-%d %H:%M:%S},{ms:03d} {line.severity:<5} [{thread}] "
             f"{line.component} - {line.message}"
         )
-    return "\r\n".join(out) + ("\r\n" if out else "")
+
+    return format_line
 
 
-def _agent_text(lines: Sequence[LogLine], clock: _Clock, pid: int) -> str:
-    out: list[str] = []
-    for line in _sorted(lines):
+def _agent_formatter(clock: _Clock, pid: int) -> LineFormatter:
+    def format_line(line: LogLine) -> str:
         base, ms = clock.split(line.t)
-        out.append(
+        return (
             f"{base:%Y-%m-%d %H:%M:%S}.{ms:03d} masvc({pid}.{line.thread}) "
             f"{line.component}.{line.severity}: {line.message}"
         )
-    return "\r\n".join(out) + ("\r\n" if out else "")
+
+    return format_line
 
 
 def _server_ini(result: SimulationResult, encoding: str) -> bytes:
@@ -285,30 +301,67 @@ def final_rows(result: SimulationResult, clock: _Clock) -> dict[str, list[tuple[
                 batch_guids[req.batch] = batch
         wq.append(
             (
-                req.id, 1, src.source, leaf_base + req.target, req.data_id, batch,
-                src.retry_delay, clock.db(req.expire), clock.db(req.created), src.retries,
-                src.response, req.status,
+                req.id,
+                1,
+                src.source,
+                leaf_base + req.target,
+                req.data_id,
+                batch,
+                src.retry_delay,
+                clock.db(req.expire),
+                clock.db(req.created),
+                src.retries,
+                src.response,
+                req.status,
                 clock.db(req.completed_at) if req.completed_at >= 0 else None,
             )
         )
         if req.handler >= 0:
             attempts.append(
-                (req.attempt_id, 1, req.id, req.handler + 1, clock.db(req.last_attempt), req.retries_left)
+                (
+                    req.attempt_id,
+                    1,
+                    req.id,
+                    req.handler + 1,
+                    clock.db(req.last_attempt),
+                    req.retries_left,
+                )
             )
         data.append((req.data_id, payload_rng.randbytes(req.data_size), 1, clock.db(req.created)))
     attempts.sort()
     handlers = [
-        (i + 1, h.name, h.ip, h.fqdn, clock.db(h.last_poll), 1) for i, h in enumerate(result.handlers)
+        (i + 1, h.name, h.ip, h.fqdn, clock.db(h.last_poll), 1)
+        for i, h in enumerate(result.handlers)
     ]
     tasks = [
-        (1, 1, "DataChannel DbCleanupTask", clock.db(result.cleanup_next_run),
-         "com.mcafee.epo.core.dc.DbCleanupTask"),
-        (2, 1, "Purge Server Task Log", clock.db(end + 3600 * rng.uniform(1, 20)),
-         "com.mcafee.orion.scheduler.PurgeTaskLog"),
-        (3, 1, "Event Parser Watchdog", clock.db(end + rng.uniform(10, 300)),
-         "com.mcafee.epo.event.WatchdogTask"),
-        (4, 1, "Compliance Summary Refresh", clock.db(end + 3600 * rng.uniform(0.5, 6)),
-         "com.mcafee.epo.compliance.RefreshTask"),
+        (
+            1,
+            1,
+            "DataChannel DbCleanupTask",
+            clock.db(result.cleanup_next_run),
+            "com.mcafee.epo.core.dc.DbCleanupTask",
+        ),
+        (
+            2,
+            1,
+            "Purge Server Task Log",
+            clock.db(end + 3600 * rng.uniform(1, 20)),
+            "com.mcafee.orion.scheduler.PurgeTaskLog",
+        ),
+        (
+            3,
+            1,
+            "Event Parser Watchdog",
+            clock.db(end + rng.uniform(10, 300)),
+            "com.mcafee.epo.event.WatchdogTask",
+        ),
+        (
+            4,
+            1,
+            "Compliance Summary Refresh",
+            clock.db(end + 3600 * rng.uniform(0.5, 6)),
+            "com.mcafee.epo.compliance.RefreshTask",
+        ),
     ]
     server = result.server
     info = [(server.name, server.fqdn, server.ip, "5.10.0.3456")]
@@ -341,11 +394,21 @@ def prepare_output(out: Path, force: bool) -> None:
 
 
 def write_site(
-    result: SimulationResult, out: Path, options: WriteOptions = WriteOptions(), force: bool = False
+    result: SimulationResult,
+    out: Path,
+    options: WriteOptions = WriteOptions(),
+    force: bool = False,
+    release: bool = False,
 ) -> dict[str, Any]:
-    """Write the whole site to `out` atomically (a sibling temporary folder, then a rename)."""
+    """Write the whole site to `out` atomically (a sibling temporary folder, then a rename).
+
+    With `release` the result's logs are emptied as they are written (the caller is done with
+    them), which keeps the peak memory of a large run down.
+    """
     if options.log_style not in LOG_STYLES:
-        raise OutputError(f"unknown log style '{options.log_style}' (known: {', '.join(LOG_STYLES)})")
+        raise OutputError(
+            f"unknown log style '{options.log_style}' (known: {', '.join(LOG_STYLES)})"
+        )
     if options.ini_encoding not in INI_ENCODINGS:
         raise OutputError(
             f"unknown ini encoding '{options.ini_encoding}' (known: {', '.join(INI_ENCODINGS)})"
@@ -360,7 +423,7 @@ def write_site(
     except OSError as exc:
         raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
     try:
-        summary = _write_into(tmp, result, options)
+        summary = _write_into(tmp, result, options, release)
         old: Path | None = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
@@ -378,21 +441,29 @@ def write_site(
     return summary
 
 
-def _write_into(root: Path, result: SimulationResult, options: WriteOptions) -> dict[str, Any]:
+def _write_into(
+    root: Path, result: SimulationResult, options: WriteOptions, release: bool
+) -> dict[str, Any]:
     s = result.settings
     clock = _Clock(s.start)
     for folder in (HANDLER_LOG_DIR, ORION_LOG.parent, AGENT_LOG_DIR):
         (root / folder).mkdir(parents=True, exist_ok=True)
     (root / INI_PATH).write_bytes(_server_ini(result, options.ini_encoding))
-    for handler, lines in zip(result.handlers, result.handler_logs):
-        text = _handler_text(lines, clock, options.log_style)
-        (root / HANDLER_LOG_DIR / f"server_{handler.name}.log").write_bytes(text.encode("utf-8"))
-    (root / ORION_LOG).write_bytes(_orion_text(result.orion_log, clock).encode("utf-8"))
+    handler_format = _handler_formatter(clock, options.log_style)
+    for handler, lines in zip(result.handlers, result.handler_logs, strict=True):
+        _write_log(
+            root / HANDLER_LOG_DIR / f"server_{handler.name}.log", lines, handler_format, release
+        )
+    _write_log(root / ORION_LOG, result.orion_log, _orion_formatter(clock), release)
     for index in sorted(result.agent_logs):
         agent = result.agents[index]
         pid = 1000 + (index * 7919) % 8000
-        text = _agent_text(result.agent_logs[index], clock, pid)
-        (root / AGENT_LOG_DIR / f"masvc_{agent.name}.log").write_bytes(text.encode("utf-8"))
+        _write_log(
+            root / AGENT_LOG_DIR / f"masvc_{agent.name}.log",
+            result.agent_logs[index],
+            _agent_formatter(clock, pid),
+            release,
+        )
     table_counts = _database(root / DATABASE_FILE, result, clock)
     network = network_description(result, clock)
     (root / NETWORK_FILE).write_text(_dump(network), encoding="utf-8", newline="\n")
@@ -435,7 +506,12 @@ def _write_into(root: Path, result: SimulationResult, options: WriteOptions) -> 
         },
     }
     (root / GROUND_TRUTH_FILE).write_text(_dump(truth), encoding="utf-8", newline="\n")
-    return {"captured_at": captured, "counts": counts, "tables": table_counts, "scenarios": list(result.scenarios)}
+    return {
+        "captured_at": captured,
+        "counts": counts,
+        "tables": table_counts,
+        "scenarios": list(result.scenarios),
+    }
 
 
 def simulate_site(
@@ -448,7 +524,7 @@ def simulate_site(
     """Run the model and write the site; returns the summary the CLI prints."""
     prepare_output(out, force)  # fail before a long run, not after it
     result = model.simulate(settings, progress)
-    return write_site(result, out, options, force)
+    return write_site(result, out, options, force, release=True)
 
 
 def site_files(root: Path) -> list[Path]:

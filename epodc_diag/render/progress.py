@@ -8,7 +8,9 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[float, float], None] | None]:
+def progress_bar(
+    description: str, enabled: bool = True
+) -> Iterator[Callable[[float, float], None] | None]:
     """Yield a `(done, total)` callback that drives a rich progress bar, or None when off."""
     if not enabled or not sys.stderr.isatty():
         yield None

@@ -1,0 +1,57 @@
+"""Helpers the benchmark scripts share: repeated timing, peak memory of a child, the result table."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure: what, the target, the median measured, and whether it passes."""
+
+    name: str
+    target: str
+    measured: float
+    unit: str
+    ratio: float | None = None
+    passed: bool | None = None
+    runs: int = 1
+    note: str = ""
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def run_child(args: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run a command; return its wall time in seconds and its peak RSS in bytes (Linux)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {err.strip()}")
+    return wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+
+
+def report(figures: Sequence[Figure], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps([asdict(f) for f in figures], indent=2) + "\n")
+        return
+    for f in figures:
+        ratio = f"  ratio {f.ratio:.2f}" if f.ratio is not None else ""
+        verdict = "" if f.passed is None else ("  PASS" if f.passed else "  MISS")
+        note = f"  ({f.note})" if f.note else ""
+        sys.stdout.write(
+            f"{f.name}: {f.measured:.3f} {f.unit} (median of {f.runs}), target {f.target}"
+            f"{ratio}{verdict}{note}\n"
+        )

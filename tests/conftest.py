@@ -1,0 +1,61 @@
+"""Shared fixtures: simulated sites written by the reference engine, cached for the session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from epodc_diag.engine.model import SimulationResult, SimulationSettings, simulate
+from epodc_diag.engine.writer import WriteOptions, write_site
+
+SiteFactory = Callable[..., Path]
+ModelFactory = Callable[..., SimulationResult]
+
+
+def _key(scenarios: str, kwargs: dict[str, Any]) -> str:
+    return scenarios + "|" + json.dumps(kwargs, sort_keys=True, default=str)
+
+
+@pytest.fixture(scope="session")
+def run_model() -> ModelFactory:
+    """Run the model in memory (cached): `run_model("cleanup-stalled", agents=300, hours=3)`."""
+    cache: dict[str, SimulationResult] = {}
+
+    def run(scenarios: str = "healthy", **kwargs: Any) -> SimulationResult:
+        key = _key(scenarios, kwargs)
+        if key not in cache:
+            settings = SimulationSettings(scenarios=tuple(scenarios.split(",")), **kwargs)
+            cache[key] = simulate(settings)
+        return cache[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def make_site(tmp_path_factory: pytest.TempPathFactory, run_model: ModelFactory) -> SiteFactory:
+    """Write a site once per session and argument set; returns its folder."""
+    cache: dict[str, Path] = {}
+
+    def make(
+        scenarios: str = "healthy",
+        log_style: str = "iso",
+        ini_encoding: str = "cp1252",
+        **kwargs: Any,
+    ) -> Path:
+        key = _key(scenarios, {**kwargs, "log_style": log_style, "ini": ini_encoding})
+        if key not in cache:
+            out = tmp_path_factory.mktemp("site") / "site"
+            write_site(run_model(scenarios, **kwargs), out, WriteOptions(log_style, ini_encoding))
+            cache[key] = out
+        return cache[key]
+
+    return make
+
+
+def ground_truth(site: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((site / "ground-truth.json").read_text(encoding="utf-8"))
+    return data
