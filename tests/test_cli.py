@@ -221,3 +221,45 @@ def test_config_supplies_engine_defaults(tmp_path: Path) -> None:
     result = run("engine", "simulate", "--out", "site", "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tables"]["EPOLeafNode"] == 33
+
+
+def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
+    import pty
+
+    args = [
+        sys.executable,
+        "-m",
+        "epodc_diag",
+        "engine",
+        "simulate",
+        "--agents",
+        "25000",
+        "--hours",
+        "2",
+        "--handlers",
+        "2",
+    ]
+    controller, terminal = pty.openpty()
+    try:
+        # Read the terminal while the child runs, so a full pty buffer can never block it.
+        proc = subprocess.Popen(
+            [*args, "--out", str(tmp_path / "tty")], stdout=subprocess.DEVNULL, stderr=terminal
+        )
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the child side is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+    assert proc.wait(timeout=300) == 0
+    assert b"simulating" in seen and b"%" in seen
+    piped = subprocess.run(
+        [*args, "--out", str(tmp_path / "pipe")], capture_output=True, timeout=300, check=False
+    )
+    assert piped.returncode == 0 and piped.stderr == b""
