@@ -20,4 +20,4 @@ FROM EPOLeafNode AS ELN
 JOIN EPOAgentHandlerDataChannelWQMT AS DCWQ ON DCWQ.Target = ELN.AutoID
 JOIN EPOAgentHandlerDataChannelWQAttemptsMT AS DCWQAttempts ON DCWQAttempts.ParentID = DCWQ.AutoID
 JOIN EPORegisteredApacheServers AS AH ON AH.AutoID = DCWQAttempts.AgentHandlerId
-WHERE ELN.NodeName = :client_name
+WHERE ELN.NodeName = :client_name /*nocase*/

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from epodc_diag import __version__
-from epodc_diag.cli import engine
+from epodc_diag.cli import diag, engine, query
 from epodc_diag.cli.common import State
 
 app = typer.Typer(
@@ -55,14 +55,6 @@ def root(
     ctx.obj = State(debug=debug, config_path=config)
 
 
-diag_app = typer.Typer(
-    help="Single diagnostics: the ePO database, server.ini, the network and the logs.",
-    no_args_is_help=True,
-)
-query_app = typer.Typer(
-    help="The SQL epodc runs: list the queries, show one as it will run, run one.",
-    no_args_is_help=True,
-)
 check_app = typer.Typer(
     help="Run every diagnostic and match the evidence to the known data-channel error conditions.",
     no_args_is_help=True,
@@ -72,8 +64,8 @@ bundle_app = typer.Typer(
     no_args_is_help=True,
 )
 
-app.add_typer(diag_app, name="diag")
+app.add_typer(diag.app, name="diag")
 app.add_typer(check_app, name="check")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(engine.app, name="engine")
-app.add_typer(query_app, name="query")
+app.add_typer(query.app, name="query")

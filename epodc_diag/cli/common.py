@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from epodc_diag.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from epodc_diag.db.session import DbSession
 
 
 @dataclass
@@ -35,3 +41,68 @@ def state(ctx: typer.Context) -> State:
 class OutputFormat(str, enum.Enum):
     text = "text"
     json = "json"
+
+
+class TableFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+# Options shared by every command that reads an ePO host or its database.
+SiteOption = Annotated[
+    Optional[Path],  # noqa: UP045 - typer < 0.20 cannot read `X | None` on Python 3.10
+    typer.Option(
+        "--site", help="A simulated site folder (from `epodc engine simulate`).", file_okay=False
+    ),
+]
+EpoDirOption = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--epo-dir",
+        help="The ePO install folder (default: found from the registry or default paths).",
+        file_okay=False,
+    ),
+]
+DbOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--db",
+        help="Database: a SQLAlchemy URL (mssql+pyodbc://..., sqlite:///file) or odbc:<ODBC connection string>.",
+        envvar="EPODC_DB_URL",
+        show_envvar=True,
+    ),
+]
+TableFormatOption = Annotated[
+    TableFormat, typer.Option("--format", "-f", help="table, json or csv.")
+]
+
+
+@contextmanager
+def database_session(
+    ctx: typer.Context, db: str | None, site: Path | None, epo_dir: Path | None
+) -> Iterator[DbSession]:
+    """Open the ePO database the options and epodc.toml point at; close it whatever happens."""
+    from epodc_diag.db.connect import open_database
+    from epodc_diag.db.session import DbSession
+    from epodc_diag.db.target import connection_settings
+    from epodc_diag.site import resolve_site
+
+    settings = state(ctx).settings
+    epo = settings.values["epo"]
+    located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+    conn_settings = connection_settings(db, located, settings.values["database"])
+    database = open_database(conn_settings)
+    try:
+        captured = (
+            located.captured_at
+            if located is not None and conn_settings.kind == "sqlite" and located.simulated
+            else None
+        )
+        yield DbSession(database, captured_at=captured, clock=conn_settings.clock)
+    finally:
+        database.close()
+
+
+def echo_text(text: str) -> None:
+    typer.echo(text, nl=False)

@@ -25,6 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from epodc_diag.db.documented import DOCUMENTED
+
+__all__ = ["DOCUMENTED", "VIEWS", "create_all", "metadata"]
+
 metadata = MetaData()
 
 NOCASE = "NOCASE"
@@ -105,10 +109,15 @@ Index(
     "IX_EPOAgentHandlerDataChannelWQAttempts_GetCleanupList",
     data_channel_wq_attempts.c.LastDeliveryAttempt,
 )
+# Only the index names are public, not their columns. ReleaseWork (a handler giving back the work
+# it claimed) is keyed on the handler here and carries what a handler's attempts are judged by,
+# so per-handler questions are answered from the index alone.
 Index(
     "IX_EPOAgentHandlerDataChannelWQAttempts_ReleaseWork",
     data_channel_wq_attempts.c.AgentHandlerId,
     data_channel_wq_attempts.c.RetriesRemaining,
+    data_channel_wq_attempts.c.LastDeliveryAttempt,
+    data_channel_wq_attempts.c.ParentID,
 )
 
 registered_apache_servers = Table(
@@ -159,22 +168,6 @@ VIEWS: dict[str, str] = {
     "EPOAgentHandlerDataChannelWQ": "EPOAgentHandlerDataChannelWQMT",
     "EPOAgentHandlerDataChannelWQAttempts": "EPOAgentHandlerDataChannelWQAttemptsMT",
     "OrionTaskQueue": "OrionTaskQueueMT",
-}
-
-# The objects DOMAIN.md documents, with the columns a diagnostic may rely on without probing.
-DOCUMENTED: dict[str, tuple[str, ...]] = {
-    "EPOLeafNode": ("AutoID", "NodeName", "AgentGUID"),
-    "EPOAgentHandlerDataChannelWQMT": ("AutoID", "Source", "Target", "RetryDelay", "ExpireTime"),
-    "EPOAgentHandlerDataChannelWQ": ("Source",),
-    "EPOAgentHandlerDataChannelWQAttemptsMT": (
-        "ParentID",
-        "AgentHandlerId",
-        "LastDeliveryAttempt",
-        "RetriesRemaining",
-    ),
-    "EPORegisteredApacheServers": ("AutoID", "ComputerName", "LastKnownTCPIP"),
-    "OrionTaskQueueMT": ("RunTime", "TaskDescription"),
-    "EPODataChannelData": (),
 }
 
 

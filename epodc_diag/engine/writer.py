@@ -254,6 +254,7 @@ def _database(path: Path, result: SimulationResult, clock: _Clock) -> dict[str, 
             for view, table_name in schema.VIEWS.items():
                 conn.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "{table_name}"')
             insert_rows(conn, rows)
+        conn.execute("ANALYZE")  # statistics, as SQL Server keeps them: the planner needs them
     finally:
         conn.close()
     return {name: len(table_rows) for name, table_rows in rows.items()}

@@ -1,0 +1,1 @@
+"""Reading the ePO database: connections, the query catalogue, typed reports."""

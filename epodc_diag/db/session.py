@@ -1,0 +1,192 @@
+"""A diagnostic session on the ePO database: schema probing, the database's clock, catalogue queries.
+
+* Documented tables are probed once (`SELECT * FROM t WHERE 1 = 0`); a missing one means "this
+  does not look like an ePO database". Undocumented columns a query `requires` are probed too,
+  and the query is skipped with a reason when they are missing.
+* "Now" is the database's own clock (`GETUTCDATE()` or `GETDATE()` on SQL Server), or a simulated
+  site's capture time, never the clock of the machine epodc runs on. Which one is recorded.
+* SQLite stores times as text (or numbers) in whatever form the writer chose, so the form of the
+  stored values is sniffed once and time parameters are bound in the same form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from epodc_diag.db.catalog import Query, catalog
+from epodc_diag.db.connect import Database, MissingTableError, ResultSet
+from epodc_diag.db.documented import DOCUMENTED
+from epodc_diag.errors import DatabaseError
+
+DOCUMENTED_TABLES: tuple[str, ...] = tuple(DOCUMENTED)
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: datetime  # naive, in the database's own time frame
+    source: str  # e.g. "GETUTCDATE() on the database server", "site capture time (UTC)"
+
+
+class QuerySkipped(Exception):
+    """A query cannot run on this database (an undocumented column is missing)."""
+
+    def __init__(self, query: str, reason: str) -> None:
+        super().__init__(f"{query}: {reason}")
+        self.query = query
+        self.reason = reason
+
+
+def parse_db_time(value: Any) -> datetime | None:
+    """A time read from the database as a naive datetime; None when it is empty or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Python 3.10's fromisoformat wants exactly 3 or 6 fraction digits.
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(c for c in rest if c.isdigit())
+        tail = rest[len(digits) :]
+        text = f"{head}.{(digits + '000000')[:6]}{tail}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+class DbSession:
+    def __init__(
+        self, db: Database, captured_at: datetime | None = None, clock: str = "utc"
+    ) -> None:
+        self.db = db
+        self._captured_at = captured_at
+        self._clock_choice = clock
+        self._columns: dict[str, frozenset[str]] = {}
+        self._queries: dict[str, Query] = catalog()
+        self._time_style: str | None = None
+        self._clock: Clock | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    # ------------------------------------------------------------ schema
+    def columns(self, table: str) -> frozenset[str]:
+        if table not in self._columns:
+            try:
+                result = self.db.select(f"SELECT * FROM {table} WHERE 1 = 0")
+            except MissingTableError:
+                raise MissingTableError(
+                    f"this does not look like an ePO database: missing {table}"
+                ) from None
+            self._columns[table] = frozenset(c.lower() for c in result.columns)
+        return self._columns[table]
+
+    def check_epo_schema(self) -> None:
+        for table in DOCUMENTED_TABLES:
+            self.columns(table)
+
+    def has_column(self, table: str, column: str) -> bool:
+        try:
+            return column.lower() in self.columns(table)
+        except MissingTableError:
+            return False
+
+    # ------------------------------------------------------------- clock
+    def clock(self) -> Clock:
+        if self._clock is None:
+            self._clock = self._read_clock()
+        return self._clock
+
+    def _read_clock(self) -> Clock:
+        if self._captured_at is not None:
+            captured = self._captured_at.astimezone(timezone.utc).replace(tzinfo=None)
+            return Clock(captured, "the simulated site's capture time (UTC)")
+        if self.dialect == "mssql":
+            function = "GETUTCDATE()" if self._clock_choice == "utc" else "GETDATE()"
+            row = self.db.select(f"SELECT {function} AS DbNow").rows
+            now = parse_db_time(row[0][0]) if row else None
+            if now is None:
+                raise DatabaseError(f"the database did not answer {function}")
+            return Clock(now, f"{function} on the database server")
+        modifier = "" if self._clock_choice == "utc" else ", 'localtime'"
+        row = self.db.select(f"SELECT strftime('%Y-%m-%d %H:%M:%f', 'now'{modifier}) AS DbNow").rows
+        now = parse_db_time(row[0][0]) if row else None
+        if now is None:  # pragma: no cover - SQLite always answers
+            raise DatabaseError("the database did not answer its clock query")
+        label = "UTC" if self._clock_choice == "utc" else "local time"
+        return Clock(
+            now, f"SQLite's clock ({label}; an SQLite file has no server clock of its own)"
+        )
+
+    # ------------------------------------------------------------ times
+    def _sniff_time_style(self) -> str:
+        if self.dialect != "sqlite":
+            return "native"
+        for table, column in (
+            ("EPOAgentHandlerDataChannelWQMT", "ExpireTime"),
+            ("OrionTaskQueueMT", "RunTime"),
+            ("EPOAgentHandlerDataChannelWQAttemptsMT", "LastDeliveryAttempt"),
+        ):
+            try:
+                rows = self.db.select(
+                    f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL LIMIT 1"
+                ).rows
+            except DatabaseError:
+                continue
+            if rows:
+                value = rows[0][0]
+                if isinstance(value, (int, float)):
+                    return "epoch-ms" if value > 1e11 else "epoch"
+                return "iso-t" if "T" in str(value) else "iso-space"
+        return "iso-space"
+
+    def bind_time(self, moment: datetime) -> Any:
+        """A time parameter in the form the database's stored times have."""
+        if self._time_style is None:
+            self._time_style = self._sniff_time_style()
+        style = self._time_style
+        if style == "native":
+            return moment
+        if style in ("epoch", "epoch-ms"):
+            seconds = moment.replace(tzinfo=timezone.utc).timestamp()
+            return seconds * 1000 if style == "epoch-ms" else seconds
+        separator = "T" if style == "iso-t" else " "
+        return moment.strftime(f"%Y-%m-%d{separator}%H:%M:%S.%f")
+
+    # ----------------------------------------------------------- queries
+    def query(self, name: str) -> Query:
+        return self._queries[name]
+
+    def run(self, query: Query | str, params: Mapping[str, Any] | None = None) -> ResultSet:
+        """Run a catalogue query; datetime parameters are bound in the database's time form."""
+        q = self._queries[query] if isinstance(query, str) else query
+        for requirement in q.requires:
+            table, _, column = requirement.partition(".")
+            if not self.has_column(table, column):
+                raise QuerySkipped(
+                    q.name, f"the column {requirement} does not exist in this database"
+                )
+        bound = {
+            key: self.bind_time(value) if isinstance(value, datetime) else value
+            for key, value in (params or {}).items()
+        }
+        return self.db.select(q.render(self.dialect), bound)
+
+
+GRACE = timedelta(minutes=2)  # two cleanup periods: anything expired longer ago is overdue

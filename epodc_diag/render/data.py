@@ -1,0 +1,67 @@
+"""Machine-readable output: JSON-ready values and CSV. No rich here."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import enum
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import PurePath
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, enums, times and paths as plain JSON values (times as ISO 8601)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in ("severity",):
+            if hasattr(type(value), name) and isinstance(getattr(type(value), name), property):
+                out[name] = jsonable(getattr(value, name))
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n"
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="milliseconds")
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(v) for v in row])
+    return buffer.getvalue()

@@ -1,0 +1,52 @@
+"""Terminal tables for the diagnostics (rich). Only the render package imports rich."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from epodc_diag.model import Severity, Verdict
+from epodc_diag.render.data import cell
+
+MARKS = {
+    Severity.ok: ("✓", "green"),
+    Severity.info: ("·", "cyan"),
+    Severity.warning: ("!", "yellow"),
+    Severity.critical: ("✗", "red"),
+}
+
+
+def console() -> Console:
+    import sys
+
+    # Piped into a file or a ticket, a wide fixed width keeps tables readable; a terminal
+    # gets its own width.
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    result = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
+    for column in columns:
+        result.add_column(column, overflow="fold")
+    for row in rows:
+        result.add_row(*(cell(v) for v in row))
+    return result
+
+
+def verdict_line(verdict: Verdict) -> Text:
+    mark, style = MARKS[verdict.severity]
+    line = Text()
+    line.append(f"{mark} ", style=style)
+    line.append(f"{verdict.code}", style=f"bold {style}")
+    line.append(f": {verdict.summary}")
+    return line
+
+
+def print_block(out: Console, *items: Table | Text | str) -> None:
+    for item in items:
+        out.print(item)

@@ -1,0 +1,73 @@
+"""The README's captured output: every ```text block that starts with `$ epodc ...`.
+
+The blocks run in order in one empty folder (a block may use the site an earlier block wrote).
+`python -m tests.readme_blocks --write` refreshes them in README.md; the tests fail when a block
+is stale. Trailing spaces are ignored (rich pads table titles with them).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+BLOCK_RE = re.compile(r"```text\n\$ (epodc [^\n]+)\n(.*?)```", re.S)
+
+
+@dataclass(frozen=True)
+class Block:
+    command: str
+    shown: str
+    start: int
+    end: int
+
+
+def blocks(text: str) -> list[Block]:
+    return [Block(m.group(1), m.group(2), m.start(2), m.end(2)) for m in BLOCK_RE.finditer(text)]
+
+
+def normal(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.splitlines()).strip() + "\n"
+
+
+def run_all(found: list[Block], folder: Path) -> list[tuple[Block, str, int]]:
+    results = []
+    for block in found:
+        args = shlex.split(block.command)[1:]
+        done = subprocess.run(
+            [sys.executable, "-m", "epodc_diag", *args],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            timeout=300,
+            check=False,
+        )
+        results.append((block, done.stdout, done.returncode))
+    return results
+
+
+def main() -> None:
+    text = README.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_all(blocks(text), Path(tmp))
+    if "--write" not in sys.argv:
+        for block, out, _ in results:
+            print(block.command, "ok" if normal(out) == normal(block.shown) else "STALE")
+        return
+    for block, out, code in reversed(results):
+        if not out.strip():
+            raise SystemExit(
+                f"`{block.command}` printed nothing (exit {code}); README left as it was"
+            )
+        text = text[: block.start] + normal(out) + text[block.end :]
+    README.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
