@@ -24,6 +24,7 @@ class Figure:
     passed: bool | None = None
     runs: int = 1
     note: str = ""
+    statistic: str = "median"  # how `measured` summarises the runs: median, max
 
 
 def median(values: Sequence[float]) -> float:
@@ -52,6 +53,6 @@ def report(figures: Sequence[Figure], as_json: bool) -> None:
         verdict = "" if f.passed is None else ("  PASS" if f.passed else "  MISS")
         note = f"  ({f.note})" if f.note else ""
         sys.stdout.write(
-            f"{f.name}: {f.measured:.3f} {f.unit} (median of {f.runs}), target {f.target}"
+            f"{f.name}: {f.measured:.3f} {f.unit} ({f.statistic} of {f.runs}), target {f.target}"
             f"{ratio}{verdict}{note}\n"
         )

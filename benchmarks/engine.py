@@ -120,7 +120,7 @@ def main() -> None:
                 "MiB",
                 passed=max(peaks) < GIB,
                 runs=args.runs,
-                note="largest of the runs",
+                statistic="max",
             ),
         ],
         args.json,

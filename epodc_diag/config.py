@@ -79,6 +79,22 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         ),
         "site": KeySpec(str, "", "a simulated site folder written by `epodc engine simulate`"),
     },
+    "ini": {
+        "host_keys": KeySpec(
+            list, [], "extra server.ini keys naming the application server's DNS name"
+        ),
+        "ip_keys": KeySpec(list, [], "extra server.ini keys naming its IP address"),
+        "port_keys": KeySpec(list, [], "extra server.ini keys naming its port (8444 by default)"),
+    },
+    "network": {
+        "port": KeySpec(
+            int, 8444, "the application server port the Agent Handler reports to", minimum=1
+        ),
+        "timeout": KeySpec(float, 3.0, "seconds each network step may take", minimum=0.1),
+        "total_timeout": KeySpec(
+            float, 20.0, "seconds `diag network` may take in all", minimum=0.5
+        ),
+    },
     "engine": {
         "agents": KeySpec(int, 200, "managed systems in a simulated site", minimum=1),
         "handlers": KeySpec(int, 2, "Agent Handlers, the ePO server's own included", minimum=1),
@@ -222,6 +238,10 @@ def _coerce(value: object, spec: KeySpec, label: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{label} must be a number, got {_describe(value)}")
         value = float(value)
+    elif spec.kind is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{label} must be a list of strings, got {_describe(value)}")
+        return list(value)
     elif spec.kind is str:
         if not isinstance(value, str):
             raise ConfigError(f"{label} must be a string, got {_describe(value)}")

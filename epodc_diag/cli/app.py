@@ -44,7 +44,7 @@ def root(
         bool, typer.Option("--debug", help="Show tracebacks for errors (for bug reports).")
     ] = False,
     config: Annotated[
-        Optional[Path],  # noqa: UP045 - typer < 0.20 cannot read `X | None` on Python 3.10
+        Optional[Path],
         typer.Option(
             "--config",
             help="epodc.toml to use (default: $EPODC_CONFIG, ./epodc.toml, then the user config dir).",

@@ -51,13 +51,13 @@ class TableFormat(str, enum.Enum):
 
 # Options shared by every command that reads an ePO host or its database.
 SiteOption = Annotated[
-    Optional[Path],  # noqa: UP045 - typer < 0.20 cannot read `X | None` on Python 3.10
+    Optional[Path],
     typer.Option(
         "--site", help="A simulated site folder (from `epodc engine simulate`).", file_okay=False
     ),
 ]
 EpoDirOption = Annotated[
-    Optional[Path],  # noqa: UP045
+    Optional[Path],
     typer.Option(
         "--epo-dir",
         help="The ePO install folder (default: found from the registry or default paths).",
@@ -65,7 +65,7 @@ EpoDirOption = Annotated[
     ),
 ]
 DbOption = Annotated[
-    Optional[str],  # noqa: UP045
+    Optional[str],
     typer.Option(
         "--db",
         help="Database: a SQLAlchemy URL (mssql+pyodbc://..., sqlite:///file) or odbc:<ODBC connection string>.",

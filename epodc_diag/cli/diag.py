@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -14,7 +15,16 @@ from epodc_diag.cli.common import (
     TableFormatOption,
     database_session,
     echo_text,
+    state,
 )
+from epodc_diag.cli.common import (
+    OutputFormat as TextFormat,
+)
+from epodc_diag.errors import InputError
+
+if TYPE_CHECKING:
+    from epodc_diag.ini.reader import IniFile
+    from epodc_diag.ini.recognize import Candidate, ServerFacts
 
 app = typer.Typer(
     help="Single diagnostics: the ePO database, server.ini, the network and the logs.",
@@ -116,3 +126,192 @@ def _as_dict(report: object) -> dict[str, object]:
     data = jsonable(report)
     assert isinstance(data, dict)
     return data
+
+
+def _ini_path(
+    ctx: typer.Context, path: Path | None, site: Path | None, epo_dir: Path | None
+) -> Path:
+    if path is not None:
+        return path
+    from epodc_diag.site import resolve_site
+
+    epo = state(ctx).settings.values["epo"]
+    located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+    if located is None:
+        raise InputError(
+            "no server.ini to read: give its PATH, --epo-dir DIR or --site DIR (no ePO install found here)"
+        )
+    return located.server_ini
+
+
+def _facts(ctx: typer.Context, ini: IniFile) -> ServerFacts:
+    from epodc_diag.ini.recognize import server_facts
+
+    cfg = state(ctx).settings.values["ini"]
+    return server_facts(ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"])
+
+
+@app.command("ini")
+def ini_command(
+    ctx: typer.Context,
+    path: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="server.ini to read (default: <ePO install>\\DB\\server.ini).", show_default=False
+        ),
+    ] = None,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    output: Annotated[
+        TextFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = TextFormat.text,
+) -> None:
+    """Read server.ini: its sections and keys, and the application server's name, address and port.
+
+    Secret-looking values (pass, pwd, secret, key, token) are masked. Exit 1 when the file has
+    duplicate or malformed lines or names no server; 3 when it cannot be read.
+    """
+    from epodc_diag.ini.reader import read_ini
+
+    ini = read_ini(_ini_path(ctx, path, site, epo_dir))
+    facts = _facts(ctx, ini)
+    if output is TextFormat.json:
+        from epodc_diag.render.data import to_json
+        from epodc_diag.render.plain import shown_value
+
+        def fact(candidate: Candidate | None) -> dict[str, object] | None:
+            if candidate is None:
+                return None
+            return {
+                "value": candidate.value,
+                "port": candidate.port,
+                "kind": candidate.kind,
+                "section": candidate.source.section,
+                "key": candidate.source.key,
+                "line": candidate.source.line,
+            }
+
+        echo_text(
+            to_json(
+                {
+                    "path": ini.path,
+                    "encoding": ini.encoding,
+                    "newline": ini.newline,
+                    "sections": list(ini.sections),
+                    "values": [
+                        {
+                            "section": v.section,
+                            "key": v.key,
+                            "value": shown_value(v.key, v.value),
+                            "line": v.line,
+                        }
+                        for v in ini.values
+                    ],
+                    "server": {
+                        "host": fact(facts.host),
+                        "ip": fact(facts.ip),
+                        "port": fact(facts.port),
+                    },
+                    "candidates": [fact(c) for c in facts.candidates],
+                    "issues": [
+                        {"line": i.line, "kind": i.kind, "message": i.message} for i in ini.issues
+                    ],
+                }
+            )
+        )
+    else:
+        from epodc_diag.render.plain import ini_text
+
+        echo_text(ini_text(ini, facts))
+    problems = bool(ini.issues) or facts.host is None or facts.ip is None
+    raise typer.Exit(1 if problems else 0)
+
+
+@app.command("network")
+def network_command(
+    ctx: typer.Context,
+    host: Annotated[
+        Optional[str], typer.Option(help="The ePO server's DNS name (default: from server.ini).")
+    ] = None,
+    ip: Annotated[
+        Optional[str], typer.Option(help="Its expected address (default: from server.ini).")
+    ] = None,
+    port: Annotated[
+        Optional[int],
+        typer.Option(help="The application server port [default: 8444, or server.ini's]."),
+    ] = None,
+    ini_path: Annotated[
+        Optional[Path], typer.Option("--ini", help="server.ini to take the defaults from.")
+    ] = None,
+    timeout: Annotated[
+        Optional[float], typer.Option(help="Seconds per step [default 3].", min=0.1)
+    ] = None,
+    total_timeout: Annotated[
+        Optional[float], typer.Option(help="Seconds for the whole check [default 20].", min=0.5)
+    ] = None,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    output: Annotated[
+        TextFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = TextFormat.text,
+) -> None:
+    """Check that DNS resolves the ePO server to server.ini's address and that its port 8444 answers.
+
+    Forward and reverse lookups, a TCP connection to each address and a TLS handshake, each step
+    timed. With --site, the simulated site's network answers and no packet leaves this machine.
+    Exit 0 when all is well, 1 for warnings, 2 when the name, address or port is wrong.
+    """
+    from epodc_diag.ini.reader import IniError, read_ini
+    from epodc_diag.network.check import check_network
+    from epodc_diag.network.probes import Network, SimulatedNetwork, SystemNetwork
+    from epodc_diag.site import resolve_site
+
+    settings = state(ctx).settings
+    epo = settings.values["epo"]
+    net_cfg = settings.values["network"]
+    located = None
+    if ini_path is None or site is not None or epo_dir is not None:
+        located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+    source_parts: list[str] = []
+    default_port = int(net_cfg["port"])
+    ini_file = ini_path or (located.server_ini if located is not None else None)
+    if ini_file is not None and (host is None or ip is None or port is None):
+        try:
+            facts = _facts(ctx, read_ini(ini_file))
+        except IniError:
+            if ini_path is not None or (host is None and ip is None):
+                raise
+            facts = None
+        if facts is not None:
+            if host is None and facts.host is not None:
+                host = facts.host.value
+            if ip is None and facts.ip is not None:
+                ip = facts.ip.value
+            if port is None and facts.port is not None and facts.port.port is not None:
+                port = facts.port.port
+            source_parts.append(f"defaults from {ini_file}")
+    network: Network
+    if located is not None and located.simulated and located.network is not None:
+        network = SimulatedNetwork.load(located.network)
+    else:
+        network = SystemNetwork()
+    report = check_network(
+        network,
+        host,
+        ip,
+        port if port is not None else default_port,
+        source="; ".join(source_parts),
+        timeout=timeout if timeout is not None else float(net_cfg["timeout"]),
+        total_timeout=total_timeout
+        if total_timeout is not None
+        else float(net_cfg["total_timeout"]),
+    )
+    if output is TextFormat.json:
+        from epodc_diag.render.data import to_json
+
+        echo_text(to_json({"kind": "network", **_as_dict(report)}))
+    else:
+        from epodc_diag.render.network_text import network_text
+
+        echo_text(network_text(report))
+    raise typer.Exit(report.severity.exit_code)

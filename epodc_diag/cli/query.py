@@ -73,7 +73,7 @@ def run_command(
         typer.Argument(help="A query name from `epodc query list`, or a .sql file (SELECT only)."),
     ],
     param: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        Optional[list[str]],
         typer.Option(
             "--param", "-p", help="A parameter, key=value (repeatable). Times in ISO 8601."
         ),

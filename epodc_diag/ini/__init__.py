@@ -1,0 +1,1 @@
+"""server.ini: a tolerant Windows INI reader and what it says about the application server."""

@@ -1,0 +1,1 @@
+"""DNS and port 8444: the KB's network checks, on the real network or a simulated site's."""

@@ -1,0 +1,266 @@
+"""The KB's network checks in one pass: does DNS resolve the ePO server to server.ini's address,
+and does the application server answer on port 8444 (TCP, then TLS)?
+
+Verdict codes: `name-unresolved`, `ip-mismatch`, `reverse-mismatch`, `port-refused`,
+`port-silent`, `port-unreachable`, `tls-failed`, `network-ok`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from epodc_diag.errors import UsageError
+from epodc_diag.model import Severity, Verdict, worst
+from epodc_diag.network.probes import LookupFailed, Network, TlsOutcome
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    status: str  # ok, failed, skipped
+    detail: str
+    duration_ms: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NetworkReport:
+    host: str | None
+    ip: str | None
+    port: int
+    source: str  # where host/ip/port came from
+    network: str  # which network answered (this machine, or a simulated site)
+    resolved: tuple[str, ...]
+    reverse_name: str | None
+    connections: tuple[tuple[str, str], ...]  # (address, state)
+    tls: TlsOutcome | None
+    steps: tuple[Step, ...]
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return worst(self.verdicts)
+
+
+def _same_host(a: str, b: str) -> bool:
+    """host.example.com matches HOST and host.example.com. (short names and trailing dots)."""
+    left, right = a.lower().rstrip("."), b.lower().rstrip(".")
+    return left == right or left.split(".")[0] == right or right.split(".")[0] == left
+
+
+class _Budget:
+    def __init__(self, step_timeout: float, total: float) -> None:
+        self.step_timeout = step_timeout
+        self.deadline = time.monotonic() + total
+        self.total = total
+
+    def next_timeout(self) -> float | None:
+        left = self.deadline - time.monotonic()
+        return None if left <= 0.05 else min(self.step_timeout, left)
+
+    def exhausted(self) -> str:
+        return f"skipped: the {self.total:g} s budget for the whole check is used up"
+
+
+def check_network(
+    network: Network,
+    host: str | None,
+    ip: str | None,
+    port: int,
+    *,
+    source: str = "",
+    timeout: float = 3.0,
+    total_timeout: float = 20.0,
+) -> NetworkReport:
+    if not host and not ip:
+        raise UsageError(
+            "nothing to check: give --host or --ip, or a server.ini that names the ePO server"
+        )
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be 1 to 65535, got {port}")
+    budget = _Budget(timeout, total_timeout)
+    steps: list[Step] = []
+
+    def elapsed(start: float) -> float:
+        # A simulated network answers from a file: its steps take no network time at all.
+        return 0.0 if network.simulated else (time.monotonic() - start) * 1000
+
+    verdicts: list[Verdict] = []
+
+    # 1. forward lookup of the name server.ini gives
+    resolved: list[str] = []
+    if host:
+        start = time.monotonic()
+        limit = budget.next_timeout()
+        try:
+            if limit is None:
+                raise LookupFailed(budget.exhausted())
+            resolved = network.forward(host, limit)
+            steps.append(
+                Step(
+                    f"forward lookup of {host}",
+                    "ok",
+                    f"{host} resolves to {', '.join(resolved)}",
+                    elapsed(start),
+                    {"addresses": resolved},
+                )
+            )
+        except LookupFailed as exc:
+            steps.append(Step(f"forward lookup of {host}", "failed", str(exc), elapsed(start)))
+            verdicts.append(
+                Verdict(
+                    "name-unresolved",
+                    Severity.critical,
+                    f"{host} (the ePO server's name in server.ini) does not resolve on this host: {exc}. "
+                    "Fix the DNS record or the name in server.ini (KB87143 Example 1)",
+                )
+            )
+
+    # 2. reverse lookup of the address server.ini gives
+    reverse_name: str | None = None
+    if ip:
+        start = time.monotonic()
+        limit = budget.next_timeout()
+        try:
+            if limit is None:
+                raise LookupFailed(budget.exhausted())
+            reverse_name = network.reverse(ip, limit)
+            detail = (
+                f"{ip} is {reverse_name}" if reverse_name else f"{ip} has no reverse (PTR) record"
+            )
+            steps.append(
+                Step(
+                    f"reverse lookup of {ip}", "ok", detail, elapsed(start), {"name": reverse_name}
+                )
+            )
+        except LookupFailed as exc:
+            steps.append(Step(f"reverse lookup of {ip}", "failed", str(exc), elapsed(start)))
+
+    # 3. compare with server.ini
+    if host and ip and resolved and ip not in resolved:
+        verdicts.append(
+            Verdict(
+                "ip-mismatch",
+                Severity.critical,
+                f"DNS resolves {host} to {', '.join(resolved)}, but server.ini says the ePO server is {ip}: "
+                "the Agent Handler may be talking to the wrong address. Correct the DNS record (or "
+                "server.ini) so both agree (KB87143 Example 1)",
+            )
+        )
+    if host and reverse_name and not _same_host(host, reverse_name):
+        verdicts.append(
+            Verdict(
+                "reverse-mismatch",
+                Severity.warning,
+                f"{ip} reverse-resolves to {reverse_name}, not to {host} as server.ini names it",
+            )
+        )
+
+    # 4. TCP to the address the handler uses (server.ini's), then to DNS's other answers
+    targets = [a for a in [ip, *resolved] if a]
+    targets = list(dict.fromkeys(targets))
+    connections: list[tuple[str, str]] = []
+    for address in targets:
+        limit = budget.next_timeout()
+        if limit is None:
+            steps.append(Step(f"TCP {address}:{port}", "skipped", budget.exhausted(), 0.0))
+            continue
+        start = time.monotonic()
+        outcome = network.connect(address, port, limit)
+        connections.append((address, outcome.state))
+        steps.append(
+            Step(
+                f"TCP {address}:{port}",
+                "ok" if outcome.state == "open" else "failed",
+                outcome.detail,
+                elapsed(start),
+                {"state": outcome.state},
+            )
+        )
+    primary = targets[0] if targets else None
+    primary_state = next((state for address, state in connections if address == primary), None)
+    if primary is not None and primary_state is not None and primary_state != "open":
+        code = {"refused": "port-refused", "silent": "port-silent"}.get(
+            primary_state, "port-unreachable"
+        )
+        text = {
+            "port-refused": f"{primary} refuses connections on port {port}: the application server "
+            "(Tomcat) is not listening there",
+            "port-silent": f"{primary} does not answer on port {port} (a firewall drops the packets, "
+            "or the host is down)",
+            "port-unreachable": f"{primary} cannot be reached on port {port} (no route)",
+        }[code]
+        verdicts.append(
+            Verdict(
+                code,
+                Severity.critical,
+                f"{text}. Make sure a route from the Agent Handler to the "
+                "ePO server exists on this port (KB87143 Example 1)",
+            )
+        )
+    others = [(a, s) for a, s in connections if a != primary and s != "open"]
+    if others and any(v.code == "ip-mismatch" for v in verdicts):
+        silent = ", ".join(f"{a} ({s})" for a, s in others)
+        verdicts.append(
+            Verdict(
+                "dns-address-closed",
+                Severity.info,
+                f"the address(es) DNS gives do not answer on port {port}: {silent}",
+            )
+        )
+
+    # 5. TLS on the primary address
+    tls: TlsOutcome | None = None
+    if primary is not None and primary_state == "open":
+        limit = budget.next_timeout()
+        if limit is None:
+            steps.append(Step(f"TLS {primary}:{port}", "skipped", budget.exhausted(), 0.0))
+        else:
+            start = time.monotonic()
+            tls = network.handshake(primary, port, host, limit)
+            steps.append(
+                Step(
+                    f"TLS {primary}:{port}",
+                    "ok" if tls.ok else "failed",
+                    tls.detail,
+                    elapsed(start),
+                    {
+                        "protocol": tls.protocol,
+                        "subject": tls.subject,
+                        "issuer": tls.issuer,
+                        "not_after": tls.not_after,
+                    },
+                )
+            )
+            if not tls.ok:
+                verdicts.append(
+                    Verdict(
+                        "tls-failed",
+                        Severity.critical,
+                        f"port {port} on {primary} accepts connections but {tls.detail}",
+                    )
+                )
+    if not verdicts:
+        where = f"{host} ({primary})" if host and primary else (primary or host or "")
+        verdicts.append(
+            Verdict(
+                "network-ok",
+                Severity.ok,
+                f"{where} resolves as server.ini says and answers on port {port} with TLS",
+            )
+        )
+    return NetworkReport(
+        host=host,
+        ip=ip,
+        port=port,
+        source=source,
+        network=network.description,
+        resolved=tuple(resolved),
+        reverse_name=reverse_name,
+        connections=tuple(connections),
+        tls=tls,
+        steps=tuple(steps),
+        verdicts=tuple(verdicts),
+    )

@@ -1,0 +1,297 @@
+"""Name lookups, TCP connections and TLS handshakes, behind one interface, real or simulated.
+
+`SystemNetwork` asks the operating system's resolver and opens real sockets. `SimulatedNetwork`
+answers from a simulated site's `network.json` and never sends a packet: the addresses of a
+simulated site (10.x and the like) are never contacted.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from epodc_diag.errors import InputError
+
+T = TypeVar("T")
+
+
+class LookupFailed(Exception):
+    """A name or address could not be looked up; the message says why."""
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    state: str  # open, refused, silent (timed out), unreachable, error
+    detail: str
+
+
+@dataclass(frozen=True)
+class TlsOutcome:
+    ok: bool
+    detail: str
+    protocol: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    not_after: str | None = None  # ISO 8601, UTC
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Network(Protocol):
+    description: str
+    simulated: bool  # answers come from a description, not the wire: steps take no time
+
+    def forward(self, name: str, timeout: float) -> list[str]: ...
+
+    def reverse(self, address: str, timeout: float) -> str | None: ...
+
+    def connect(self, address: str, port: int, timeout: float) -> ConnectOutcome: ...
+
+    def handshake(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> TlsOutcome: ...
+
+
+# ------------------------------------------------------------------ real
+
+
+def _with_timeout(action: Callable[[], T], timeout: float, what: str) -> T:
+    """Run a blocking call (the resolver has no timeout of its own) for at most `timeout` s."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(action)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise LookupFailed(f"{what} did not answer within {timeout:g} s") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _x509_name(parts: Any) -> str:
+    names = []
+    for rdn in parts or ():
+        for key, value in rdn:
+            short = {
+                "commonName": "CN",
+                "organizationName": "O",
+                "organizationalUnitName": "OU",
+                "countryName": "C",
+                "localityName": "L",
+                "stateOrProvinceName": "ST",
+            }.get(key, key)
+            names.append(f"{short}={value}")
+    return ", ".join(names)
+
+
+def decode_certificate(der: bytes) -> dict[str, Any]:
+    """Subject, issuer and validity of a DER certificate, without verifying it.
+
+    ePO's certificates come from its own CA, so the handshake is not verified; Python can only
+    describe a certificate it has not verified through this (long-standing) decoder.
+    """
+    decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decoder is None:  # pragma: no cover - every CPython so far has it
+        return {}
+    handle, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(handle, "w", encoding="ascii") as out:
+            out.write(ssl.DER_cert_to_PEM_cert(der))
+        decoded: dict[str, Any] = decoder(path)
+        return decoded
+    except (ssl.SSLError, ValueError, OSError):
+        return {}
+    finally:
+        os.unlink(path)
+
+
+def _cert_time(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromtimestamp(ssl.cert_time_to_seconds(value), timezone.utc)
+    except ValueError:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SystemNetwork:
+    """The machine's own resolver and sockets."""
+
+    description = "this machine's resolver and network"
+    simulated = False
+
+    def forward(self, name: str, timeout: float) -> list[str]:
+        def lookup() -> list[str]:
+            try:
+                infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+            except socket.gaierror as exc:
+                raise LookupFailed(f"{name} does not resolve ({exc.strerror or exc})") from None
+            except UnicodeError:
+                raise LookupFailed(f"{name!r} is not a valid host name") from None
+            addresses: list[str] = []
+            for info in infos:
+                address = str(info[4][0])
+                if address not in addresses:
+                    addresses.append(address)
+            return addresses
+
+        return _with_timeout(lookup, timeout, f"the resolver (looking up {name})")
+
+    def reverse(self, address: str, timeout: float) -> str | None:
+        def lookup() -> str | None:
+            try:
+                return socket.gethostbyaddr(address)[0]
+            except (socket.herror, socket.gaierror):
+                return None
+
+        return _with_timeout(lookup, timeout, f"the resolver (reverse lookup of {address})")
+
+    def connect(self, address: str, port: int, timeout: float) -> ConnectOutcome:
+        try:
+            with socket.create_connection((address, port), timeout=timeout):
+                return ConnectOutcome("open", f"{_hostport(address, port)} accepted the connection")
+        except ConnectionRefusedError:
+            return ConnectOutcome(
+                "refused",
+                f"{_hostport(address, port)} refused the connection (nothing listens there)",
+            )
+        except TimeoutError:
+            return ConnectOutcome(
+                "silent",
+                f"{_hostport(address, port)} did not answer within {timeout:g} s (filtered?)",
+            )
+        except OSError as exc:
+            return ConnectOutcome(
+                "unreachable", f"{_hostport(address, port)}: {exc.strerror or exc}"
+            )
+
+    def handshake(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> TlsOutcome:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = (
+            ssl.CERT_NONE
+        )  # ePO's own CA: describe the certificate, do not judge it
+        try:
+            with socket.create_connection((address, port), timeout=timeout) as raw:
+                raw.settimeout(timeout)
+                with context.wrap_socket(raw, server_hostname=server_name or None) as tls:
+                    der = tls.getpeercert(binary_form=True) or b""
+                    cert = decode_certificate(der) if der else {}
+                    return TlsOutcome(
+                        ok=True,
+                        detail=f"TLS handshake with {_hostport(address, port)} succeeded ({tls.version()})",
+                        protocol=tls.version(),
+                        subject=_x509_name(cert.get("subject")) or None,
+                        issuer=_x509_name(cert.get("issuer")) or None,
+                        not_after=_cert_time(cert.get("notAfter")),
+                        extra={"cipher": (tls.cipher() or ("",))[0]},
+                    )
+        except TimeoutError:
+            return TlsOutcome(
+                False,
+                f"TLS handshake with {_hostport(address, port)} timed out after {timeout:g} s",
+            )
+        except ssl.SSLError as exc:
+            return TlsOutcome(
+                False, f"TLS handshake with {_hostport(address, port)} failed: {exc.reason or exc}"
+            )
+        except OSError as exc:
+            return TlsOutcome(
+                False,
+                f"TLS handshake with {_hostport(address, port)} failed: {exc.strerror or exc}",
+            )
+
+
+def _hostport(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+# ------------------------------------------------------------- simulated
+
+
+class SimulatedNetwork:
+    """A simulated site's network, from its network.json. No packet leaves the machine."""
+
+    simulated = True
+
+    def __init__(self, data: Mapping[str, Any], source: str) -> None:
+        self._data = data
+        self.description = f"the simulated network of {source} (seen from {data.get('vantage', 'an Agent Handler')})"
+        self._resolve = {
+            str(k).lower().rstrip("."): [str(a) for a in v]
+            for k, v in dict(data.get("resolve", {})).items()
+        }
+        self._reverse = {str(k): str(v) for k, v in dict(data.get("reverse", {})).items()}
+        self._hosts: dict[str, Any] = dict(data.get("hosts", {}))
+
+    @classmethod
+    def load(cls, path: Path) -> SimulatedNetwork:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"the simulated site has no network description: {path} is missing"
+            ) from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path} cannot be read: {exc}") from None
+        if not isinstance(data, dict) or not str(data.get("schema", "")).startswith(
+            "epodc.simnet/"
+        ):
+            raise InputError(f"{path} is not an epodc simulated network description")
+        return cls(data, str(path.parent))
+
+    def forward(self, name: str, timeout: float) -> list[str]:
+        found = self._resolve.get(name.lower().rstrip("."))
+        if not found:
+            raise LookupFailed(f"{name} does not resolve (no such name in the site's DNS)")
+        return list(found)
+
+    def reverse(self, address: str, timeout: float) -> str | None:
+        return self._reverse.get(address)
+
+    def _state(self, address: str, port: int) -> str:
+        host = self._hosts.get(address)
+        if host is None:
+            return str(self._data.get("unknown_hosts", "silent"))
+        return str(dict(host.get("ports", {})).get(str(port), host.get("closed", "refused")))
+
+    def connect(self, address: str, port: int, timeout: float) -> ConnectOutcome:
+        state = self._state(address, port)
+        where = _hostport(address, port)
+        if state == "open":
+            return ConnectOutcome("open", f"{where} accepted the connection")
+        if state == "refused":
+            return ConnectOutcome(
+                "refused", f"{where} refused the connection (nothing listens there)"
+            )
+        return ConnectOutcome("silent", f"{where} did not answer within {timeout:g} s (filtered?)")
+
+    def handshake(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> TlsOutcome:
+        where = _hostport(address, port)
+        if self._state(address, port) != "open":
+            return TlsOutcome(False, f"TLS handshake with {where} failed: no connection")
+        cert = dict(self._hosts.get(address, {}).get("tls", {})).get(str(port))
+        if not cert:
+            return TlsOutcome(
+                False, f"TLS handshake with {where} failed: the peer does not speak TLS"
+            )
+        return TlsOutcome(
+            ok=True,
+            detail=f"TLS handshake with {where} succeeded ({cert.get('protocol')})",
+            protocol=cert.get("protocol"),
+            subject=cert.get("subject"),
+            issuer=cert.get("issuer"),
+            not_after=cert.get("not_after"),
+        )
