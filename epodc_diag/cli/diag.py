@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -20,7 +21,7 @@ from epodc_diag.cli.common import (
 from epodc_diag.cli.common import (
     OutputFormat as TextFormat,
 )
-from epodc_diag.errors import InputError
+from epodc_diag.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from epodc_diag.ini.reader import IniFile
@@ -314,4 +315,105 @@ def network_command(
         from epodc_diag.render.network_text import network_text
 
         echo_text(network_text(report))
+    raise typer.Exit(report.severity.exit_code)
+
+
+class LogFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command("logs")
+def logs_command(
+    ctx: typer.Context,
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            help="Log files, folders or globs (default: the ePO install's or site's log folders).",
+            show_default=False,
+        ),
+    ] = None,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    since: Annotated[
+        Optional[str], typer.Option(help="Only lines from then on: a time, or 30m / 2h / 1d back.")
+    ] = None,
+    until: Annotated[
+        Optional[str], typer.Option(help="Only lines up to then: a time, or a span back.")
+    ] = None,
+    examples: Annotated[
+        int, typer.Option(help="Example lines to show per signature.", min=0, max=100)
+    ] = 3,
+    jobs: Annotated[
+        Optional[int],
+        typer.Option(help="Processes for large files [default: up to 4].", min=1, max=32),
+    ] = None,
+    output: Annotated[
+        LogFormat, typer.Option("--format", "-f", help="table, json or markdown.")
+    ] = LogFormat.table,
+) -> None:
+    """Find the known data-channel signatures in Agent Handler, Tomcat and agent logs.
+
+    Per signature: count, first and last time, files and example lines; for the DbCleanupTask
+    line, the largest gap between runs and the time since the last one. Reads plain, UTF-16 and
+    .gz logs, rotated copies included. Exit 0 when nothing is wrong, 1 warnings, 2 critical.
+    """
+    from datetime import datetime
+
+    from epodc_diag.logs.scan import scan
+    from epodc_diag.logs.sources import expand
+    from epodc_diag.logs.window import parse_moment
+    from epodc_diag.render.progress import progress_bar
+    from epodc_diag.site import resolve_site
+
+    now = datetime.now()
+    inputs: list[str] = list(paths or [])
+    if not inputs or site is not None or epo_dir is not None:
+        epo = state(ctx).settings.values["epo"]
+        located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+        if located is not None and located.captured_at is not None:
+            now = located.captured_at.replace(tzinfo=None)  # a site's logs are in UTC
+        if not inputs:
+            if located is None:
+                raise InputError(
+                    "no logs to read: give files or folders, --epo-dir DIR or --site DIR"
+                )
+            inputs = [
+                str(p)
+                for p in (located.handler_logs, located.tomcat_logs, located.agent_logs)
+                if p.is_dir()
+            ]
+            if not inputs:
+                raise InputError(f"no log folders under {located.root}")
+    window_since = parse_moment(since, now, "--since")
+    window_until = parse_moment(until, now, "--until")
+    if window_since and window_until and window_since > window_until:
+        raise UsageError("--since is after --until")
+    files, notes = expand(inputs)
+    if not files:
+        raise InputError(f"no log files in {', '.join(inputs)}")
+    large = sum(f.size for f in files) > 64 * 1024 * 1024
+    with progress_bar("scanning logs", enabled=large) as progress:
+        report = scan(
+            files,
+            since=window_since,
+            until=window_until,
+            examples=examples,
+            jobs=jobs,
+            progress=progress,
+            notes=notes,
+        )
+    if output is LogFormat.json:
+        from epodc_diag.render.data import to_json
+
+        echo_text(to_json({"kind": "logs", **_as_dict(report)}))
+    elif output is LogFormat.markdown:
+        from epodc_diag.render.logs_text import logs_markdown
+
+        echo_text(logs_markdown(report))
+    else:
+        from epodc_diag.render.logs_text import print_logs
+
+        print_logs(report)
     raise typer.Exit(report.severity.exit_code)

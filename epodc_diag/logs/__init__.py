@@ -1,0 +1,1 @@
+"""Log evidence: Agent Handler, Tomcat and agent logs, scanned for the known signatures."""

@@ -1,0 +1,93 @@
+"""The signature catalogue (signatures.toml beside this file), loaded and checked once."""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from epodc_diag.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CATALOG_PATH = Path(__file__).with_name("signatures.toml")
+FAMILIES = ("handler", "tomcat", "agent")
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    title: str
+    families: tuple[str, ...]
+    anchor: bytes
+    pattern: re.Pattern[bytes] | None
+    group_by: str | None
+    timeline: bool
+    exact: bool  # the anchor alone identifies the line (the pattern only extracts fields)
+    reference: str
+    meaning: str
+
+    def applies_to(self, family: str) -> bool:
+        return family == "unknown" or family in self.families
+
+
+def parse_catalog(text: str, source: str) -> tuple[Signature, ...]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{source}: invalid TOML: {exc}") from None
+    found: list[Signature] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(data.get("signature", []), start=1):
+        where = f"{source}: signature #{index}"
+        try:
+            sid, anchor = str(entry["id"]), str(entry["anchor"])
+        except KeyError as exc:
+            raise InputError(f"{where} has no {exc.args[0]}") from None
+        if sid in seen:
+            raise InputError(f"{where}: id '{sid}' is used twice")
+        seen.add(sid)
+        families = tuple(entry.get("families", FAMILIES))
+        unknown = [f for f in families if f not in FAMILIES]
+        if unknown:
+            raise InputError(f"{where} ({sid}): unknown family '{unknown[0]}'")
+        pattern = None
+        if entry.get("pattern"):
+            try:
+                pattern = re.compile(str(entry["pattern"]).encode("utf-8"))
+            except re.error as exc:
+                raise InputError(f"{where} ({sid}): bad pattern: {exc}") from None
+        group_by = entry.get("group_by")
+        if entry.get("exact") and (group_by or entry.get("timeline")):
+            raise InputError(f"{where} ({sid}): an exact signature cannot group or keep a timeline")
+        if group_by and (pattern is None or group_by not in pattern.groupindex):
+            raise InputError(
+                f"{where} ({sid}): group_by '{group_by}' is not a named group of its pattern"
+            )
+        found.append(
+            Signature(
+                id=sid,
+                title=str(entry.get("title", sid)),
+                families=families,
+                anchor=anchor.encode("utf-8"),
+                pattern=pattern,
+                group_by=group_by,
+                timeline=bool(entry.get("timeline", False)),
+                exact=pattern is None or bool(entry.get("exact", False)),
+                reference=str(entry.get("reference", "")),
+                meaning=str(entry.get("meaning", "")),
+            )
+        )
+    if not found:
+        raise InputError(f"{source} defines no signatures")
+    return tuple(found)
+
+
+@lru_cache(maxsize=1)
+def signatures() -> tuple[Signature, ...]:
+    return parse_catalog(CATALOG_PATH.read_text(encoding="utf-8"), str(CATALOG_PATH))

@@ -1,0 +1,631 @@
+"""The log scan: every signature, in every file, as fast as grep and in bounded memory.
+
+How it stays fast: a signature has a literal anchor, and a chunk of 8 MB is searched for each
+anchor with `bytes.count`/`bytes.find` (C speed); only lines that hold an anchor are looked at in
+Python, and for anchors that identify the line on their own, not even those, beyond the first
+and last one and the examples. Files larger than 64 MB are cut into ranges at line starts and the
+ranges are scanned by several processes. Memory is a few chunks per process, whatever the size.
+
+`--since`/`--until` are applied per chunk: a chunk whose first and last timestamps are both inside
+the window is counted whole, one wholly outside it is skipped, and only a chunk that straddles an
+edge is examined line by line (logs are written in time order).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from epodc_diag.logs.catalog import Signature, signatures
+from epodc_diag.logs.layouts import line_time
+from epodc_diag.logs.sources import LogFile, chunks, default_jobs, split_ranges
+from epodc_diag.model import Severity, Verdict, worst
+
+MAX_EXAMPLE_CHARS = 500
+POOL_THRESHOLD = 96 * 1024 * 1024  # bytes of input below which one process scans everything
+
+
+@dataclass(frozen=True)
+class Example:
+    file: str
+    line: int
+    time: datetime | None
+    text: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SignatureResult:
+    id: str
+    title: str
+    reference: str
+    meaning: str
+    count: int
+    first: datetime | None
+    last: datetime | None
+    files: tuple[str, ...]
+    examples: tuple[Example, ...]
+    groups: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The runs of a recurring task (the DbCleanupTask line): how regular they are."""
+
+    signature: str
+    runs: int
+    first: datetime | None
+    last: datetime | None
+    largest_gap: timedelta | None
+    largest_gap_after: datetime | None
+    reference_time: datetime | None  # the newest timestamp in the logs that should carry it
+    since_last: timedelta | None
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    path: str
+    family: str
+    encoding: str
+    compressed: bool
+    bytes: int
+    lines: int
+    first_time: datetime | None
+    last_time: datetime | None
+
+
+@dataclass(frozen=True)
+class LogReport:
+    files: tuple[FileSummary, ...]
+    signatures: tuple[SignatureResult, ...]
+    timelines: tuple[Timeline, ...]
+    oldest: datetime | None
+    newest: datetime | None
+    since: datetime | None
+    until: datetime | None
+    notes: tuple[str, ...]
+    verdicts: tuple[Verdict, ...]
+    seconds: float
+
+    @property
+    def severity(self) -> Severity:
+        return worst(self.verdicts)
+
+    def signature(self, sid: str) -> SignatureResult | None:
+        return next((s for s in self.signatures if s.id == sid), None)
+
+
+# ----------------------------------------------------------- one range of one file
+
+
+@dataclass
+class _Hit:
+    offset: int  # in the scanned stream, for ordering
+    line: int  # 1-based within the range
+    time: datetime | None
+    text: bytes
+    fields: dict[str, str]
+
+
+@dataclass
+class _SigPartial:
+    count: int = 0
+    first: _Hit | None = None
+    last_time: datetime | None = None
+    last_offset: int = -1
+    examples: list[_Hit] = field(default_factory=list)
+    groups: Counter[str] = field(default_factory=Counter)
+    times: list[datetime] = field(default_factory=list)
+
+
+@dataclass
+class RangeResult:
+    path: str
+    start: int
+    lines: int
+    first_time: datetime | None
+    last_time: datetime | None
+    sigs: dict[str, _SigPartial]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class RangeTask:
+    log: LogFile
+    start: int
+    end: int | None
+    since: datetime | None
+    until: datetime | None
+    examples: int
+
+
+def _line_bounds(chunk: bytes, pos: int) -> tuple[int, int]:
+    begin = chunk.rfind(b"\n", 0, pos) + 1
+    end = chunk.find(b"\n", pos)
+    return begin, len(chunk) if end < 0 else end
+
+
+def _time_near(chunk: bytes, begin: int) -> datetime | None:
+    """The time of the line at `begin`, or of the nearest earlier line that has one (a few back)."""
+    for _ in range(20):
+        end = chunk.find(b"\n", begin)
+        found = line_time(chunk[begin : end if end >= 0 else len(chunk)][:64])
+        if found is not None or begin == 0:
+            return found
+        begin = chunk.rfind(b"\n", 0, begin - 1) + 1
+    return None
+
+
+def _edge_times(chunk: bytes) -> tuple[datetime | None, datetime | None]:
+    first = None
+    begin = 0
+    for _ in range(20):
+        end = chunk.find(b"\n", begin)
+        first = line_time(chunk[begin : end if end >= 0 else len(chunk)][:64])
+        if first is not None or end < 0:
+            break
+        begin = end + 1
+    last = None
+    stop = len(chunk) - 1 if chunk.endswith(b"\n") else len(chunk)
+    for _ in range(20):
+        begin = chunk.rfind(b"\n", 0, stop) + 1
+        last = line_time(chunk[begin:stop][:64])
+        if last is not None or begin == 0:
+            break
+        stop = begin - 1
+    return first, last
+
+
+def _fields(sig: Signature, line: bytes) -> dict[str, str] | None:
+    """None when the line does not match the signature; its named groups when it does."""
+    if sig.pattern is None:
+        return {}
+    match = sig.pattern.search(line)
+    if match is None:
+        return None
+    return {k: v.decode("utf-8", "replace") for k, v in match.groupdict().items() if v is not None}
+
+
+def scan_range(task: RangeTask) -> RangeResult:
+    """Scan one range of one file for the signatures of its family."""
+    sigs = [s for s in signatures() if s.applies_to(task.log.family)]
+    by_anchor: dict[bytes, list[Signature]] = {}
+    for sig in sigs:
+        by_anchor.setdefault(sig.anchor, []).append(sig)
+    partial = {s.id: _SigPartial() for s in sigs}
+    lines_before = 0
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    total = 0
+    since, until = task.since, task.until
+
+    for offset, chunk in chunks(task.log, task.start, task.end):
+        total += len(chunk)
+        newlines = chunk.count(b"\n")
+        head, tail = _edge_times(chunk)
+        if first_time is None:
+            first_time = head
+        if tail is not None:
+            last_time = tail
+        mode = "all"
+        if since is not None or until is not None:
+            before = until is not None and head is not None and head > until
+            after = since is not None and tail is not None and tail < since
+            if before or after:
+                lines_before += newlines
+                continue
+            inside = (since is None or (head is not None and head >= since)) and (
+                until is None or (tail is not None and tail <= until)
+            )
+            mode = "all" if inside else "edge"
+        for anchor, group in by_anchor.items():
+            if mode == "all" and len(group) == 1 and group[0].exact:
+                n = chunk.count(anchor)
+                if n:
+                    _take_exact(
+                        task, group[0], partial[group[0].id], chunk, anchor, n, offset, lines_before
+                    )
+                continue
+            _take_each(task, group, partial, chunk, anchor, offset, lines_before, mode)
+        lines_before += newlines
+    return RangeResult(
+        str(task.log.path), task.start, lines_before, first_time, last_time, partial, total
+    )
+
+
+def _hit(
+    task: RangeTask,
+    sig: Signature,
+    chunk: bytes,
+    pos: int,
+    offset: int,
+    lines_before: int,
+    fields: dict[str, str] | None = None,
+) -> _Hit:
+    begin, end = _line_bounds(chunk, pos)
+    line = chunk[begin:end].rstrip(b"\r")
+    if fields is None:
+        fields = _fields(sig, line) or {}
+    number = lines_before + chunk.count(b"\n", 0, begin) + 1
+    return _Hit(
+        offset + begin, number, _time_near(chunk, begin), line[: MAX_EXAMPLE_CHARS * 4], fields
+    )
+
+
+def _take_exact(
+    task: RangeTask,
+    sig: Signature,
+    part: _SigPartial,
+    chunk: bytes,
+    anchor: bytes,
+    n: int,
+    offset: int,
+    lines_before: int,
+) -> None:
+    """An anchor that identifies the line by itself: count it, look only at the lines we show."""
+    part.count += n
+    pos = chunk.find(anchor)
+    if part.first is None:
+        part.first = _hit(task, sig, chunk, pos, offset, lines_before)
+    while len(part.examples) < task.examples and pos >= 0:
+        part.examples.append(_hit(task, sig, chunk, pos, offset, lines_before))
+        pos = chunk.find(anchor, pos + len(anchor))
+    last = chunk.rfind(anchor)
+    begin, _ = _line_bounds(chunk, last)
+    if offset + begin > part.last_offset:
+        part.last_offset = offset + begin
+        part.last_time = _time_near(chunk, begin) or part.last_time
+
+
+def _take_each(
+    task: RangeTask,
+    group: Sequence[Signature],
+    partial: dict[str, _SigPartial],
+    chunk: bytes,
+    anchor: bytes,
+    offset: int,
+    lines_before: int,
+    mode: str,
+) -> None:
+    """Every line with the anchor is checked against each signature's pattern (and the window).
+
+    The line's time is read only when something needs it (the window's edge, a timeline, the
+    first hit or an example); the last hit's time is read once, at the end of the chunk.
+    """
+    last_begin: dict[str, int] = {}
+    edge = mode == "edge"
+    pos = chunk.find(anchor)
+    while pos >= 0:
+        begin = chunk.rfind(b"\n", 0, pos) + 1
+        end = chunk.find(b"\n", pos)
+        if end < 0:
+            end = len(chunk)
+        line = chunk[begin:end]
+        moment: datetime | None = None
+        timed = False
+        for sig in group:
+            match = sig.pattern.search(line) if sig.pattern is not None else True
+            if not match:
+                continue
+            part = partial[sig.id]
+            wants_example = part.first is None or len(part.examples) < task.examples
+            if not timed and (edge or sig.timeline or wants_example):
+                moment = _time_near(chunk, begin)
+                timed = True
+            if (
+                edge
+                and moment is not None
+                and (
+                    (task.since is not None and moment < task.since)
+                    or (task.until is not None and moment > task.until)
+                )
+            ):
+                continue
+            part.count += 1
+            if sig.group_by and match is not True:
+                value = match.group(sig.group_by)
+                if value is not None:
+                    part.groups[value.decode("utf-8", "replace")] += 1
+            if sig.timeline and moment is not None:
+                part.times.append(moment)
+            if wants_example:
+                hit = _hit(task, sig, chunk, pos, offset, lines_before)
+                if part.first is None:
+                    part.first = hit
+                if len(part.examples) < task.examples:
+                    part.examples.append(hit)
+            last_begin[sig.id] = begin
+        pos = chunk.find(anchor, end + 1)
+    for sid, begin in last_begin.items():
+        part = partial[sid]
+        if offset + begin > part.last_offset:
+            part.last_offset = offset + begin
+            part.last_time = _time_near(chunk, begin) or part.last_time
+
+
+# ---------------------------------------------------------------- the whole scan
+
+
+ProgressCallback = Callable[[float, float], None]
+
+
+def scan(
+    files: Sequence[LogFile],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    examples: int = 3,
+    jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+    notes: Iterable[str] = (),
+) -> LogReport:
+    import time
+
+    started = time.monotonic()
+    tasks: list[RangeTask] = []
+    for log in files:
+        for start, end in split_ranges(log):
+            tasks.append(RangeTask(log, start, end, since, until, examples))
+    total = float(sum(f.size for f in files)) or 1.0
+    done = 0.0
+    results: list[RangeResult] = []
+    jobs = jobs or default_jobs()
+    # Worth the processes only for big inputs; small ones finish before a pool would start.
+    if jobs > 1 and len(tasks) > 1 and total > POOL_THRESHOLD:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(scan_range, t): t for t in tasks}
+            for future in concurrent.futures.as_completed(futures):
+                results.append(future.result())
+                done += _task_size(futures[future])
+                if progress:
+                    progress(done, total)
+    else:
+        for task in tasks:
+            results.append(scan_range(task))
+            done += _task_size(task)
+            if progress:
+                progress(done, total)
+    return _merge(files, results, since, until, examples, list(notes), time.monotonic() - started)
+
+
+def _task_size(task: RangeTask) -> float:
+    end = task.end if task.end is not None else task.log.size
+    return float(max(0, end - task.start))
+
+
+def _merge(
+    files: Sequence[LogFile],
+    results: list[RangeResult],
+    since: datetime | None,
+    until: datetime | None,
+    examples: int,
+    notes: list[str],
+    seconds: float,
+) -> LogReport:
+    results.sort(key=lambda r: (r.path, r.start))
+    line_base: dict[tuple[str, int], int] = {}
+    per_file: dict[str, list[RangeResult]] = {}
+    for r in results:
+        per_file.setdefault(r.path, []).append(r)
+    summaries: list[FileSummary] = []
+    for log in files:
+        ranges = per_file.get(str(log.path), [])
+        running = 0
+        for r in ranges:
+            line_base[(r.path, r.start)] = running
+            running += r.lines
+        times = [t for r in ranges for t in (r.first_time, r.last_time) if t is not None]
+        summaries.append(
+            FileSummary(
+                str(log.path),
+                log.family,
+                log.encoding if log.encoding != "bytes" else "utf-8/ansi",
+                log.compressed,
+                log.size,
+                running,
+                min(times, default=None),
+                max(times, default=None),
+            )
+        )
+    sig_results: list[SignatureResult] = []
+    timelines: list[Timeline] = []
+    newest_by_family: dict[str, datetime] = {}
+    for s in summaries:
+        if s.last_time is not None and (
+            s.family not in newest_by_family or s.last_time > newest_by_family[s.family]
+        ):
+            newest_by_family[s.family] = s.last_time
+    for sig in signatures():
+        count = 0
+        hits: list[tuple[str, _Hit]] = []
+        firsts: list[tuple[str, _Hit]] = []
+        last: tuple[datetime | None, str, int] | None = None
+        groups: Counter[str] = Counter()
+        run_times: list[datetime] = []
+        files_with: set[str] = set()
+        applies = False
+        for r in results:
+            part = r.sigs.get(sig.id)
+            if part is None:
+                continue
+            applies = True
+            if not part.count:
+                continue
+            count += part.count
+            files_with.add(r.path)
+            hits.extend((r.path, h) for h in part.examples)
+            if part.first:
+                firsts.append((r.path, part.first))
+            if part.last_time is not None and (
+                last is None or last[0] is None or part.last_time > last[0]
+            ):
+                last = (part.last_time, r.path, part.last_offset)
+            groups.update(part.groups)
+            run_times.extend(part.times)
+        if not applies:
+            continue
+
+        def shown(path: str, hit: _Hit, base: dict[tuple[str, int], int] = line_base) -> Example:
+            starts = [r.start for r in per_file[path] if r.start <= hit.offset]
+            start = max(starts) if starts else 0
+            text = hit.text.decode("utf-8", "replace")[:MAX_EXAMPLE_CHARS]
+            return Example(path, base.get((path, start), 0) + hit.line, hit.time, text, hit.fields)
+
+        ordered = sorted(hits, key=lambda ph: (ph[0], ph[1].offset))[:examples]
+        first_times = [h.time for _, h in firsts if h.time is not None]
+        sig_results.append(
+            SignatureResult(
+                id=sig.id,
+                title=sig.title,
+                reference=sig.reference,
+                meaning=sig.meaning,
+                count=count,
+                first=min(first_times, default=None),
+                last=last[0] if last else None,
+                files=tuple(sorted(files_with)),
+                examples=tuple(shown(p, h) for p, h in ordered),
+                groups=tuple(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))),
+            )
+        )
+        if sig.timeline:
+            # "How long since the last run" is measured against the newest line of any log scanned:
+            # a Tomcat that has gone quiet altogether must not hide a task that stopped.
+            reference = max(newest_by_family.values(), default=None)
+            run_times.sort()
+            gap = None
+            gap_after = None
+            for earlier, later in itertools.pairwise(run_times):
+                if gap is None or later - earlier > gap:
+                    gap, gap_after = later - earlier, earlier
+            since_last = reference - run_times[-1] if run_times and reference is not None else None
+            timelines.append(
+                Timeline(
+                    sig.id,
+                    len(run_times),
+                    run_times[0] if run_times else None,
+                    run_times[-1] if run_times else None,
+                    gap,
+                    gap_after,
+                    reference,
+                    since_last,
+                )
+            )
+    all_times = [t for s in summaries for t in (s.first_time, s.last_time) if t is not None]
+    report = LogReport(
+        files=tuple(summaries),
+        signatures=tuple(sig_results),
+        timelines=tuple(timelines),
+        oldest=min(all_times, default=None),
+        newest=max(all_times, default=None),
+        since=since,
+        until=until,
+        notes=tuple(notes),
+        verdicts=(),
+        seconds=seconds,
+    )
+    return _with_verdicts(report)
+
+
+CLEANUP_LATE = timedelta(minutes=5)  # five missed one-minute runs
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds") if moment else "?"
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def _with_verdicts(report: LogReport) -> LogReport:
+    from dataclasses import replace
+
+    verdicts: list[Verdict] = []
+    mcupload = report.signature("kb-mcupload-12029")
+    naimserv = report.signature("kb-naimserv-send-failed")
+    a = mcupload.count if mcupload else 0
+    b = naimserv.count if naimserv else 0
+    if a and b:
+        latest = max(
+            (s.last for s in (mcupload, naimserv) if s is not None and s.last is not None),
+            default=None,
+        )
+        verdicts.append(
+            Verdict(
+                "kb-example-1",
+                Severity.critical,
+                f"the Agent Handler cannot report to the application server: {a} x 'MCUPLOAD ... Error=12029' and "
+                f"{b} x 'NAIMSERV ... err=0x80004005, HTTP status code=0', last at {_fmt(latest)} "
+                "(KB87143 Example 1: check server.ini, DNS and port 8444 with `epodc diag network`)",
+            )
+        )
+    elif a or b:
+        verdicts.append(
+            Verdict(
+                "kb-example-1-partial",
+                Severity.warning,
+                f"one of the two KB87143 Example 1 lines appears ({a} x MCUPLOAD Error=12029, {b} x NAIMSERV "
+                "err=0x80004005): the handler had trouble reaching the application server",
+            )
+        )
+    tomcat_files = [f for f in report.files if f.family == "tomcat"]
+    for timeline in report.timelines:
+        if not tomcat_files:
+            continue
+        span = None
+        times = [t for f in tomcat_files for t in (f.first_time, f.last_time) if t is not None]
+        if times:
+            span = max(times) - min(times)
+        if timeline.runs == 0:
+            if span is not None and span >= CLEANUP_LATE:
+                verdicts.append(
+                    Verdict(
+                        "dbcleanup-missing",
+                        Severity.critical,
+                        f"orion.log covers {_span(span)} without one 'Running DataChannel DbCleanupTask' line: the "
+                        "data-channel cleanup task is not running (KB87143 Example 2)",
+                    )
+                )
+            continue
+        if timeline.since_last is not None and timeline.since_last > CLEANUP_LATE:
+            verdicts.append(
+                Verdict(
+                    "dbcleanup-stopped",
+                    Severity.critical,
+                    f"the DbCleanupTask last ran at {_fmt(timeline.last)}, {_span(timeline.since_last)} before "
+                    f"the newest log line ({_fmt(timeline.reference_time)}); it should run every minute "
+                    "(KB87143 Example 2)",
+                )
+            )
+        elif timeline.largest_gap is not None and timeline.largest_gap > CLEANUP_LATE:
+            verdicts.append(
+                Verdict(
+                    "dbcleanup-gap",
+                    Severity.warning,
+                    f"the DbCleanupTask did not run for {_span(timeline.largest_gap)} after "
+                    f"{_fmt(timeline.largest_gap_after)}, then resumed",
+                )
+            )
+    if not tomcat_files:
+        verdicts.append(
+            Verdict(
+                "no-tomcat-log",
+                Severity.info,
+                "no orion.log among the inputs: the cleanup task's runs were not checked",
+            )
+        )
+    if not any(v.severity in (Severity.warning, Severity.critical) for v in verdicts):
+        verdicts.insert(
+            0,
+            Verdict(
+                "logs-ok",
+                Severity.ok,
+                f"no known data-channel error in {len(report.files)} log file(s)",
+            ),
+        )
+    return replace(report, verdicts=tuple(verdicts))

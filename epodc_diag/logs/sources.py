@@ -1,0 +1,203 @@
+"""Finding log files and reading them as byte chunks, whatever their encoding or compression.
+
+Inputs are files, folders (every log-like file in them, rotated and backup copies included) and
+globs (expanded here: Windows shells do not). A file is read in chunks that end at a line break,
+as UTF-8-compatible bytes: UTF-16 files are transcoded on the fly, `.gz` files are decompressed on
+the fly, ANSI and UTF-8 files are scanned as they are. Invalid bytes, NUL bytes and lines of many
+megabytes never stop a scan: a line longer than `MAX_LINE` is cut where the buffer ends.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import gzip
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from epodc_diag.errors import InputError
+from epodc_diag.logs.layouts import family_of
+
+CHUNK = 8 * 1024 * 1024
+MAX_LINE = 32 * 1024 * 1024
+# Files bigger than this are split into ranges scanned in parallel.
+RANGE = 64 * 1024 * 1024
+
+_LOG_SUFFIXES = (".log", ".txt", ".gz", ".bak", ".old")
+
+
+@dataclass(frozen=True)
+class LogFile:
+    path: Path
+    family: str
+    encoding: str  # utf-8/ansi (scanned as bytes), utf-16-le, utf-16-be
+    compressed: bool
+    size: int  # bytes on disk
+
+    @property
+    def splittable(self) -> bool:
+        return not self.compressed and self.encoding == "bytes"
+
+
+def _looks_like_log(path: Path) -> bool:
+    name = path.name.lower()
+    return ".log" in name or name.endswith(_LOG_SUFFIXES) or name.startswith(("errorlog", "server"))
+
+
+def _sniff(head: bytes) -> str:
+    if head.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if head.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    sample = head[:4096]
+    if len(sample) >= 8:
+        odd, even = sample[1::2].count(0), sample[0::2].count(0)
+        half = len(sample) // 2
+        if odd > half * 0.6 and even < half * 0.1:
+            return "utf-16-le"
+        if even > half * 0.6 and odd < half * 0.1:
+            return "utf-16-be"
+    return "bytes"
+
+
+def describe(path: Path) -> LogFile:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as raw:
+            head = raw.read(4096)
+        compressed = head.startswith(b"\x1f\x8b")
+        if compressed:
+            with gzip.open(path, "rb") as inner:
+                head = inner.read(4096)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    name = path.name[:-3] if compressed and path.name.lower().endswith(".gz") else path.name
+    return LogFile(path, family_of(name), _sniff(head), compressed, size)
+
+
+def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
+    """The log files the inputs name, sorted and de-duplicated; plus notes on what was skipped."""
+    found: dict[Path, LogFile] = {}
+    notes: list[str] = []
+    for item in inputs:
+        text = str(item)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
+                raise InputError(f"no file matches {text}")
+            paths = [Path(m) for m in matches]
+        else:
+            paths = [Path(text)]
+        for path in paths:
+            if path.is_dir():
+                for child in sorted(path.rglob("*")):
+                    if child.is_file() and _looks_like_log(child):
+                        found.setdefault(child.resolve(), describe(child))
+            elif path.is_file():
+                found.setdefault(path.resolve(), describe(path))
+            elif not path.exists():
+                raise InputError(f"log file or folder not found: {path}")
+            else:
+                notes.append(f"skipped {path}: not a regular file")
+    return sorted(found.values(), key=lambda f: (f.family, str(f.path))), notes
+
+
+def _raw_stream(log: LogFile) -> BinaryIO:
+    if log.compressed:
+        return gzip.open(log.path, "rb")  # type: ignore[return-value]
+    return log.path.open("rb")
+
+
+def chunks(log: LogFile, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """(offset, chunk) pairs; every chunk ends with a line break (or the end of the range).
+
+    Offsets are positions in the stream the scanner sees (the decoded text for UTF-16 and gzip).
+    A range [start, end) must start at a line start; it covers the lines that start before `end`.
+    """
+    decoder = None
+    if log.encoding != "bytes":
+        decoder = codecs.getincrementaldecoder(log.encoding)(errors="replace")
+    try:
+        stream = _raw_stream(log)
+    except OSError as exc:
+        raise InputError(f"cannot read {log.path}: {exc.strerror or exc}") from None
+    with stream:
+        if start:
+            stream.seek(start)
+        position = start
+        offset = start
+        carry = b""
+        while True:
+            want = CHUNK if end is None else min(CHUNK, max(0, end - position))
+            try:
+                block = stream.read(want) if want else b""
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise InputError(f"{log.path} is damaged: {exc}") from None
+            position += len(block)
+            if decoder is not None:
+                text = decoder.decode(block, final=not block)
+                if position <= len(block) and text.startswith("\ufeff"):
+                    text = text[1:]
+                block = text.encode("utf-8", "surrogatepass")
+            buffer = carry + block
+            if not block:
+                if end is not None and buffer and not buffer.endswith(b"\n"):
+                    # the last line of the range runs past `end`: finish it
+                    rest = _finish_line(stream)
+                    buffer += rest
+                if buffer:
+                    yield offset, buffer
+                return
+            cut = buffer.rfind(b"\n")
+            if cut < 0 and len(buffer) < MAX_LINE:
+                carry = buffer
+                continue
+            if cut < 0:
+                cut = len(buffer) - 1  # a line longer than MAX_LINE: cut it here
+            yield offset, buffer[: cut + 1]
+            offset += cut + 1
+            carry = buffer[cut + 1 :]
+
+
+def _finish_line(stream: BinaryIO) -> bytes:
+    out = bytearray()
+    while len(out) < MAX_LINE:
+        block = stream.read(65536)
+        if not block:
+            break
+        cut = block.find(b"\n")
+        if cut >= 0:
+            out += block[: cut + 1]
+            break
+        out += block
+    return bytes(out)
+
+
+def split_ranges(log: LogFile, size: int | None = None) -> list[tuple[int, int | None]]:
+    """Byte ranges of a plain file, each starting at a line start, for parallel scans."""
+    size = size or RANGE
+    if not log.splittable or log.size <= size:
+        return [(0, None)]
+    bounds = [0]
+    with log.path.open("rb") as raw:
+        target = size
+        while target < log.size:
+            raw.seek(target)
+            raw.readline()
+            here = raw.tell()
+            if here >= log.size:
+                break
+            if here > bounds[-1]:
+                bounds.append(here)
+            target = here + size
+    ranges: list[tuple[int, int | None]] = []
+    for index, first in enumerate(bounds):
+        ranges.append((first, bounds[index + 1] if index + 1 < len(bounds) else None))
+    return ranges
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

@@ -1,0 +1,70 @@
+"""`epodc diag logs` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SiteFactory
+
+
+def epodc(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "EPODC_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "epodc_diag", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_site_logs_in_three_formats(make_site: SiteFactory) -> None:
+    site = make_site("tomcat-unreachable", agents=300, handlers=2, hours=2.0)
+    table = epodc("diag", "logs", "--site", str(site))
+    assert table.returncode == 2, table.stderr
+    assert "kb-mcupload-12029" in table.stdout and "kb-example-1" in table.stdout
+    data = json.loads(epodc("diag", "logs", "--site", str(site), "--format", "json").stdout)
+    assert data["kind"] == "logs" and data["severity"] == "critical"
+    counts = {s["id"]: s["count"] for s in data["signatures"]}
+    assert counts["kb-mcupload-12029"] == counts["kb-naimserv-send-failed"] > 0
+    markdown = epodc(
+        "diag", "logs", "--site", str(site), "--format", "markdown", "--examples", "1"
+    ).stdout
+    assert (
+        markdown.startswith("## Log evidence")
+        and "| kb-mcupload-12029 |" in markdown
+        and "```text" in markdown
+    )
+
+
+def test_healthy_site_exits_0_and_since_narrows(make_site: SiteFactory) -> None:
+    site = make_site("healthy", agents=300, handlers=2, hours=2.0)
+    result = epodc("diag", "logs", "--site", str(site), "-f", "json")
+    assert result.returncode == 0
+    everything = {s["id"]: s["count"] for s in json.loads(result.stdout)["signatures"]}
+    recent = epodc("diag", "logs", "--site", str(site), "--since", "30m", "-f", "json")
+    narrowed = {s["id"]: s["count"] for s in json.loads(recent.stdout)["signatures"]}
+    assert 0 < narrowed["dbcleanup-run"] < everything["dbcleanup-run"]
+    assert (
+        28 <= narrowed["dbcleanup-run"] <= 31
+    )  # one run a minute over the last 30 minutes of the site
+
+
+def test_bad_input_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for args, message in (
+        ([str(tmp_path / "missing.log")], "not found"),
+        ([str(tmp_path / "empty")], "no log files"),
+        ([str(tmp_path / "nothing*.log")], "no file matches"),
+        (["--site", str(tmp_path)], "is not a simulated site"),
+        ([str(tmp_path), "--since", "yesterday-ish"], "--since takes a date"),
+    ):
+        result = epodc("diag", "logs", *args)
+        assert result.returncode == 3, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, result.stderr)
