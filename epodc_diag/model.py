@@ -41,3 +41,44 @@ class Verdict:
 
 def worst(verdicts: list[Verdict] | tuple[Verdict, ...]) -> Severity:
     return max((v.severity for v in verdicts), key=lambda s: s.rank, default=Severity.ok)
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One piece of evidence behind a finding: what kind, where from, what it shows."""
+
+    kind: str  # db, logs, ini, network
+    source: str  # a query, a file and line, a lookup
+    detail: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str  # the rule's id: a stable name for the condition
+    severity: Severity
+    title: str
+    summary: str  # what was found, in one sentence with the numbers
+    evidence: tuple[EvidenceItem, ...]
+    cause: str
+    remediation: tuple[str, ...]
+    references: tuple[str, ...]
+
+
+class CheckStatus(str, enum.Enum):
+    ok = "ok"
+    finding = "finding"
+    skipped = "skipped"
+    error = "error"
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One line of the checklist: a collector or a rule, how it went, how long it took."""
+
+    name: str
+    kind: str  # collector or rule
+    title: str
+    status: CheckStatus
+    reason: str
+    duration_ms: float
+    group: str = ""  # for the text report's grouping

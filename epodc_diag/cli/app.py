@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from epodc_diag import __version__
-from epodc_diag.cli import diag, engine, query
+from epodc_diag.cli import check, diag, engine, query
 from epodc_diag.cli.common import State
 
 app = typer.Typer(
@@ -55,17 +55,16 @@ def root(
     ctx.obj = State(debug=debug, config_path=config)
 
 
-check_app = typer.Typer(
-    help="Run every diagnostic and match the evidence to the known data-channel error conditions.",
-    no_args_is_help=True,
-)
 bundle_app = typer.Typer(
     help="Write a support-ticket attachment with the evidence, redacted on request.",
     no_args_is_help=True,
 )
 
 app.add_typer(diag.app, name="diag")
-app.add_typer(check_app, name="check")
+app.command(
+    "check",
+    help="Run every diagnostic and match the evidence to the known data-channel error conditions.",
+)(check.check_command)
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(engine.app, name="engine")
 app.add_typer(query.app, name="query")

@@ -114,6 +114,10 @@ def run_command(
                 from epodc_diag.db.session import GRACE
 
                 params["stale_before"] = session.clock().now - GRACE
+            elif pname == "stalled_before":
+                from epodc_diag.checker import STALLED_AFTER
+
+                params["stalled_before"] = session.clock().now - STALLED_AFTER
             else:
                 raise UsageError(f"query {query.name} needs --param {pname}=...")
         try:

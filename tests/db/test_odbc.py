@@ -89,7 +89,12 @@ def _compare_catalogue(direct: DbSession, odbc: DbSession) -> int:
         "SELECT ELN.NodeName FROM EPOLeafNode ELN "
         "JOIN EPOAgentHandlerDataChannelWQMT W ON W.Target = ELN.AutoID LIMIT 1"
     ).rows[0][0]
-    params = {"client_name": client.lower(), "now": now, "stale_before": now - GRACE}
+    params = {
+        "client_name": client.lower(),
+        "now": now,
+        "stale_before": now - GRACE,
+        "stalled_before": now - 15 * GRACE,
+    }
     compared = 0
     for name, query in catalog().items():
         wanted = {p: params[p] for p in query.parameter_names}

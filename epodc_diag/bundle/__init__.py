@@ -1,0 +1,1 @@
+"""Support bundles: one zip with the evidence, redacted on request, that support can replay."""

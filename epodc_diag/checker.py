@@ -1,0 +1,376 @@
+"""`epodc check`: collect the evidence, then run every rule on it.
+
+Collectors (database, server.ini, network, logs) each run on their own and are timed; one that
+fails or cannot run is recorded as skipped or as an error with its reason, and the others still
+run. Rules then see only the evidence (`epodc_diag.evidence`); a rule whose evidence is missing
+is skipped with the reason, and a rule that crashes is reported as that rule's error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from epodc_diag.errors import EpodcError, scrub_secrets
+from epodc_diag.evidence import (
+    DbEvidence,
+    Evidence,
+    HandlerFacts,
+    HandlerLogFacts,
+    IniEvidence,
+    LogEvidence,
+    NetworkEvidence,
+    NetworkFinding,
+    SignatureFacts,
+)
+from epodc_diag.model import CheckRecord, CheckStatus, Finding, Severity
+from epodc_diag.rules.base import Rule, Skip
+from epodc_diag.site import Site
+
+STALLED_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    db_url: str | None = None
+    database: dict[str, Any] = field(default_factory=dict)  # the [database] settings
+    ini_keys: dict[str, list[str]] = field(default_factory=dict)
+    network_port: int = 8444
+    network_timeout: float = 3.0
+    network_total_timeout: float = 20.0
+    log_paths: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ("db", "ini", "network", "logs")  # which collectors to run
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    target: str
+    evidence: Evidence
+    findings: tuple[Finding, ...]
+    checks: tuple[CheckRecord, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return max(
+            (Severity(f.severity) for f in self.findings), key=lambda s: s.rank, default=Severity.ok
+        )
+
+    @property
+    def checked_anything(self) -> bool:
+        return any(
+            c.kind == "rule" and c.status in (CheckStatus.ok, CheckStatus.finding)
+            for c in self.checks
+        )
+
+    def exit_code(self, fail_on: str = "warning") -> int:
+        if not self.checked_anything:
+            return 3
+        worst_seen = self.severity
+        if worst_seen is Severity.critical:
+            return 2
+        if worst_seen is Severity.warning and fail_on == "warning":
+            return 1
+        return 0
+
+
+# ------------------------------------------------------------------ collectors
+
+COLLECTOR_TITLES = {
+    "db": "ePO database (KB87143 queries)",
+    "ini": "server.ini",
+    "network": "DNS and port 8444",
+    "logs": "Agent Handler, Tomcat and agent logs",
+}
+
+
+def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
+    from epodc_diag.db.connect import open_database
+    from epodc_diag.db.reports import cleanup_report, queue_report
+    from epodc_diag.db.session import DbSession, QuerySkipped, parse_db_time
+    from epodc_diag.db.target import connection_settings
+
+    settings = connection_settings(options.db_url, site, options.database)
+    database = open_database(settings)
+    try:
+        captured = (
+            site.captured_at
+            if site is not None and site.simulated and settings.kind == "sqlite"
+            else None
+        )
+        session = DbSession(database, captured_at=captured, clock=settings.clock)
+        queue = queue_report(session)
+        cleanup = cleanup_report(session)
+        now = queue.clock.now
+        managed = int(session.run("managed_nodes").rows[0][0] or 0)
+        stalled = session.run(
+            "queue_stalled_attempts", {"now": now, "stalled_before": now - STALLED_AFTER}
+        ).dicts()[0]
+        skipped = list(queue.skipped) + list(cleanup.skipped)
+        updates: dict[Any, Any] = {}
+        try:
+            updates = {
+                r["HandlerID"]: parse_db_time(r["LastUpdate"])
+                for r in session.run("handler_last_update").dicts()
+            }
+        except QuerySkipped as exc:
+            skipped.append(f"handler check-in times: {exc.reason}")
+    finally:
+        database.close()
+    return DbEvidence(
+        source=settings.description,
+        clock=queue.clock.source,
+        now=now,
+        managed_agents=managed,
+        queue_total=queue.total,
+        expired_queued=queue.expired_queued,
+        stale_expired_queued=queue.stale_expired_queued,
+        live_no_retries_requests=queue.no_retries_requests,
+        live_no_retries_clients=queue.no_retries_clients,
+        unattempted=queue.unattempted,
+        stalled_attempts=int(stalled["Requests"] or 0),
+        stalled_attempt_handlers=int(stalled["Handlers"] or 0),
+        cleanup_tasks=len(cleanup.run_times),
+        cleanup_next_run=cleanup.next_run,
+        data_rows=cleanup.data_rows,
+        data_oldest=cleanup.data_oldest,
+        oldest_request=queue.oldest_created,
+        handlers=tuple(
+            HandlerFacts(
+                h.name,
+                h.ip,
+                h.attempts,
+                h.no_retries_left,
+                h.last_attempt,
+                updates.get(h.handler_id),
+            )
+            for h in queue.handlers
+        ),
+        skipped=tuple(skipped),
+    )
+
+
+def _collect_ini(site: Site | None, options: CheckOptions) -> IniEvidence:
+    from epodc_diag.ini.reader import read_ini
+    from epodc_diag.ini.recognize import server_facts
+
+    if site is None:
+        raise Skip("no ePO install or site to find server.ini in (give --epo-dir or --site)")
+    ini = read_ini(site.server_ini)
+    keys = options.ini_keys
+    facts = server_facts(
+        ini, keys.get("host_keys", []), keys.get("ip_keys", []), keys.get("port_keys", [])
+    )
+    return IniEvidence(
+        path=str(site.server_ini),
+        host=facts.host.value if facts.host else None,
+        ip=facts.ip.value if facts.ip else None,
+        port=facts.port.port if facts.port and facts.port.port else None,
+        encoding=ini.encoding,
+        issues=tuple(i.message for i in ini.issues),
+    )
+
+
+def _collect_network(
+    site: Site | None, ini: IniEvidence | None, options: CheckOptions
+) -> NetworkEvidence:
+    from epodc_diag.network.check import check_network
+    from epodc_diag.network.probes import Network, SimulatedNetwork, SystemNetwork
+
+    if ini is None or (ini.host is None and ini.ip is None):
+        raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
+    network: Network
+    if site is not None and site.simulated and site.network is not None:
+        network = SimulatedNetwork.load(site.network)
+    else:
+        network = SystemNetwork()
+    report = check_network(
+        network,
+        ini.host,
+        ini.ip,
+        ini.port or options.network_port,
+        source=ini.path,
+        timeout=options.network_timeout,
+        total_timeout=options.network_total_timeout,
+    )
+    return NetworkEvidence(
+        network=report.network,
+        host=report.host,
+        ip=report.ip,
+        port=report.port,
+        resolved=report.resolved,
+        reverse_name=report.reverse_name,
+        connections=report.connections,
+        tls_ok=report.tls.ok if report.tls else None,
+        tls_detail=report.tls.detail if report.tls else None,
+        verdicts=tuple(
+            NetworkFinding(v.code, v.severity.value, v.summary) for v in report.verdicts
+        ),
+    )
+
+
+def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
+    from epodc_diag.logs.scan import scan
+    from epodc_diag.logs.sources import expand
+
+    inputs = list(options.log_paths)
+    if not inputs and site is not None:
+        inputs = [
+            str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
+        ]
+    if not inputs:
+        raise Skip("no log folders found (give --epo-dir, --site, or log paths)")
+    files, notes = expand(inputs)
+    if not files:
+        raise Skip(f"no log files in {', '.join(inputs)}")
+    report = scan(files, examples=2, notes=notes)
+    tomcat = [f for f in report.files if f.family == "tomcat"]
+    tomcat_times = [t for f in tomcat for t in (f.first_time, f.last_time) if t is not None]
+    timeline = next(iter(report.timelines), None)
+    return LogEvidence(
+        files=len(report.files),
+        newest=report.newest,
+        tomcat_logs=len(tomcat),
+        tomcat_span_seconds=(max(tomcat_times) - min(tomcat_times)).total_seconds()
+        if tomcat_times
+        else 0.0,
+        signatures=tuple(
+            SignatureFacts(
+                s.id,
+                s.count,
+                s.first,
+                s.last,
+                s.files,
+                tuple((e.file, e.line, e.text) for e in s.examples),
+            )
+            for s in report.signatures
+        ),
+        cleanup_runs=timeline.runs if timeline else 0,
+        cleanup_last=timeline.last if timeline else None,
+        cleanup_since_last_seconds=timeline.since_last.total_seconds()
+        if timeline and timeline.since_last is not None
+        else None,
+        cleanup_largest_gap_seconds=timeline.largest_gap.total_seconds()
+        if timeline and timeline.largest_gap
+        else None,
+        cleanup_largest_gap_after=timeline.largest_gap_after if timeline else None,
+        handler_logs=tuple(
+            HandlerLogFacts(
+                Path(f.path).stem.partition("_")[2] or Path(f.path).stem,
+                f.path,
+                f.lines,
+                f.last_time,
+            )
+            for f in report.files
+            if f.family == "handler"
+        ),
+    )
+
+
+def _run(name: str, action: Callable[[], Any]) -> tuple[Any, CheckRecord]:
+    start = time.monotonic()
+    try:
+        value = action()
+        status, reason = CheckStatus.ok, ""
+    except Skip as exc:
+        value, status, reason = None, CheckStatus.skipped, str(exc)
+    except EpodcError as exc:
+        value, status, reason = None, CheckStatus.skipped, exc.message
+    except Exception as exc:  # a collector bug must not stop the other collectors
+        value, status, reason = (
+            None,
+            CheckStatus.error,
+            scrub_secrets(f"{type(exc).__name__}: {exc}"),
+        )
+    elapsed = (time.monotonic() - start) * 1000
+    return value, CheckRecord(
+        name, "collector", COLLECTOR_TITLES[name], status, reason, elapsed, "Evidence"
+    )
+
+
+def collect(
+    site: Site | None, options: CheckOptions, target: str
+) -> tuple[Evidence, list[CheckRecord]]:
+    records: list[CheckRecord] = []
+    unavailable: dict[str, str] = {}
+    parts: dict[str, Any] = {}
+    for kind in ("db", "ini", "network", "logs"):
+        if kind not in options.kinds:
+            unavailable[kind] = f"the {kind} checks were not asked for"
+            continue
+        if kind == "db":
+            value, record = _run("db", lambda: _collect_db(site, options))
+        elif kind == "ini":
+            value, record = _run("ini", lambda: _collect_ini(site, options))
+        elif kind == "network":
+            value, record = _run(
+                "network", lambda: _collect_network(site, parts.get("ini"), options)
+            )
+        else:
+            value, record = _run("logs", lambda: _collect_logs(site, options))
+        records.append(record)
+        if value is None:
+            unavailable[kind] = f"{COLLECTOR_TITLES[kind]}: {record.reason}"
+        parts[kind] = value
+    evidence = Evidence(
+        target=target,
+        db=parts.get("db"),
+        ini=parts.get("ini"),
+        network=parts.get("network"),
+        logs=parts.get("logs"),
+        unavailable=unavailable,
+    )
+    return evidence, records
+
+
+def evaluate(
+    evidence: Evidence, rules: Sequence[type[Rule]]
+) -> tuple[list[Finding], list[CheckRecord]]:
+    findings: list[Finding] = []
+    records: list[CheckRecord] = []
+    for rule_class in rules:
+        start = time.monotonic()
+        try:
+            found = rule_class().evaluate(evidence)
+            status = CheckStatus.finding if found else CheckStatus.ok
+            reason = "; ".join(f.summary for f in found)
+            findings.extend(found)
+        except Skip as exc:
+            status, reason = CheckStatus.skipped, str(exc)
+        except Exception as exc:  # one broken rule is that rule's error, not the run's
+            status, reason = CheckStatus.error, scrub_secrets(f"{type(exc).__name__}: {exc}")
+        records.append(
+            CheckRecord(
+                rule_class.id,
+                "rule",
+                rule_class.label,
+                status,
+                reason,
+                (time.monotonic() - start) * 1000,
+                rule_class.group,
+            )
+        )
+    order = {Severity.critical: 0, Severity.warning: 1, Severity.info: 2, Severity.ok: 3}
+    findings.sort(key=lambda f: order[Severity(f.severity)])
+    return findings, records
+
+
+def run_check(
+    site: Site | None, options: CheckOptions, rules: Sequence[type[Rule]], target: str
+) -> CheckResult:
+    evidence, collected = collect(site, options, target)
+    findings, ruled = evaluate(evidence, rules)
+    return CheckResult(target, evidence, tuple(findings), tuple(collected + ruled))
+
+
+def replay(evidence: Evidence, rules: Sequence[type[Rule]]) -> CheckResult:
+    """Run the rules on evidence read back from a bundle (no collector runs)."""
+    findings, records = evaluate(evidence, rules)
+    return CheckResult(evidence.target, evidence, tuple(findings), tuple(records))
+
+
+def with_target(result: CheckResult, target: str) -> CheckResult:
+    return replace(result, target=target)

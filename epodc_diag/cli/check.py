@@ -1,0 +1,183 @@
+"""`epodc check`: every diagnostic, matched to the known data-channel error conditions."""
+
+from __future__ import annotations
+
+import enum
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from epodc_diag.cli.common import DbOption, EpoDirOption, SiteOption, echo_text, state
+from epodc_diag.errors import OutputError, UsageError
+
+if TYPE_CHECKING:
+    from epodc_diag.checker import CheckOptions, CheckResult
+    from epodc_diag.rules.base import Rule
+
+
+class FailOn(str, enum.Enum):
+    warning = "warning"
+    critical = "critical"
+
+
+class CheckFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    nagios = "nagios"
+    prometheus = "prometheus"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file beside it, then a rename (textfile collectors
+    must never read half a file)."""
+    folder = path.resolve().parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _list_rules() -> None:
+    from epodc_diag.rules.registry import RULES
+
+    width = max(len(r.id) for r in RULES)
+    for rule in RULES:
+        typer.echo(f"{rule.id:<{width}}  {rule.severity.value:<8}  {rule.summary()}")
+
+
+def check_command(
+    ctx: typer.Context,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    db: DbOption = None,
+    logs: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--logs", help="Log files or folders to read instead of the site's (repeatable)."
+        ),
+    ] = None,
+    only: Annotated[
+        Optional[list[str]], typer.Option("--only", help="Run only this rule (repeatable).")
+    ] = None,
+    skip: Annotated[
+        Optional[list[str]], typer.Option("--skip", help="Do not run this rule (repeatable).")
+    ] = None,
+    output: Annotated[
+        CheckFormat,
+        typer.Option("--format", "-f", help="text, json, markdown, nagios or prometheus."),
+    ] = CheckFormat.text,
+    output_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output", "-o", help="Write the report to this file (atomically).", dir_okay=False
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Lowest severity that makes the exit code non-zero.")
+    ] = FailOn.warning,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show evidence, causes and timings.")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Simulate a small site with a fault and check it.")
+    ] = False,
+    demo_scenario: Annotated[
+        str, typer.Option(help="The fault(s) --demo simulates (see `epodc engine scenarios`).")
+    ] = "tomcat-unreachable",
+    bundle: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--bundle", help="Re-check the evidence in a support bundle (offline).", dir_okay=False
+        ),
+    ] = None,
+    explain: Annotated[
+        Optional[str], typer.Option("--explain", help="Print a rule's full explanation and exit.")
+    ] = None,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="List the rules and exit.")
+    ] = False,
+) -> None:
+    """Collect the evidence (database, server.ini, network, logs), match it to the known
+    data-channel error conditions, and say what is wrong, why, and what to do.
+
+    Exit codes follow the monitoring-plugin contract: 0 nothing at or above --fail-on, 1 warning,
+    2 critical, 3 epodc could not check (usage errors included).
+    """
+    from epodc_diag.rules.registry import get, select
+
+    if list_rules:
+        _list_rules()
+        return
+    if explain is not None:
+        echo_text(get(explain).explanation())
+        return
+    rules = select(only, skip)
+    sources = sum(
+        1 for given in (demo, bundle is not None, site is not None or epo_dir is not None) if given
+    )
+    if sources > 1:
+        raise UsageError("give only one of --demo, --bundle, and --site/--epo-dir")
+    from epodc_diag.checker import CheckOptions, replay, run_check
+    from epodc_diag.render.report import ReportFormat, render
+
+    settings = state(ctx).settings.values
+    options = CheckOptions(
+        db_url=db,
+        database=dict(settings["database"]),
+        ini_keys={k: list(v) for k, v in settings["ini"].items()},
+        network_port=int(settings["network"]["port"]),
+        network_timeout=float(settings["network"]["timeout"]),
+        network_total_timeout=float(settings["network"]["total_timeout"]),
+        log_paths=tuple(logs or ()),
+    )
+    result: CheckResult
+    if bundle is not None:
+        from epodc_diag.bundle.replay import read_evidence
+
+        result = replay(read_evidence(bundle), rules)
+    elif demo:
+        result = _demo(demo_scenario, options, rules)
+    else:
+        from epodc_diag.site import resolve_site
+
+        epo = settings["epo"]
+        located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+        if located is not None:
+            target = f"{'simulated site' if located.simulated else 'ePO install'} {located.root}"
+        else:
+            target = "this host (no ePO install found)"
+        result = run_check(located, options, rules, target)
+    text = render(result, ReportFormat(output.value), fail_on.value, verbose)
+    if output_file is not None:
+        _write_atomically(output_file, text)
+    else:
+        echo_text(text)
+    raise typer.Exit(result.exit_code(fail_on.value))
+
+
+def _demo(scenario: str, options: CheckOptions, rules: Sequence[type[Rule]]) -> CheckResult:
+    from epodc_diag.checker import run_check
+    from epodc_diag.engine.model import SimulationSettings, simulate
+    from epodc_diag.engine.scenarios import parse_scenarios
+    from epodc_diag.engine.writer import write_site
+    from epodc_diag.site import load_simulated_site
+
+    names = parse_scenarios(scenario)
+    settings = SimulationSettings(agents=200, handlers=2, hours=2.0, seed=1, scenarios=names)
+    with tempfile.TemporaryDirectory(prefix="epodc-demo-") as tmp:
+        out = Path(tmp) / "site"
+        write_site(simulate(settings), out)
+        target = (
+            f"demo site ({', '.join(names)}; 200 agents, 2 Agent Handlers, 2 virtual hours, seed 1)"
+        )
+        return run_check(load_simulated_site(out), options, rules, target)

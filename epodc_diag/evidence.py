@@ -1,0 +1,195 @@
+"""What `epodc check` collected, as plain frozen data the rules read.
+
+Evidence is separate from the collectors on purpose: rules only ever see these dataclasses, so
+they can be evaluated on evidence collected now, evidence read back from a support bundle, or
+evidence written by hand in a rule's YAML test cases. `to_dict`/`from_dict` round-trip it
+through JSON (times as ISO 8601 strings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HandlerFacts:
+    name: str
+    ip: str | None = None
+    attempts: int = 0  # queued requests it has attempted
+    no_retries_left: int = 0
+    last_attempt: datetime | None = None
+    last_update: datetime | None = None  # only where the database has such a column
+
+
+@dataclass(frozen=True)
+class DbEvidence:
+    source: str  # what database, described without secrets
+    clock: str  # where "now" came from
+    now: datetime
+    managed_agents: int = 0
+    queue_total: int = 0
+    expired_queued: int = 0
+    stale_expired_queued: int = 0  # expired more than two cleanup periods ago, still queued
+    live_no_retries_requests: int = 0
+    live_no_retries_clients: int = 0
+    unattempted: int = 0
+    stalled_attempts: int = 0  # live, retries left, no delivery attempt for a long time
+    stalled_attempt_handlers: int = 0
+    cleanup_tasks: int = 0  # rows the KB's dbcleanup query returns
+    cleanup_next_run: datetime | None = None
+    data_rows: int = 0
+    data_oldest: datetime | None = None
+    oldest_request: datetime | None = None
+    handlers: tuple[HandlerFacts, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IniEvidence:
+    path: str
+    host: str | None = None
+    ip: str | None = None
+    port: int | None = None
+    encoding: str = ""
+    issues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkFinding:
+    code: str  # the diag network verdict code
+    severity: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class NetworkEvidence:
+    network: str  # which network answered
+    host: str | None
+    ip: str | None
+    port: int
+    resolved: tuple[str, ...] = ()
+    reverse_name: str | None = None
+    connections: tuple[tuple[str, str], ...] = ()
+    tls_ok: bool | None = None
+    tls_detail: str | None = None
+    verdicts: tuple[NetworkFinding, ...] = ()
+
+    def has(self, code: str) -> NetworkFinding | None:
+        return next((v for v in self.verdicts if v.code == code), None)
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    id: str
+    count: int
+    first: datetime | None = None
+    last: datetime | None = None
+    files: tuple[str, ...] = ()
+    examples: tuple[tuple[str, int, str], ...] = ()  # (file, line, text)
+
+
+@dataclass(frozen=True)
+class HandlerLogFacts:
+    handler: str  # from server_<handler>.log
+    path: str
+    lines: int
+    last_time: datetime | None
+
+
+@dataclass(frozen=True)
+class LogEvidence:
+    files: int
+    newest: datetime | None
+    tomcat_logs: int = 0  # how many Tomcat logs were scanned (0: cleanup runs not checkable)
+    tomcat_span_seconds: float = 0.0
+    signatures: tuple[SignatureFacts, ...] = ()
+    cleanup_runs: int = 0
+    cleanup_last: datetime | None = None
+    cleanup_since_last_seconds: float | None = None
+    cleanup_largest_gap_seconds: float | None = None
+    cleanup_largest_gap_after: datetime | None = None
+    handler_logs: tuple[HandlerLogFacts, ...] = ()
+
+    def signature(self, sid: str) -> SignatureFacts | None:
+        return next((s for s in self.signatures if s.id == sid), None)
+
+    def count(self, sid: str) -> int:
+        found = self.signature(sid)
+        return found.count if found else 0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything one check collected. A part is None when it could not be collected, and
+    `unavailable` says why."""
+
+    target: str  # the site, install or bundle checked
+    db: DbEvidence | None = None
+    ini: IniEvidence | None = None
+    network: NetworkEvidence | None = None
+    logs: LogEvidence | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)  # kind -> reason
+
+    def why_missing(self, kind: str) -> str:
+        return self.unavailable.get(kind, f"no {kind} evidence was collected")
+
+
+KINDS = ("db", "ini", "network", "logs")
+
+
+# ------------------------------------------------------------ (de)serialising
+
+
+def to_dict(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [to_dict(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_dict(v) for k, v in value.items()}
+    return value
+
+
+def _convert(kind: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in get_args(kind) if a is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if kind is datetime:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        return from_dict(kind, value)
+    if origin is tuple:
+        args = get_args(kind)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+    if origin is dict:
+        key_type, value_type = get_args(kind)
+        return {_convert(key_type, k): _convert(value_type, v) for k, v in value.items()}
+    if kind in (int, float, str, bool):
+        return kind(value)
+    return value
+
+
+def from_dict(cls: type[T], data: Any) -> T:
+    """Build a dataclass from what `to_dict` wrote (or a YAML case); unknown keys are errors."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} needs a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field '{unknown[0]}'")
+    return cls(**{key: _convert(hints[key], value) for key, value in data.items()})

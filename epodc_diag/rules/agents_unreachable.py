@@ -1,0 +1,62 @@
+"""Many agents never answered their wake-up calls: their requests exhausted every retry."""
+
+from __future__ import annotations
+
+from epodc_diag.evidence import Evidence
+from epodc_diag.model import EvidenceItem, Finding, Severity
+from epodc_diag.rules.base import Rule
+
+MIN_CLIENTS = 3
+MIN_SHARE = 0.02  # of the managed agents
+MIN_CLIENTS_WITHOUT_FLEET = 10  # when the number of managed agents is unknown
+
+
+class AgentsUnreachable(Rule):
+    """Many agents never answered their wake-up calls: their requests exhausted every retry."""
+
+    id = "agents-unreachable"
+    title = "Agents do not answer wake-up calls"
+    label = "Agents answer wake-up calls"
+    severity = Severity.warning
+    needs = ("db",)
+    group = "Agents"
+
+    def evaluate(self, evidence: Evidence) -> list[Finding]:
+        self.check_needs(evidence)
+        db = evidence.db
+        assert db is not None
+        clients = db.live_no_retries_clients
+        if db.managed_agents:
+            share = clients / db.managed_agents
+            if clients < MIN_CLIENTS or share < MIN_SHARE:
+                return []
+            scale = f"{clients} of {db.managed_agents} managed systems ({share:.1%})"
+        else:
+            if clients < MIN_CLIENTS_WITHOUT_FLEET:
+                return []
+            scale = f"{clients} systems"
+        return [
+            self.finding(
+                summary=f"{db.live_no_retries_requests} live DC request(s) for {scale} have no delivery retries left",
+                evidence=[
+                    EvidenceItem(
+                        "db",
+                        "queue_no_retries",
+                        f"{db.live_no_retries_requests} unexpired request(s), {clients} distinct target(s), "
+                        "RetriesRemaining = 0",
+                    )
+                ],
+                cause=(
+                    "The Agent Handlers tried to wake these agents (agent wake-up port 8081) and got no answer, "
+                    "every retry. This is an agent-side problem, not the server's: the systems are off or "
+                    "disconnected, or a firewall on or in front of them blocks port 8081. Their work waits "
+                    "for their next agent-to-server communication (ASCI) or expires"
+                ),
+                remediation=[
+                    "List the systems: `epodc query run queue_no_retries` and `epodc diag client NAME` for a few",
+                    "Check that they are on and connected (last communication time in the ePO console)",
+                    "Allow TCP 8081 inbound on the agents (Windows Firewall rule for the McAfee/Trellix Agent) "
+                    "and on any firewall between the Agent Handlers and them",
+                ],
+            )
+        ]

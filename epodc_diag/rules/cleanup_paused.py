@@ -1,0 +1,59 @@
+"""The DbCleanupTask stopped for a while and then ran again."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from epodc_diag.evidence import Evidence
+from epodc_diag.model import EvidenceItem, Finding, Severity
+from epodc_diag.rules.base import Rule, minutes
+
+GAP_SECONDS = 300
+
+
+class CleanupPaused(Rule):
+    """The DbCleanupTask stopped for a while and then ran again."""
+
+    id = "cleanup-paused"
+    title = "The data-channel cleanup task paused"
+    label = "The cleanup task ran without long gaps"
+    severity = Severity.warning
+    needs = ("logs",)
+    group = "Data-channel queue"
+    references: ClassVar[tuple[str, ...]] = ("KB87143 Example 2",)
+
+    def evaluate(self, evidence: Evidence) -> list[Finding]:
+        self.check_needs(evidence)
+        logs = evidence.logs
+        assert logs is not None
+        gap = logs.cleanup_largest_gap_seconds
+        if not logs.tomcat_logs or gap is None or gap <= GAP_SECONDS:
+            return []
+        if (
+            logs.cleanup_since_last_seconds is not None
+            and logs.cleanup_since_last_seconds > GAP_SECONDS
+        ):
+            return []  # it has not resumed: that is cleanup-stalled
+        return [
+            self.finding(
+                summary=(
+                    f"the DbCleanupTask did not run for {minutes(gap)} after "
+                    f"{logs.cleanup_largest_gap_after}, then resumed"
+                ),
+                evidence=[
+                    EvidenceItem(
+                        "logs",
+                        "orion.log",
+                        f"largest gap between 'Running DataChannel DbCleanupTask' lines: {minutes(gap)}",
+                    )
+                ],
+                cause=(
+                    "The task should run every minute. A long gap means the application server was down or its "
+                    "scheduler was blocked (a long database lock, a restart) for that time"
+                ),
+                remediation=[
+                    "Look in orion.log around the gap for a restart or scheduler errors",
+                    "Check the ePO database for blocking at that time (SQL Server error log, monitoring)",
+                ],
+            )
+        ]

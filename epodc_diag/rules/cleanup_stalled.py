@@ -1,0 +1,126 @@
+"""The internal DbCleanupTask is not running: expired DC requests stay queued and data piles up."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from epodc_diag.evidence import Evidence
+from epodc_diag.model import EvidenceItem, Finding, Severity
+from epodc_diag.rules.base import Rule, minutes
+
+LATE_SECONDS = 300  # five missed one-minute runs
+MIN_STALE = 10
+
+
+class CleanupStalled(Rule):
+    """The internal DbCleanupTask is not running: expired DC requests stay queued and data piles up."""
+
+    id = "cleanup-stalled"
+    title = "The data-channel cleanup task is not running (KB87143 Example 2)"
+    label = "The data-channel cleanup task runs every minute"
+    severity = Severity.critical
+    needs = ("db", "logs")
+    group = "Data-channel queue"
+    references: ClassVar[tuple[str, ...]] = ("KB87143 Example 2",)
+
+    def evaluate(self, evidence: Evidence) -> list[Finding]:
+        self.check_needs(evidence)
+        items: list[EvidenceItem] = []
+        stopped = False
+        db = evidence.db
+        if db is not None:
+            if db.cleanup_tasks == 0:
+                stopped = True
+                items.append(
+                    EvidenceItem(
+                        "db",
+                        "kb_cleanup_next_run",
+                        "no task matching '%dbclean%' is queued in OrionTaskQueueMT",
+                    )
+                )
+            elif db.cleanup_next_run is not None:
+                late = (db.now - db.cleanup_next_run).total_seconds()
+                if late > LATE_SECONDS:
+                    stopped = True
+                    items.append(
+                        EvidenceItem(
+                            "db",
+                            "kb_cleanup_next_run",
+                            f"the dbcleanup task's queued RunTime is {db.cleanup_next_run}, {minutes(late)} before now "
+                            f"({db.clock})",
+                        )
+                    )
+            if db.stale_expired_queued:
+                items.append(
+                    EvidenceItem(
+                        "db",
+                        "queue_summary",
+                        f"{db.stale_expired_queued} request(s) are still queued more than 2 minutes after "
+                        "their expire time",
+                    )
+                )
+            if db.data_oldest is not None and (db.now - db.data_oldest).total_seconds() > 3600:
+                items.append(
+                    EvidenceItem(
+                        "db",
+                        "data_table_oldest",
+                        f"EPODataChannelData holds {db.data_rows} row(s), the oldest from {db.data_oldest}",
+                    )
+                )
+        logs = evidence.logs
+        if logs is not None and logs.tomcat_logs:
+            if logs.cleanup_runs == 0 and logs.tomcat_span_seconds >= LATE_SECONDS:
+                stopped = True
+                items.append(
+                    EvidenceItem(
+                        "logs",
+                        "orion.log",
+                        "no 'Running DataChannel DbCleanupTask' line in "
+                        f"{minutes(logs.tomcat_span_seconds)} of orion.log",
+                    )
+                )
+            elif (
+                logs.cleanup_since_last_seconds is not None
+                and logs.cleanup_since_last_seconds > LATE_SECONDS
+            ):
+                stopped = True
+                items.append(
+                    EvidenceItem(
+                        "logs",
+                        "orion.log",
+                        f"the last 'Running DataChannel DbCleanupTask' line is from {logs.cleanup_last}, "
+                        f"{minutes(logs.cleanup_since_last_seconds)} before the newest log line",
+                    )
+                )
+        if stopped:
+            severity = Severity.critical
+        elif db is not None and db.stale_expired_queued >= MIN_STALE:
+            severity = Severity.warning
+        else:
+            return []
+        summary = (
+            "the DbCleanupTask has stopped: it should run every minute"
+            if stopped
+            else f"{db.stale_expired_queued if db else 0} expired request(s) linger in the queue"
+        )
+        return [
+            self.finding(
+                summary=summary + " (KB87143 Example 2)",
+                evidence=items,
+                cause=(
+                    "An internal maintenance task (DbCleanupTask) should run every minute to remove completed and "
+                    "expired data-channel requests. It is not running, so tasks stay 'in progress' long after their "
+                    "expire time and EPODataChannelData grows"
+                ),
+                remediation=[
+                    "Look in orion.log for 'Internal.DbCleanupTask - Running DataChannel DbCleanupTask' and for errors "
+                    "from the scheduler (TaskQueueEngine) around the time it stopped (`epodc diag logs`)",
+                    "Check the next queued run: Select RunTime from OrionTaskQueueMT where TaskDescription like "
+                    "'%dbclean%' (`epodc diag cleanup`)",
+                    "Restart the ePO Application Server service (Tomcat) so the scheduler starts again, then confirm "
+                    "the line returns every minute and the queue drains",
+                    "If it does not resume, open a case with Trellix support and attach `epodc bundle`",
+                ],
+                severity=severity,
+            )
+        ]

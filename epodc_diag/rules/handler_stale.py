@@ -1,0 +1,131 @@
+"""A registered Agent Handler has stopped working the data-channel queue."""
+
+from __future__ import annotations
+
+import re
+
+from epodc_diag.evidence import Evidence
+from epodc_diag.model import EvidenceItem, Finding, Severity
+from epodc_diag.rules.base import Rule, minutes
+
+STALE_SECONDS = 30 * 60
+ACTIVE_SECONDS = 10 * 60
+MIN_PEER_ATTEMPTS = 20
+
+
+def _handler_of_log(path_name: str) -> str | None:
+    match = re.match(r"(?i)server_(.+?)\.log", path_name)
+    return match.group(1) if match else None
+
+
+class HandlerStale(Rule):
+    """A registered Agent Handler has stopped working the data-channel queue."""
+
+    id = "handler-stale"
+    title = "An Agent Handler has stopped working the queue"
+    label = "Every Agent Handler works the queue"
+    severity = Severity.warning
+    needs = ("db", "logs")
+    group = "Agent Handlers"
+
+    def evaluate(self, evidence: Evidence) -> list[Finding]:
+        self.check_needs(evidence)
+        stale: dict[str, list[EvidenceItem]] = {}
+        known: set[str] = set()
+        db = evidence.db
+        if db is not None:
+            known.update(h.name.upper() for h in db.handlers)
+            updates = [h for h in db.handlers if h.last_update is not None]
+            fresh = [
+                h
+                for h in updates
+                if h.last_update and (db.now - h.last_update).total_seconds() <= ACTIVE_SECONDS
+            ]
+            for h in updates:
+                assert h.last_update is not None
+                age = (db.now - h.last_update).total_seconds()
+                if age > STALE_SECONDS and (fresh or len(updates) == 1):
+                    stale.setdefault(h.name.upper(), []).append(
+                        EvidenceItem(
+                            "db",
+                            "EPORegisteredApacheServers",
+                            f"{h.name} last checked in at {h.last_update}, {minutes(age)} ago",
+                        )
+                    )
+            busiest = max((h.attempts for h in db.handlers), default=0)
+            newest = max((h.last_attempt for h in db.handlers if h.last_attempt), default=None)
+            if (
+                busiest >= MIN_PEER_ATTEMPTS
+                and newest is not None
+                and (db.now - newest).total_seconds() <= ACTIVE_SECONDS
+            ):
+                for h in db.handlers:
+                    if (
+                        h.last_attempt is None
+                        or (newest - h.last_attempt).total_seconds() > STALE_SECONDS
+                    ):
+                        stale.setdefault(h.name.upper(), []).append(
+                            EvidenceItem(
+                                "db",
+                                "handler_load",
+                                f"{h.name}: {h.attempts} attempt(s) in the queue, last at {h.last_attempt or 'never'}, "
+                                f"while another handler has {busiest} and attempted one at {newest}",
+                            )
+                        )
+        logs = evidence.logs
+        if logs is not None and len(logs.handler_logs) >= 2:
+            times = [h.last_time for h in logs.handler_logs if h.last_time is not None]
+            newest_log = max(times, default=None)
+            for handler_log in logs.handler_logs:
+                if handler_log.last_time is None or newest_log is None:
+                    continue
+                name = (
+                    _handler_of_log(handler_log.path.replace("\\", "/").rsplit("/", 1)[-1])
+                    or handler_log.handler
+                ).upper()
+                if known and name not in known:
+                    continue
+                quiet = (newest_log - handler_log.last_time).total_seconds()
+                others_active = any(
+                    o is not handler_log
+                    and o.last_time is not None
+                    and (newest_log - o.last_time).total_seconds() <= ACTIVE_SECONDS
+                    for o in logs.handler_logs
+                )
+                if quiet > STALE_SECONDS and others_active:
+                    stale.setdefault(name, []).append(
+                        EvidenceItem(
+                            "logs",
+                            handler_log.path,
+                            f"its log ends at {handler_log.last_time}, {minutes(quiet)} before the other "
+                            "handlers' logs",
+                        )
+                    )
+        if not stale:
+            return []
+        registered = len(db.handlers) if db is not None else len(logs.handler_logs) if logs else 0
+        everyone = registered > 0 and len(stale) >= registered
+        names = ", ".join(sorted(stale))
+        return [
+            self.finding(
+                summary=(
+                    f"no Agent Handler is working the queue ({names})"
+                    if everyone
+                    else f"Agent Handler {names} has stopped working the data-channel queue"
+                ),
+                evidence=[item for name in sorted(stale) for item in stale[name]],
+                cause=(
+                    "Agent Handlers poll the DC work queue about every ten seconds. This one stopped: its service "
+                    "(Apache / McAfee ePolicy Orchestrator Server) is down, it lost its database connection, or the "
+                    "host is unreachable. Work it had claimed waits for it; other handlers take new work"
+                ),
+                remediation=[
+                    "On that handler, check the 'McAfee ePolicy Orchestrator <version> Server' (Apache) service and "
+                    "its log DB\\Logs\\server_<host>.log for the time it went quiet",
+                    "Check the handler can reach the ePO database (its db.properties / SQL connectivity)",
+                    "Restart the service; if the handler is retired, remove it from Configuration > Server Settings "
+                    "> Agent Handlers",
+                ],
+                severity=Severity.critical if everyone else Severity.warning,
+            )
+        ]

@@ -1,0 +1,23 @@
+"""server.ini names an ePO server that DNS on this host cannot resolve."""
+
+from __future__ import annotations
+
+from epodc_diag.rules._network import NetworkRule
+
+
+class IniHostUnresolved(NetworkRule):
+    """server.ini names an ePO server that DNS on this host cannot resolve."""
+
+    id = "ini-host-unresolved"
+    title = "The ePO server's name in server.ini does not resolve"
+    label = "The ePO server's name in server.ini resolves"
+    codes = ("name-unresolved",)
+    cause = (
+        "The Agent Handler reaches the application server by the DNS name in server.ini. When that name "
+        "does not resolve, the handler cannot report DC status and requests expire"
+    )
+    remediation = (
+        "Check the DNS name in <ePO install dir>\\DB\\server.ini (`epodc diag ini`)",
+        "Create or fix the DNS record (or, as a stopgap, a hosts-file entry) on the Agent Handler",
+        "Run `epodc diag network` again to confirm the name resolves to the ePO server's address",
+    )

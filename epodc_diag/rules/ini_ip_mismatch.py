@@ -1,0 +1,25 @@
+"""DNS resolves the ePO server to an address other than the one in server.ini."""
+
+from __future__ import annotations
+
+from epodc_diag.rules._network import NetworkRule
+
+
+class IniIpMismatch(NetworkRule):
+    """DNS resolves the ePO server to an address other than the one in server.ini."""
+
+    id = "ini-ip-mismatch"
+    title = "DNS and server.ini disagree on the ePO server's address"
+    label = "DNS and server.ini agree on the ePO server's address"
+    codes = ("ip-mismatch",)
+    cause = (
+        "server.ini says the application server is at one address, DNS on the Agent Handler says another "
+        "(a stale record, a re-addressed server, a split DNS view). The handler may be sending its DC "
+        "status reports where no application server listens"
+    )
+    remediation = (
+        "Find which address is right: the ePO server's own configuration (`ipconfig`) against server.ini "
+        "and DNS (`epodc diag network` shows both)",
+        "Correct the DNS record (or server.ini) so both agree, then flush the resolver cache on the Agent "
+        "Handler (`ipconfig /flushdns`)",
+    )

@@ -1,0 +1,46 @@
+"""Every rule epodc knows, in the order the report shows them. Add a rule here explicitly."""
+
+from __future__ import annotations
+
+from epodc_diag.errors import UsageError
+from epodc_diag.rules.agents_unreachable import AgentsUnreachable
+from epodc_diag.rules.base import Rule
+from epodc_diag.rules.cleanup_paused import CleanupPaused
+from epodc_diag.rules.cleanup_stalled import CleanupStalled
+from epodc_diag.rules.handler_stale import HandlerStale
+from epodc_diag.rules.ini_host_unresolved import IniHostUnresolved
+from epodc_diag.rules.ini_ip_mismatch import IniIpMismatch
+from epodc_diag.rules.reverse_dns_mismatch import ReverseDnsMismatch
+from epodc_diag.rules.tomcat_port_closed import TomcatPortClosed
+from epodc_diag.rules.tomcat_tls_failed import TomcatTlsFailed
+from epodc_diag.rules.tomcat_unreachable import TomcatUnreachable
+
+RULES: tuple[type[Rule], ...] = (
+    TomcatUnreachable,
+    IniHostUnresolved,
+    IniIpMismatch,
+    TomcatPortClosed,
+    TomcatTlsFailed,
+    ReverseDnsMismatch,
+    CleanupStalled,
+    CleanupPaused,
+    HandlerStale,
+    AgentsUnreachable,
+)
+
+BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in RULES}
+
+
+def select(only: list[str] | None = None, skip: list[str] | None = None) -> list[type[Rule]]:
+    """The rules to run; an unknown id is a usage error (exit 3)."""
+    for rule_id in [*(only or []), *(skip or [])]:
+        if rule_id not in BY_ID:
+            raise UsageError(f"unknown rule id '{rule_id}' (see `epodc check --list-rules`)")
+    chosen = [r for r in RULES if not only or r.id in only]
+    return [r for r in chosen if not skip or r.id not in skip]
+
+
+def get(rule_id: str) -> type[Rule]:
+    if rule_id not in BY_ID:
+        raise UsageError(f"unknown rule id '{rule_id}' (see `epodc check --list-rules`)")
+    return BY_ID[rule_id]

@@ -1,0 +1,118 @@
+"""The Agent Handler cannot report status to the application server, so DC requests expire."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from epodc_diag.evidence import Evidence
+from epodc_diag.model import EvidenceItem, Finding, Severity
+from epodc_diag.rules.base import Rule
+
+MIN_STALLED = 5
+
+
+class TomcatUnreachable(Rule):
+    """The Agent Handler cannot report status to the application server, so DC requests expire."""
+
+    id = "tomcat-unreachable"
+    title = "Agent Handler cannot reach the application server (KB87143 Example 1)"
+    label = "The Agent Handler can report DC status to the application server"
+    severity = Severity.critical
+    needs = ("logs", "db")
+    group = "Application server (Tomcat)"
+    references: ClassVar[tuple[str, ...]] = ("KB87143 Example 1",)
+
+    def evaluate(self, evidence: Evidence) -> list[Finding]:
+        self.check_needs(evidence)
+        items: list[EvidenceItem] = []
+        strong = False
+        logs = evidence.logs
+        if logs is not None:
+            for sid, what in (
+                (
+                    "kb-mcupload-12029",
+                    "MCUPLOAD SecureHttp.cpp: Failed to send HTTP request. Error=12029",
+                ),
+                (
+                    "kb-naimserv-send-failed",
+                    "NAIMSERV server.cpp: Failed to send request, err=0x80004005, HTTP status code=0",
+                ),
+            ):
+                sig = logs.signature(sid)
+                if sig and sig.count:
+                    where = (
+                        f"{sig.examples[0][0]}:{sig.examples[0][1]}"
+                        if sig.examples
+                        else ", ".join(sig.files)
+                    )
+                    items.append(
+                        EvidenceItem("logs", where, f"{sig.count} x '{what}', last at {sig.last}")
+                    )
+            strong = (
+                logs.count("kb-mcupload-12029") > 0 and logs.count("kb-naimserv-send-failed") > 0
+            )
+        db = evidence.db
+        cleanup_overdue = db is not None and (
+            db.cleanup_tasks == 0
+            or (
+                db.cleanup_next_run is not None
+                and (db.now - db.cleanup_next_run).total_seconds() > 300
+            )
+        )
+        # With the cleanup task stopped, finished requests stay queued and look stalled too:
+        # then only the logs can tell.
+        if db is not None and not cleanup_overdue and db.stalled_attempts >= MIN_STALLED:
+            active = [h for h in db.handlers if h.attempts]
+            spread = db.stalled_attempt_handlers >= 2 or (
+                len(active) <= 1 and db.stalled_attempt_handlers == 1
+            )
+            if spread:
+                strong = strong or not logs
+                items.append(
+                    EvidenceItem(
+                        "db",
+                        "queue_stalled_attempts",
+                        f"{db.stalled_attempts} live request(s) on {db.stalled_attempt_handlers} handler(s) were "
+                        "attempted long ago and never retried nor completed: delivered, with no status set",
+                    )
+                )
+        if evidence.network is not None:
+            for code in (
+                "port-refused",
+                "port-silent",
+                "port-unreachable",
+                "ip-mismatch",
+                "name-unresolved",
+                "tls-failed",
+            ):
+                found = evidence.network.has(code)
+                if found:
+                    items.append(EvidenceItem("network", f"diag network: {code}", found.summary))
+        if not items or not any(i.kind in ("logs", "db") for i in items):
+            return []
+        severity = Severity.critical if strong else Severity.warning
+        count = logs.count("kb-mcupload-12029") if logs else 0
+        summary = (
+            f"the Agent Handler logs {count} failure(s) to send DC status to the application server"
+            if count
+            else "DC requests were delivered but their status was never set"
+        )
+        return [
+            self.finding(
+                summary=summary + " (KB87143 Example 1)",
+                evidence=items,
+                cause=(
+                    "Apache on the Agent Handler cannot communicate with the application server (Tomcat) on the "
+                    "ePO server. The status of each DC request is never set to success or failure, so the "
+                    "maintenance task later finds it past its expire time and expires it"
+                ),
+                remediation=[
+                    "Open <ePO install dir>\\DB\\server.ini on the Agent Handler and confirm the IP address and DNS "
+                    "name it uses for the application server (`epodc diag ini`)",
+                    "Make sure DNS on the Agent Handler resolves the ePO server to that address (`epodc diag network`)",
+                    "Make sure a route from the Agent Handler to the ePO server exists on port 8444 (firewalls, "
+                    "proxies) and that the ePO Application Server service is running",
+                ],
+                severity=severity,
+            )
+        ]

@@ -1,0 +1,216 @@
+"""`epodc check`: formats, exit codes, degraded evidence, rule crashes, --explain, --demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from epodc_diag.checker import CheckOptions, run_check
+from epodc_diag.config import defaults
+from epodc_diag.model import CheckStatus
+from epodc_diag.rules.registry import RULES
+from epodc_diag.rules.tomcat_unreachable import TomcatUnreachable
+from epodc_diag.site import load_simulated_site
+from tests.conftest import SiteFactory
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((REPO / "docs" / "report.schema.json").read_text(encoding="utf-8"))
+SIZE = {"agents": 300, "handlers": 2, "hours": 2.0}
+
+
+def epodc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("EPODC_CONFIG", "EPODC_DB_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "epodc_diag", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:
+    site = make_site("cleanup-stalled,tomcat-unreachable", **SIZE)
+    result = epodc("check", "--site", str(site))
+    assert result.returncode == 2, result.stderr
+    out = result.stdout
+    assert out.splitlines()[0] == f"epodc check: simulated site {site}"
+    assert (
+        "[✗] The Agent Handler can report DC status to the application server  (tomcat-unreachable)"
+        in out
+    )
+    assert "[✓] Port 8444 of the ePO server answers  (tomcat-port-closed)" in out
+    assert "1. Open <ePO install dir>\\DB\\server.ini" in out  # the remedy comes with the finding
+    assert (
+        out.rstrip().splitlines()[-1] == "CRITICAL: 2 critical, 0 warning(s), 8 of 10 checks passed"
+    )
+    verbose = epodc("check", "--site", str(site), "-v").stdout
+    assert "evidence (logs," in verbose and "why: " in verbose and " ms)" in verbose
+
+
+def test_json_report_follows_the_schema(make_site: SiteFactory) -> None:
+    site = make_site("agents-offline", **SIZE)
+    result = epodc("check", "--site", str(site), "--format", "json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert report["schema"] == "epodc.report/1" and report["status"] == "warning"
+    assert [f["id"] for f in report["findings"]] == ["agents-unreachable"]
+    finding = report["findings"][0]
+    assert finding["evidence"][0]["kind"] == "db" and finding["remediation"]
+    names = {c["name"]: c for c in report["checks"]}
+    assert names["db"]["kind"] == "collector" and names["db"]["status"] == "ok"
+    assert (
+        names["agents-unreachable"]["status"] == "finding"
+        and names["handler-stale"]["status"] == "ok"
+    )
+    assert report["metrics"]["no_retries_clients"] >= 3
+
+
+def test_markdown_nagios_prometheus(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = make_site("port-blocked", **SIZE)
+    markdown = epodc("check", "--site", str(site), "--format", "markdown").stdout
+    assert markdown.startswith("# epodc check: CRITICAL")
+    assert (
+        "## ❌ tomcat-port-closed:" in markdown
+        and "**What to do**" in markdown
+        and "| check | status |" in markdown
+    )
+    nagios = epodc("check", "--site", str(site), "--format", "nagios")
+    assert nagios.returncode == 2
+    assert re.fullmatch(r"EPODC CRITICAL - [^|\n]+ \| ('[a-z_]+'=-?[0-9.]+ ?)+\n", nagios.stdout), (
+        nagios.stdout
+    )
+    assert "'queue_depth'=" in nagios.stdout and "'minutes_since_cleanup_run'=" in nagios.stdout
+    target = tmp_path / "epodc.prom"
+    target.write_text("old content", encoding="utf-8")
+    prom = epodc("check", "--site", str(site), "--format", "prometheus", "--output", str(target))
+    assert prom.returncode == 2 and prom.stdout == ""
+    text = target.read_text(encoding="utf-8")
+    assert (
+        "epodc_status 2\n" in text
+        and 'epodc_finding{id="tomcat-port-closed",severity="critical"} 1' in text
+    )
+    for line in text.splitlines():
+        if line.startswith("#"):
+            assert re.fullmatch(r"# (HELP|TYPE) epodc_[a-z_]+ .+", line), line
+        else:  # name{labels} value, and no timestamp
+            assert re.fullmatch(
+                r'epodc_[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+-]+', line
+            ), line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epodc.prom"]  # no temporary file left
+
+
+def test_healthy_exits_0_and_fail_on_critical_ignores_warnings(make_site: SiteFactory) -> None:
+    assert epodc("check", "--site", str(make_site("healthy", **SIZE))).returncode == 0
+    warning_site = make_site("agents-offline", **SIZE)
+    assert epodc("check", "--site", str(warning_site)).returncode == 1
+    assert epodc("check", "--site", str(warning_site), "--fail-on", "critical").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--only", "no-such-rule"],
+        ["--skip", "nope"],
+        ["--format", "xml"],
+        ["--fail-on", "info"],
+        ["--bogus"],
+        ["--explain", "nope"],
+        ["--demo", "--site", "x"],
+    ],
+)
+def test_usage_errors_exit_3_never_2(args: list[str]) -> None:
+    result = epodc("check", *args)
+    assert result.returncode == 3, (args, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_only_and_skip(make_site: SiteFactory) -> None:
+    site = make_site("cleanup-stalled,tomcat-unreachable", **SIZE)
+    only = json.loads(
+        epodc("check", "--site", str(site), "--only", "cleanup-stalled", "-f", "json").stdout
+    )
+    assert [f["id"] for f in only["findings"]] == ["cleanup-stalled"]
+    assert [c["name"] for c in only["checks"] if c["kind"] == "rule"] == ["cleanup-stalled"]
+    skipped = json.loads(
+        epodc("check", "--site", str(site), "--skip", "cleanup-stalled", "-f", "json").stdout
+    )
+    assert [f["id"] for f in skipped["findings"]] == ["tomcat-unreachable"]
+
+
+def test_unreachable_database_still_checks_the_rest(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(make_site("tomcat-unreachable", **SIZE), site)
+    (site / "epo.db").write_bytes(b"not a database at all")
+    result = epodc("check", "--site", str(site), "--format", "json")
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert (
+        checks["db"]["status"] == "skipped" and "not an SQLite database" in checks["db"]["reason"]
+    )
+    assert checks["agents-unreachable"]["status"] == "skipped"  # it needs the database only
+    assert checks["tomcat-unreachable"]["status"] == "finding"  # the logs still show it
+    assert result.returncode == 2
+
+
+def test_exit_3_only_when_nothing_could_be_checked(tmp_path: Path) -> None:
+    empty = tmp_path / "ePO"
+    empty.mkdir()
+    result = epodc("check", "--epo-dir", str(empty))
+    assert result.returncode == 3
+    assert "UNKNOWN" in result.stdout.splitlines()[-1]
+    assert "skipped: " in result.stdout
+
+
+def test_a_crashing_rule_is_its_own_error(
+    make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: object, evidence: object) -> list[object]:
+        raise ZeroDivisionError("rule bug")
+
+    monkeypatch.setattr(TomcatUnreachable, "evaluate", broken)
+    site = load_simulated_site(make_site("cleanup-stalled", **SIZE))
+    result = run_check(site, CheckOptions(database=dict(defaults().values["database"])), RULES, "t")
+    statuses = {c.name: c for c in result.checks}
+    assert statuses["tomcat-unreachable"].status is CheckStatus.error
+    assert "ZeroDivisionError: rule bug" in statuses["tomcat-unreachable"].reason
+    assert statuses["cleanup-stalled"].status is CheckStatus.finding
+
+
+def test_explain_and_list_rules() -> None:
+    listed = epodc("check", "--list-rules")
+    assert listed.returncode == 0
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [r.id for r in RULES]
+    explained = epodc("check", "--explain", "cleanup-stalled")
+    assert explained.returncode == 0 and explained.stdout.startswith("# cleanup-stalled:")
+    assert "OrionTaskQueueMT" in explained.stdout
+
+
+def test_conditions_doc_is_current() -> None:
+    from epodc_diag.rules.docs import render_conditions
+
+    current = (REPO / "docs" / "conditions.md").read_text(encoding="utf-8")
+    assert current == render_conditions(), (
+        "regenerate: python -m epodc_diag.rules.docs > docs/conditions.md"
+    )
+
+
+def test_demo(tmp_path: Path) -> None:
+    result = epodc("check", "--demo", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert (
+        "demo site (tomcat-unreachable;" in result.stdout
+        and "(tomcat-unreachable)" in result.stdout
+    )
+    assert list(tmp_path.iterdir()) == []  # the demo site lived in a temporary folder

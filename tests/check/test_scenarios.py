@@ -1,0 +1,56 @@
+"""`epodc check` on engine sites: it reports exactly the injected conditions, alone and in pairs.
+
+The test reads each site's ground truth; `check` itself never does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from epodc_diag.checker import CheckOptions, run_check
+from epodc_diag.config import defaults
+from epodc_diag.engine.scenarios import SCENARIOS
+from epodc_diag.model import CheckStatus, Severity
+from epodc_diag.rules.registry import RULES
+from epodc_diag.site import load_simulated_site
+from tests.conftest import SiteFactory, ground_truth
+
+FAULTS = [s.name for s in SCENARIOS if s.name != "healthy"]
+COMBOS = [("healthy",)] + [(n,) for n in FAULTS] + list(itertools.combinations(FAULTS, 2))
+SEEDS = (1, 2, 3)
+OPTIONS = CheckOptions(database=dict(defaults().values["database"]))
+
+
+def check(site: Path) -> tuple[list[str], list[str]]:
+    result = run_check(load_simulated_site(site), OPTIONS, RULES, str(site))
+    serious = sorted(
+        {
+            f.id
+            for f in result.findings
+            if Severity(f.severity) in (Severity.warning, Severity.critical)
+        }
+    )
+    errors = [f"{c.name}: {c.reason}" for c in result.checks if c.status is CheckStatus.error]
+    return serious, errors
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("combo", COMBOS, ids="+".join)
+def test_reports_exactly_the_injected_conditions(
+    make_site: SiteFactory, combo: tuple[str, ...], seed: int
+) -> None:
+    site = make_site(",".join(combo), agents=300, handlers=2, hours=2.0, seed=seed)
+    expected = ground_truth(site)["expected_conditions"]
+    found, errors = check(site)
+    assert errors == []
+    assert found == expected
+    if combo == ("healthy",):
+        assert found == []
+
+
+def test_every_scenario_is_covered() -> None:
+    assert {name for combo in COMBOS for name in combo} == {s.name for s in SCENARIOS}
+    assert len(COMBOS) == 1 + len(FAULTS) + len(FAULTS) * (len(FAULTS) - 1) // 2
