@@ -131,6 +131,7 @@ class RangeResult:
     last_time: datetime | None
     sigs: dict[str, _SigPartial]
     bytes: int
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ def scan_range(task: RangeTask) -> RangeResult:
     total = 0
     since, until = task.since, task.until
 
-    for offset, chunk in chunks(task.log, task.start, task.end):
+    problems: list[str] = [task.log.note] if task.log.note and task.start == 0 else []
+    for offset, chunk in chunks(task.log, task.start, task.end, problems):
         total += len(chunk)
         newlines = chunk.count(b"\n")
         head, tail = _edge_times(chunk)
@@ -233,7 +235,14 @@ def scan_range(task: RangeTask) -> RangeResult:
             _take_each(task, group, partial, chunk, anchor, offset, lines_before, mode)
         lines_before += newlines
     return RangeResult(
-        str(task.log.path), task.start, lines_before, first_time, last_time, partial, total
+        str(task.log.path),
+        task.start,
+        lines_before,
+        first_time,
+        last_time,
+        partial,
+        total,
+        problems,
     )
 
 
@@ -407,6 +416,7 @@ def _merge(
     seconds: float,
 ) -> LogReport:
     results.sort(key=lambda r: (r.path, r.start))
+    notes = [*notes, *(problem for r in results for problem in r.problems)]
     line_base: dict[tuple[str, int], int] = {}
     per_file: dict[str, list[RangeResult]] = {}
     for r in results:

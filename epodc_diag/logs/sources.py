@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import codecs
 import glob
-import gzip
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,7 @@ class LogFile:
     encoding: str  # utf-8/ansi (scanned as bytes), utf-16-le, utf-16-be
     compressed: bool
     size: int  # bytes on disk
+    note: str = ""  # why it is read differently than its name suggests (a damaged .gz, ...)
 
     @property
     def splittable(self) -> bool:
@@ -68,14 +69,22 @@ def describe(path: Path) -> LogFile:
         size = path.stat().st_size
         with path.open("rb") as raw:
             head = raw.read(4096)
-        compressed = head.startswith(b"\x1f\x8b")
-        if compressed:
-            with gzip.open(path, "rb") as inner:
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    compressed = head.startswith(b"\x1f\x8b")
+    note = ""
+    if compressed:
+        try:
+            with _GzipStream(path) as inner:
                 head = inner.read(4096)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    name = path.name[:-3] if compressed and path.name.lower().endswith(".gz") else path.name
-    return LogFile(path, family_of(name), _sniff(head), compressed, size)
+                damage = inner.damage
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not head:
+            # Nothing can be decompressed: scan it as the bytes it is, and say so.
+            compressed, note = False, f"damaged gzip ({damage or 'empty'}); scanned as raw bytes"
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    return LogFile(path, family_of(name), _sniff(head), compressed, size, note)
 
 
 def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
@@ -105,17 +114,64 @@ def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
     return sorted(found.values(), key=lambda f: (f.family, str(f.path))), notes
 
 
-def _raw_stream(log: LogFile) -> BinaryIO:
+class _GzipStream:
+    """Decompresses a .gz file as it is read, keeping whatever comes before damage or truncation
+    (gzip.GzipFile raises instead and loses the last block). Concatenated members are read too."""
+
+    def __init__(self, path: Path) -> None:
+        self._raw = path.open("rb")
+        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._pending = bytearray()
+        self.damage = ""
+        self._done = False
+
+    def read(self, want: int) -> bytes:
+        while len(self._pending) < want and not self._done:
+            data = self._raw.read(1 << 20)
+            try:
+                if not data:
+                    if not self._inflate.eof and not self.damage:
+                        self.damage = "the compressed file ends early"
+                    self._done = True
+                    break
+                while data:
+                    self._pending += self._inflate.decompress(data)
+                    if self._inflate.eof and self._inflate.unused_data:
+                        data = self._inflate.unused_data
+                        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    else:
+                        data = b""
+            except zlib.error as exc:
+                self.damage = str(exc)
+                self._done = True
+        out = bytes(self._pending[:want])
+        del self._pending[:want]
+        return out
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _GzipStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _raw_stream(log: LogFile) -> BinaryIO | _GzipStream:
     if log.compressed:
-        return gzip.open(log.path, "rb")  # type: ignore[return-value]
+        return _GzipStream(log.path)
     return log.path.open("rb")
 
 
-def chunks(log: LogFile, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+def chunks(
+    log: LogFile, start: int = 0, end: int | None = None, problems: list[str] | None = None
+) -> Iterator[tuple[int, bytes]]:
     """(offset, chunk) pairs; every chunk ends with a line break (or the end of the range).
 
     Offsets are positions in the stream the scanner sees (the decoded text for UTF-16 and gzip).
     A range [start, end) must start at a line start; it covers the lines that start before `end`.
+    A file damaged part-way (a truncated .gz) yields what could be read and says so in `problems`.
     """
     decoder = None
     if log.encoding != "bytes":
@@ -126,16 +182,25 @@ def chunks(log: LogFile, start: int = 0, end: int | None = None) -> Iterator[tup
         raise InputError(f"cannot read {log.path}: {exc.strerror or exc}") from None
     with stream:
         if start:
+            assert not isinstance(stream, _GzipStream), (
+                "compressed files are never split into ranges"
+            )
             stream.seek(start)
         position = start
         offset = start
         carry = b""
+        damaged = False
         while True:
             want = CHUNK if end is None else min(CHUNK, max(0, end - position))
-            try:
-                block = stream.read(want) if want else b""
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
-                raise InputError(f"{log.path} is damaged: {exc}") from None
+            block, damage = _read(stream, want)
+            if damage:
+                if problems is not None:
+                    where = position + len(block)
+                    problems.append(
+                        f"{log.path}: damaged after {where} bytes ({damage}); the rest was not read"
+                    )
+                end = position + len(block)  # stop after what could be read
+                damaged = True
             position += len(block)
             if decoder is not None:
                 text = decoder.decode(block, final=not block)
@@ -144,7 +209,7 @@ def chunks(log: LogFile, start: int = 0, end: int | None = None) -> Iterator[tup
                 block = text.encode("utf-8", "surrogatepass")
             buffer = carry + block
             if not block:
-                if end is not None and buffer and not buffer.endswith(b"\n"):
+                if end is not None and buffer and not buffer.endswith(b"\n") and not damaged:
                     # the last line of the range runs past `end`: finish it
                     rest = _finish_line(stream)
                     buffer += rest
@@ -162,7 +227,20 @@ def chunks(log: LogFile, start: int = 0, end: int | None = None) -> Iterator[tup
             carry = buffer[cut + 1 :]
 
 
-def _finish_line(stream: BinaryIO) -> bytes:
+def _read(stream: BinaryIO | _GzipStream, want: int) -> tuple[bytes, str]:
+    """Up to `want` bytes, and what went wrong if the file is damaged there ("" when nothing)."""
+    if not want:
+        return b"", ""
+    if isinstance(stream, _GzipStream):
+        block = stream.read(want)
+        return block, stream.damage if not block or len(block) < want else ""
+    try:
+        return stream.read(want), ""
+    except OSError as exc:
+        return b"", str(exc)
+
+
+def _finish_line(stream: BinaryIO | _GzipStream) -> bytes:
     out = bytearray()
     while len(out) < MAX_LINE:
         block = stream.read(65536)

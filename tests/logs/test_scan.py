@@ -273,6 +273,16 @@ def test_arbitrary_bytes_never_crash_the_scan(tmp_path: Path, data: bytes, name:
     assert report.files[0].bytes == len(data)
 
 
+def test_damaged_gzip_is_scanned_and_noted(tmp_path: Path) -> None:
+    whole = gzip.compress(HAND_ORION.encode() * 50)
+    (tmp_path / "orion.log.1.gz").write_bytes(whole[: len(whole) // 2])  # cut in the middle
+    (tmp_path / "orion.log.2.gz").write_bytes(b"\x1f\x8b")  # a header and nothing else
+    report = scan(expand([tmp_path])[0])
+    assert any("damaged after" in n for n in report.notes)
+    assert any("damaged gzip" in n for n in report.notes)
+    assert 0 < counts_of(report)["dbcleanup-run"] < 15 * 50  # what could be read was read
+
+
 def test_catalogue_errors_are_clear() -> None:
     with pytest.raises(InputError, match="has no anchor"):
         parse_catalog('[[signature]]\nid = "x"\n', "test.toml")
