@@ -95,6 +95,17 @@ SPEC: dict[str, dict[str, KeySpec]] = {
             float, 20.0, "seconds `diag network` may take in all", minimum=0.5
         ),
     },
+    "bundle": {
+        "max_log_bytes": KeySpec(
+            int, 8 * 1024 * 1024, "bytes kept per log in a bundle (excerpt and tail)", minimum=4096
+        ),
+        "max_total_bytes": KeySpec(
+            int, 128 * 1024 * 1024, "bytes a whole bundle may hold", minimum=65536
+        ),
+        "tail_bytes": KeySpec(
+            int, 256 * 1024, "bytes of the end of each log a bundle keeps", minimum=0
+        ),
+    },
     "engine": {
         "agents": KeySpec(int, 200, "managed systems in a simulated site", minimum=1),
         "handlers": KeySpec(int, 2, "Agent Handlers, the ePO server's own included", minimum=1),

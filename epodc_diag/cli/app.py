@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from epodc_diag import __version__
-from epodc_diag.cli import check, diag, engine, query
+from epodc_diag.cli import bundle, check, diag, engine, query
 from epodc_diag.cli.common import State
 
 app = typer.Typer(
@@ -55,16 +55,13 @@ def root(
     ctx.obj = State(debug=debug, config_path=config)
 
 
-bundle_app = typer.Typer(
-    help="Write a support-ticket attachment with the evidence, redacted on request.",
-    no_args_is_help=True,
-)
-
 app.add_typer(diag.app, name="diag")
 app.command(
     "check",
     help="Run every diagnostic and match the evidence to the known data-channel error conditions.",
 )(check.check_command)
-app.add_typer(bundle_app, name="bundle")
+app.command(
+    "bundle", help="Write a support-ticket attachment with the evidence, redacted on request."
+)(bundle.bundle_command)
 app.add_typer(engine.app, name="engine")
 app.add_typer(query.app, name="query")

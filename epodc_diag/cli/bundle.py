@@ -1,0 +1,116 @@
+"""`epodc bundle`: a support-ticket attachment, redacted on request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from epodc_diag.cli.common import DbOption, EpoDirOption, SiteOption, state
+
+
+def bundle_command(
+    ctx: typer.Context,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    db: DbOption = None,
+    logs: Annotated[
+        Optional[list[str]],
+        typer.Option("--logs", help="Log files or folders to include (repeatable)."),
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output",
+            "-o",
+            help="The zip to write [default: epodc-<host>-<UTC time>.zip here].",
+            dir_okay=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact",
+            help="Replace host names, addresses, GUIDs, users and domains by pseudonyms.",
+        ),
+    ] = False,
+    keyword: Annotated[
+        Optional[list[str]],
+        typer.Option("--keyword", help="Also redact this word (repeatable; implies --redact)."),
+    ] = None,
+    map_path: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--map",
+            help="The private pseudonym map to reuse and extend [default: <bundle>.map.json].",
+            dir_okay=False,
+        ),
+    ] = None,
+    max_log_bytes: Annotated[
+        Optional[int], typer.Option(help="Bytes kept per log (excerpt and tail).", min=4096)
+    ] = None,
+    max_total_bytes: Annotated[
+        Optional[int], typer.Option(help="Bytes the whole bundle may hold.", min=65536)
+    ] = None,
+) -> None:
+    """Write a support bundle: the report, the evidence, query results, server.ini (secrets masked),
+    log excerpts, network and environment facts, and a manifest with every file's SHA-256.
+
+    Support re-checks it offline with `epodc check --bundle FILE.zip`. With --redact, the mapping
+    from pseudonyms back to the real values is written to a private file beside the bundle, never
+    into it.
+    """
+    from epodc_diag.bundle.writer import BundleOptions, build_bundle
+    from epodc_diag.checker import CheckOptions
+    from epodc_diag.rules.registry import RULES
+    from epodc_diag.site import resolve_site
+
+    settings = state(ctx).settings.values
+    epo = settings["epo"]
+    limits = settings["bundle"]
+    located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+    target = (
+        f"{'simulated site' if located.simulated else 'ePO install'} {located.root}"
+        if located is not None
+        else "this host (no ePO install found)"
+    )
+    options = CheckOptions(
+        db_url=db,
+        database=dict(settings["database"]),
+        ini_keys={k: list(v) for k, v in settings["ini"].items()},
+        network_port=int(settings["network"]["port"]),
+        network_timeout=float(settings["network"]["timeout"]),
+        network_total_timeout=float(settings["network"]["total_timeout"]),
+        log_paths=tuple(logs or ()),
+    )
+    bundle_options = BundleOptions(
+        max_log_bytes=max_log_bytes or int(limits["max_log_bytes"]),
+        max_total_bytes=max_total_bytes or int(limits["max_total_bytes"]),
+        tail_bytes=int(limits["tail_bytes"]),
+        redact=redact or bool(keyword),
+        keywords=tuple(keyword or ()),
+        map_path=map_path,
+        force=force,
+    )
+    result = build_bundle(
+        located,
+        options,
+        list(RULES),
+        target,
+        output,
+        bundle_options,
+        db_username=str(settings["database"]["username"]),
+    )
+    typer.echo(
+        f"Bundle written to {result.path} ({result.size / 1e6:.1f} MB, {len(result.members)} files)"
+    )
+    if result.map_path is not None:
+        typer.echo(f"Private pseudonym map: {result.map_path} (keep it; do not send it)")
+    if result.cut:
+        typer.echo(
+            f"Cut to fit the size limits: {len(result.cut)} item(s), listed in manifest.json"
+        )
+    findings = ", ".join(f"{f.id} ({f.severity.value})" for f in result.result.findings) or "none"
+    typer.echo(f"Findings: {findings}")
