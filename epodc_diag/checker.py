@@ -372,5 +372,27 @@ def replay(evidence: Evidence, rules: Sequence[type[Rule]]) -> CheckResult:
     return CheckResult(evidence.target, evidence, tuple(findings), tuple(records))
 
 
-def with_target(result: CheckResult, target: str) -> CheckResult:
-    return replace(result, target=target)
+def relocate(result: CheckResult, old: str, new: str) -> CheckResult:
+    """The same result with every path under `old` shown under `new` (a temporary demo folder
+    would otherwise make each run's report differ)."""
+    import json
+
+    from epodc_diag.evidence import from_dict, to_dict
+    from epodc_diag.model import EvidenceItem
+
+    def moved(text: str) -> str:
+        return text.replace(old, new)
+
+    evidence = from_dict(Evidence, json.loads(moved(json.dumps(to_dict(result.evidence)))))
+    findings = tuple(
+        replace(
+            f,
+            summary=moved(f.summary),
+            evidence=tuple(
+                EvidenceItem(e.kind, moved(e.source), moved(e.detail)) for e in f.evidence
+            ),
+        )
+        for f in result.findings
+    )
+    checks = tuple(replace(c, reason=moved(c.reason)) for c in result.checks)
+    return CheckResult(result.target, evidence, findings, checks)

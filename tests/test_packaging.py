@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -67,6 +68,11 @@ def test_wheel_contains_queries_and_engine(wheel: Path) -> None:
         assert f"epodc_diag/queries/{sql.name}" in names
     assert "epodc_diag/engine/model.py" in names
     assert "epodc_diag/py.typed" in names
+    assert "epodc_diag/logs/signatures.toml" in names
+    from epodc_diag.rules.registry import RULES
+
+    for rule in RULES:
+        assert f"epodc_diag/rules/{rule.doc_path().name}" in names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
 
@@ -136,3 +142,36 @@ def test_non_editable_install_in_a_fresh_venv_works(wheel: Path, tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "Simulated site written to" in result.stdout
     assert (out / "epo.db").is_file() and (out / "DB" / "server.ini").is_file()
+
+
+def test_pipx_install_gives_a_working_epodc(wheel: Path, tmp_path: Path) -> None:
+    """pipx installs epodc into its own venv (its dependencies come from the package index)."""
+    env = {
+        **os.environ,
+        "PIPX_HOME": str(tmp_path / "pipx"),
+        "PIPX_BIN_DIR": str(tmp_path / "bin"),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+    }
+    installed = subprocess.run(
+        [sys.executable, "-m", "pipx", "install", str(wheel)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    epodc = tmp_path / "bin" / "epodc"
+    version = subprocess.run(
+        [str(epodc), "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert version.returncode == 0 and version.stdout.startswith("epodc ")
+    demo = subprocess.run(
+        [str(epodc), "check", "--demo", "--format", "nagios"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert demo.returncode == 2 and demo.stdout.startswith("EPODC CRITICAL - tomcat-unreachable")

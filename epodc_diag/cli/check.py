@@ -166,7 +166,7 @@ def check_command(
 
 
 def _demo(scenario: str, options: CheckOptions, rules: Sequence[type[Rule]]) -> CheckResult:
-    from epodc_diag.checker import run_check
+    from epodc_diag.checker import relocate, run_check
     from epodc_diag.engine.model import SimulationSettings, simulate
     from epodc_diag.engine.scenarios import parse_scenarios
     from epodc_diag.engine.writer import write_site
@@ -180,4 +180,5 @@ def _demo(scenario: str, options: CheckOptions, rules: Sequence[type[Rule]]) -> 
         target = (
             f"demo site ({', '.join(names)}; 200 agents, 2 Agent Handlers, 2 virtual hours, seed 1)"
         )
-        return run_check(load_simulated_site(out), options, rules, target)
+        result = run_check(load_simulated_site(out), options, rules, target)
+        return relocate(result, str(out), "<demo site>")
