@@ -88,20 +88,10 @@ COLLECTOR_TITLES = {
 
 
 def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
-    from epodc_diag.db.connect import open_database
     from epodc_diag.db.reports import cleanup_report, queue_report
-    from epodc_diag.db.session import DbSession, QuerySkipped, parse_db_time
-    from epodc_diag.db.target import connection_settings
+    from epodc_diag.db.session import QuerySkipped, open_session, parse_db_time
 
-    settings = connection_settings(options.db_url, site, options.database)
-    database = open_database(settings)
-    try:
-        captured = (
-            site.captured_at
-            if site is not None and site.simulated and settings.kind == "sqlite"
-            else None
-        )
-        session = DbSession(database, captured_at=captured, clock=settings.clock)
+    with open_session(options.db_url, site, options.database) as session:
         queue = queue_report(session)
         cleanup = cleanup_report(session)
         now = queue.clock.now
@@ -118,10 +108,9 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
             }
         except QuerySkipped as exc:
             skipped.append(f"handler check-in times: {exc.reason}")
-    finally:
-        database.close()
+        source = session.db.description
     return DbEvidence(
-        source=settings.description,
+        source=source,
         clock=queue.clock.source,
         now=now,
         managed_agents=managed,
@@ -178,17 +167,12 @@ def _collect_network(
     site: Site | None, ini: IniEvidence | None, options: CheckOptions
 ) -> NetworkEvidence:
     from epodc_diag.network.check import check_network
-    from epodc_diag.network.probes import Network, SimulatedNetwork, SystemNetwork
+    from epodc_diag.network.probes import network_for
 
     if ini is None or (ini.host is None and ini.ip is None):
         raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
-    network: Network
-    if site is not None and site.simulated and site.network is not None:
-        network = SimulatedNetwork.load(site.network)
-    else:
-        network = SystemNetwork()
     report = check_network(
-        network,
+        network_for(site),
         ini.host,
         ini.ip,
         ini.port or options.network_port,

@@ -82,3 +82,13 @@ class CheckRecord:
     reason: str
     duration_ms: float
     group: str = ""  # for the text report's grouping
+
+
+class ReportFormat(str, enum.Enum):
+    """The formats `epodc check` writes (epodc_diag.render.report has one class for each)."""
+
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    nagios = "nagios"
+    prometheus = "prometheus"

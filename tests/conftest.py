@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,3 +62,24 @@ def make_site(tmp_path_factory: pytest.TempPathFactory, run_model: ModelFactory)
 def ground_truth(site: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((site / "ground-truth.json").read_text(encoding="utf-8"))
     return data
+
+
+def run_epodc(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """epodc in a subprocess, as a user runs it, untouched by the developer's own settings."""
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD")
+    }
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "epodc_diag", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )

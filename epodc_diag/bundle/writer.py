@@ -106,42 +106,34 @@ def _query_csvs(
     """Every catalogue query that needs no client name, as CSV; and the ones that failed."""
     from epodc_diag.checker import STALLED_AFTER
     from epodc_diag.db.catalog import catalog
-    from epodc_diag.db.connect import open_database
-    from epodc_diag.db.session import GRACE, DbSession, QuerySkipped
-    from epodc_diag.db.target import connection_settings
+    from epodc_diag.db.session import GRACE, QuerySkipped, open_session
     from epodc_diag.errors import EpodcError
     from epodc_diag.render.data import to_csv
 
     out: dict[str, bytes] = {}
     failed: dict[str, str] = {}
     try:
-        settings = connection_settings(options.db_url, site, options.database)
-        database = open_database(settings)
+        with open_session(options.db_url, site, options.database) as session:
+            now = session.clock().now
+            params = {
+                "now": now,
+                "stale_before": now - GRACE,
+                "stalled_before": now - STALLED_AFTER,
+            }
+            for name, query in catalog().items():
+                if "client_name" in query.parameter_names:
+                    continue
+                try:
+                    result = session.run(query, {p: params[p] for p in query.parameter_names})
+                except QuerySkipped as exc:
+                    failed[name] = exc.reason
+                    continue
+                except EpodcError as exc:
+                    failed[name] = exc.message
+                    continue
+                out[f"queries/{name}.csv"] = to_csv(result.columns, result.rows).encode("utf-8")
     except EpodcError as exc:
         return out, {"*": exc.message}
-    try:
-        captured = (
-            site.captured_at
-            if site is not None and site.simulated and settings.kind == "sqlite"
-            else None
-        )
-        session = DbSession(database, captured_at=captured, clock=settings.clock)
-        now = session.clock().now
-        params = {"now": now, "stale_before": now - GRACE, "stalled_before": now - STALLED_AFTER}
-        for name, query in catalog().items():
-            if "client_name" in query.parameter_names:
-                continue
-            try:
-                result = session.run(query, {p: params[p] for p in query.parameter_names})
-            except QuerySkipped as exc:
-                failed[name] = exc.reason
-                continue
-            except EpodcError as exc:
-                failed[name] = exc.message
-                continue
-            out[f"queries/{name}.csv"] = to_csv(result.columns, result.rows).encode("utf-8")
-    finally:
-        database.close()
     return out, failed
 
 
@@ -388,7 +380,8 @@ def build_bundle(
     options: BundleOptions,
     db_username: str = "",
 ) -> BundleResult:
-    from epodc_diag.render.report import ReportFormat, render
+    from epodc_diag.model import ReportFormat
+    from epodc_diag.render.report import render
 
     redactor: Redactor | None = None
     if options.redact:

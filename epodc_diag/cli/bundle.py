@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from epodc_diag.cli.common import DbOption, EpoDirOption, SiteOption, state
+from epodc_diag.cli.common import DbOption, EpoDirOption, SiteOption, check_options, state
 
 
 def bundle_command(
@@ -63,7 +63,6 @@ def bundle_command(
     into it.
     """
     from epodc_diag.bundle.writer import BundleOptions, build_bundle
-    from epodc_diag.checker import CheckOptions
     from epodc_diag.rules.registry import RULES
     from epodc_diag.site import resolve_site
 
@@ -76,15 +75,7 @@ def bundle_command(
         if located is not None
         else "this host (no ePO install found)"
     )
-    options = CheckOptions(
-        db_url=db,
-        database=dict(settings["database"]),
-        ini_keys={k: list(v) for k, v in settings["ini"].items()},
-        network_port=int(settings["network"]["port"]),
-        network_timeout=float(settings["network"]["timeout"]),
-        network_total_timeout=float(settings["network"]["total_timeout"]),
-        log_paths=tuple(logs or ()),
-    )
+    options = check_options(ctx, db, logs)
     bundle_options = BundleOptions(
         max_log_bytes=max_log_bytes or int(limits["max_log_bytes"]),
         max_total_bytes=max_total_bytes or int(limits["max_total_bytes"]),

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from epodc_diag.cli.common import DbOption, EpoDirOption, SiteOption, echo_text, state
+from epodc_diag.cli.common import (
+    DbOption,
+    EpoDirOption,
+    SiteOption,
+    check_options,
+    echo_text,
+    state,
+)
 from epodc_diag.errors import OutputError, UsageError
+from epodc_diag.model import ReportFormat
 
 if TYPE_CHECKING:
     from epodc_diag.checker import CheckOptions, CheckResult
@@ -22,14 +30,6 @@ if TYPE_CHECKING:
 class FailOn(str, enum.Enum):
     warning = "warning"
     critical = "critical"
-
-
-class CheckFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    nagios = "nagios"
-    prometheus = "prometheus"
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -73,9 +73,9 @@ def check_command(
         Optional[list[str]], typer.Option("--skip", help="Do not run this rule (repeatable).")
     ] = None,
     output: Annotated[
-        CheckFormat,
+        ReportFormat,
         typer.Option("--format", "-f", help="text, json, markdown, nagios or prometheus."),
-    ] = CheckFormat.text,
+    ] = ReportFormat.text,
     output_file: Annotated[
         Optional[Path],
         typer.Option(
@@ -127,19 +127,11 @@ def check_command(
     )
     if sources > 1:
         raise UsageError("give only one of --demo, --bundle, and --site/--epo-dir")
-    from epodc_diag.checker import CheckOptions, replay, run_check
-    from epodc_diag.render.report import ReportFormat, render
+    from epodc_diag.checker import replay, run_check
+    from epodc_diag.render.report import render
 
     settings = state(ctx).settings.values
-    options = CheckOptions(
-        db_url=db,
-        database=dict(settings["database"]),
-        ini_keys={k: list(v) for k, v in settings["ini"].items()},
-        network_port=int(settings["network"]["port"]),
-        network_timeout=float(settings["network"]["timeout"]),
-        network_total_timeout=float(settings["network"]["total_timeout"]),
-        log_paths=tuple(logs or ()),
-    )
+    options = check_options(ctx, db, logs)
     result: CheckResult
     if bundle is not None:
         from epodc_diag.bundle.replay import read_evidence
@@ -157,7 +149,7 @@ def check_command(
         else:
             target = "this host (no ePO install found)"
         result = run_check(located, options, rules, target)
-    text = render(result, ReportFormat(output.value), fail_on.value, verbose)
+    text = render(result, output, fail_on.value, verbose)
     if output_file is not None:
         _write_atomically(output_file, text)
     else:

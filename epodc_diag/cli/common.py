@@ -14,6 +14,7 @@ import typer
 from epodc_diag.config import Settings, load_settings
 
 if TYPE_CHECKING:
+    from epodc_diag.checker import CheckOptions
     from epodc_diag.db.session import DbSession
 
 
@@ -83,25 +84,30 @@ def database_session(
     ctx: typer.Context, db: str | None, site: Path | None, epo_dir: Path | None
 ) -> Iterator[DbSession]:
     """Open the ePO database the options and epodc.toml point at; close it whatever happens."""
-    from epodc_diag.db.connect import open_database
-    from epodc_diag.db.session import DbSession
-    from epodc_diag.db.target import connection_settings
+    from epodc_diag.db.session import open_session
     from epodc_diag.site import resolve_site
 
     settings = state(ctx).settings
     epo = settings.values["epo"]
     located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
-    conn_settings = connection_settings(db, located, settings.values["database"])
-    database = open_database(conn_settings)
-    try:
-        captured = (
-            located.captured_at
-            if located is not None and conn_settings.kind == "sqlite" and located.simulated
-            else None
-        )
-        yield DbSession(database, captured_at=captured, clock=conn_settings.clock)
-    finally:
-        database.close()
+    with open_session(db, located, settings.values["database"]) as session:
+        yield session
+
+
+def check_options(ctx: typer.Context, db: str | None, logs: list[str] | None) -> CheckOptions:
+    """What `check` and `bundle` collect with, from the options and epodc.toml."""
+    from epodc_diag.checker import CheckOptions
+
+    settings = state(ctx).settings.values
+    return CheckOptions(
+        db_url=db,
+        database=dict(settings["database"]),
+        ini_keys={k: list(v) for k, v in settings["ini"].items()},
+        network_port=int(settings["network"]["port"]),
+        network_timeout=float(settings["network"]["timeout"]),
+        network_total_timeout=float(settings["network"]["total_timeout"]),
+        log_paths=tuple(logs or ()),
+    )
 
 
 def echo_text(text: str) -> None:

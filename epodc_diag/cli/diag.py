@@ -264,7 +264,7 @@ def network_command(
     """
     from epodc_diag.ini.reader import IniError, read_ini
     from epodc_diag.network.check import check_network
-    from epodc_diag.network.probes import Network, SimulatedNetwork, SystemNetwork
+    from epodc_diag.network.probes import network_for
     from epodc_diag.site import resolve_site
 
     settings = state(ctx).settings
@@ -291,13 +291,8 @@ def network_command(
             if port is None and facts.port is not None and facts.port.port is not None:
                 port = facts.port.port
             source_parts.append(f"defaults from {ini_file}")
-    network: Network
-    if located is not None and located.simulated and located.network is not None:
-        network = SimulatedNetwork.load(located.network)
-    else:
-        network = SystemNetwork()
     report = check_network(
-        network,
+        network_for(located),
         host,
         ip,
         port if port is not None else default_port,

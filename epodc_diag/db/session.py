@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,6 +21,7 @@ from epodc_diag.db.catalog import Query, catalog
 from epodc_diag.db.connect import Database, MissingTableError, ResultSet
 from epodc_diag.db.documented import DOCUMENTED
 from epodc_diag.errors import DatabaseError
+from epodc_diag.site import Site
 
 DOCUMENTED_TABLES: tuple[str, ...] = tuple(DOCUMENTED)
 
@@ -190,3 +192,26 @@ class DbSession:
 
 
 GRACE = timedelta(minutes=2)  # two cleanup periods: anything expired longer ago is overdue
+
+
+@contextmanager
+def open_session(
+    db_url: str | None, site: Site | None, database_settings: Mapping[str, Any]
+) -> Iterator[DbSession]:
+    """Connect to the database the options, the config and the site point at, as a session whose
+    clock is the database's own (or a simulated site's capture time); close it whatever happens."""
+    from epodc_diag.db.connect import open_database
+    from epodc_diag.db.target import connection_settings
+
+    settings = connection_settings(db_url, site, database_settings)
+    database = open_database(settings)
+    try:
+        # A simulated site's database is a snapshot: "now" is when it was taken.
+        captured = (
+            site.captured_at
+            if site is not None and site.simulated and settings.kind == "sqlite"
+            else None
+        )
+        yield DbSession(database, captured_at=captured, clock=settings.clock)
+    finally:
+        database.close()

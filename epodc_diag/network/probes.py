@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from epodc_diag.errors import InputError
+from epodc_diag.site import Site
 
 T = TypeVar("T")
 
@@ -295,3 +296,10 @@ class SimulatedNetwork:
             issuer=cert.get("issuer"),
             not_after=cert.get("not_after"),
         )
+
+
+def network_for(site: Site | None) -> Network:
+    """A simulated site's own network (no packet leaves the machine), or this machine's."""
+    if site is not None and site.simulated and site.network is not None:
+        return SimulatedNetwork.load(site.network)
+    return SystemNetwork()

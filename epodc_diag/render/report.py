@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -18,18 +17,10 @@ from typing import Any, ClassVar
 from epodc_diag import __version__
 from epodc_diag.checker import CheckResult
 from epodc_diag.evidence import to_dict
-from epodc_diag.model import CheckStatus, Finding, Severity
+from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
-
-
-class ReportFormat(str, enum.Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    nagios = "nagios"
-    prometheus = "prometheus"
 
 
 def metrics(result: CheckResult) -> dict[str, float]:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import socket
 import sqlite3
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -18,30 +15,13 @@ import pytest
 
 from epodc_diag.bundle.redact import Redactor, residual_scan
 from epodc_diag.engine.scenarios import SCENARIOS
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, run_epodc
 
 SIZE = {"agents": 300, "handlers": 2, "hours": 2.0}
 PASSWORD = "Zq7-S3cr3t-Pw!"
 
 
-def epodc(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD")
-    }
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "epodc_diag", *args],
-        capture_output=True,
-        text=True,
-        env=full,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
+epodc = run_epodc
 
 
 def members(path: Path) -> dict[str, bytes]:

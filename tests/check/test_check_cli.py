@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -19,24 +16,14 @@ from epodc_diag.model import CheckStatus
 from epodc_diag.rules.registry import RULES
 from epodc_diag.rules.tomcat_unreachable import TomcatUnreachable
 from epodc_diag.site import load_simulated_site
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, run_epodc
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "report.schema.json").read_text(encoding="utf-8"))
 SIZE = {"agents": 300, "handlers": 2, "hours": 2.0}
 
 
-def epodc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("EPODC_CONFIG", "EPODC_DB_URL")}
-    return subprocess.run(
-        [sys.executable, "-m", "epodc_diag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
+epodc = run_epodc
 
 
 def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:

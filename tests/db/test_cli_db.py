@@ -6,28 +6,15 @@ import csv
 import hashlib
 import io
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, run_epodc
 
 SIZE = {"agents": 300, "handlers": 2, "hours": 2.0}
 
 
-def epodc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("EPODC_CONFIG", "EPODC_DB_URL")}
-    return subprocess.run(
-        [sys.executable, "-m", "epodc_diag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+epodc = run_epodc
 
 
 def _queued_client(site: Path) -> str:

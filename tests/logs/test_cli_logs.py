@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, run_epodc
 
-
-def epodc(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "EPODC_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "epodc_diag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+epodc = run_epodc
 
 
 def test_site_logs_in_three_formats(make_site: SiteFactory) -> None:
