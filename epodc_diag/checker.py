@@ -43,6 +43,8 @@ class CheckOptions:
     network_timeout: float = 3.0
     network_total_timeout: float = 20.0
     log_paths: tuple[str, ...] = ()
+    ini_path: str | None = None  # a server.ini to read instead of the site's
+    network_mode: str = "auto"  # auto, live or off (see `live_network_allowed`)
     kinds: tuple[str, ...] = ("db", "ini", "network", "logs")  # which collectors to run
 
 
@@ -146,15 +148,19 @@ def _collect_ini(site: Site | None, options: CheckOptions) -> IniEvidence:
     from epodc_diag.ini.reader import read_ini
     from epodc_diag.ini.recognize import server_facts
 
-    if site is None:
-        raise Skip("no ePO install or site to find server.ini in (give --epo-dir or --site)")
-    ini = read_ini(site.server_ini)
+    if options.ini_path:
+        path = Path(options.ini_path)
+    elif site is not None:
+        path = site.server_ini
+    else:
+        raise Skip("no ePO install or site to find server.ini in (give --epo-dir, --site or --ini)")
+    ini = read_ini(path)
     keys = options.ini_keys
     facts = server_facts(
         ini, keys.get("host_keys", []), keys.get("ip_keys", []), keys.get("port_keys", [])
     )
     return IniEvidence(
-        path=str(site.server_ini),
+        path=str(path),
         host=facts.host.value if facts.host else None,
         ip=facts.ip.value if facts.ip else None,
         port=facts.port.port if facts.port and facts.port.port else None,
@@ -171,6 +177,11 @@ def _collect_network(
 
     if ini is None or (ini.host is None and ini.ip is None):
         raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
+    simulated = site is not None and site.simulated and site.network is not None
+    if not simulated:
+        allowed, why = live_network_allowed(options.network_mode)
+        if not allowed:
+            raise Skip(why)
     report = check_network(
         network_for(site),
         ini.host,
@@ -193,6 +204,29 @@ def _collect_network(
         verdicts=tuple(
             NetworkFinding(v.code, v.severity.value, v.summary) for v in report.verdicts
         ),
+    )
+
+
+def live_network_allowed(mode: str) -> tuple[bool, str]:
+    """Whether `check` may send real DNS queries and connections.
+
+    The KB's network checks mean something on the Agent Handler itself (its DNS, its route to port
+    8444). epodc runs them there: on Windows, the platform ePO runs on. Elsewhere epodc is looking
+    at copied files, and probing the addresses a copied server.ini names from an unrelated machine
+    would measure the wrong network (and send packets nobody asked for); `--network live` does it
+    anyway, `--network off` never does.
+    """
+    import os
+
+    if mode == "live":
+        return True, ""
+    if mode == "off":
+        return False, "the network checks were turned off (--network off)"
+    if os.name == "nt":
+        return True, ""
+    return False, (
+        "not on a Windows ePO host: DNS and port 8444 only mean something from the Agent Handler "
+        "(run `epodc diag network` there, or use --network live to probe from here)"
     )
 
 

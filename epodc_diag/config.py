@@ -72,6 +72,9 @@ SPEC: dict[str, dict[str, KeySpec]] = {
             "database clock ePO times are compared with: utc or local",
             choices=("utc", "local"),
         ),
+        "now": KeySpec(
+            str, "", "evaluate as of this time (ISO 8601) instead of the database's clock"
+        ),
     },
     "epo": {
         "install_dir": KeySpec(

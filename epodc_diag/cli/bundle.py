@@ -7,7 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from epodc_diag.cli.common import DbOption, EpoDirOption, SiteOption, check_options, state
+from epodc_diag.cli.common import (
+    DbOption,
+    EpoDirOption,
+    IniOption,
+    NetworkMode,
+    NetworkOption,
+    SiteOption,
+    check_options,
+    state,
+)
 
 
 def bundle_command(
@@ -15,6 +24,8 @@ def bundle_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     db: DbOption = None,
+    ini: IniOption = None,
+    network: NetworkOption = NetworkMode.auto,
     logs: Annotated[
         Optional[list[str]],
         typer.Option("--logs", help="Log files or folders to include (repeatable)."),
@@ -75,7 +86,7 @@ def bundle_command(
         if located is not None
         else "this host (no ePO install found)"
     )
-    options = check_options(ctx, db, logs)
+    options = check_options(ctx, db, logs, ini, network)
     bundle_options = BundleOptions(
         max_log_bytes=max_log_bytes or int(limits["max_log_bytes"]),
         max_total_bytes=max_total_bytes or int(limits["max_total_bytes"]),

@@ -14,6 +14,9 @@ import typer
 from epodc_diag.cli.common import (
     DbOption,
     EpoDirOption,
+    IniOption,
+    NetworkMode,
+    NetworkOption,
     SiteOption,
     check_options,
     echo_text,
@@ -60,6 +63,8 @@ def check_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     db: DbOption = None,
+    ini: IniOption = None,
+    network: NetworkOption = NetworkMode.auto,
     logs: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -131,7 +136,7 @@ def check_command(
     from epodc_diag.render.report import render
 
     settings = state(ctx).settings.values
-    options = check_options(ctx, db, logs)
+    options = check_options(ctx, db, logs, ini, network)
     result: CheckResult
     if bundle is not None:
         from epodc_diag.bundle.replay import read_evidence

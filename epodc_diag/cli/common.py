@@ -94,7 +94,35 @@ def database_session(
         yield session
 
 
-def check_options(ctx: typer.Context, db: str | None, logs: list[str] | None) -> CheckOptions:
+class NetworkMode(str, enum.Enum):
+    auto = "auto"
+    live = "live"
+    off = "off"
+
+
+IniOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--ini", help="A server.ini to read instead of the install's or site's.", dir_okay=False
+    ),
+]
+NetworkOption = Annotated[
+    NetworkMode,
+    typer.Option(
+        "--network",
+        help="DNS and port 8444 checks: auto (a site's simulated network; live on Windows, where ePO "
+        "runs; off elsewhere), live, or off.",
+    ),
+]
+
+
+def check_options(
+    ctx: typer.Context,
+    db: str | None,
+    logs: list[str] | None,
+    ini: Path | None = None,
+    network: NetworkMode = NetworkMode.auto,
+) -> CheckOptions:
     """What `check` and `bundle` collect with, from the options and epodc.toml."""
     from epodc_diag.checker import CheckOptions
 
@@ -107,6 +135,8 @@ def check_options(ctx: typer.Context, db: str | None, logs: list[str] | None) ->
         network_timeout=float(settings["network"]["timeout"]),
         network_total_timeout=float(settings["network"]["total_timeout"]),
         log_paths=tuple(logs or ()),
+        ini_path=str(ini) if ini is not None else None,
+        network_mode=network.value,
     )
 
 

@@ -25,6 +25,15 @@ from epodc_diag.site import Site
 
 DOCUMENTED_TABLES: tuple[str, ...] = tuple(DOCUMENTED)
 
+# In ePO the plain names are views over the multi-tenant (MT) tables. A database may carry either
+# form (a copy, a test database, another version), so each stands in for the other.
+_PAIRS = (
+    ("EPOAgentHandlerDataChannelWQMT", "EPOAgentHandlerDataChannelWQ"),
+    ("EPOAgentHandlerDataChannelWQAttemptsMT", "EPOAgentHandlerDataChannelWQAttempts"),
+    ("OrionTaskQueueMT", "OrionTaskQueue"),
+)
+TWINS: dict[str, str] = dict(_PAIRS) | {b: a for a, b in _PAIRS}
+
 
 @dataclass(frozen=True)
 class Clock:
@@ -73,12 +82,17 @@ def parse_db_time(value: Any) -> datetime | None:
 
 class DbSession:
     def __init__(
-        self, db: Database, captured_at: datetime | None = None, clock: str = "utc"
+        self,
+        db: Database,
+        captured_at: datetime | None = None,
+        clock: str = "utc",
+        fixed_now: datetime | None = None,
     ) -> None:
         self.db = db
         self._captured_at = captured_at
+        self._fixed_now = fixed_now
         self._clock_choice = clock
-        self._columns: dict[str, frozenset[str]] = {}
+        self._probed: dict[str, frozenset[str] | None] = {}
         self._queries: dict[str, Query] = catalog()
         self._time_style: str | None = None
         self._clock: Clock | None = None
@@ -88,16 +102,28 @@ class DbSession:
         return self.db.dialect
 
     # ------------------------------------------------------------ schema
-    def columns(self, table: str) -> frozenset[str]:
-        if table not in self._columns:
+    def _probe(self, table: str) -> frozenset[str] | None:
+        if table not in self._probed:
             try:
                 result = self.db.select(f"SELECT * FROM {table} WHERE 1 = 0")
+                self._probed[table] = frozenset(c.lower() for c in result.columns)
             except MissingTableError:
-                raise MissingTableError(
-                    f"this does not look like an ePO database: missing {table}"
-                ) from None
-            self._columns[table] = frozenset(c.lower() for c in result.columns)
-        return self._columns[table]
+                self._probed[table] = None
+        return self._probed[table]
+
+    def resolve(self, table: str) -> str:
+        """The name `table` has in this database: itself, or its MT / plain twin."""
+        if self._probe(table) is not None:
+            return table
+        twin = TWINS.get(table)
+        if twin is not None and self._probe(twin) is not None:
+            return twin
+        raise MissingTableError(f"this does not look like an ePO database: missing {table}")
+
+    def columns(self, table: str) -> frozenset[str]:
+        found = self._probe(self.resolve(table))
+        assert found is not None
+        return found
 
     def check_epo_schema(self) -> None:
         for table in DOCUMENTED_TABLES:
@@ -116,6 +142,8 @@ class DbSession:
         return self._clock
 
     def _read_clock(self) -> Clock:
+        if self._fixed_now is not None:
+            return Clock(self._fixed_now, "the time set in epodc.toml ([database] now)")
         if self._captured_at is not None:
             captured = self._captured_at.astimezone(timezone.utc).replace(tzinfo=None)
             return Clock(captured, "the simulated site's capture time (UTC)")
@@ -132,9 +160,34 @@ class DbSession:
         if now is None:  # pragma: no cover - SQLite always answers
             raise DatabaseError("the database did not answer its clock query")
         label = "UTC" if self._clock_choice == "utc" else "local time"
+        newest = self._newest_activity()
+        if newest is not None and newest < now - SNAPSHOT_AGE:
+            # An SQLite file is never a live ePO database: when everything in it is older than a
+            # day, it is a copy, and its own last activity is the moment it describes.
+            days = (now - newest).total_seconds() / 86400
+            return Clock(
+                newest,
+                f"the newest activity recorded in this SQLite copy ({days:.0f} days before this "
+                "machine's clock; set [database] now to choose another time)",
+            )
         return Clock(
             now, f"SQLite's clock ({label}; an SQLite file has no server clock of its own)"
         )
+
+    def _newest_activity(self) -> datetime | None:
+        """The latest moment the database records something happening (attempts, check-ins)."""
+        newest: datetime | None = None
+        for table, column in ACTIVITY_COLUMNS:
+            if not self.has_column(table, column):
+                continue
+            try:
+                rows = self.db.select(f"SELECT MAX({column}) FROM {self.resolve(table)}").rows
+            except DatabaseError:
+                continue
+            moment = parse_db_time(rows[0][0]) if rows else None
+            if moment is not None and (newest is None or moment > newest):
+                newest = moment
+        return newest
 
     # ------------------------------------------------------------ times
     def _sniff_time_style(self) -> str:
@@ -147,7 +200,7 @@ class DbSession:
         ):
             try:
                 rows = self.db.select(
-                    f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL LIMIT 1"
+                    f"SELECT {column} FROM {self.resolve(table)} WHERE {column} IS NOT NULL LIMIT 1"
                 ).rows
             except DatabaseError:
                 continue
@@ -188,10 +241,39 @@ class DbSession:
             key: self.bind_time(value) if isinstance(value, datetime) else value
             for key, value in (params or {}).items()
         }
-        return self.db.select(q.render(self.dialect), bound)
+        return self.db.select(self._with_present_names(q.render(self.dialect)), bound)
+
+    def _with_present_names(self, sql: str) -> str:
+        """Queries name the objects as DOMAIN.md does; a database that has only the other twin
+        (the plain name for an MT table, or the reverse) gets that name instead."""
+        from epodc_diag.db.guard import tokenize
+
+        renames: dict[str, str] = {}
+        for table in TWINS:
+            if table.lower() in sql.lower():
+                try:
+                    actual = self.resolve(table)
+                except MissingTableError:
+                    continue
+                if actual != table:
+                    renames[table.lower()] = actual
+        if not renames:
+            return sql
+        return "".join(
+            renames.get(t.text.lower(), t.text) if t.kind == "word" else t.text
+            for t in tokenize(sql)
+        )
 
 
-GRACE = timedelta(minutes=2)  # two cleanup periods: anything expired longer ago is overdue
+GRACE = timedelta(minutes=2)
+SNAPSHOT_AGE = timedelta(days=1)
+# Columns that record something happening; only the first is documented, the others are probed.
+ACTIVITY_COLUMNS = (
+    ("EPOAgentHandlerDataChannelWQAttemptsMT", "LastDeliveryAttempt"),
+    ("EPOAgentHandlerDataChannelWQMT", "CreatedOn"),
+    ("EPODataChannelData", "CreatedOn"),
+    ("EPORegisteredApacheServers", "LastUpdate"),
+)  # two cleanup periods: anything expired longer ago is overdue
 
 
 @contextmanager
@@ -212,6 +294,14 @@ def open_session(
             if site is not None and site.simulated and settings.kind == "sqlite"
             else None
         )
-        yield DbSession(database, captured_at=captured, clock=settings.clock)
+        wanted = str(database_settings.get("now") or "")
+        fixed = parse_db_time(wanted) if wanted else None
+        if wanted and fixed is None:
+            from epodc_diag.errors import ConfigError
+
+            raise ConfigError(
+                f"[database] now must be an ISO 8601 time such as 2026-11-26 08:00:00, got {wanted!r}"
+            )
+        yield DbSession(database, captured_at=captured, clock=settings.clock, fixed_now=fixed)
     finally:
         database.close()

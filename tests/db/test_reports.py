@@ -245,3 +245,58 @@ def test_missing_documented_table_is_named(tmp_path: Path) -> None:
             cleanup_report(DbSession(db, captured_at=datetime(2026, 1, 1)))
     finally:
         db.close()
+
+
+def test_plain_names_stand_in_for_the_mt_tables(tmp_path: Path) -> None:
+    """A database with only the non-MT names (as the KB's count query spells one) still works."""
+    now = datetime(2026, 3, 1, 12, 0, 0)
+    path = _minimal_db(tmp_path / "plain.db", now)
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "DROP VIEW EPOAgentHandlerDataChannelWQ;"
+        "ALTER TABLE EPOAgentHandlerDataChannelWQMT RENAME TO EPOAgentHandlerDataChannelWQ;"
+        "ALTER TABLE EPOAgentHandlerDataChannelWQAttemptsMT RENAME TO EPOAgentHandlerDataChannelWQAttempts;"
+        "ALTER TABLE OrionTaskQueueMT RENAME TO OrionTaskQueue;"
+    )
+    conn.close()
+    db = open_database(ConnectionSettings(kind="sqlite", sqlite_path=path, description="plain"))
+    session = DbSession(db, captured_at=now)
+    try:
+        queue = queue_report(session)
+        cleanup = cleanup_report(session)
+        alpha = client_report(session, "ALPHA")
+    finally:
+        db.close()
+    assert queue.total == 4 and queue.stale_expired_queued == 1
+    assert "cleanup-overdue" in _codes(cleanup.verdicts)
+    assert {r.request_id for r in alpha.requests} == {10, 11}
+
+
+def test_an_old_sqlite_copy_is_judged_as_of_its_own_last_activity(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 1, 12, 0, 0)  # months before this machine's clock
+    path = _minimal_db(tmp_path / "copy.db", now)
+    db = open_database(ConnectionSettings(kind="sqlite", sqlite_path=path, description="copy"))
+    try:
+        clock = DbSession(db).clock()
+        fixed = DbSession(db, fixed_now=datetime(2026, 3, 1, 12, 30)).clock()
+    finally:
+        db.close()
+    assert clock.now == now - timedelta(seconds=10)  # the newest delivery attempt in the copy
+    assert "newest activity recorded in this SQLite copy" in clock.source
+    assert fixed.now == datetime(2026, 3, 1, 12, 30) and "[database] now" in fixed.source
+
+
+def test_database_now_from_the_config(tmp_path: Path) -> None:
+    from tests.conftest import run_epodc
+
+    path = _minimal_db(tmp_path / "copy.db", datetime(2026, 3, 1, 12, 0, 0))
+    (tmp_path / "epodc.toml").write_text(
+        "[database]\nnow = '2026-03-01 12:01:00'\n", encoding="utf-8"
+    )
+    result = run_epodc("diag", "cleanup", "--db", f"sqlite:///{path}", "-f", "json", cwd=tmp_path)
+    assert result.returncode == 2
+    report = __import__("json").loads(result.stdout)
+    assert report["clock"]["now"].startswith("2026-03-01T12:01:00")
+    (tmp_path / "epodc.toml").write_text("[database]\nnow = 'soon'\n", encoding="utf-8")
+    bad = run_epodc("diag", "cleanup", "--db", f"sqlite:///{path}", cwd=tmp_path)
+    assert bad.returncode == 3 and "[database] now must be an ISO 8601 time" in bad.stderr
