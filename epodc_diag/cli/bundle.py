@@ -55,7 +55,7 @@ def bundle_command(
         Optional[Path],
         typer.Option(
             "--map",
-            help="The private pseudonym map to reuse and extend [default: <bundle>.map.json].",
+            help="The private pseudonym map to reuse and extend (implies --redact) [default: <bundle>.map.json].",
             dir_okay=False,
         ),
     ] = None,
@@ -91,7 +91,7 @@ def bundle_command(
         max_log_bytes=max_log_bytes or int(limits["max_log_bytes"]),
         max_total_bytes=max_total_bytes or int(limits["max_total_bytes"]),
         tail_bytes=int(limits["tail_bytes"]),
-        redact=redact or bool(keyword),
+        redact=redact or bool(keyword) or map_path is not None,
         keywords=tuple(keyword or ()),
         map_path=map_path,
         force=force,
@@ -105,9 +105,8 @@ def bundle_command(
         bundle_options,
         db_username=str(settings["database"]["username"]),
     )
-    typer.echo(
-        f"Bundle written to {result.path} ({result.size / 1e6:.1f} MB, {len(result.members)} files)"
-    )
+    size = f"{result.size / 1e6:.1f} MB" if result.size >= 1e6 else f"{result.size / 1e3:.0f} kB"
+    typer.echo(f"Bundle written to {result.path} ({size}, {len(result.members)} files)")
     if result.map_path is not None:
         typer.echo(f"Private pseudonym map: {result.map_path} (keep it; do not send it)")
     if result.cut:

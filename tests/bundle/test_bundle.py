@@ -317,3 +317,29 @@ def test_residual_scan_names_the_member_and_class() -> None:
         redactor.text("EPOSRV01.corp.example.com and epoSrv01")
         == "host-1.corp.example.com and host-1"
     )
+
+
+def test_a_reused_map_keeps_pseudonyms_across_bundles(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    first_site = make_site("healthy", **SIZE)
+    second_site = make_site("agents-offline", **SIZE)  # the same seed: the same host names
+    mapping = tmp_path / "private-map.json"
+    for name, site in (("one.zip", first_site), ("two.zip", second_site)):
+        made = epodc("bundle", "--site", str(site), "-o", name, "--map", str(mapping), cwd=tmp_path)
+        assert made.returncode == 0, made.stderr
+        assert str(mapping) in made.stdout
+    assert not (tmp_path / "one.zip.map.json").exists()
+    data = json.loads(mapping.read_text(encoding="utf-8"))["mapping"]
+    handler = next(
+        iter(
+            json.loads(members(tmp_path / "one.zip")["evidence.json"])["evidence"]["db"]["handlers"]
+        )
+    )
+    again = next(
+        iter(
+            json.loads(members(tmp_path / "two.zip")["evidence.json"])["evidence"]["db"]["handlers"]
+        )
+    )
+    assert handler["name"] == again["name"] and handler["name"].startswith("host-")
+    assert handler["name"] in data["host"].values()
