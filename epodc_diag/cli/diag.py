@@ -18,14 +18,19 @@ from epodc_diag.cli.common import (
     echo_text,
     state,
 )
-from epodc_diag.cli.common import (
-    OutputFormat as TextFormat,
-)
 from epodc_diag.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from epodc_diag.ini.reader import IniFile
     from epodc_diag.ini.recognize import Candidate, ServerFacts
+
+
+class HostFormat(str, enum.Enum):
+    """Output of the file and network diagnostics (plain text, so they start fast)."""
+
+    table = "table"
+    json = "json"
+
 
 app = typer.Typer(
     help="Single diagnostics: the ePO database, server.ini, the network and the logs.",
@@ -164,8 +169,8 @@ def ini_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: Annotated[
-        TextFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = TextFormat.text,
+        HostFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = HostFormat.table,
 ) -> None:
     """Read server.ini: its sections and keys, and the application server's name, address and port.
 
@@ -176,7 +181,7 @@ def ini_command(
 
     ini = read_ini(_ini_path(ctx, path, site, epo_dir))
     facts = _facts(ctx, ini)
-    if output is TextFormat.json:
+    if output is HostFormat.json:
         from epodc_diag.render.data import to_json
         from epodc_diag.render.plain import shown_value
 
@@ -253,8 +258,8 @@ def network_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: Annotated[
-        TextFormat, typer.Option("--format", "-f", help="text or json.")
-    ] = TextFormat.text,
+        HostFormat, typer.Option("--format", "-f", help="table or json.")
+    ] = HostFormat.table,
 ) -> None:
     """Check that DNS resolves the ePO server to server.ini's address and that its port 8444 answers.
 
@@ -302,7 +307,7 @@ def network_command(
         if total_timeout is not None
         else float(net_cfg["total_timeout"]),
     )
-    if output is TextFormat.json:
+    if output is HostFormat.json:
         from epodc_diag.render.data import to_json
 
         echo_text(to_json({"kind": "network", **_as_dict(report)}))
