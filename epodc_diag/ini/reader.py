@@ -12,10 +12,14 @@ a missing or unreadable file) raises `IniError`, and nothing else escapes `read_
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from epodc_diag.errors import InputError
+
+# A junk line is quoted in the issues; one that mentions a secret is not.
+_SECRET_RE = re.compile(r"pass|pwd|secret|key|token|credential", re.I)
 
 # server.ini is a few KB; anything much larger is not an INI file someone meant.
 MAX_BYTES = 16 * 1024 * 1024
@@ -202,9 +206,8 @@ def parse_ini(data: bytes, name: str = "<bytes>") -> IniFile:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            issues.append(
-                IniIssue(number, "malformed", f"line {number}: not 'key=value': {line[:60]}")
-            )
+            shown = "(masked: it looks like a secret)" if _SECRET_RE.search(line) else line[:60]
+            issues.append(IniIssue(number, "malformed", f"line {number}: not 'key=value': {shown}"))
             continue
         key = key.strip()
         if not key:

@@ -146,3 +146,10 @@ def test_arbitrary_text_in_any_encoding(text: str, encoding: str) -> None:
         return
     with contextlib.suppress(IniError):
         parse_ini(data, "fuzz.ini")
+
+
+def test_a_junk_line_that_mentions_a_secret_is_not_quoted() -> None:
+    ini = parse_ini(b"[Db]\nPassword hunter2\nplain junk\n")
+    messages = [i.message for i in ini.issues]
+    assert len(messages) == 2 and "hunter2" not in messages[0] and "masked" in messages[0]
+    assert messages[1].endswith("plain junk")
