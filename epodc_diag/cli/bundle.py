@@ -105,8 +105,9 @@ def bundle_command(
         bundle_options,
         db_username=str(settings["database"]["username"]),
     )
-    size = f"{result.size / 1e6:.1f} MB" if result.size >= 1e6 else f"{result.size / 1e3:.0f} kB"
-    typer.echo(f"Bundle written to {result.path} ({size}, {len(result.members)} files)")
+    # No size here: it changes by a few bytes from run to run (times, durations), and the
+    # file system shows it; what was cut to fit the limits is what matters.
+    typer.echo(f"Bundle written to {result.path} ({len(result.members)} files)")
     if result.map_path is not None:
         typer.echo(f"Private pseudonym map: {result.map_path} (keep it; do not send it)")
     if result.cut:
