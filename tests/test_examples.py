@@ -41,3 +41,26 @@ def test_monitoring_examples_call_real_options() -> None:
     assert "epodc-prometheus.ps1" in task and "PT5M" in task
     for path in Path(REPO / "examples").rglob("*"):
         assert not path.name.endswith(".tmp")
+
+
+def test_prometheus_output_parses_with_the_reference_parser() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(
+            (REPORTS / "demo-report.prom").read_text(encoding="utf-8")
+        )
+    }
+    assert families["epodc_status"].samples[0].value == 2
+    finding = families["epodc_finding"].samples[0]
+    assert (
+        finding.labels == {"id": "tomcat-unreachable", "severity": "critical"}
+        and finding.value == 1
+    )
+    assert all(
+        sample.timestamp is None for family in families.values() for sample in family.samples
+    )
+    assert {"epodc_queue_depth", "epodc_minutes_since_cleanup_run", "epodc_check_ok"} <= set(
+        families
+    )

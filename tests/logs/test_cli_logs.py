@@ -55,3 +55,38 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         assert result.returncode == 3, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, result.stderr)
+
+
+def test_progress_bar_for_large_inputs_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    line = b"2026-11-26 08:00:01.123 I #04708 NAIMSERV Received [MsgUpload] from WKS-1:{F73653A2-E23E-11E6-2585-00155D0A3E05}\r\n"
+    big = tmp_path / "server_AH1.log"
+    with big.open("wb") as out:
+        block = line * 10000
+        while out.tell() < 70 * 1024 * 1024:
+            out.write(block)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "epodc_diag", "diag", "logs", str(big), "-f", "json"],
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert proc.wait(timeout=300) == 0
+    assert b"scanning logs" in seen
+    piped = epodc("diag", "logs", str(big), "-f", "json")
+    assert piped.returncode == 0 and piped.stderr == ""
