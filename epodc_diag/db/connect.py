@@ -189,9 +189,13 @@ def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
         state = args[0]
     where = settings.description
     if state == "IM002" or "data source name not found" in text or "can't open lib" in text:
+        named = re.search(r"driver\s*=\s*\{?([^;}&]+)", settings.url, re.I) or re.search(
+            r"lib '([^']+)'", raw
+        )
+        driver = settings.driver or (named.group(1).replace("+", " ").strip() if named else "?")
         return (
-            f"ODBC driver '{settings.driver}' is not installed; installed drivers: "
-            f"{', '.join(installed_drivers()) or 'none'} (set [database] driver)"
+            f"ODBC driver '{driver}' is not installed; installed drivers: "
+            f"{', '.join(installed_drivers()) or 'none'} (set [database] driver, or driver= in the URL)"
         )
     if state == "28000" or "login failed" in text or "authentication failed" in text:
         return f"login failed on {where}: check the login and its password (${PASSWORD_ENV})"

@@ -154,3 +154,18 @@ def test_database_errors_are_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and message in lines[0], (args, result.stderr)
         assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_missing_odbc_driver_is_named_with_the_installed_ones(tmp_path: Path) -> None:
+    for db in (
+        "mssql+pyodbc://sa@127.0.0.1:1/epo?driver=ODBC+Driver+18+for+SQL+Server",
+        "odbc:DRIVER={No Such Driver};SERVER=127.0.0.1",
+    ):
+        result = run_epodc(
+            "diag", "queue", "--db", db, cwd=tmp_path, env={"EPODC_DB_PASSWORD": "pw-never-shown"}
+        )
+        assert result.returncode == 3
+        line = result.stderr.strip()
+        assert "is not installed; installed drivers: FreeTDS" in line and "SQLite3" in line, line
+        assert ("'ODBC Driver 18 for SQL Server'" in line) or ("'No Such Driver'" in line)
+        assert "pw-never-shown" not in line and len(line.splitlines()) == 1
