@@ -12,6 +12,7 @@ from epodc_diag.cli import bundle, check, diag, engine, query
 from epodc_diag.cli.common import State
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="epodc",
     help=(
         "Troubleshoot the data channel of Trellix (McAfee) ePolicy Orchestrator: the DC work "
@@ -56,12 +57,11 @@ def root(
 
 
 app.add_typer(diag.app, name="diag")
-app.command(
-    "check",
-    help="Run every diagnostic and match the evidence to the known data-channel error conditions.",
-)(check.check_command)
-app.command(
-    "bundle", help="Write a support-ticket attachment with the evidence, redacted on request."
-)(bundle.bundle_command)
+app.command("check", short_help="Everything, matched to the known DC error conditions.")(
+    check.check_command
+)
+app.command("bundle", short_help="A support-ticket attachment, redacted on request.")(
+    bundle.bundle_command
+)
 app.add_typer(engine.app, name="engine")
 app.add_typer(query.app, name="query")

@@ -33,6 +33,7 @@ class HostFormat(str, enum.Enum):
 
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Single diagnostics: the ePO database, server.ini, the network and the logs.",
     no_args_is_help=True,
 )

@@ -13,6 +13,7 @@ from epodc_diag.cli.common import OutputFormat, state
 from epodc_diag.errors import UsageError
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="The reference data-channel engine: simulate an ePO site with faults injected on purpose.",
     no_args_is_help=True,
 )

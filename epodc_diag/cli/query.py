@@ -18,6 +18,7 @@ from epodc_diag.cli.common import (
 from epodc_diag.errors import UsageError
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="The SQL epodc runs: list the queries, show one as it will run, run one.",
     no_args_is_help=True,
 )
