@@ -43,8 +43,25 @@ class LogFile:
         return not self.compressed and self.encoding == "bytes"
 
 
+_NOT_LOGS = (
+    ".ini",
+    ".xml",
+    ".properties",
+    ".json",
+    ".db",
+    ".mdf",
+    ".ldf",
+    ".exe",
+    ".dll",
+    ".zip",
+    ".cfg",
+)
+
+
 def _looks_like_log(path: Path) -> bool:
     name = path.name.lower()
+    if name.endswith(_NOT_LOGS):
+        return False  # server.ini sits next to the logs in DB\
     return ".log" in name or name.endswith(_LOG_SUFFIXES) or name.startswith(("errorlog", "server"))
 
 

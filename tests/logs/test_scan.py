@@ -247,6 +247,9 @@ def test_rotated_copies_and_globs(tmp_path: Path) -> None:
         gzip.compress(HAND_ORION.replace("08:", "06:").encode())
     )
     (tmp_path / "readme.md").write_text("not a log", encoding="utf-8")
+    (tmp_path / "server.ini").write_text(
+        "[Server]\n", encoding="utf-8"
+    )  # DB\ holds it beside the logs
     files, _ = expand([tmp_path])
     assert sorted(f.path.name for f in files) == ["orion.log", "orion.log.1", "orion.log.2.gz"]
     assert {f.family for f in files} == {"tomcat"}
