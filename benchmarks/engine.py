@@ -29,16 +29,10 @@ GIB = 1024**3
 def bulk_insert_seconds(
     rows: dict[str, list[tuple[object, ...]]], folder: Path, runs: int
 ) -> list[float]:
-    from sqlalchemy.dialects import sqlite as sqlite_dialect
-    from sqlalchemy.schema import CreateIndex, CreateTable
+    from epodc_diag.engine.schema import sqlite_ddl
 
-    from epodc_diag.engine import schema
-
-    dialect = sqlite_dialect.dialect()
-    ddl = []
-    for table in schema.metadata.sorted_tables:
-        ddl.append(str(CreateTable(table).compile(dialect=dialect)))
-        ddl.extend(str(CreateIndex(i).compile(dialect=dialect)) for i in table.indexes)
+    objects, indexes = sqlite_ddl()
+    ddl = objects + indexes  # the same schema the engine writes, views and indexes included
     times = []
     for run in range(runs):
         path = folder / f"bulk{run}.db"

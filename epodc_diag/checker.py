@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
@@ -30,6 +30,9 @@ from epodc_diag.evidence import (
 from epodc_diag.model import CheckRecord, CheckStatus, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip
 from epodc_diag.site import Site
+
+if TYPE_CHECKING:
+    from epodc_diag.logs.scan import LogReport
 
 STALLED_AFTER = timedelta(minutes=15)
 
@@ -275,17 +278,29 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
         if timeline and timeline.largest_gap
         else None,
         cleanup_largest_gap_after=timeline.largest_gap_after if timeline else None,
-        handler_logs=tuple(
-            HandlerLogFacts(
-                Path(f.path).stem.partition("_")[2] or Path(f.path).stem,
-                f.path,
-                f.lines,
-                f.last_time,
-            )
-            for f in report.files
-            if f.family == "handler"
-        ),
+        handler_logs=_handler_logs(report),
     )
+
+
+def _handler_logs(report: LogReport) -> tuple[HandlerLogFacts, ...]:
+    """One fact per Agent Handler: its log and rotated copies together (a rotated copy ends
+    early, which must not read as a handler that stopped)."""
+    from epodc_diag.logs.layouts import handler_of_log
+
+    merged: dict[str, HandlerLogFacts] = {}
+    for f in report.files:
+        if f.family != "handler":
+            continue
+        name = handler_of_log(Path(f.path).name)
+        seen = merged.get(name.upper())
+        if seen is None:
+            merged[name.upper()] = HandlerLogFacts(name, f.path, f.lines, f.last_time)
+            continue
+        times = [t for t in (seen.last_time, f.last_time) if t is not None]
+        newest = max(times, default=None)
+        path = f.path if f.last_time is not None and f.last_time == newest else seen.path
+        merged[name.upper()] = HandlerLogFacts(seen.handler, path, seen.lines + f.lines, newest)
+    return tuple(merged.values())
 
 
 def _run(name: str, action: Callable[[], Any]) -> tuple[Any, CheckRecord]:

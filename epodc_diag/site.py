@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePath, PureWindowsPath
+from typing import Any
 
 from epodc_diag.errors import InputError, SiteError
 
@@ -73,22 +74,35 @@ def install_layout(root: Path) -> Site:
     )
 
 
+def read_json_document(
+    path: Path, schema_prefix: str, missing: str, what: str, error: type[InputError] = InputError
+) -> dict[str, Any]:
+    """One of epodc's own JSON files (site.json, network.json, ...), checked by its schema name;
+    every failure is a one-line `error`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(missing) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{path} cannot be read: {exc}") from None
+    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith(schema_prefix):
+        raise error(f"{path} is not {what}")
+    return data
+
+
 def load_simulated_site(root: Path) -> Site:
     meta_path = root / SITE_FILE
     if not root.exists():
         raise SiteError(f"site folder not found: {root}")
     if not root.is_dir():
         raise SiteError(f"{root} is not a folder")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SiteError(
-            f"{root} is not a simulated site (no {SITE_FILE}; use --epo-dir for a real install)"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SiteError(f"{meta_path} cannot be read: {exc}") from None
-    if not isinstance(meta, dict) or not str(meta.get("schema", "")).startswith("epodc.site/"):
-        raise SiteError(f"{meta_path} is not an epodc site description")
+    meta = read_json_document(
+        meta_path,
+        "epodc.site/",
+        missing=f"{root} is not a simulated site (no {SITE_FILE}; use --epo-dir for a real install)",
+        what="an epodc site description",
+        error=SiteError,
+    )
     try:
         captured = datetime.fromisoformat(str(meta["captured_at"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):

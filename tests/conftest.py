@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +87,40 @@ def run_epodc(
         timeout=timeout,
         check=False,
     )
+
+
+@contextmanager
+def loopback_listener(tls: ssl.SSLContext | None = None, garbage: bool = False) -> Iterator[int]:
+    """A server on 127.0.0.1: accepts and hangs up, speaks TLS, or answers a handshake with garbage."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    if garbage:
+                        conn.recv(1024)
+                        conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                    elif tls is not None:
+                        with tls.wrap_socket(conn, server_side=True) as wrapped:
+                            wrapped.recv(1)
+                except (OSError, ssl.SSLError):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        server.close()

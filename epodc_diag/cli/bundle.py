@@ -15,6 +15,8 @@ from epodc_diag.cli.common import (
     NetworkOption,
     SiteOption,
     check_options,
+    describe_target,
+    locate,
     state,
 )
 
@@ -75,17 +77,11 @@ def bundle_command(
     """
     from epodc_diag.bundle.writer import BundleOptions, build_bundle
     from epodc_diag.rules.registry import RULES
-    from epodc_diag.site import resolve_site
 
     settings = state(ctx).settings.values
-    epo = settings["epo"]
     limits = settings["bundle"]
-    located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
-    target = (
-        f"{'simulated site' if located.simulated else 'ePO install'} {located.root}"
-        if located is not None
-        else "this host (no ePO install found)"
-    )
+    located = locate(ctx, site, epo_dir)
+    target = describe_target(located)
     options = check_options(ctx, db, logs, ini, network)
     bundle_options = BundleOptions(
         max_log_bytes=max_log_bytes or int(limits["max_log_bytes"]),

@@ -19,8 +19,9 @@ from epodc_diag.cli.common import (
     NetworkOption,
     SiteOption,
     check_options,
+    describe_target,
     echo_text,
-    state,
+    locate,
 )
 from epodc_diag.errors import OutputError, UsageError
 from epodc_diag.model import ReportFormat
@@ -135,7 +136,6 @@ def check_command(
     from epodc_diag.checker import replay, run_check
     from epodc_diag.render.report import render
 
-    settings = state(ctx).settings.values
     options = check_options(ctx, db, logs, ini, network)
     result: CheckResult
     if bundle is not None:
@@ -145,15 +145,8 @@ def check_command(
     elif demo:
         result = _demo(demo_scenario, options, rules)
     else:
-        from epodc_diag.site import resolve_site
-
-        epo = settings["epo"]
-        located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
-        if located is not None:
-            target = f"{'simulated site' if located.simulated else 'ePO install'} {located.root}"
-        else:
-            target = "this host (no ePO install found)"
-        result = run_check(located, options, rules, target)
+        located = locate(ctx, site, epo_dir)
+        result = run_check(located, options, rules, describe_target(located))
     text = render(result, output, fail_on.value, verbose)
     if output_file is not None:
         _write_atomically(output_file, text)

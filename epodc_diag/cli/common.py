@@ -16,6 +16,7 @@ from epodc_diag.config import Settings, load_settings
 if TYPE_CHECKING:
     from epodc_diag.checker import CheckOptions
     from epodc_diag.db.session import DbSession
+    from epodc_diag.site import Site
 
 
 @dataclass
@@ -85,13 +86,24 @@ def database_session(
 ) -> Iterator[DbSession]:
     """Open the ePO database the options and epodc.toml point at; close it whatever happens."""
     from epodc_diag.db.session import open_session
+
+    located = locate(ctx, site, epo_dir)
+    with open_session(db, located, state(ctx).settings.values["database"]) as session:
+        yield session
+
+
+def locate(ctx: typer.Context, site: Path | None, epo_dir: Path | None) -> Site | None:
+    """The site or install the options, then epodc.toml's [epo], then this host point at."""
     from epodc_diag.site import resolve_site
 
-    settings = state(ctx).settings
-    epo = settings.values["epo"]
-    located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
-    with open_session(db, located, settings.values["database"]) as session:
-        yield session
+    epo = state(ctx).settings.values["epo"]
+    return resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+
+
+def describe_target(located: Site | None) -> str:
+    if located is None:
+        return "this host (no ePO install found)"
+    return f"{'simulated site' if located.simulated else 'ePO install'} {located.root}"
 
 
 class NetworkMode(str, enum.Enum):

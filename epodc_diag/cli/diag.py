@@ -16,6 +16,7 @@ from epodc_diag.cli.common import (
     TableFormatOption,
     database_session,
     echo_text,
+    locate,
     state,
 )
 from epodc_diag.errors import InputError, UsageError
@@ -140,10 +141,7 @@ def _ini_path(
 ) -> Path:
     if path is not None:
         return path
-    from epodc_diag.site import resolve_site
-
-    epo = state(ctx).settings.values["epo"]
-    located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+    located = locate(ctx, site, epo_dir)
     if located is None:
         raise InputError(
             "no server.ini to read: give its PATH, --epo-dir DIR or --site DIR (no ePO install found here)"
@@ -271,14 +269,11 @@ def network_command(
     from epodc_diag.ini.reader import IniError, read_ini
     from epodc_diag.network.check import check_network
     from epodc_diag.network.probes import network_for
-    from epodc_diag.site import resolve_site
 
-    settings = state(ctx).settings
-    epo = settings.values["epo"]
-    net_cfg = settings.values["network"]
+    net_cfg = state(ctx).settings.values["network"]
     located = None
     if ini_path is None or site is not None or epo_dir is not None:
-        located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+        located = locate(ctx, site, epo_dir)
     source_parts: list[str] = []
     default_port = int(net_cfg["port"])
     ini_file = ini_path or (located.server_ini if located is not None else None)
@@ -366,13 +361,11 @@ def logs_command(
     from epodc_diag.logs.sources import expand
     from epodc_diag.logs.window import parse_moment
     from epodc_diag.render.progress import progress_bar
-    from epodc_diag.site import resolve_site
 
     now = datetime.now()
     inputs: list[str] = list(paths or [])
     if not inputs or site is not None or epo_dir is not None:
-        epo = state(ctx).settings.values["epo"]
-        located = resolve_site(site, epo_dir, str(epo["site"]), str(epo["install_dir"]))
+        located = locate(ctx, site, epo_dir)
         if located is not None and located.captured_at is not None:
             now = located.captured_at.replace(tzinfo=None)  # a site's logs are in UTC
         if not inputs:

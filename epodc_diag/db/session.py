@@ -93,6 +93,7 @@ class DbSession:
         self._fixed_now = fixed_now
         self._clock_choice = clock
         self._probed: dict[str, frozenset[str] | None] = {}
+        self._results: dict[tuple[str, tuple[tuple[str, Any], ...]], ResultSet] = {}
         self._queries: dict[str, Query] = catalog()
         self._time_style: str | None = None
         self._clock: Clock | None = None
@@ -229,7 +230,11 @@ class DbSession:
         return self._queries[name]
 
     def run(self, query: Query | str, params: Mapping[str, Any] | None = None) -> ResultSet:
-        """Run a catalogue query; datetime parameters are bound in the database's time form."""
+        """Run a catalogue query; datetime parameters are bound in the database's time form.
+
+        A session reads one moment of the database, so the same query with the same parameters
+        is answered once (the queue and cleanup reports both need the queue summary).
+        """
         q = self._queries[query] if isinstance(query, str) else query
         for requirement in q.requires:
             table, _, column = requirement.partition(".")
@@ -241,7 +246,11 @@ class DbSession:
             key: self.bind_time(value) if isinstance(value, datetime) else value
             for key, value in (params or {}).items()
         }
-        return self.db.select(self._with_present_names(q.render(self.dialect)), bound)
+        sql = self._with_present_names(q.render(self.dialect))
+        key = (sql, tuple(sorted(bound.items())))
+        if key not in self._results:
+            self._results[key] = self.db.select(sql, bound)
+        return self._results[key]
 
     def _with_present_names(self, sql: str) -> str:
         """Queries name the objects as DOMAIN.md does; a database that has only the other twin

@@ -23,11 +23,10 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.engine import Connection
 
 from epodc_diag.db.documented import DOCUMENTED
 
-__all__ = ["DOCUMENTED", "VIEWS", "create_all", "metadata"]
+__all__ = ["DOCUMENTED", "VIEWS", "metadata", "sqlite_ddl"]
 
 metadata = MetaData()
 
@@ -171,10 +170,18 @@ VIEWS: dict[str, str] = {
 }
 
 
-def create_all(connection: Connection) -> None:
-    """Create every table, index and view on an open connection."""
-    from sqlalchemy import text
+def sqlite_ddl() -> tuple[list[str], list[str]]:
+    """The CREATE statements for SQLite: tables and views, then indexes (which a bulk load may
+    create after the rows)."""
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
-    metadata.create_all(connection)
-    for view, table in VIEWS.items():
-        connection.execute(text(f'CREATE VIEW "{view}" AS SELECT * FROM "{table}"'))
+    dialect = sqlite_dialect.dialect()
+    objects = [str(CreateTable(table).compile(dialect=dialect)) for table in metadata.sorted_tables]
+    objects += [f'CREATE VIEW "{view}" AS SELECT * FROM "{table}"' for view, table in VIEWS.items()]
+    indexes = [
+        str(CreateIndex(index).compile(dialect=dialect))
+        for table in metadata.sorted_tables
+        for index in sorted(table.indexes, key=lambda i: str(i.name))
+    ]
+    return objects, indexes

@@ -235,24 +235,17 @@ def network_description(result: SimulationResult, clock: _Clock) -> dict[str, An
 
 
 def _database(path: Path, result: SimulationResult, clock: _Clock) -> dict[str, int]:
-    from sqlalchemy.dialects import sqlite as sqlite_dialect
-    from sqlalchemy.schema import CreateIndex, CreateTable
+    from epodc_diag.engine.schema import sqlite_ddl
 
-    from epodc_diag.engine import schema
-
-    dialect = sqlite_dialect.dialect()
+    objects, indexes = sqlite_ddl()
     rows = final_rows(result, clock)
     conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         with conn:
-            for table in schema.metadata.sorted_tables:
-                conn.execute(str(CreateTable(table).compile(dialect=dialect)))
-                for index in sorted(table.indexes, key=lambda i: str(i.name)):
-                    conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
-            for view, table_name in schema.VIEWS.items():
-                conn.execute(f'CREATE VIEW "{view}" AS SELECT * FROM "{table_name}"')
+            for statement in objects + indexes:
+                conn.execute(statement)
             insert_rows(conn, rows)
         conn.execute("ANALYZE")  # statistics, as SQL Server keeps them: the planner needs them
     finally:

@@ -166,3 +166,10 @@ def family_of(name: str) -> str:
     if lower.startswith(("masvc", "agent_", "macmnsvc", "macompatsvc", "marepomgr", "mfemactl")):
         return "agent"
     return "unknown"
+
+
+def handler_of_log(name: str) -> str:
+    """The Agent Handler a `server_<handler>.log` (or a rotated copy) belongs to; the file name's
+    stem for an older `Server.log`."""
+    match = re.match(r"(?i)server_(.+?)(?:_backup)?\.log", name)
+    return match.group(1) if match else name.split(".", maxsplit=1)[0]

@@ -8,7 +8,6 @@ simulated site (10.x and the like) are never contacted.
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import os
 import socket
 import ssl
@@ -19,8 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from epodc_diag.errors import InputError
-from epodc_diag.site import Site
+from epodc_diag.site import Site, read_json_document
 
 T = TypeVar("T")
 
@@ -237,18 +235,12 @@ class SimulatedNetwork:
 
     @classmethod
     def load(cls, path: Path) -> SimulatedNetwork:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                f"the simulated site has no network description: {path} is missing"
-            ) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path} cannot be read: {exc}") from None
-        if not isinstance(data, dict) or not str(data.get("schema", "")).startswith(
-            "epodc.simnet/"
-        ):
-            raise InputError(f"{path} is not an epodc simulated network description")
+        data = read_json_document(
+            path,
+            "epodc.simnet/",
+            missing=f"the simulated site has no network description: {path} is missing",
+            what="an epodc simulated network description",
+        )
         return cls(data, str(path.parent))
 
     def forward(self, name: str, timeout: float) -> list[str]:

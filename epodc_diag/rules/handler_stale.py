@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, minutes
@@ -11,11 +9,6 @@ from epodc_diag.rules.base import Rule, minutes
 STALE_SECONDS = 30 * 60
 ACTIVE_SECONDS = 10 * 60
 MIN_PEER_ATTEMPTS = 20
-
-
-def _handler_of_log(path_name: str) -> str | None:
-    match = re.match(r"(?i)server_(.+?)\.log", path_name)
-    return match.group(1) if match else None
 
 
 class HandlerStale(Rule):
@@ -79,10 +72,7 @@ class HandlerStale(Rule):
             for handler_log in logs.handler_logs:
                 if handler_log.last_time is None or newest_log is None:
                     continue
-                name = (
-                    _handler_of_log(handler_log.path.replace("\\", "/").rsplit("/", 1)[-1])
-                    or handler_log.handler
-                ).upper()
+                name = handler_log.handler.upper()
                 if known and name not in known:
                     continue
                 quiet = (newest_log - handler_log.last_time).total_seconds()

@@ -178,7 +178,9 @@ def test_redacted_bundle_holds_no_site_name_address_or_guid(
     # the map is beside the bundle, private, and never inside it
     map_file = tmp_path / "red.zip.map.json"
     assert map_file.is_file() and oct(map_file.stat().st_mode & 0o777) == "0o600"
-    assert oct((tmp_path / "red.zip").stat().st_mode & 0o777) == "0o600"  # the bundle is private too
+    assert (
+        oct((tmp_path / "red.zip").stat().st_mode & 0o777) == "0o600"
+    )  # the bundle is private too
     assert not any(n.endswith(".map.json") for n in content)
 
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from epodc_diag.engine.scenarios import SCENARIOS
-from tests.conftest import SiteFactory, ground_truth, run_epodc
+from tests.conftest import SiteFactory, ground_truth, loopback_listener, run_epodc
 
 NETWORK_ONLY = {"ini-host-unresolved", "ini-ip-mismatch", "tomcat-port-closed", "tomcat-tls-failed"}
 
@@ -65,32 +61,6 @@ def test_install_copy_with_a_database_file(
     assert found == expected
 
 
-@contextmanager
-def loopback_listener() -> Iterator[int]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                conn.close()
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
-
-
 def test_network_live_and_ini_option_on_loopback(make_site: SiteFactory, tmp_path: Path) -> None:
     site = make_site("healthy", agents=100, handlers=2, hours=1.0)
     install, database = install_copy(site, tmp_path)
@@ -126,3 +96,21 @@ def test_network_live_and_ini_option_on_loopback(make_site: SiteFactory, tmp_pat
     assert next(c for c in off["checks"] if c["name"] == "network")["reason"].endswith(
         "(--network off)"
     )
+
+
+def test_a_rotated_handler_log_is_not_a_stale_handler(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(make_site("healthy", agents=300, handlers=2, hours=2.0), site)
+    logs = site / "DB" / "Logs"
+    current = next(logs.glob("server_EPOAH*.log"))
+    early = b"".join(current.read_bytes().splitlines(keepends=True)[:20])  # an old copy, ends early
+    (logs / (current.name + ".1")).write_bytes(early)
+    report = json.loads(run_epodc("check", "--site", str(site), "-f", "json", cwd=tmp_path).stdout)
+    assert "handler-stale" not in {f["id"] for f in report["findings"]}
+    handler_logs = report["evidence"]["logs"]["handler_logs"]
+    names = [h["handler"] for h in handler_logs]
+    assert len(names) == len(set(names)) == 2  # one fact per handler, its rotated copy merged in
+    merged = next(h for h in handler_logs if h["handler"] == current.stem.split("_", 1)[1])
+    assert merged["path"].endswith(current.name)

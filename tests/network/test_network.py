@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,46 +13,9 @@ from epodc_diag.ini.reader import read_ini
 from epodc_diag.ini.recognize import server_facts
 from epodc_diag.network.check import check_network
 from epodc_diag.network.probes import SimulatedNetwork, SystemNetwork
-from tests.conftest import SiteFactory
+from tests.conftest import SiteFactory, loopback_listener
 
 LOOPBACK = "127.0.0.1"
-
-
-@contextmanager
-def listener(tls: ssl.SSLContext | None = None, garbage: bool = False) -> Iterator[int]:
-    """A loopback server: plain TCP, TLS, or one that answers a handshake with garbage."""
-    server = socket.socket()
-    server.bind((LOOPBACK, 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    if garbage:
-                        conn.recv(1024)
-                        conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-                    elif tls is not None:
-                        with tls.wrap_socket(conn, server_side=True) as wrapped:
-                            wrapped.recv(1)
-                except (OSError, ssl.SSLError):
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join()
-        server.close()
 
 
 def _closed_port() -> int:
@@ -81,7 +41,7 @@ def test_tls_listener_on_loopback_is_all_good(
     tls_context: tuple[ssl.SSLContext, trustme.CA],
 ) -> None:
     context, _ = tls_context
-    with listener(tls=context) as port:
+    with loopback_listener(tls=context) as port:
         report = check_network(SystemNetwork(), "localhost", LOOPBACK, port)
     assert codes(report) == {"network-ok"}
     assert LOOPBACK in report.resolved
@@ -94,7 +54,7 @@ def test_tls_listener_on_loopback_is_all_good(
 
 
 def test_plain_listener_fails_tls() -> None:
-    with listener(garbage=True) as port:
+    with loopback_listener(garbage=True) as port:
         report = check_network(SystemNetwork(), None, LOOPBACK, port, timeout=2)
     assert codes(report) == {"tls-failed"}
     assert ("127.0.0.1", "open") in report.connections
@@ -110,7 +70,7 @@ def test_localhost_against_a_wrong_expected_address(
     tls_context: tuple[ssl.SSLContext, trustme.CA],
 ) -> None:
     context, _ = tls_context
-    with listener(tls=context) as port:
+    with loopback_listener(tls=context) as port:
         # server.ini would say 127.0.0.2; localhost resolves elsewhere (127.0.0.1, ::1)
         report = check_network(SystemNetwork(), "localhost", "127.0.0.2", port, timeout=1)
     assert "ip-mismatch" in codes(report)
