@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SiteFactory
 
-HEAVY = ("sqlalchemy", "pyodbc", "greenlet")
+HEAVY = ("sqlalchemy", "pyodbc", "greenlet", "sqlglot")
 PROBE = """
 import contextlib, io, json, sys
 from epodc_diag.cli import main

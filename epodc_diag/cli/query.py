@@ -83,9 +83,19 @@ def run_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: TableFormatOption = TableFormat.table,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-rows",
+            min=1,
+            help="Stop with an error (exit 3, no rows printed) when the query returns more rows "
+            "than this; results are also capped at 64 MB of data.",
+        ),
+    ] = 100_000,
 ) -> None:
     """Run one query read-only and print its rows. `now` defaults to the database's own clock."""
     from epodc_diag.db.catalog import get_query
+    from epodc_diag.db.connect import ResultLimits
     from epodc_diag.db.session import QuerySkipped, parse_db_time
 
     query = get_query(name)
@@ -122,7 +132,9 @@ def run_command(
             else:
                 raise UsageError(f"query {query.name} needs --param {pname}=...")
         try:
-            result = session.run(query, params)
+            result = session.run(
+                query, params, ResultLimits(max_rows=max_rows, option="--max-rows")
+            )
         except QuerySkipped as exc:
             raise UsageError(f"cannot run {query.name} here: {exc.reason}") from None
     if output is TableFormat.json:

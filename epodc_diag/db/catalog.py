@@ -23,11 +23,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from epodc_diag.db.guard import ensure_select, parameter_names
+from epodc_diag.db.guard import MAX_SQL_CHARS, ensure_select, parameter_names
 from epodc_diag.errors import InputError, UsageError
+from epodc_diag.fileio import read_regular_file
 from epodc_diag.resources import query_files
 
 DIALECTS = ("sqlite", "mssql")
+# A .sql file holds one SELECT and its header: a few KB; anything near this is not a query.
+MAX_SQL_FILE_BYTES = MAX_SQL_CHARS
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,7 @@ def parse_query(path: Path, text: str) -> Query:
 
 
 def load_query_file(path: Path) -> Query:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = read_regular_file(path, what="SQL file", max_bytes=MAX_SQL_FILE_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -69,6 +69,61 @@ class ConnectionSettings:
 
 
 @dataclass(frozen=True)
+class ResultLimits:
+    """How much of a result epodc reads before it stops: rows, and bytes of cell data."""
+
+    max_rows: int = 100_000
+    max_bytes: int = 64 * 1024 * 1024
+    option: str = ""  # the command-line option that raises the row limit, for the message
+
+
+DEFAULT_LIMITS = ResultLimits()
+_FETCH_BATCH = 1000
+
+
+class ResultTooLargeError(DatabaseError):
+    """A query returned more rows or bytes than epodc reads."""
+
+
+def _cell_bytes(value: Any) -> int:
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        return len(value)
+    return 16  # numbers, times, NULL: small and fixed
+
+
+def fetch_capped(
+    fetchmany: Callable[[int], Any], limits: ResultLimits
+) -> tuple[tuple[Any, ...], ...]:
+    """Rows from a DB-API cursor (or SQLAlchemy result), read in batches and stopped at the limits.
+
+    Raises ResultTooLargeError as soon as one more row than `max_rows`, or more than `max_bytes`
+    of cell data, has been read: the rest of the result is never fetched.
+    """
+    rows: list[tuple[Any, ...]] = []
+    size = 0
+    while True:
+        batch = fetchmany(_FETCH_BATCH)
+        if not batch:
+            return tuple(rows)
+        for raw in batch:
+            row = tuple(raw)
+            size += sum(_cell_bytes(value) for value in row)
+            if size > limits.max_bytes:
+                raise ResultTooLargeError(
+                    f"the query returned more than {limits.max_bytes // (1024 * 1024):,} MB of "
+                    f"data after {len(rows):,} rows: epodc stops there (narrow the query with "
+                    "WHERE, TOP or fewer columns)"
+                )
+            if len(rows) >= limits.max_rows:
+                raise_with = f" or raise {limits.option}" if limits.option else ""
+                raise ResultTooLargeError(
+                    f"the query returned more than {limits.max_rows:,} rows: epodc stops there "
+                    f"(narrow the query with WHERE or TOP{raise_with})"
+                )
+            rows.append(row)
+
+
+@dataclass(frozen=True)
 class ResultSet:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
@@ -86,7 +141,12 @@ class Database(Protocol):
     dialect: str
     description: str
 
-    def select(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet: ...
+    def select(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        limits: ResultLimits = DEFAULT_LIMITS,
+    ) -> ResultSet: ...
 
     def close(self) -> None: ...
 
@@ -240,15 +300,25 @@ class SqlAlchemyDatabase:
             engine.dispose()
             raise DatabaseError(describe_error(exc, settings)) from None
 
-    def select(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
+    def select(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        limits: ResultLimits = DEFAULT_LIMITS,
+    ) -> ResultSet:
         from sqlalchemy import text
 
-        ensure_select(sql)
+        ensure_select(sql, self.dialect)
         self._deadline.start(self._settings.query_timeout)
         try:
             result = self._conn.execute(text(sql), dict(params or {}))
-            columns = tuple(result.keys())
-            rows = tuple(tuple(row) for row in result.fetchall())
+            try:
+                columns = tuple(result.keys())
+                rows = fetch_capped(result.fetchmany, limits)
+            finally:
+                result.close()
+        except ResultTooLargeError:
+            raise
         except Exception as exc:
             raise _query_error(exc, self._settings, self._deadline) from None
         finally:
@@ -292,17 +362,24 @@ class PyodbcDatabase:
         except pyodbc.Error as exc:
             raise DatabaseError(describe_error(exc, settings)) from None
 
-    def select(self, sql: str, params: Mapping[str, Any] | None = None) -> ResultSet:
+    def select(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        limits: ResultLimits = DEFAULT_LIMITS,
+    ) -> ResultSet:
         import pyodbc
 
-        ensure_select(sql)
-        statement, values = to_qmark(sql, params or {})
+        ensure_select(sql, self.dialect)
+        statement, values = to_qmark(sql, params or {}, self.dialect)
         try:
             cursor = self._conn.cursor()
-            cursor.execute(statement, *values)
-            columns = tuple(d[0] for d in cursor.description or ())
-            rows = tuple(tuple(row) for row in cursor.fetchall())
-            cursor.close()
+            try:
+                cursor.execute(statement, *values)
+                columns = tuple(d[0] for d in cursor.description or ())
+                rows = fetch_capped(cursor.fetchmany, limits)
+            finally:
+                cursor.close()
         except pyodbc.Error as exc:
             raise _query_error(exc, self._settings, None) from None
         return ResultSet(columns, rows)

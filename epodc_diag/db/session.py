@@ -18,7 +18,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from epodc_diag.db.catalog import Query, catalog
-from epodc_diag.db.connect import Database, MissingTableError, ResultSet
+from epodc_diag.db.connect import (
+    DEFAULT_LIMITS,
+    Database,
+    MissingTableError,
+    ResultLimits,
+    ResultSet,
+)
 from epodc_diag.db.documented import DOCUMENTED
 from epodc_diag.errors import DatabaseError
 from epodc_diag.site import Site
@@ -93,7 +99,7 @@ class DbSession:
         self._fixed_now = fixed_now
         self._clock_choice = clock
         self._probed: dict[str, frozenset[str] | None] = {}
-        self._results: dict[tuple[str, tuple[tuple[str, Any], ...]], ResultSet] = {}
+        self._results: dict[tuple[str, tuple[tuple[str, Any], ...], ResultLimits], ResultSet] = {}
         self._queries: dict[str, Query] = catalog()
         self._time_style: str | None = None
         self._clock: Clock | None = None
@@ -229,7 +235,12 @@ class DbSession:
     def query(self, name: str) -> Query:
         return self._queries[name]
 
-    def run(self, query: Query | str, params: Mapping[str, Any] | None = None) -> ResultSet:
+    def run(
+        self,
+        query: Query | str,
+        params: Mapping[str, Any] | None = None,
+        limits: ResultLimits = DEFAULT_LIMITS,
+    ) -> ResultSet:
         """Run a catalogue query; datetime parameters are bound in the database's time form.
 
         A session reads one moment of the database, so the same query with the same parameters
@@ -247,9 +258,9 @@ class DbSession:
             for key, value in (params or {}).items()
         }
         sql = self._with_present_names(q.render(self.dialect))
-        key = (sql, tuple(sorted(bound.items())))
+        key = (sql, tuple(sorted(bound.items())), limits)
         if key not in self._results:
-            self._results[key] = self.db.select(sql, bound)
+            self._results[key] = self.db.select(sql, bound, limits)
         return self._results[key]
 
     def _with_present_names(self, sql: str) -> str:
@@ -270,7 +281,7 @@ class DbSession:
             return sql
         return "".join(
             renames.get(t.text.lower(), t.text) if t.kind == "word" else t.text
-            for t in tokenize(sql)
+            for t in tokenize(sql, self.dialect)
         )
 
 

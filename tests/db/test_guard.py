@@ -37,7 +37,7 @@ REFUSED = [
     ("WITH q AS (SELECT 1 AS a) DELETE FROM t", "DELETE"),
     ("SELECT * INTO Copy FROM EPOLeafNode", "INTO"),
     ("SELECT * FROM EPOLeafNode WITH (UPDLOCK)", "UPDLOCK"),
-    ("SELECT * FROM EPOLeafNode WITH (TABLOCKX, HOLDLOCK)", "HOLDLOCK"),
+    ("SELECT * FROM EPOLeafNode WITH (TABLOCKX, HOLDLOCK)", "TABLOCKX"),
     ("EXEC sp_who", "EXEC statement"),
     ("SELECT * FROM OPENROWSET('SQLNCLI', 'x', 'y')", "OPENROWSET"),
     ("SELECT 1 WAITFOR DELAY '00:10'", "WAITFOR"),
@@ -46,7 +46,7 @@ REFUSED = [
     ("ATTACH DATABASE 'x' AS y", "ATTACH statement"),
     ("SELECT 'unterminated", "unterminated"),
     ("INSERT INTO t SELECT 1", "INSERT statement"),
-    ("select 1 go drop table t", "DROP"),
+    ("select 1 go drop table t", "GO"),
 ]
 
 
