@@ -89,6 +89,8 @@ def database_session(
 
     located = locate(ctx, site, epo_dir)
     with open_session(db, located, state(ctx).settings.values["database"]) as session:
+        for warning in session.warnings:
+            typer.echo(f"epodc: warning: {warning}", err=True)
         yield session
 
 

@@ -103,6 +103,8 @@ class DbSession:
         self._queries: dict[str, Query] = catalog()
         self._time_style: str | None = None
         self._clock: Clock | None = None
+        # Said once to the user before the first query (e.g. a login that could write).
+        self.warnings: tuple[str, ...] = ()
 
     @property
     def dialect(self) -> str:
@@ -322,6 +324,10 @@ def open_session(
             raise ConfigError(
                 f"[database] now must be an ISO 8601 time such as 2026-11-26 08:00:00, got {wanted!r}"
             )
-        yield DbSession(database, captured_at=captured, clock=settings.clock, fixed_now=fixed)
+        session = DbSession(database, captured_at=captured, clock=settings.clock, fixed_now=fixed)
+        from epodc_diag.db.preflight import login_warnings
+
+        session.warnings = tuple(login_warnings(database))
+        yield session
     finally:
         database.close()
