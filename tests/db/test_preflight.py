@@ -16,13 +16,13 @@ from epodc_diag.db.connect import (
     DEFAULT_LIMITS,
     ConnectionSettings,
     Database,
-    DatabaseError,
     ResultLimits,
     ResultSet,
     open_database,
 )
 from epodc_diag.db.guard import ensure_select
 from epodc_diag.db.preflight import login_warnings, preflight_sql, write_reasons
+from epodc_diag.errors import DatabaseError
 from tests.conftest import SiteFactory
 
 COLUMNS = ("IsSysadmin", "ControlServer", "IsDbOwner", "IsDataWriter", "WritableTables")
