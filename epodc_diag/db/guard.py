@@ -102,6 +102,7 @@ def _lex(sql: str, dialect: str) -> Iterator[Token]:
                     "a line break other than LF or CRLF inside a -- comment "
                     "(servers disagree on where such a comment ends)"
                 )
+            _plain_comment(body[2:])
             yield Token("comment", sql[pos:end])
             pos = end
         elif pair == "/*":
@@ -111,6 +112,7 @@ def _lex(sql: str, dialect: str) -> Iterator[Token]:
             if "/*" in sql[pos + 2 : end]:
                 # T-SQL nests block comments, SQLite and most tools do not: refused either way.
                 raise _LexError("a nested /* comment (SQL Server and other readers disagree)")
+            _plain_comment(sql[pos + 2 : end])
             yield Token("comment", sql[pos : end + 2])
             pos = end + 2
         elif char == "'" or (char in "Nn" and sql[pos + 1 : pos + 2] == "'"):
@@ -162,6 +164,9 @@ def _lex(sql: str, dialect: str) -> Iterator[Token]:
         elif (match := _WORD_RE.match(sql, pos)) is not None:
             yield Token("word", match.group())
             pos = match.end()
+        elif char in "{}":
+            # ODBC drivers rewrite {call ...}, {fn ...} and {d ...} before the server reads them.
+            raise _LexError(f"a {char} (an ODBC escape sequence)")
         elif _CONTROL_RE.match(char):
             raise _LexError(f"a control character (U+{ord(char):04X})")
         elif not char.isascii():
@@ -171,6 +176,13 @@ def _lex(sql: str, dialect: str) -> Iterator[Token]:
             token = "::" if pair == "::" else char
             yield Token("punct", token)
             pos += len(token)
+
+
+def _plain_comment(body: str) -> None:
+    # One kind of comment inside another, or an ODBC escape, is where readers part ways.
+    for mark in ("/*", "*/", "--", "{", "}"):
+        if mark in body:
+            raise _LexError(f"{mark} inside a comment (readers disagree on where it ends)")
 
 
 def _no_suffix(sql: str, end: int) -> None:

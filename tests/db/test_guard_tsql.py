@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from epodc_diag.db.catalog import DIALECTS, catalog
 from epodc_diag.db.guard import REFUSED, NotReadOnlyError, ensure_select
@@ -24,6 +26,12 @@ C1_REFUSED = [
     "SELECT $a(') ; DELETE FROM EPOLeafNode --')",
     "SELECT :a(') ; DELETE FROM EPOLeafNode --')",
     "SELECT 1 AS a\x00; DELETE FROM EPOLeafNode",
+    # one comment kind inside the other, and ODBC escapes the driver rewrites
+    "SELECT 1 /* -- */ , 'x\n */ ; DELETE FROM EPOLeafNode --'",
+    "SELECT 'a' -- /*\n, ' */ ; DELETE FROM EPOLeafNode; --'",
+    "SELECT 1 {call xp_cmdshell('whoami')}",
+    "SELECT {fn USER()}",
+    "SELECT 1 /* {call x} */",
     # statements after the SELECT with no ;
     "SELECT 1 AS a DISABLE TRIGGER ALL ON DATABASE",
     "SELECT 1 AS a ENABLE TRIGGER ALL ON DATABASE",
@@ -205,3 +213,73 @@ def test_guard_refuses_an_unknown_dialect() -> None:
 
     with pytest.raises(EpodcError, match="unknown SQL dialect"):
         ensure_select("SELECT 1", "oracle")
+
+
+# ----------------------------------------------------------------- composed T-SQL (hypothesis)
+
+FRAGMENTS = [
+    "SELECT ", "SELECT 1", " ", "1", ", ", "a", " AS x", " FROM EPOLeafNode", " WHERE a = :n",
+    "'", "''", "'it''s'", "N'", "'*/'", "'/*'", "/*", "*/", "/* c */", "/* a /* b */ c */", "--",
+    "-- c\n", "\n", "\r", "\r\n", "[", "]", "]]", "[x]]y]", '"', '"q"', ";", "; ",
+    "DELETE FROM EPOLeafNode", "EXEC xp_cmdshell 'whoami'", "INSERT INTO t VALUES (1)",
+    "DROP TABLE t", "COMMIT", "UPDATE t SET a = 1", " UNION SELECT 2", "(", ")", "WITH q AS (",
+]  # fmt: skip
+
+WRITE_NODES = (
+    "Insert", "Update", "Delete", "Merge", "Command", "Into", "Drop", "Create", "Alter",
+    "Commit", "Rollback", "Transaction", "Set", "Use", "Execute", "TruncateTable", "Pragma",
+)  # fmt: skip
+
+
+def _parser_agrees_it_is_one_pure_select(sql: str, read: str) -> bool:
+    import sqlglot
+    from sqlglot import exp
+
+    statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    if len(statements) != 1:
+        return False
+    root = statements[0]
+    while isinstance(root, exp.Subquery):
+        root = root.this
+    if not isinstance(root, (exp.Select, exp.Union, exp.Intersect, exp.Except)):
+        return False
+    return not any(type(node).__name__ in WRITE_NODES for node in statements[0].walk())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=12), st.booleans())
+def test_accepted_means_the_parser_reads_one_pure_select(parts: list[str], lead: bool) -> None:
+    sql = ("SELECT 1 " if lead else "") + "".join(parts)
+    for dialect, read in (("mssql", "tsql"), ("sqlite", "sqlite")):
+        try:
+            ensure_select(sql, dialect)
+        except NotReadOnlyError:
+            continue
+        assert _parser_agrees_it_is_one_pure_select(sql, read), (dialect, sql)
+
+
+SELECT_ITEMS = ["1", "'a''b'", "[x]]y]", "N'z'", "'*/'", "'--'", '"q"', "'/*'"]
+CLOSED_COMMENTS = ["", " /* c */ ", " /* ' */ ", " -- c ' \n", " -- c\r\n", " /* ] */ "]
+SEPARATORS = [";", " ", "\n", "\r\n", "; ", ";\n", "\t"]
+WRITES = [
+    "DELETE FROM EPOLeafNode", "EXEC xp_cmdshell 'whoami'", "INSERT INTO t VALUES (1)",
+    "DROP TABLE t", "COMMIT", "UPDATE t SET a = 1", "EXECUTE('x')", "TRUNCATE TABLE t",
+    "DISABLE TRIGGER ALL ON DATABASE", "WAITFOR DELAY '01:00'", "SHUTDOWN", "MERGE t USING s ON 1=1",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(SELECT_ITEMS),
+    st.sampled_from(CLOSED_COMMENTS),
+    st.sampled_from(SEPARATORS),
+    st.sampled_from(WRITES),
+    st.sampled_from(CLOSED_COMMENTS),
+    st.sampled_from([None, "mssql", "sqlite"]),
+)
+def test_a_write_left_as_code_after_a_select_is_refused(
+    item: str, before: str, separator: str, write: str, after: str, dialect: str | None
+) -> None:
+    sql = f"SELECT {item}{before}{separator}{write}{after}"
+    with pytest.raises(NotReadOnlyError):
+        ensure_select(sql, dialect)
