@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from epodc_diag.db.guard import MAX_SQL_CHARS, ensure_select, parameter_names
+from epodc_diag.db.guard import MAX_SQL_CHARS, NotReadOnlyError, ensure_select, parameter_names
 from epodc_diag.errors import InputError, UsageError
 from epodc_diag.fileio import read_regular_file
 from epodc_diag.resources import query_files
@@ -59,7 +59,28 @@ class Query:
 _HEADER_RE = re.compile(r"^--\s?(?P<key>[a-z_]+):\s*(?P<value>.*)$")
 
 
-def parse_query(path: Path, text: str) -> Query:
+def _check_loaded(sql: str, shipped: bool) -> str:
+    """Check a query's SQL when it is loaded; the dialect its parameters are read in.
+
+    epodc's own queries run on both dialects, so they must pass both. A user's file is written for
+    the database it will run on, which is not known yet: it must pass one of them here, and it is
+    checked again for the actual database before it is sent.
+    """
+    if shipped:
+        ensure_select(sql)
+        return "mssql"
+    try:
+        ensure_select(sql, "mssql")
+        return "mssql"
+    except NotReadOnlyError as on_sql_server:
+        try:
+            ensure_select(sql, "sqlite")
+        except NotReadOnlyError:
+            raise on_sql_server from None
+        return "sqlite"
+
+
+def parse_query(path: Path, text: str, shipped: bool = True) -> Query:
     lines = text.replace("\r\n", "\n").split("\n")
     fields: dict[str, str] = {}
     params: list[tuple[str, str]] = []
@@ -86,9 +107,9 @@ def parse_query(path: Path, text: str) -> Query:
     name = fields.get("name") or path.stem
     if not sql:
         raise InputError(f"{path}: no SQL after the header")
-    ensure_select(sql)
+    dialect = _check_loaded(sql, shipped)
     declared = {p for p, _ in params}
-    used = set(parameter_names(sql))
+    used = set(parameter_names(sql, dialect))
     if fields.get("parameters", "").lower() not in ("", "none") and not params:
         params = [(p.strip(), "") for p in fields["parameters"].split(",") if p.strip()]
         declared = {p for p, _ in params}
@@ -111,13 +132,13 @@ def parse_query(path: Path, text: str) -> Query:
     )
 
 
-def load_query_file(path: Path) -> Query:
+def load_query_file(path: Path, shipped: bool = True) -> Query:
     raw = read_regular_file(path, what="SQL file", max_bytes=MAX_SQL_FILE_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a UTF-8 text file") from None
-    return parse_query(path, text)
+    return parse_query(path, text, shipped)
 
 
 def catalog() -> dict[str, Query]:
@@ -132,6 +153,6 @@ def get_query(name_or_path: str) -> Query:
     if name_or_path in queries:
         return queries[name_or_path]
     if name_or_path.lower().endswith(".sql"):
-        return load_query_file(Path(name_or_path))
+        return load_query_file(Path(name_or_path), shipped=False)
     known = ", ".join(queries)
     raise UsageError(f"unknown query '{name_or_path}' (known: {known}; or give a .sql file)")

@@ -164,6 +164,9 @@ def _lex(sql: str, dialect: str) -> Iterator[Token]:
         elif (match := _WORD_RE.match(sql, pos)) is not None:
             yield Token("word", match.group())
             pos = match.end()
+        elif char == "]":
+            # Outside a bracketed name: the end of one that another reader thought still open.
+            raise _LexError("a ] that closes no [")
         elif char in "{}":
             # ODBC drivers rewrite {call ...}, {fn ...} and {d ...} before the server reads them.
             raise _LexError(f"a {char} (an ODBC escape sequence)")

@@ -30,6 +30,7 @@ C1_REFUSED = [
     "SELECT 1 /* -- */ , 'x\n */ ; DELETE FROM EPOLeafNode --'",
     "SELECT 'a' -- /*\n, ' */ ; DELETE FROM EPOLeafNode; --'",
     "SELECT 1 {call xp_cmdshell('whoami')}",
+    "SELECT [a]]'b] FROM t ; DELETE FROM t --'",
     "SELECT {fn USER()}",
     "SELECT 1 /* {call x} */",
     # statements after the SELECT with no ;
