@@ -282,7 +282,8 @@ ALLOWED_NODES = frozenset(
         "BitwiseRightShift", "DPipe",
         "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "NullSafeEQ", "NullSafeNEQ", "Is", "In", "Between",
         "Like", "ILike", "Glob", "Escape", "Exists", "Any", "All", "Filter", "WithinGroup",
-        "IgnoreNulls", "RespectNulls", "Kwarg", "PropertyEQ",
+        "IgnoreNulls", "RespectNulls", "Kwarg", "PropertyEQ", "AtTimeZone",
+        "JSONPath", "JSONPathKey", "JSONPathRoot", "JSONPathSubscript",
     }
 )  # fmt: skip
 
@@ -309,7 +310,9 @@ ALLOWED_FUNCTIONS = frozenset(
         "TimeToUnix", "StrToDate", "DateStrToDate", "DateToDi", "AtTimeZone", "ConvertTimezone",
         "Abs", "Round", "Floor", "Ceil", "Pow", "Sqrt", "Exp", "Ln", "Log", "Sign", "Mod",
         "Pi", "Cbrt", "Trunc", "SafeDivide",
-        "Uuid", "Rand",
+        "Uuid", "Rand", "TimestampTrunc", "PercentileCont", "PercentileDisc", "SplitPart",
+        "SHA", "SHA2", "MD5", "JSONExtract", "JSONExtractScalar", "Translate", "Grouping",
+        "CurrentVersion",
     }
 )  # fmt: skip
 
@@ -333,7 +336,10 @@ ALLOWED_CALLS = frozenset(
         # SQLite
         "DATETIME", "DATE", "TIME", "JULIANDAY", "UNIXEPOCH", "STRFTIME", "TIMEDIFF",
         "IFNULL", "SUBSTR", "INSTR", "PRINTF", "TOTAL", "LIKELY", "UNLIKELY", "ZEROBLOB",
-        "CHAR", "UNICODE", "QUOTE", "HEX", "UNHEX", "SIGN", "OCTET_LENGTH",
+        "CHAR", "UNICODE", "QUOTE", "HEX", "UNHEX", "SIGN", "OCTET_LENGTH", "RANDOMBLOB",
+        "SQLITE_VERSION", "JSON_VALID", "JSON_TYPE", "JSON_ARRAY_LENGTH",
+        # both
+        "ISJSON", "JSON_VALUE", "JSON_QUERY",
     }
 )  # fmt: skip
 
@@ -433,7 +439,9 @@ def _check_table(node: Any, exp: Any) -> None:
     if not isinstance(target, exp.Identifier):
         if isinstance(target, exp.Dot):
             raise _refuse("a four-part (linked-server) name")
-        called = str(getattr(target, "name", "") or type(target).__name__).upper()
+        called = target.sql_name() if isinstance(target, exp.Func) else type(target).__name__
+        if isinstance(target, exp.Anonymous):
+            called = str(target.name).upper()
         raise _refuse(f"the table-valued function {called[:60]} (only tables and views are read)")
     parts = [node.args.get("catalog"), node.args.get("db"), target]
     for part in parts:

@@ -179,6 +179,10 @@ ADMIN_SELECTS = [
     "SELECT DATEPART(hour, LastUpdate) AS h, COUNT_BIG(*) FROM EPORegisteredApacheServers "
     "GROUP BY DATEPART(hour, LastUpdate)",
     "SELECT NodeName COLLATE Latin1_General_CI_AS FROM EPOLeafNode",
+    "SELECT DATETRUNC(day, LastUpdate) AS d, LastUpdate AT TIME ZONE 'UTC' AS u, "
+    "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY AutoID) OVER () AS p, "
+    "STRING_AGG(ComputerName, ',') WITHIN GROUP (ORDER BY ComputerName) OVER () AS names, "
+    "JSON_VALUE(N'{\"a\": 1}', '$.a') AS j FROM EPORegisteredApacheServers",
 ]
 
 SQLITE_SELECTS = [
