@@ -28,6 +28,8 @@ from epodc_diag.errors import InputError, UsageError
 from epodc_diag.resources import query_files
 
 DIALECTS = ("sqlite", "mssql")
+# A query file is a few KB; a larger one is not a query anyone wrote by hand.
+MAX_QUERY_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,9 @@ def parse_query(path: Path, text: str) -> Query:
 
 
 def load_query_file(path: Path) -> Query:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    from epodc_diag.fileio import read_regular_file
+
+    raw = read_regular_file(path, what=".sql file", max_bytes=MAX_QUERY_FILE_BYTES)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
