@@ -34,9 +34,9 @@ from epodc_diag.engine.scenarios import expected_conditions
 from epodc_diag.errors import OutputError, SiteError
 
 
-class SiteOutputError(SiteError):
-    """An --out folder that --force must not replace (an InputError kind for
-    `read_json_document`, with OutputError's exit code)."""
+class SiteOutputError(SiteError, OutputError):
+    """An --out folder that --force must not replace (the site kind `read_json_document`
+    raises, and an OutputError)."""
 
 
 SITE_FILE = "site.json"
