@@ -129,6 +129,11 @@ def check_command(
     from epodc_diag.render.report import render
 
     options = check_options(ctx, db, logs, ini, network)
+    if output_file is not None:
+        from epodc_diag.outputs import check_output_target
+
+        # Say so now, not after a check that may take minutes.
+        check_output_target(output_file, replace=True, what="report")
     result: CheckResult
     if bundle is not None:
         from epodc_diag.bundle.replay import read_evidence
