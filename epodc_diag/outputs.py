@@ -41,6 +41,12 @@ def current_umask() -> int:
     return mask
 
 
+def temporary_prefix(name: str) -> str:
+    """A hidden name beside `name` for its temporary copy; cut so that the random part and the
+    suffix still fit a 255-byte name when `name` itself is that long."""
+    return f".{name.encode('utf-8')[:200].decode('utf-8', 'ignore')}."
+
+
 def _describe(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"
@@ -168,7 +174,9 @@ def output_file(
 
     temporary: str | None = None
     try:
-        handle_fd, temporary = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=folder)
+        handle_fd, temporary = tempfile.mkstemp(
+            prefix=temporary_prefix(final.name), suffix=".tmp", dir=folder
+        )
         with os.fdopen(handle_fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -220,5 +228,6 @@ __all__ = [
     "check_output_target",
     "current_umask",
     "output_file",
+    "temporary_prefix",
     "write_output",
 ]

@@ -517,3 +517,27 @@ def test_site_json_is_size_capped(tmp_path: Path) -> None:
     (site / "site.json").write_text(json.dumps({"schema": "x"}), encoding="utf-8")
     with pytest.raises(InputError, match="is not an epodc site description"):
         load_simulated_site(site)
+
+
+def test_a_name_of_the_longest_length_can_be_written(tmp_path: Path) -> None:
+    from epodc_diag.engine.model import SimulationSettings, simulate
+    from epodc_diag.engine.writer import write_site
+    from epodc_diag.outputs import write_output
+
+    # The temporary name beside it must not be longer than the name itself is allowed to be.
+    report = tmp_path / ("r" * 250 + ".prom")
+    write_output(report, "x", replace=True)
+    assert report.read_text(encoding="utf-8") == "x"
+    site = tmp_path / ("d" * 255)
+    write_site(simulate(SimulationSettings(agents=50, hours=0.1)), site)
+    assert (site / "site.json").is_file()
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_symlink_as_site_folder_is_refused(tmp_path: Path) -> None:
+    from epodc_diag.engine.writer import prepare_output
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(OutputError, match="symbolic link"):
+        prepare_output(tmp_path / "link", force=True)

@@ -27,16 +27,28 @@ class Terminated(SystemExit):
     """SIGTERM, raised where the program is, so `finally` blocks remove temporary files."""
 
 
+_MAIN_PID: list[int] = []
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    import signal
+
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:
+        # A forked worker inherited this handler: die as a worker should, at once.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     raise Terminated(128 + signum)
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGTERM into an exception (the default kills the process before any cleanup)."""
+    """Turn SIGTERM into an exception (the default kills the process before any cleanup), so
+    `finally` blocks remove temporary files and main() prints one line and returns 143."""
     import signal
     import threading
 
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        _MAIN_PID[:] = [os.getpid()]
         signal.signal(signal.SIGTERM, _on_sigterm)
 
 

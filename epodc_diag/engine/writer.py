@@ -32,6 +32,7 @@ from epodc_diag.engine import model
 from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
 from epodc_diag.engine.scenarios import expected_conditions
 from epodc_diag.errors import OutputError, SiteError
+from epodc_diag.outputs import temporary_prefix
 
 
 class SiteOutputError(SiteError, OutputError):
@@ -458,7 +459,9 @@ def prepare_output(out: Path, force: bool) -> None:
     """Refuse to clobber anything that is not an empty folder or, with --force, a site this
     writer made that still holds only its own files (checked by its marker, site.json and the
     marker's list of every file it wrote)."""
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
+    if out.is_symlink():
+        raise OutputError(f"{out} is a symbolic link; give the folder itself as --out")
+    if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
     try:
         occupied = out.is_dir() and any(out.iterdir())
@@ -494,7 +497,7 @@ def write_site(
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
+        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".tmp", dir=parent))
         # mkdtemp makes a private folder; a site is ordinary output, readable like its siblings.
         tmp.chmod(0o755)
     except OSError as exc:
@@ -505,7 +508,9 @@ def write_site(
         # Again, just before replacing: the folder may have changed during a long run.
         prepare_output(out, force)
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            old = Path(
+                tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".old", dir=parent)
+            )
             old.rmdir()
             out.rename(old)
         tmp.rename(out)
