@@ -126,11 +126,22 @@ def load_simulated_site(root: Path) -> Site:
         tomcat_logs=base.tomcat_logs,
         agent_logs=root / "Agent" / "logs",
         db_properties=base.db_properties,
-        database=root / str(meta.get("database", "epo.db")),
-        network=root / str(meta.get("network", "network.json")),
+        database=_inside(root, meta_path, meta, "database", "epo.db"),
+        network=_inside(root, meta_path, meta, "network", "network.json"),
         captured_at=captured.astimezone(timezone.utc),
         meta=meta,
     )
+
+
+def _inside(
+    root: Path, meta_path: Path, meta: Mapping[str, object], key: str, default: str
+) -> Path:
+    """A file site.json names: a relative path that stays inside the site folder."""
+    name = str(meta.get(key, default))
+    relative = PurePath(name)
+    if not name or relative.is_absolute() or relative.anchor or ".." in relative.parts:
+        raise SiteError(f"{meta_path}: {key} must name a file inside the site folder, not {name!r}")
+    return root / relative
 
 
 RegistryReader = Callable[[str, str], str | None]

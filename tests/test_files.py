@@ -541,3 +541,30 @@ def test_a_symlink_as_site_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "real")
     with pytest.raises(OutputError, match="symbolic link"):
         prepare_output(tmp_path / "link", force=True)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../epo.db", "Agent/../../x.db", ""])
+def test_site_json_cannot_point_outside_its_folder(tmp_path: Path, name: str) -> None:
+    from epodc_diag.errors import SiteError
+    from epodc_diag.site import load_simulated_site
+
+    site = tmp_path / "site"
+    site.mkdir()
+    meta = {"schema": "epodc.site/1", "captured_at": "2026-11-26T02:00:00Z", "database": name}
+    (site / "site.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(SiteError, match="database must name a file inside the site folder"):
+        load_simulated_site(site)
+
+
+def test_deeply_nested_json_is_one_line(tmp_path: Path) -> None:
+    from epodc_diag.site import load_simulated_site
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.json").write_text("[" * 200_000, encoding="utf-8")
+    with pytest.raises(InputError, match="cannot be read"):
+        load_simulated_site(site)
+    bundle = tmp_path / "b.zip"
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("evidence.json", "[" * 200_000)
+    _one_line_error(run_epodc("check", "--bundle", str(bundle), timeout=HANG), "evidence")
