@@ -23,8 +23,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -45,6 +45,15 @@ def temporary_prefix(name: str) -> str:
     """A hidden name beside `name` for its temporary copy; cut so that the random part and the
     suffix still fit a 255-byte name when `name` itself is that long."""
     return f".{name.encode('utf-8')[:200].decode('utf-8', 'ignore')}."
+
+
+def fresh_name(folder: Path, name: str, suffix: str) -> Path:
+    """A hidden name beside `name` that does not exist yet (for a temporary file or folder the
+    caller creates exclusively, so it knows the name before the thing exists)."""
+    while True:
+        candidate = folder / f"{temporary_prefix(name)}{secrets.token_hex(6)}{suffix}"
+        if not os.path.lexists(candidate):
+            return candidate
 
 
 def _describe(mode: int) -> str:
@@ -174,9 +183,9 @@ def output_file(
 
     temporary: str | None = None
     try:
-        handle_fd, temporary = tempfile.mkstemp(
-            prefix=temporary_prefix(final.name), suffix=".tmp", dir=folder
-        )
+        temporary = str(fresh_name(folder, final.name, ".tmp"))
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        handle_fd = os.open(temporary, flags, 0o600)
         with os.fdopen(handle_fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -227,6 +236,7 @@ __all__ = [
     "PRIVATE_MODE",
     "check_output_target",
     "current_umask",
+    "fresh_name",
     "output_file",
     "temporary_prefix",
     "write_output",

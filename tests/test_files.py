@@ -259,7 +259,48 @@ def test_sigterm_during_simulate_removes_the_temporary_folder(tmp_path: Path) ->
             proc.wait()
     assert proc.returncode == 143, (proc.returncode, stderr)
     assert stderr.strip().splitlines() == ["epodc: terminated"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert _leftovers(tmp_path) == [] and [p.name for p in tmp_path.iterdir()] in ([], ["o"])
+    if (tmp_path / "o").exists():  # the signal came after the site took its name: it is whole
+        assert (tmp_path / "o" / ".epodc-site").is_file()
+
+
+def test_an_interrupted_site_write_leaves_no_folder_at_any_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from epodc_diag.engine import writer
+    from epodc_diag.engine.model import SimulationSettings, simulate
+
+    result = simulate(SimulationSettings(agents=50, hours=0.1))
+    site = tmp_path / "site"
+    writer.write_site(result, site)
+    before = sorted(p.as_posix() for p in writer.site_files(site))
+    real_mkdir = Path.mkdir
+
+    # Interrupt right after the temporary folder is made, the first moment it exists.
+    def mkdir_then_interrupt(self: Path, *args: object, **kwargs: object) -> None:
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+        if self.name.endswith(".tmp"):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_site(result, site, force=True)
+    monkeypatch.undo()
+    # ... and right after the old site was moved aside.
+    real_rename = Path.rename
+
+    def rename_then_interrupt(self: Path, target: Path) -> Path:
+        moved = real_rename(self, target)
+        if str(target).endswith(".old"):
+            raise KeyboardInterrupt
+        return moved
+
+    monkeypatch.setattr(Path, "rename", rename_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        writer.write_site(result, site, force=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    assert sorted(p.as_posix() for p in writer.site_files(site)) == before
 
 
 # ------------------------------------------------------ exclusive names (M7)

@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ from epodc_diag.engine import model
 from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
 from epodc_diag.engine.scenarios import expected_conditions
 from epodc_diag.errors import OutputError, SiteError
-from epodc_diag.outputs import temporary_prefix
+from epodc_diag.outputs import fresh_name
 
 
 class SiteOutputError(SiteError, OutputError):
@@ -495,33 +494,37 @@ def write_site(
         )
     prepare_output(out, force)
     parent = out.resolve().parent
+    # The temporary folder's name is known before it exists, so an interruption at any point
+    # after mkdir still finds it to remove (mkdtemp would leave a window before it returns).
+    tmp: Path | None = None
+    old: Path | None = None
+    created = False
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".tmp", dir=parent))
-        # mkdtemp makes a private folder; a site is ordinary output, readable like its siblings.
-        tmp.chmod(0o755)
-    except OSError as exc:
-        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
-    old: Path | None = None
-    try:
+        tmp = fresh_name(parent, out.name, ".tmp")
+        tmp.mkdir()  # a site is ordinary output, readable like its siblings (umask applies)
+        created = True
         summary = _write_into(tmp, result, options, release)
         # Again, just before replacing: the folder may have changed during a long run.
         prepare_output(out, force)
         if out.exists():
-            old = Path(
-                tempfile.mkdtemp(prefix=temporary_prefix(out.name), suffix=".old", dir=parent)
-            )
-            old.rmdir()
+            old = fresh_name(parent, out.name, ".old")
             out.rename(old)
         tmp.rename(out)
-    except OSError as exc:
-        _restore(out, old)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    except BaseException:
-        # Interrupted (Ctrl-C, SIGTERM) or refused: the old site comes back, the new one goes.
-        _restore(out, old)
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if created and tmp is not None and not tmp.exists() and out.exists():
+            pass  # the new site took its place just before the interruption: keep it
+        else:
+            # Failed, refused or interrupted: the old site comes back, the new one goes.
+            _restore(out, old)
+            old = None
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        if isinstance(exc, OSError):
+            verb = "write" if created else "create"
+            raise OutputError(f"cannot {verb} {out}: {exc.strerror or exc}") from None
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
