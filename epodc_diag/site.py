@@ -18,8 +18,13 @@ from pathlib import Path, PurePath, PureWindowsPath
 from typing import Any
 
 from epodc_diag.errors import InputError, SiteError
+from epodc_diag.fileio import read_regular_file
 
 SITE_FILE = "site.json"
+# Largest site.json / network.json read (a 50,000-agent site's files are a few MB).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+# db.properties is a few hundred bytes; anything this large is not one.
+MAX_PROPERTIES_BYTES = 1024 * 1024
 
 # Default install roots (KapeFiles McAfee_ePO target; Trellix-branded installs).
 DEFAULT_INSTALL_ROOTS: tuple[PureWindowsPath, ...] = (
@@ -79,12 +84,15 @@ def read_json_document(
 ) -> dict[str, Any]:
     """One of epodc's own JSON files (site.json, network.json, ...), checked by its schema name;
     every failure is a one-line `error`."""
+    if not path.exists() and not path.is_symlink():
+        raise error(missing)
+    raw = read_regular_file(path, what="JSON file", max_bytes=MAX_JSON_BYTES, error=error)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise error(missing) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise error(f"{path} cannot be read: {exc}") from None
+    except RecursionError:
+        raise error(f"{path} cannot be read: nested too deeply") from None
     if not isinstance(data, dict) or not str(data.get("schema", "")).startswith(schema_prefix):
         raise error(f"{path} is not {what}")
     return data
@@ -118,11 +126,22 @@ def load_simulated_site(root: Path) -> Site:
         tomcat_logs=base.tomcat_logs,
         agent_logs=root / "Agent" / "logs",
         db_properties=base.db_properties,
-        database=root / str(meta.get("database", "epo.db")),
-        network=root / str(meta.get("network", "network.json")),
+        database=_inside(root, meta_path, meta, "database", "epo.db"),
+        network=_inside(root, meta_path, meta, "network", "network.json"),
         captured_at=captured.astimezone(timezone.utc),
         meta=meta,
     )
+
+
+def _inside(
+    root: Path, meta_path: Path, meta: Mapping[str, object], key: str, default: str
+) -> Path:
+    """A file site.json names: a relative path that stays inside the site folder."""
+    name = str(meta.get(key, default))
+    relative = PurePath(name)
+    if not name or relative.is_absolute() or relative.anchor or ".." in relative.parts:
+        raise SiteError(f"{meta_path}: {key} must name a file inside the site folder, not {name!r}")
+    return root / relative
 
 
 RegistryReader = Callable[[str, str], str | None]
@@ -292,10 +311,7 @@ class DbProperties:
 
 def read_db_properties(path: Path) -> DbProperties:
     """Server, instance, port, database and login name from ePO's db.properties (never the password)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = read_regular_file(path, what="db.properties file", max_bytes=MAX_PROPERTIES_BYTES)
     text = (
         raw.decode("utf-8", errors="replace")
         if not raw.startswith(b"\xff\xfe")

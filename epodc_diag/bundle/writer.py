@@ -21,7 +21,6 @@ scan finds none of the original values left in it.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import hashlib
 import json
@@ -30,7 +29,6 @@ import platform
 import re
 import socket
 import sys
-import tempfile
 import time
 import zipfile
 from collections import deque
@@ -358,7 +356,8 @@ def default_name(redactor: Redactor | None) -> str:
     if redactor is not None:
         host = redactor.add("host", host) or "host"
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"epodc-{re.sub(r'[^A-Za-z0-9.-]', '_', host)}-{stamp}.zip"
+    # The process id keeps two runs started in the same second from choosing the same name.
+    return f"epodc-{re.sub(r'[^A-Za-z0-9.-]', '_', host)}-{stamp}-{os.getpid()}.zip"
 
 
 @dataclass(frozen=True)
@@ -519,7 +518,7 @@ def build_bundle(
         "seconds": round(time.monotonic() - start, 3),
     }
     files["manifest.json"] = _json(manifest)
-    _write_zip(path, files)
+    _write_zip(path, files, replace=options.force)
     if redactor is not None and map_path is not None:
         redactor.save(map_path)
     return BundleResult(
@@ -527,16 +526,14 @@ def build_bundle(
     )
 
 
-def _write_zip(path: Path, files: dict[str, bytes]) -> None:
-    folder = path.resolve().parent
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        os.close(handle)
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, data in files.items():
-                archive.writestr(name, data)
-        os.replace(temporary, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(temporary)
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+def _write_zip(path: Path, files: dict[str, bytes], replace: bool = False) -> None:
+    """The bundle, private (0600), whole or not at all; without `replace` the name is taken
+    exclusively, so of two bundles written to one name only one succeeds."""
+    from epodc_diag.outputs import output_file
+
+    with (
+        output_file(path, replace=replace, private=True, what="bundle") as out,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for name, data in files.items():
+            archive.writestr(name, data)

@@ -23,11 +23,41 @@ def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {scrub_secrets(message)}\n")
 
 
+class Terminated(SystemExit):
+    """SIGTERM, raised where the program is, so `finally` blocks remove temporary files."""
+
+
+_MAIN_PID: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    import signal
+
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:
+        # A forked worker inherited this handler: die as a worker should, at once.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise Terminated(128 + signum)
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM into an exception (the default kills the process before any cleanup), so
+    `finally` blocks remove temporary files and main() prints one line and returns 143."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        _MAIN_PID[:] = [os.getpid()]
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"{PROG} {__version__}\n")
         return 0
+    install_signal_handlers()
     debug = "--debug" in args or os.environ.get("EPODC_DEBUG") == "1"
     try:
         import click
@@ -60,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except Terminated as exc:
+        sys.stderr.write(f"{PROG}: terminated\n")
+        return exc.code if isinstance(exc.code, int) else 143
     except BrokenPipeError:
         # The reader went away (`epodc ... | head`): not an error worth a message.
         # Point stdout at devnull so the flush at exit does not raise again (Python docs' advice).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from epodc_diag.cli.common import (
     echo_text,
     locate,
 )
-from epodc_diag.errors import OutputError, UsageError
+from epodc_diag.errors import UsageError
 from epodc_diag.model import ReportFormat
 
 if TYPE_CHECKING:
@@ -37,18 +36,11 @@ class FailOn(str, enum.Enum):
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file beside it, then a rename (textfile collectors
-    must never read half a file)."""
-    folder = path.resolve().parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    """Write a whole report or nothing (textfile collectors must never read half a file); an
+    existing report is replaced and keeps its mode, /dev/null or a FIFO is written into."""
+    from epodc_diag.outputs import write_output
+
+    write_output(path, text, replace=True, what="report")
 
 
 def _list_rules() -> None:
@@ -137,6 +129,11 @@ def check_command(
     from epodc_diag.render.report import render
 
     options = check_options(ctx, db, logs, ini, network)
+    if output_file is not None:
+        from epodc_diag.outputs import check_output_target
+
+        # Say so now, not after a check that may take minutes.
+        check_output_target(output_file, replace=True, what="report")
     result: CheckResult
     if bundle is not None:
         from epodc_diag.bundle.replay import read_evidence

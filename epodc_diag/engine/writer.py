@@ -14,22 +14,30 @@ Layout (mirrors `<ePO install dir>` so the same diagnostics read a real host and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from epodc_diag import __version__
 from epodc_diag.engine import model
 from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
 from epodc_diag.engine.scenarios import expected_conditions
-from epodc_diag.errors import OutputError
+from epodc_diag.errors import OutputError, SiteError
+from epodc_diag.outputs import fresh_name
+
+
+class SiteOutputError(SiteError, OutputError):
+    """An --out folder that --force must not replace (the site kind `read_json_document`
+    raises, and an OutputError)."""
+
 
 SITE_FILE = "site.json"
 NETWORK_FILE = "network.json"
@@ -39,6 +47,12 @@ INI_PATH = Path("DB") / "server.ini"
 HANDLER_LOG_DIR = Path("DB") / "Logs"
 ORION_LOG = Path("Server") / "Logs" / "orion.log"
 AGENT_LOG_DIR = Path("Agent") / "logs"
+# The writer's mark on a folder it made, with the list of every file it wrote there.
+MARKER_FILE = ".epodc-site"
+MARKER_SCHEMA = "epodc.site-marker/1"
+MARKER_MAX_BYTES = 16 * 1024 * 1024
+# SQLite's own companions of epo.db, which a reader may leave beside it.
+SQLITE_SIDE_FILES = frozenset(f"{DATABASE_FILE}{suffix}" for suffix in ("-journal", "-wal", "-shm"))
 
 LOG_STYLES = ("iso", "compact")
 INI_ENCODINGS = ("cp1252", "utf-16")
@@ -374,17 +388,88 @@ def _dump(data: object) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
+def _site_contents(out: Path) -> tuple[list[str], list[str]]:
+    """Every file (and anything that is not a folder) and every folder under `out`, relative
+    POSIX paths; symbolic links are listed, never followed."""
+    files: list[str] = []
+    folders: list[str] = []
+
+    def fail(exc: OSError) -> None:
+        raise OutputError(f"cannot look inside {out}: {exc.strerror or exc}") from None
+
+    for top, dirnames, filenames in os.walk(out, onerror=fail, followlinks=False):
+        base = Path(top)
+        for name in dirnames:
+            rel = (base / name).relative_to(out).as_posix()
+            (files if (base / name).is_symlink() else folders).append(rel)
+        files.extend((base / name).relative_to(out).as_posix() for name in filenames)
+    return sorted(files), sorted(folders)
+
+
+def _written_by_epodc(out: Path) -> None:
+    """Refuse unless `out` is a site this writer made and holds only the files it wrote."""
+    from epodc_diag.fileio import read_regular_file
+    from epodc_diag.site import read_json_document
+
+    marker = out / MARKER_FILE
+    refuse = (
+        f"{out} is not a simulated site written by epodc (no valid {MARKER_FILE} marker); "
+        "refusing to replace it even with --force; remove it yourself or choose another --out"
+    )
+    if marker.is_symlink() or not marker.is_file():
+        raise OutputError(refuse)
+    try:
+        listed = json.loads(
+            read_regular_file(
+                marker, what="site marker", max_bytes=MARKER_MAX_BYTES, error=OutputError
+            )
+        )
+    except (ValueError, UnicodeDecodeError):
+        raise OutputError(refuse) from None
+    if (
+        not isinstance(listed, dict)
+        or listed.get("schema") != MARKER_SCHEMA
+        or not isinstance(listed.get("files"), list)
+        or not all(isinstance(f, str) for f in listed["files"])
+    ):
+        raise OutputError(refuse)
+    site_file = out / SITE_FILE
+    if site_file.is_symlink():
+        raise OutputError(refuse)
+    read_json_document(
+        site_file,
+        "epodc.site/",
+        missing=refuse,
+        what="an epodc site description; refusing to replace the folder",
+        error=SiteOutputError,
+    )
+    own = set(listed["files"]) | {MARKER_FILE} | SQLITE_SIDE_FILES
+    own_folders = {p.as_posix() for f in own for p in PurePosixPath(f).parents if str(p) != "."}
+    files, folders = _site_contents(out)
+    extra = [f for f in files if f not in own] + [d for d in folders if d not in own_folders]
+    if extra:
+        raise OutputError(
+            f"{out} holds files epodc did not write ({sorted(extra)[0]}); "
+            "remove them or choose another --out"
+        )
+
+
 def prepare_output(out: Path, force: bool) -> None:
-    """Refuse to clobber anything that is not an empty folder or, with --force, an old site."""
+    """Refuse to clobber anything that is not an empty folder or, with --force, a site this
+    writer made that still holds only its own files (checked by its marker, site.json and the
+    marker's list of every file it wrote)."""
+    if out.is_symlink():
+        raise OutputError(f"{out} is a symbolic link; give the folder itself as --out")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
+    try:
+        occupied = out.is_dir() and any(out.iterdir())
+    except OSError as exc:
+        raise OutputError(f"cannot look inside {out}: {exc.strerror or exc}") from None
+    if occupied:
         if not force:
             raise OutputError(f"{out} is not empty (use --force to replace a simulated site there)")
-        if not (out / SITE_FILE).is_file():
-            raise OutputError(
-                f"{out} is not empty and is not a simulated site; refusing to replace it even with --force"
-            )
+        _written_by_epodc(out)
 
 
 def write_site(
@@ -409,30 +494,48 @@ def write_site(
         )
     prepare_output(out, force)
     parent = out.resolve().parent
+    # The temporary folder's name is known before it exists, so an interruption at any point
+    # after mkdir still finds it to remove (mkdtemp would leave a window before it returns).
+    tmp: Path | None = None
+    old: Path | None = None
+    created = False
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=parent))
-        # mkdtemp makes a private folder; a site is ordinary output, readable like its siblings.
-        tmp.chmod(0o755)
-    except OSError as exc:
-        raise OutputError(f"cannot create {out}: {exc.strerror or exc}") from None
-    try:
+        tmp = fresh_name(parent, out.name, ".tmp")
+        tmp.mkdir()  # a site is ordinary output, readable like its siblings (umask applies)
+        created = True
         summary = _write_into(tmp, result, options, release)
-        old: Path | None = None
+        # Again, just before replacing: the folder may have changed during a long run.
+        prepare_output(out, force)
         if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
-            old.rmdir()
+            old = fresh_name(parent, out.name, ".old")
             out.rename(old)
         tmp.rename(out)
+    except BaseException as exc:
+        if created and tmp is not None and not tmp.exists() and out.exists():
+            pass  # the new site took its place just before the interruption: keep it
+        else:
+            # Failed, refused or interrupted: the old site comes back, the new one goes.
+            _restore(out, old)
+            old = None
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            verb = "write" if created else "create"
+            raise OutputError(f"cannot {verb} {out}: {exc.strerror or exc}") from None
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return summary
+
+
+def _restore(out: Path, old: Path | None) -> None:
+    """Put a replaced site back where it was when the new one could not take its place."""
+    if old is not None and old.exists() and not out.exists():
+        with contextlib.suppress(OSError):
+            old.rename(out)
 
 
 def _write_into(
@@ -500,6 +603,14 @@ def _write_into(
         },
     }
     (root / GROUND_TRUTH_FILE).write_text(_dump(truth), encoding="utf-8", newline="\n")
+    # Written last: its list of files is what --force may later remove, and nothing else.
+    marker = {
+        "schema": MARKER_SCHEMA,
+        "note": "Written by `epodc engine simulate`; --force replaces this folder only while it "
+        "holds nothing but the files listed here.",
+        "files": [p.as_posix() for p in site_files(root)],
+    }
+    (root / MARKER_FILE).write_text(_dump(marker), encoding="utf-8", newline="\n")
     return {
         "captured_at": captured,
         "counts": counts,

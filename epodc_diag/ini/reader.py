@@ -234,18 +234,9 @@ def parse_ini(data: bytes, name: str = "<bytes>") -> IniFile:
 
 
 def read_ini(path: Path) -> IniFile:
-    """Read and parse a file; every failure is an IniError with one line of text."""
-    try:
-        if path.is_dir():
-            raise IniError(f"{path} is a folder, not an INI file")
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise IniError(f"{path} is {size} bytes: too large for an INI file")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise IniError(f"file not found: {path}") from None
-    except PermissionError:
-        raise IniError(f"permission denied reading {path}") from None
-    except OSError as exc:
-        raise IniError(f"cannot read {path}: {exc.strerror or exc}") from None
+    """Read and parse a file; every failure is an IniError with one line of text. Only a regular
+    file of at most MAX_BYTES is read (a FIFO or /dev/zero is refused, never waited on)."""
+    from epodc_diag.fileio import read_regular_file
+
+    data = read_regular_file(path, what="INI file", max_bytes=MAX_BYTES, error=IniError)
     return parse_ini(data, str(path))

@@ -280,7 +280,7 @@ def test_existing_files_are_kept_and_the_default_name(
     default = epodc("bundle", "--site", str(site), cwd=tmp_path)
     assert default.returncode == 0
     made = [p.name for p in tmp_path.glob("epodc-*.zip")]
-    assert len(made) == 1 and re.fullmatch(r"epodc-[A-Za-z0-9._-]+-\d{8}T\d{6}Z\.zip", made[0])
+    assert len(made) == 1 and re.fullmatch(r"epodc-[A-Za-z0-9._-]+-\d{8}T\d{6}Z-\d+\.zip", made[0])
     assert not list(tmp_path.glob(".*tmp"))  # nothing half-written left behind
 
 

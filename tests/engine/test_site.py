@@ -329,7 +329,7 @@ def test_existing_output_is_protected(tmp_path: Path) -> None:
     (precious / "notes.txt").write_text("keep me", encoding="utf-8")
     with pytest.raises(OutputError, match="not empty"):
         write_site(result, precious)
-    with pytest.raises(OutputError, match="not a simulated site"):
+    with pytest.raises(OutputError, match="not a simulated site written by epodc"):
         write_site(result, precious, force=True)
     assert (precious / "notes.txt").read_text(encoding="utf-8") == "keep me"
     assert sorted(p.name for p in precious.iterdir()) == ["notes.txt"]
@@ -338,9 +338,12 @@ def test_existing_output_is_protected(tmp_path: Path) -> None:
     write_site(result, site)
     with pytest.raises(OutputError, match="not empty"):
         write_site(result, site)
+    write_site(result, site, force=True)  # a site holding only its own files is replaced
     (site / "extra.txt").write_text("old", encoding="utf-8")
-    write_site(result, site, force=True)
-    assert not (site / "extra.txt").exists() and (site / "site.json").is_file()
+    with pytest.raises(OutputError, match=r"files epodc did not write \(extra.txt\)"):
+        write_site(result, site, force=True)
+    assert (site / "extra.txt").read_text(encoding="utf-8") == "old"
+    assert (site / "site.json").is_file()
     # no temporary folders are left beside the output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious", "site"]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -109,10 +111,14 @@ def test_file_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     locked.write_bytes(b"[a]\n")
 
     # Tests run as root here, where a mode of 000 does not stop a read: raise as Windows would.
-    def denied(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(IniError, match="permission denied reading"):
         read_ini(locked)
 
