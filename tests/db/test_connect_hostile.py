@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -277,18 +278,16 @@ def test_every_sql_server_path_sets_query_lock_timeouts_and_dirty_reads(
 
     monkeypatch.setattr(pyodbc, "connect", fake_connect)
     monkeypatch.setenv("EPODC_DB_PASSWORD", PASSWORD)
-    common = {"login_timeout": 4, "query_timeout": 17, "lock_timeout_ms": 1234}
     targets = [
         ConnectionSettings(
-            kind="url", description="u", url="mssql+pyodbc://sa@h:1/db?driver=FreeTDS", **common
+            kind="url", description="u", url="mssql+pyodbc://sa@h:1/db?driver=FreeTDS"
         ),
         ConnectionSettings(
             kind="url",
             description="u",
             url="mssql+pyodbc:///?odbc_connect=DRIVER%3DFreeTDS%3BSERVER%3Dh",
-            **common,
         ),
-        ConnectionSettings(kind="odbc", description="o", url="DRIVER=FreeTDS;SERVER=h", **common),
+        ConnectionSettings(kind="odbc", description="o", url="DRIVER=FreeTDS;SERVER=h"),
         ConnectionSettings(
             kind="mssql",
             description="m",
@@ -296,10 +295,10 @@ def test_every_sql_server_path_sets_query_lock_timeouts_and_dirty_reads(
             driver="FreeTDS",
             username="sa",
             authentication="sql",
-            **common,
         ),
     ]
-    for settings in targets:
+    for target in targets:
+        settings = replace(target, login_timeout=4, query_timeout=17, lock_timeout_ms=1234)
         # the fake fails SQLAlchemy's first query; the set-up has been sent by then
         with contextlib.suppress(DatabaseError):
             open_database(settings).close()
