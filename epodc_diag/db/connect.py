@@ -6,9 +6,14 @@ install's `Server\\conf\\orion\\db.properties` (server, instance, port and datab
 password).
 
 Every connection is read-only:
-* SQLite: opened with `mode=ro` (never created), `PRAGMA query_only`, a query deadline;
-* SQL Server: `ApplicationIntent=ReadOnly`, READ UNCOMMITTED, `SET LOCK_TIMEOUT`, a login timeout
-  and a query timeout (pyodbc's `timeout`);
+* SQLite: only a regular file (never a FIFO or device), opened with `mode=ro` (never created),
+  or `immutable=1` for a WAL copy so no -shm/-wal appears beside it; copies SQLite would have to
+  recover first (hot journal, pending -wal) are refused (see `sqlite_read_uri`); `PRAGMA
+  query_only`, a query deadline;
+* SQL Server: only through a SQL Server ODBC driver, `ApplicationIntent=ReadOnly`, READ
+  UNCOMMITTED, `SET LOCK_TIMEOUT`, a login timeout and a query timeout (pyodbc's `timeout`) on
+  every path (`--db` URL, `odbc_connect=`, `odbc:`, `[database] server`, db.properties), all
+  through `connect_sql_server`, which also abandons a login the driver lets run past its timeout;
 * every statement passes `guard.ensure_select` first.
 
 `--db` also takes `odbc:<ODBC connection string>` for a raw pyodbc connection (for example the

@@ -485,3 +485,67 @@ def test_an_error_without_text_is_named_by_its_type() -> None:
         orig = MemoryError()
 
     assert "MemoryError" in describe_error(Wrapped("ignored"), settings)
+
+
+# ------------------------------------------------------------------ ODBC strings, driver names
+
+
+def test_a_tds_version_hidden_inside_a_braced_value_does_not_count() -> None:
+    from epodc_diag.db.connect import _sql_server_odbc
+
+    hidden = "DRIVER={FreeTDS};SERVER=h;PWD={x;TDS_Version=7.2;}};y};UID=sa"
+    assert _sql_server_odbc(hidden).endswith(";TDS_Version=7.4")
+    given = "Driver={FreeTDS};Server=h; tds_version = 8.0 ;UID=sa"
+    assert _sql_server_odbc(given) == given
+    library = "DRIVER=/usr/lib/x86_64-linux-gnu/odbc/libtdsodbc.so;SERVER=h"
+    assert _sql_server_odbc(library).endswith(";TDS_Version=7.4")
+
+
+@pytest.mark.parametrize(
+    "driver",
+    [
+        "SQLite3",
+        "sqlite3",
+        "{SQLite3}",
+        "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so",
+        "PostgreSQL Unicode",
+        "MySQL ODBC 8.0 Unicode Driver",
+    ],
+)
+def test_only_sql_server_drivers_open_a_sql_server_target(driver: str) -> None:
+    from epodc_diag.db.connect import is_sql_server_driver
+
+    assert not is_sql_server_driver(driver.strip("{}"))
+    for name in (
+        "ODBC Driver 18 for SQL Server",
+        "SQL Server Native Client 11.0",
+        "SQL Server",
+        "FreeTDS",
+        "/opt/microsoft/msodbcsql18/lib64/libmsodbcsql-18.3.so.2.1",
+    ):
+        assert is_sql_server_driver(name), name
+
+
+def test_a_library_path_driver_that_is_not_sql_server_is_refused(tmp_path: Path) -> None:
+    library = "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so"
+    for db in (
+        f"mssql+pyodbc://u@127.0.0.1:1/ePO?driver={library}",
+        "odbc:DRIVER=/usr/lib/x86_64-linux-gnu/odbc/libpsqlodbcw.so;SERVER=127.0.0.1",
+    ):
+        result = run_epodc(
+            "diag", "queue", "--db", db, cwd=tmp_path, env={"EPODC_DB_PASSWORD": PASSWORD}
+        )
+        line = _one_line_exit_3(result)
+        assert "is not a SQL Server driver" in line, line
+    # through odbc: the SQLite library reads a file as sqlite:/// does, and never creates one
+    result = run_epodc("diag", "queue", "--db", f"odbc:DRIVER={library};Database=ePO", cwd=tmp_path)
+    assert "SQLite database file not found: ePO" in _one_line_exit_3(result)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_readonly_database_error_says_what_to_do() -> None:
+    settings = ConnectionSettings(kind="sqlite", description="sqlite:///c.db")
+    message = describe_error(
+        sqlite3.OperationalError("attempt to write a readonly database"), settings
+    )
+    assert "attempt to write" not in message and "copy it again with its" in message, message
