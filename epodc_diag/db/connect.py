@@ -217,6 +217,10 @@ def _odbc_join(pairs: list[tuple[str, str]]) -> str:
 
 def _odbc_driver(pairs: list[tuple[str, str]]) -> str:
     """The driver an ODBC string names, directly or through its DSN; "" when it cannot be told."""
+    named = {value.strip().lower() for key, value in pairs if key.lower() == "driver"}
+    if len(named) > 1:
+        # Which one a driver manager honours is not something to bet a read-only promise on.
+        raise DatabaseError("the ODBC connection string names more than one DRIVER")
     driver = _odbc_get(pairs, "driver")
     if driver:
         return driver
@@ -349,6 +353,8 @@ def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
     cause = getattr(exc, "orig", None) or exc
     # Some failures carry no text at all (MemoryError, a bare driver error): name their type.
     raw = " ".join(str(cause).split()) or f"{type(cause).__name__} (the driver gave no detail)"
+    if isinstance(cause, MemoryError):
+        raw = "the result does not fit in memory (MemoryError)"
     text = raw.lower()
     state = ""
     args = getattr(getattr(exc, "orig", exc), "args", ())
@@ -721,13 +727,25 @@ def _sqlite_odbc(pairs: list[tuple[str, str]]) -> str:
     same read-only URI (the SQLite ODBC driver takes `file:` URIs), never creating a file."""
     changed: list[tuple[str, str]] = []
     for key, value in pairs:
-        if key.lower() == "database" and value and not value.lower().startswith("file:"):
-            changed.append((key, sqlite_read_uri(Path(value))))
+        if key.lower() == "database" and value:
+            # A file: URI of the user's own (mode=rwc...) is read for its path only.
+            changed.append((key, sqlite_read_uri(_sqlite_path(value))))
         else:
             changed.append((key, value))
     if _odbc_get(changed, "nocreat") is None:
         changed.append(("NoCreat", "1"))  # a mistyped path must fail, not create an empty database
     return _odbc_join(changed)
+
+
+def _sqlite_path(value: str) -> Path:
+    if not value.lower().startswith("file:"):
+        return Path(value)
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(value)
+    if parts.netloc not in ("", "localhost"):
+        raise DatabaseError("an SQLite file: URI must name a local file")
+    return Path(unquote(parts.path or value[5:].split("?", 1)[0]))
 
 
 def _mssql_engine(conn_str: str, settings: ConnectionSettings) -> Any:

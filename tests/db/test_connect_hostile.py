@@ -479,12 +479,21 @@ def test_a_plain_copy_is_read_and_nothing_is_written(tmp_path: Path, site_db: Pa
 def test_an_error_without_text_is_named_by_its_type() -> None:
     settings = ConnectionSettings(kind="sqlite", description="sqlite:///x.db")
     message = describe_error(MemoryError(), settings)
-    assert message.startswith("database error on sqlite:///x.db: MemoryError"), message
+    assert message == (
+        "database error on sqlite:///x.db: the result does not fit in memory (MemoryError)"
+    ), message
 
     class Wrapped(Exception):
         orig = MemoryError()
 
     assert "MemoryError" in describe_error(Wrapped("ignored"), settings)
+
+    class Silent(Exception):
+        pass
+
+    assert describe_error(Silent(), settings) == (
+        "database error on sqlite:///x.db: Silent (the driver gave no detail)"
+    )
 
 
 # ------------------------------------------------------------------ ODBC strings, driver names
@@ -549,3 +558,18 @@ def test_a_readonly_database_error_says_what_to_do() -> None:
         sqlite3.OperationalError("attempt to write a readonly database"), settings
     )
     assert "attempt to write" not in message and "copy it again with its" in message, message
+
+
+def test_an_sqlite_uri_through_odbc_is_checked_and_never_creates(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.db"
+    os.mkfifo(fifo)
+    cases = {
+        f"odbc:DRIVER=SQLite3;Database=file:{tmp_path}/new.db?mode=rwc": "not found",
+        f"odbc:DRIVER=SQLite3;Database=file://{fifo}": "is a named pipe (FIFO)",
+        f"odbc:DRIVER=SQLite3;Database=x.db;Database={fifo}": "not found",
+        "odbc:DRIVER=FreeTDS;DRIVER=SQLite3;Database=new.db": "more than one DRIVER",
+    }
+    for db, expected in cases.items():
+        result = run_epodc("diag", "queue", "--db", db, cwd=tmp_path, timeout=HANG_GUARD)
+        assert expected in _one_line_exit_3(result), (db, result.stderr)
+    assert sorted(os.listdir(tmp_path)) == ["pipe.db"]
