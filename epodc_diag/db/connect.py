@@ -695,9 +695,19 @@ def _side_file(path: Path, suffix: str) -> Path | None:
         return None
     except OSError:
         return side
-    if not stat.S_ISREG(info.st_mode) or info.st_size > 0:
+    if not stat.S_ISREG(info.st_mode):
         return side
-    return None
+    if info.st_size == 0:
+        return None
+    if suffix == "-journal":
+        # SQLite's own test: a journal whose first byte is zero (journal_mode=PERSIST after a
+        # commit) is not hot and is ignored.
+        try:
+            with side.open("rb") as handle:
+                return side if handle.read(1) not in (b"", b"\x00") else None
+        except OSError:
+            return side
+    return side
 
 
 def _open_sqlite(path: Path, settings: ConnectionSettings) -> Database:
