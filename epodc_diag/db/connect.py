@@ -6,9 +6,14 @@ install's `Server\\conf\\orion\\db.properties` (server, instance, port and datab
 password).
 
 Every connection is read-only:
-* SQLite: opened with `mode=ro` (never created), `PRAGMA query_only`, a query deadline;
-* SQL Server: `ApplicationIntent=ReadOnly`, READ UNCOMMITTED, `SET LOCK_TIMEOUT`, a login timeout
-  and a query timeout (pyodbc's `timeout`);
+* SQLite: only a regular file (never a FIFO or device), opened with `mode=ro` (never created),
+  or `immutable=1` for a WAL copy so no -shm/-wal appears beside it; copies SQLite would have to
+  recover first (hot journal, pending -wal) are refused (see `sqlite_read_uri`); `PRAGMA
+  query_only`, a query deadline;
+* SQL Server: only through a SQL Server ODBC driver, `ApplicationIntent=ReadOnly`, READ
+  UNCOMMITTED, `SET LOCK_TIMEOUT`, a login timeout and a query timeout (pyodbc's `timeout`) on
+  every path (`--db` URL, `odbc_connect=`, `odbc:`, `[database] server`, db.properties), all
+  through `connect_sql_server`, which also abandons a login the driver lets run past its timeout;
 * every statement passes `guard.ensure_select` first.
 
 `--db` also takes `odbc:<ODBC connection string>` for a raw pyodbc connection (for example the
@@ -20,9 +25,12 @@ touch the database never load them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,8 +39,18 @@ from typing import Any, Protocol
 
 from epodc_diag.db.guard import ensure_select, to_qmark
 from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
+from epodc_diag.fileio import check_regular_file
 
 PASSWORD_ENV = "EPODC_DB_PASSWORD"
+
+# How long past the login timeout a connect may run before epodc abandons it: some drivers
+# (FreeTDS without TDS_Version, a server that drips its answer) ignore their own login timeout.
+LOGIN_GRACE_SECONDS = 1.0
+
+# FreeTDS honours the ODBC login timeout only once it knows the protocol version.
+FREETDS_TDS_VERSION = "7.4"
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # ePO's own SQL Server drivers, newest first; FreeTDS (Linux) is the last resort.
 _DRIVER_PREFERENCE = (
@@ -179,6 +197,157 @@ def installed_drivers() -> list[str]:
     return list(pyodbc.drivers())
 
 
+def is_freetds_driver(driver: str) -> bool:
+    """FreeTDS by its registered name or by its library (libtdsodbc.so)."""
+    name = driver.lower()
+    return "freetds" in name or "tdsodbc" in Path(name).name
+
+
+def is_sqlite_driver(driver: str) -> bool:
+    return "sqlite" in Path(driver.lower()).name
+
+
+def is_sql_server_driver(driver: str) -> bool:
+    """Microsoft's drivers, the Native Client, the old `SQL Server` driver or FreeTDS, by name or
+    by library file; anything else (SQLite3, PostgreSQL...) would misread or create files."""
+    name = driver.strip().lower()
+    if any(pattern.match(driver.strip()) for pattern in _DRIVER_PREFERENCE):
+        return True
+    library = Path(name).name
+    return (
+        "sql server" in name
+        or is_freetds_driver(name)
+        or any(part in library for part in ("msodbcsql", "sqlncli", "sqlsrv32"))
+    )
+
+
+def _odbc_pairs(conn_str: str) -> list[tuple[str, str]]:
+    """`key=value;key={va;lue}` as ODBC reads it: braces quote, `}}` is a literal `}`."""
+    pairs: list[tuple[str, str]] = []
+    index, length = 0, len(conn_str)
+    while index < length:
+        equals = conn_str.find("=", index)
+        if equals < 0:
+            break
+        key = conn_str[index:equals].strip().strip(";").strip()
+        index = equals + 1
+        while index < length and conn_str[index] == " ":
+            index += 1
+        if index < length and conn_str[index] == "{":
+            value_chars: list[str] = []
+            index += 1
+            while index < length:
+                if conn_str[index] == "}":
+                    if conn_str[index + 1 : index + 2] == "}":
+                        value_chars.append("}")
+                        index += 2
+                        continue
+                    index += 1
+                    break
+                value_chars.append(conn_str[index])
+                index += 1
+            value = "".join(value_chars)
+            end = conn_str.find(";", index)
+            index = length if end < 0 else end + 1
+        else:
+            end = conn_str.find(";", index)
+            value = conn_str[index:] if end < 0 else conn_str[index:end]
+            index = length if end < 0 else end + 1
+        if key:
+            pairs.append((key, value.strip()))
+    return pairs
+
+
+def _odbc_get(pairs: list[tuple[str, str]], key: str) -> str | None:
+    for name, value in pairs:
+        if name.lower() == key.lower():
+            return value
+    return None
+
+
+def _odbc_join(pairs: list[tuple[str, str]]) -> str:
+    # Brace only what must be braced: the SQLite ODBC driver does not unbrace values.
+    return ";".join(
+        f"{key}={{{value.replace('}', '}}')}}}"
+        if re.search(r"[;{}]", value) or value != value.strip()
+        else f"{key}={value}"
+        for key, value in pairs
+    )
+
+
+def _odbc_driver(pairs: list[tuple[str, str]]) -> str:
+    """The driver an ODBC string names, directly or through its DSN; "" when it cannot be told."""
+    named = {value.strip().lower() for key, value in pairs if key.lower() == "driver"}
+    if len(named) > 1:
+        # Which one a driver manager honours is not something to bet a read-only promise on.
+        raise DatabaseError("the ODBC connection string names more than one DRIVER")
+    driver = _odbc_get(pairs, "driver")
+    if driver:
+        return driver
+    dsn = _odbc_get(pairs, "dsn")
+    if dsn:
+        import pyodbc
+
+        try:
+            sources: dict[str, str] = pyodbc.dataSources()
+        except pyodbc.Error:
+            return ""
+        for name, source_driver in sources.items():
+            if name.lower() == dsn.lower():
+                return source_driver
+    return ""
+
+
+def _refuse_non_sql_server(driver: str) -> None:
+    """A one-line DatabaseError for a driver that is not installed or does not speak to SQL
+    Server (a library path is taken as installed: unixODBC loads it directly)."""
+    if not driver:
+        return
+    installed = installed_drivers()
+    registered = {name.lower() for name in installed}
+    if "/" not in driver and "\\" not in driver and driver.strip().lower() not in registered:
+        raise DatabaseError(
+            f"ODBC driver '{driver}' is not installed; installed drivers: "
+            f"{', '.join(installed) or 'none'} (set [database] driver, or driver= in the URL)"
+        )
+    if not is_sql_server_driver(driver):
+        raise DatabaseError(
+            f"ODBC driver '{driver}' is not a SQL Server driver: epodc reads ePO's SQL Server "
+            "through 'ODBC Driver 18 for SQL Server', the Native Client, 'SQL Server' or FreeTDS"
+        )
+
+
+def _sql_server_odbc(conn_str: str) -> str:
+    """A SQL Server ODBC string made safe to open: a SQL Server driver only, read-only intent,
+    and for FreeTDS a TDS version so that its login timeout holds."""
+    pairs = _odbc_pairs(conn_str)
+    driver = _odbc_driver(pairs)
+    _refuse_non_sql_server(driver)
+    extra: list[str] = []
+    if is_freetds_driver(driver):
+        if _odbc_get(pairs, "tds_version") is None and _odbc_get(pairs, "dsn") is None:
+            extra.append(f"TDS_Version={FREETDS_TDS_VERSION}")
+    elif driver and _odbc_get(pairs, "applicationintent") is None:
+        extra.append("ApplicationIntent=ReadOnly")
+    if not extra:
+        return conn_str
+    return ";".join([conn_str.rstrip().rstrip(";"), *extra])
+
+
+def _server_address(conn_str: str) -> str:
+    """HOST:PORT (or the DSN) an ODBC string points at, for messages; never anything else of it."""
+    pairs = _odbc_pairs(conn_str)
+    server = _odbc_get(pairs, "server") or _odbc_get(pairs, "address") or ""
+    port = _odbc_get(pairs, "port") or ""
+    server = re.sub(r"^tcp:", "", server.strip(), flags=re.I)
+    if "," in server:
+        server, port = (part.strip() for part in server.split(",", 1))
+    if server:
+        return f"{server}:{port}" if port else server
+    dsn = _odbc_get(pairs, "dsn")
+    return f"data source {dsn}" if dsn else "the server"
+
+
 # ------------------------------------------------------------ connection strings
 
 
@@ -191,7 +360,7 @@ def _odbc_value(value: str) -> str:
 
 def odbc_connection_string(settings: ConnectionSettings, driver: str, password: str | None) -> str:
     server = settings.server
-    freetds = "freetds" in driver.lower()
+    freetds = is_freetds_driver(driver)
     parts: list[tuple[str, str]] = [("DRIVER", driver)]
     if freetds:
         # FreeTDS takes the port separately and has no ApplicationIntent / Encrypt keywords.
@@ -241,7 +410,11 @@ def _password(settings: ConnectionSettings) -> str:
 
 def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
     """One line saying what went wrong and what to do, never with a password in it."""
-    raw = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    cause = getattr(exc, "orig", None) or exc
+    # Some failures carry no text at all (MemoryError, a bare driver error): name their type.
+    raw = " ".join(str(cause).split()) or f"{type(cause).__name__} (the driver gave no detail)"
+    if isinstance(cause, MemoryError):
+        raw = "the result does not fit in memory (MemoryError)"
     text = raw.lower()
     state = ""
     args = getattr(getattr(exc, "orig", exc), "args", ())
@@ -277,6 +450,11 @@ def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
         or ("server" in text and ("not found" in text or "does not exist" in text))
     ):
         return f"cannot reach SQL Server at {where}: check the server name, instance, port and firewall"
+    if "readonly database" in text or "read-only database" in text:
+        return (
+            f"{where} can only be read after SQLite recovers or checkpoints it, which would write "
+            "to it: open a copy once with sqlite3, or copy it again with its -journal/-wal file"
+        )
     if "permission" in text and "denied" in text:
         return f"permission denied on {where}: epodc needs read (SELECT) access to the ePO database"
     return f"database error on {where}: {scrub_secrets(raw)[:300]}"
@@ -296,6 +474,9 @@ class SqlAlchemyDatabase:
         self.description = settings.description
         try:
             self._conn = engine.connect()
+        except DatabaseError:
+            engine.dispose()
+            raise
         except Exception as exc:
             engine.dispose()
             raise DatabaseError(describe_error(exc, settings)) from None
@@ -341,24 +522,23 @@ class PyodbcDatabase:
 
         self._settings = settings
         self.description = settings.description
-        driver = re.search(r"driver\s*=\s*\{?([^;}]*)", settings.url, re.I)
-        name = (driver.group(1) if driver else "").lower()
-        self.dialect = "sqlite" if "sqlite" in name else "mssql"
-        conn_str = settings.url
-        if self.dialect == "sqlite" and "nocreat" not in conn_str.lower():
-            conn_str += ";NoCreat=1"  # a mistyped path must fail, not create an empty database
+        pairs = _odbc_pairs(settings.url)
+        driver = _odbc_driver(pairs)
+        self.dialect = "sqlite" if is_sqlite_driver(driver) else "mssql"
         try:
-            self._conn = pyodbc.connect(
-                conn_str, timeout=settings.login_timeout, readonly=True, autocommit=False
-            )
-            self._conn.timeout = settings.query_timeout
-            cursor = self._conn.cursor()
             if self.dialect == "sqlite":
+                self._conn = pyodbc.connect(
+                    _sqlite_odbc(pairs),
+                    timeout=settings.login_timeout,
+                    readonly=True,
+                    autocommit=False,
+                )
+                self._conn.timeout = settings.query_timeout
+                cursor = self._conn.cursor()
                 cursor.execute("PRAGMA query_only = 1")
+                cursor.close()
             else:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED")
-                cursor.execute(f"SET LOCK_TIMEOUT {int(settings.lock_timeout_ms)}")
-            cursor.close()
+                self._conn = connect_sql_server(_sql_server_odbc(settings.url), settings)
         except pyodbc.Error as exc:
             raise DatabaseError(describe_error(exc, settings)) from None
 
@@ -389,6 +569,90 @@ class PyodbcDatabase:
             self._conn.rollback()
         finally:
             self._conn.close()
+
+
+def _sql_server_session(conn: Any, settings: ConnectionSettings) -> None:
+    """What every SQL Server session gets before its first query, on every path: a query
+    timeout, dirty reads (never blocks ePO's writers) and a lock timeout."""
+    conn.timeout = settings.query_timeout  # pyodbc: the query timeout, in seconds
+    cursor = conn.cursor()
+    try:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED")
+        cursor.execute(f"SET LOCK_TIMEOUT {int(settings.lock_timeout_ms)}")
+    finally:
+        cursor.close()
+
+
+def connect_sql_server(conn_str: str, settings: ConnectionSettings) -> Any:
+    """A pyodbc connection to SQL Server, set up for reading, or a one-line DatabaseError once the
+    login timeout (plus a small grace) has passed, whatever the driver does.
+
+    The connect runs in a daemon thread: a driver that ignores its login timeout is abandoned
+    (and its connection closed if it ever completes), and the interpreter does not wait for it at
+    exit. (concurrent.futures threads would be joined at exit, hence a plain thread.)
+    """
+    import pyodbc
+
+    def connect() -> Any:
+        conn = pyodbc.connect(
+            conn_str, timeout=settings.login_timeout, readonly=True, autocommit=False
+        )
+        try:
+            _sql_server_session(conn, settings)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    seconds = settings.login_timeout + LOGIN_GRACE_SECONDS
+    finished, value, error = _run_with_deadline(connect, seconds, _close_quietly)
+    if not finished:
+        raise DatabaseError(
+            f"SQL Server at {_server_address(conn_str)} did not complete the login within "
+            f"{settings.login_timeout} s"
+        )
+    if error is not None:
+        raise error
+    return value
+
+
+def _close_quietly(conn: Any) -> None:
+    # An abandoned connection: nobody is left to tell about a failure to close it.
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _run_with_deadline(
+    work: Callable[[], Any], seconds: float, discard: Callable[[Any], None]
+) -> tuple[bool, Any, BaseException | None]:
+    """(finished, value, error) of `work()` run in a daemon thread for at most `seconds`; a
+    value produced after the deadline is handed to `discard`."""
+    lock = threading.Lock()
+    done = threading.Event()
+    state: dict[str, Any] = {"abandoned": False}
+
+    def run() -> None:
+        try:
+            value = work()
+        except BaseException as exc:  # handed to the caller's thread
+            with lock:
+                state["error"] = exc
+        else:
+            with lock:
+                abandoned = state["abandoned"]
+                state["value"] = value
+            if abandoned:
+                discard(value)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="epodc-db-connect", daemon=True).start()
+    done.wait(seconds)
+    with lock:
+        if "value" not in state and "error" not in state:
+            state["abandoned"] = True
+            return False, None, None
+    return True, state.get("value"), state.get("error")
 
 
 class _Deadline:
@@ -451,26 +715,86 @@ def open_database(settings: ConnectionSettings) -> Database:
     return _open_mssql(settings)
 
 
+def sqlite_read_uri(path: Path) -> str:
+    """The URI that reads an SQLite copy without writing anything, or a one-line DatabaseError.
+
+    A FIFO, a device or a folder is refused before SQLite opens it (it would block or read for
+    ever). A rollback-journal database is opened `mode=ro` (SQLite never creates or writes a
+    file then). A WAL database is opened `immutable=1`, because even a read-only open of one
+    creates X-shm and X-wal beside it; so a WAL database whose -wal still holds changes is
+    refused rather than read stale, and a hot journal (a copy taken mid-write) is refused rather
+    than recovered, since recovery writes.
+    """
+    check_regular_file(path, what="SQLite database file", error=DatabaseError)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise DatabaseError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the check
+            raise DatabaseError(f"{path} is not a regular SQLite database file")
+        header = os.read(fd, 100)
+    except OSError as exc:
+        raise DatabaseError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if not header.startswith(SQLITE_MAGIC):
+        raise DatabaseError(f"{path} is not an SQLite database")
+    journal = _side_file(path, "-journal")
+    if journal is not None:
+        raise DatabaseError(
+            f"{path} has a hot journal ({journal.name}): it was copied mid-write; open it once "
+            "with sqlite3 on a copy, or copy it again with its journal"
+        )
+    base = path.resolve().as_uri()
+    wal_mode = len(header) >= 20 and 2 in (header[18], header[19])
+    if not wal_mode:
+        return base + "?mode=ro"
+    wal = _side_file(path, "-wal")
+    if wal is not None:
+        raise DatabaseError(
+            f"{path} is in WAL mode with a -wal file ({wal.name}) holding changes not yet in it; "
+            "epodc never writes beside a database, so checkpoint it first (sqlite3 on a copy: "
+            "PRAGMA wal_checkpoint(TRUNCATE)) or copy it with its -wal and -shm and checkpoint "
+            "that copy"
+        )
+    return base + "?mode=ro&immutable=1"
+
+
+def _side_file(path: Path, suffix: str) -> Path | None:
+    """X-journal / X-wal beside `path` when it holds content SQLite would have to apply (or is
+    something other than a regular file, which SQLite would block on)."""
+    side = path.with_name(path.name + suffix)
+    try:
+        info = side.stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return side
+    if not stat.S_ISREG(info.st_mode):
+        return side
+    if info.st_size == 0:
+        return None
+    if suffix == "-journal":
+        # SQLite's own test: a journal whose first byte is zero (journal_mode=PERSIST after a
+        # commit) is not hot and is ignored.
+        try:
+            with side.open("rb") as handle:
+                return side if handle.read(1) not in (b"", b"\x00") else None
+        except OSError:
+            return side
+    return side
+
+
 def _open_sqlite(path: Path, settings: ConnectionSettings) -> Database:
     import sqlite3
 
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    if not path.exists():
-        raise DatabaseError(f"database file not found: {path}")
-    if path.is_dir():
-        raise DatabaseError(f"{path} is a folder, not a database file")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except OSError as exc:
-        raise DatabaseError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if header != b"SQLite format 3\x00":
-        raise DatabaseError(f"{path} is not an SQLite database")
+    uri = sqlite_read_uri(path)
     deadline = _Deadline()
-    # mode=ro: SQLite never writes to the file and never creates one; query_only on top.
-    uri = path.resolve().as_uri() + "?mode=ro"
 
     def connect() -> sqlite3.Connection:
         conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -485,30 +809,47 @@ def _open_sqlite(path: Path, settings: ConnectionSettings) -> Database:
     return SqlAlchemyDatabase(engine, settings, deadline)
 
 
-def _mssql_engine(url: Any, settings: ConnectionSettings) -> Any:
-    from sqlalchemy import create_engine, event
+def _sqlite_odbc(pairs: list[tuple[str, str]]) -> str:
+    """An SQLite ODBC string that reads the file as `_open_sqlite` does: the same checks, the
+    same read-only URI (the SQLite ODBC driver takes `file:` URIs), never creating a file."""
+    changed: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key.lower() == "database" and value:
+            # A file: URI of the user's own (mode=rwc...) is read for its path only.
+            changed.append((key, sqlite_read_uri(_sqlite_path(value))))
+        else:
+            changed.append((key, value))
+    if _odbc_get(changed, "nocreat") is None:
+        changed.append(("NoCreat", "1"))  # a mistyped path must fail, not create an empty database
+    return _odbc_join(changed)
+
+
+def _sqlite_path(value: str) -> Path:
+    if not value.lower().startswith("file:"):
+        return Path(value)
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(value)
+    if parts.netloc not in ("", "localhost"):
+        raise DatabaseError("an SQLite file: URI must name a local file")
+    return Path(unquote(parts.path or value[5:].split("?", 1)[0]))
+
+
+def _mssql_engine(conn_str: str, settings: ConnectionSettings) -> Any:
+    """A SQLAlchemy engine whose every connection comes from `connect_sql_server`: the login
+    deadline and the session settings hold whichever way the target was given."""
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
-    engine = create_engine(
-        url,
+    return create_engine(
+        "mssql+pyodbc://",
+        creator=lambda: connect_sql_server(conn_str, settings),
         poolclass=NullPool,
         isolation_level="READ UNCOMMITTED",
-        connect_args={"timeout": settings.login_timeout, "readonly": True},
     )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.timeout = settings.query_timeout  # pyodbc: the query timeout, in seconds
-        cursor = dbapi_conn.cursor()
-        cursor.execute(f"SET LOCK_TIMEOUT {int(settings.lock_timeout_ms)}")
-        cursor.close()
-
-    return engine
 
 
 def _open_mssql(settings: ConnectionSettings) -> Database:
-    from sqlalchemy.engine import URL
-
     driver = settings.driver or pick_driver(installed_drivers())
     if not driver:
         found = ", ".join(installed_drivers()) or "none"
@@ -516,19 +857,16 @@ def _open_mssql(settings: ConnectionSettings) -> Database:
             f"no SQL Server ODBC driver is installed (installed ODBC drivers: {found}); install "
             "'ODBC Driver 18 for SQL Server' (or FreeTDS on Linux)"
         )
-    if driver not in installed_drivers():
-        raise DatabaseError(
-            f"ODBC driver '{driver}' is not installed; installed drivers: "
-            f"{', '.join(installed_drivers()) or 'none'}"
-        )
+    _refuse_non_sql_server(driver)
     password = None if settings.authentication == "windows" else _password(settings)
     settings = _with(settings, driver=driver)
-    conn_str = odbc_connection_string(settings, driver, password)
-    url = URL.create("mssql+pyodbc", query={"odbc_connect": conn_str})
-    return SqlAlchemyDatabase(_mssql_engine(url, settings), settings, _Deadline())
+    conn_str = _sql_server_odbc(odbc_connection_string(settings, driver, password))
+    return SqlAlchemyDatabase(_mssql_engine(conn_str, settings), settings, _Deadline())
 
 
 def _open_url(settings: ConnectionSettings) -> Database:
+    import warnings
+
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -542,13 +880,23 @@ def _open_url(settings: ConnectionSettings) -> Database:
             raise UsageError("an in-memory SQLite URL has no ePO database in it")
         return _open_sqlite(Path(url.database), settings)
     if backend == "mssql":
-        if url.password is None and url.username and "odbc_connect" not in url.query:
+        if url.get_driver_name() != "pyodbc":
+            raise UsageError(
+                f"epodc reads SQL Server through pyodbc: use mssql+pyodbc:// (not {url.drivername})"
+            )
+        odbc_connect = url.query.get("odbc_connect")
+        if odbc_connect is None:
+            named = url.query.get("driver")
+            _refuse_non_sql_server(named if isinstance(named, str) else "")
+        if url.password is None and url.username and odbc_connect is None:
             url = url.set(password=_password(_with(settings, username=url.username)))
-        if "pyodbc" in url.drivername and "odbc_connect" not in url.query:
-            query = dict(url.query)
-            query.setdefault("ApplicationIntent", "ReadOnly")
-            url = url.set(query=query)
-        return SqlAlchemyDatabase(_mssql_engine(url, settings), settings, _Deadline())
+        from sqlalchemy.dialects.mssql.pyodbc import MSDialect_pyodbc
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no driver name": pyodbc then says which is missing
+            (conn_str, *_), _ = MSDialect_pyodbc().create_connect_args(url)  # type: ignore[no-untyped-call]
+        conn_str = _sql_server_odbc(str(conn_str))
+        return SqlAlchemyDatabase(_mssql_engine(conn_str, settings), settings, _Deadline())
     raise UsageError(f"unsupported database '{backend}': epodc reads SQL Server (mssql) or SQLite")
 
 
