@@ -3,18 +3,21 @@
 `main()` is the console script. It answers `--version` without importing typer at all, runs the
 typer app otherwise, and turns every expected failure into one line on stderr and an exit code:
 0 ok, 1 warning, 2 critical, 3 could not check (usage errors included, so a monitor never reads a
-typo as CRITICAL). A traceback is shown only with `--debug`.
+typo as CRITICAL). A traceback is shown only with `--debug`. Ctrl-C and SIGTERM stop it in
+order (clean-up runs) with one line, "epodc: interrupted", and exit 130 / 143.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from epodc_diag import __version__
 from epodc_diag.errors import EXIT_UNKNOWN, EpodcError, scrub_secrets
+from epodc_diag.interrupt import install_signal_handlers, interruption_line, received_signal
 
 PROG = "epodc"
 
@@ -23,7 +26,13 @@ def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {scrub_secrets(message)}\n")
 
 
+def _interrupted(signum: int | None) -> int:
+    sys.stderr.write(f"{PROG}: {interruption_line(signum)}\n")
+    return 128 + (signum or signal.SIGINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    install_signal_handlers()
     args = list(sys.argv[1:] if argv is None else argv)
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"{PROG} {__version__}\n")
@@ -47,19 +56,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc.show()
             return EXIT_UNKNOWN
         except click.exceptions.Abort:
+            if received_signal() is not None:
+                return _interrupted(received_signal())
             sys.stderr.write(f"{PROG}: aborted\n")
             return 130
+        if received_signal() is not None:
+            # typer turned the KeyboardInterrupt (or Terminated) into a silent exit code 130.
+            return _interrupted(received_signal())
         return result if isinstance(result, int) else 0
     except EpodcError as exc:
+        if received_signal() is not None:
+            return _interrupted(received_signal())  # an error the interruption itself caused
         if debug:
             import traceback
 
             sys.stderr.write(scrub_secrets(traceback.format_exc()))
         _error(exc.message)
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = received_signal() or getattr(exc, "signum", None)
+        return _interrupted(signum)
     except BrokenPipeError:
         # The reader went away (`epodc ... | head`): not an error worth a message.
         # Point stdout at devnull so the flush at exit does not raise again (Python docs' advice).
@@ -67,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
+        if received_signal() is not None:
+            return _interrupted(received_signal())
         if debug:
             import traceback
 

@@ -14,7 +14,13 @@ edge is examined line by line (logs are written in time order).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
+import os
+import signal
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -372,8 +378,6 @@ def scan(
     progress: ProgressCallback | None = None,
     notes: Iterable[str] = (),
 ) -> LogReport:
-    import time
-
     started = time.monotonic()
     tasks: list[RangeTask] = []
     for log in files:
@@ -385,13 +389,22 @@ def scan(
     jobs = jobs or default_jobs()
     # Worth the processes only for big inputs; small ones finish before a pool would start.
     if jobs > 1 and len(tasks) > 1 and total > POOL_THRESHOLD:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),)
+        )
+        try:
             futures = {pool.submit(scan_range, t): t for t in tasks}
             for future in concurrent.futures.as_completed(futures):
                 results.append(future.result())
                 done += _task_size(futures[future])
                 if progress:
                     progress(done, total)
+        except BaseException:
+            # Ctrl-C, SIGTERM (raised as Terminated) or a failed range: do not wait for ranges
+            # still being scanned (the `with` block's shutdown would), stop the workers now.
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     else:
         for task in tasks:
             results.append(scan_range(task))
@@ -399,6 +412,57 @@ def scan(
             if progress:
                 progress(done, total)
     return _merge(files, results, since, until, examples, list(notes), time.monotonic() - started)
+
+
+def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the workers, without waiting for them."""
+    processes = dict(getattr(pool, "_processes", None) or {})
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes.values():
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    for process in processes.values():
+        with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()
+
+
+def _init_worker(parent: int) -> None:
+    """Runs first in each worker process: it must never outlive epodc or hold its output.
+
+    Workers return results and never print, so their stdout/stderr go to the null device: a
+    caller reading epodc's pipes sees the end of output as soon as epodc itself exits. A worker
+    dies with its parent: on Linux the kernel sends it SIGTERM (PR_SET_PDEATHSIG); elsewhere a
+    watchdog thread sees the parent change (macOS, BSD). On Windows the workers are spawned,
+    not forked, and multiprocessing stops them when the parent's pipes close.
+    """
+    from epodc_diag.interrupt import reset_in_worker
+
+    reset_in_worker()
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    if os.name != "nt":
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)  # re-parented: the epodc that started this worker is gone
 
 
 def _task_size(task: RangeTask) -> float:
