@@ -139,25 +139,30 @@ class _GzipStream:
         self._raw = path.open("rb")
         self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._pending = bytearray()
+        self._input = b""
         self.damage = ""
         self._done = False
 
     def read(self, want: int) -> bytes:
+        # Inflate at most about `want` bytes at a time: 1 MB of a gzipped zero-filled file
+        # inflates to 1 GB, and that must not land in memory at once.
         while len(self._pending) < want and not self._done:
-            data = self._raw.read(1 << 20)
-            try:
-                if not data:
+            if not self._input:
+                self._input = self._raw.read(1 << 20)
+                if not self._input:
                     if not self._inflate.eof and not self.damage:
                         self.damage = "the compressed file ends early"
                     self._done = True
                     break
-                while data:
-                    self._pending += self._inflate.decompress(data)
-                    if self._inflate.eof and self._inflate.unused_data:
-                        data = self._inflate.unused_data
-                        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    else:
-                        data = b""
+            try:
+                if self._inflate.eof:  # another member follows (concatenated .gz files)
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                room = max(want - len(self._pending), 1 << 16)
+                self._pending += self._inflate.decompress(self._input, room)
+                if self._inflate.eof:
+                    self._input = self._inflate.unused_data
+                else:
+                    self._input = self._inflate.unconsumed_tail
             except zlib.error as exc:
                 self.damage = str(exc)
                 self._done = True
@@ -187,7 +192,8 @@ def chunks(
     """(offset, chunk) pairs; every chunk ends with a line break (or the end of the range).
 
     Offsets are positions in the stream the scanner sees (the decoded text for UTF-16 and gzip).
-    A range [start, end) must start at a line start; it covers the lines that start before `end`.
+    A range [start, end) comes from `split_ranges()`: it starts and ends at line starts (or at a
+    cut inside a line longer than MAX_LINE); the last chunk may end without a line break.
     A file damaged part-way (a truncated .gz) yields what could be read and says so in `problems`.
     """
     decoder = None
@@ -206,7 +212,6 @@ def chunks(
         position = start
         offset = start
         carry = b""
-        damaged = False
         while True:
             want = CHUNK if end is None else min(CHUNK, max(0, end - position))
             block, damage = _read(stream, want)
@@ -217,7 +222,6 @@ def chunks(
                         f"{log.path}: damaged after {where} bytes ({damage}); the rest was not read"
                     )
                 end = position + len(block)  # stop after what could be read
-                damaged = True
             position += len(block)
             if decoder is not None:
                 text = decoder.decode(block, final=not block)
@@ -226,10 +230,8 @@ def chunks(
                 block = text.encode("utf-8", "surrogatepass")
             buffer = carry + block
             if not block:
-                if end is not None and buffer and not buffer.endswith(b"\n") and not damaged:
-                    # the last line of the range runs past `end`: finish it
-                    rest = _finish_line(stream)
-                    buffer += rest
+                # A range ends where the next one starts (a line start, or the cut inside a line
+                # longer than MAX_LINE): nothing past `end` is read, so nothing is read twice.
                 if buffer:
                     yield offset, buffer
                 return
@@ -257,37 +259,45 @@ def _read(stream: BinaryIO | _GzipStream, want: int) -> tuple[bytes, str]:
         return b"", str(exc)
 
 
-def _finish_line(stream: BinaryIO | _GzipStream) -> bytes:
-    out = bytearray()
-    while len(out) < MAX_LINE:
-        block = stream.read(65536)
+def _next_line_start(raw: BinaryIO, target: int) -> int:
+    """The first line start at or after `target`, found reading at most MAX_LINE bytes.
+
+    A file without line breaks (zero-filled or sparse after a crash) has no line start: the
+    range is cut MAX_LINE bytes on, as `chunks()` cuts any line longer than MAX_LINE, so memory
+    stays bounded whatever the file holds.
+    """
+    raw.seek(target)
+    scanned = 0
+    while scanned < MAX_LINE:
+        block = raw.read(min(1 << 20, MAX_LINE - scanned))
         if not block:
-            break
+            return target + scanned
         cut = block.find(b"\n")
         if cut >= 0:
-            out += block[: cut + 1]
-            break
-        out += block
-    return bytes(out)
+            return target + scanned + cut + 1
+        scanned += len(block)
+    return target + scanned
 
 
 def split_ranges(log: LogFile, size: int | None = None) -> list[tuple[int, int | None]]:
-    """Byte ranges of a plain file, each starting at a line start, for parallel scans."""
+    """Byte ranges of a plain file for parallel scans, each starting at a line start (or inside
+    a line longer than MAX_LINE, which is cut there)."""
     size = size or RANGE
     if not log.splittable or log.size <= size:
         return [(0, None)]
     bounds = [0]
-    with log.path.open("rb") as raw:
-        target = size
-        while target < log.size:
-            raw.seek(target)
-            raw.readline()
-            here = raw.tell()
-            if here >= log.size:
-                break
-            if here > bounds[-1]:
-                bounds.append(here)
-            target = here + size
+    try:
+        with log.path.open("rb") as raw:
+            target = size
+            while target < log.size:
+                here = _next_line_start(raw, target)
+                if here >= log.size:
+                    break
+                if here > bounds[-1]:
+                    bounds.append(here)
+                target = here + size
+    except OSError as exc:
+        raise InputError(f"cannot read {log.path}: {exc.strerror or exc}") from None
     ranges: list[tuple[int, int | None]] = []
     for index, first in enumerate(bounds):
         ranges.append((first, bounds[index + 1] if index + 1 < len(bounds) else None))
