@@ -138,6 +138,12 @@ class RangeResult:
     sigs: dict[str, _SigPartial]
     bytes: int
     problems: list[str] = field(default_factory=list)
+    # The part inside --since/--until: the times of its first and last lines (clamped to the
+    # window's edges where a chunk straddles one) and how many lines it has. The whole range
+    # when no window is given.
+    window_first: datetime | None = None
+    window_last: datetime | None = None
+    window_lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,9 @@ def scan_range(task: RangeTask) -> RangeResult:
     total = 0
     since, until = task.since, task.until
 
+    window_first: datetime | None = None
+    window_last: datetime | None = None
+    window_lines = 0
     problems: list[str] = [task.log.note] if task.log.note and task.start == 0 else []
     for offset, chunk in chunks(task.log, task.start, task.end, problems):
         total += len(chunk)
@@ -230,6 +239,11 @@ def scan_range(task: RangeTask) -> RangeResult:
                 until is None or (tail is not None and tail <= until)
             )
             mode = "all" if inside else "edge"
+        window_lines += newlines or 1
+        if window_first is None and head is not None:
+            window_first = max(head, since) if since is not None else head
+        if tail is not None:
+            window_last = min(tail, until) if until is not None else tail
         for anchor, group in by_anchor.items():
             if mode == "all" and len(group) == 1 and group[0].exact:
                 n = chunk.count(anchor)
@@ -249,6 +263,9 @@ def scan_range(task: RangeTask) -> RangeResult:
         partial,
         total,
         problems,
+        window_first,
+        window_last,
+        window_lines,
     )
 
 
@@ -507,12 +524,16 @@ def _merge(
         )
     sig_results: list[SignatureResult] = []
     timelines: list[Timeline] = []
+    # Measured within --since/--until: "now" for the cleanup task is the end of the window
+    # (its newest line, at most --until), not the newest line of the whole file.
+    windows = _windows(files, per_file)
     newest_by_family: dict[str, datetime] = {}
-    for s in summaries:
-        if s.last_time is not None and (
-            s.family not in newest_by_family or s.last_time > newest_by_family[s.family]
+    for log in files:
+        newest = windows[str(log.path)].last
+        if newest is not None and (
+            log.family not in newest_by_family or newest > newest_by_family[log.family]
         ):
-            newest_by_family[s.family] = s.last_time
+            newest_by_family[log.family] = newest
     for sig in signatures():
         count = 0
         hits: list[tuple[str, _Hit]] = []
@@ -601,7 +622,30 @@ def _merge(
         verdicts=(),
         seconds=seconds,
     )
-    return _with_verdicts(report)
+    return _with_verdicts(report, windows)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What of one file lies inside --since/--until (the whole file without them)."""
+
+    first: datetime | None
+    last: datetime | None
+    lines: int
+
+
+def _windows(
+    files: Sequence[LogFile], per_file: dict[str, list[RangeResult]]
+) -> dict[str, _Window]:
+    out: dict[str, _Window] = {}
+    for log in files:
+        ranges = per_file.get(str(log.path), [])
+        firsts = [r.window_first for r in ranges if r.window_first is not None]
+        lasts = [r.window_last for r in ranges if r.window_last is not None]
+        out[str(log.path)] = _Window(
+            min(firsts, default=None), max(lasts, default=None), sum(r.window_lines for r in ranges)
+        )
+    return out
 
 
 CLEANUP_LATE = timedelta(minutes=5)  # five missed one-minute runs
@@ -616,9 +660,10 @@ def _span(delta: timedelta) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
-def _with_verdicts(report: LogReport) -> LogReport:
+def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
     from dataclasses import replace
 
+    windowed = report.since is not None or report.until is not None
     verdicts: list[Verdict] = []
     mcupload = report.signature("kb-mcupload-12029")
     naimserv = report.signature("kb-naimserv-send-failed")
@@ -648,11 +693,32 @@ def _with_verdicts(report: LogReport) -> LogReport:
             )
         )
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
+    tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
+    newest_where = "the end of the window" if windowed else "the newest log line"
+    if windowed and not any(w.lines for w in windows.values()):
+        verdicts.append(
+            Verdict(
+                "window-empty",
+                Severity.info,
+                f"no log line between {_fmt(report.since) if report.since else 'the start'} and "
+                f"{_fmt(report.until) if report.until else 'the end'}: nothing was checked there",
+            )
+        )
     for timeline in report.timelines:
         if not tomcat_files:
             continue
+        if not any(w.lines for w in tomcat_windows):
+            # An empty window says nothing about the task: no verdict, only the reason.
+            verdicts.append(
+                Verdict(
+                    "dbcleanup-unknown",
+                    Severity.info,
+                    "orion.log has no line in the window: the cleanup task's runs were not checked",
+                )
+            )
+            continue
         span = None
-        times = [t for f in tomcat_files for t in (f.first_time, f.last_time) if t is not None]
+        times = [t for w in tomcat_windows for t in (w.first, w.last) if t is not None]
         if times:
             span = max(times) - min(times)
         if timeline.runs == 0:
@@ -661,7 +727,8 @@ def _with_verdicts(report: LogReport) -> LogReport:
                     Verdict(
                         "dbcleanup-missing",
                         Severity.critical,
-                        f"orion.log covers {_span(span)} without one 'Running DataChannel DbCleanupTask' line: the "
+                        f"orion.log covers {_span(span)}{' of the window' if windowed else ''} without one "
+                        "'Running DataChannel DbCleanupTask' line: the "
                         "data-channel cleanup task is not running (KB87143 Example 2)",
                     )
                 )
@@ -672,7 +739,7 @@ def _with_verdicts(report: LogReport) -> LogReport:
                     "dbcleanup-stopped",
                     Severity.critical,
                     f"the DbCleanupTask last ran at {_fmt(timeline.last)}, {_span(timeline.since_last)} before "
-                    f"the newest log line ({_fmt(timeline.reference_time)}); it should run every minute "
+                    f"{newest_where} ({_fmt(timeline.reference_time)}); it should run every minute "
                     "(KB87143 Example 2)",
                 )
             )
