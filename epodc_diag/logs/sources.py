@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import glob
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -81,13 +82,24 @@ def _sniff(head: bytes) -> str:
     return "bytes"
 
 
+def _reason(exc: OSError) -> str:
+    """ "permission denied", "too many levels of symbolic links", ...: the OS's words, one line."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return " ".join(text.split()).lower()
+
+
 def describe(path: Path) -> LogFile:
     try:
-        size = path.stat().st_size
-        with path.open("rb") as raw:
+        # O_NONBLOCK: a FIFO put in place of a log must not block the open (it is refused next).
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(path, flags), "rb") as raw:
+            status = os.fstat(raw.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise InputError(f"cannot read {path}: not a regular file")
+            size = status.st_size
             head = raw.read(4096)
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {path}: {_reason(exc)}") from None
     compressed = head.startswith(b"\x1f\x8b")
     note = ""
     if compressed:
@@ -96,7 +108,7 @@ def describe(path: Path) -> LogFile:
                 head = inner.read(4096)
                 damage = inner.damage
         except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise InputError(f"cannot read {path}: {_reason(exc)}") from None
         if not head:
             # Nothing can be decompressed: scan it as the bytes it is, and say so.
             compressed, note = False, f"damaged gzip ({damage or 'empty'}); scanned as raw bytes"
@@ -105,7 +117,13 @@ def describe(path: Path) -> LogFile:
 
 
 def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
-    """The log files the inputs name, sorted and de-duplicated; plus notes on what was skipped."""
+    """The log files the inputs name, sorted and de-duplicated; plus notes on what was skipped.
+
+    One bad input never stops the others: an unreadable folder or file, a broken or looping
+    symbolic link, a FIFO or device is skipped and named in a note ("skipped DB/Logs
+    (permission denied)"). Only a path given by name that does not exist at all is an error
+    (a typo), and so is a glob that matches nothing.
+    """
     found: dict[Path, LogFile] = {}
     notes: list[str] = []
     for item in inputs:
@@ -114,21 +132,60 @@ def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise InputError(f"no file matches {text}")
-            paths = [Path(m) for m in matches]
+            for match in matches:
+                _add(Path(match), found, notes, named=False)
         else:
-            paths = [Path(text)]
-        for path in paths:
-            if path.is_dir():
-                for child in sorted(path.rglob("*")):
-                    if child.is_file() and _looks_like_log(child):
-                        found.setdefault(child.resolve(), describe(child))
-            elif path.is_file():
-                found.setdefault(path.resolve(), describe(path))
-            elif not path.exists():
-                raise InputError(f"log file or folder not found: {path}")
-            else:
-                notes.append(f"skipped {path}: not a regular file")
+            _add(Path(text), found, notes, named=True)
     return sorted(found.values(), key=lambda f: (f.family, str(f.path))), notes
+
+
+def _add(path: Path, found: dict[Path, LogFile], notes: list[str], *, named: bool) -> None:
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except OSError as exc:
+        if path.is_symlink():
+            if named and isinstance(exc, FileNotFoundError):
+                raise InputError(
+                    f"log file or folder not found: {path} (a broken symbolic link)"
+                ) from None
+            notes.append(f"skipped {path}: broken symbolic link ({_reason(exc)})")
+        elif named and isinstance(exc, FileNotFoundError):
+            raise InputError(f"log file or folder not found: {path}") from None
+        else:
+            notes.append(f"skipped {path} ({_reason(exc)})")
+        return
+    if stat.S_ISDIR(mode):
+        _add_folder(path, found, notes)
+    elif stat.S_ISREG(mode):
+        _add_file(path, found, notes)
+    else:
+        notes.append(f"skipped {path}: not a regular file")
+
+
+def _add_file(path: Path, found: dict[Path, LogFile], notes: list[str]) -> None:
+    try:
+        key = path.resolve()
+        if key not in found:
+            found[key] = describe(path)
+    except InputError as exc:
+        notes.append(f"skipped {path} ({exc.message.rsplit(': ', 1)[-1]})")
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python 3.11)
+        notes.append(f"skipped {path} ({_reason(exc) if isinstance(exc, OSError) else exc})")
+
+
+def _add_folder(root: Path, found: dict[Path, LogFile], notes: list[str]) -> None:
+    """Every log-like file under `root`, sub-folders included; symbolic links to folders are not
+    followed (no loops). A folder that cannot be listed is named in a note, not ignored."""
+
+    def unreadable(exc: OSError) -> None:
+        notes.append(f"skipped {exc.filename or root} ({_reason(exc)})")
+
+    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=False):
+        subfolders.sort()
+        for name in sorted(names):
+            child = Path(folder) / name
+            if _looks_like_log(child):
+                _add(child, found, notes, named=False)
 
 
 class _GzipStream:
