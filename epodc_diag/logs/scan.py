@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
 from epodc_diag.logs.layouts import line_time
 from epodc_diag.logs.sources import LogFile, chunks, default_jobs, split_ranges
@@ -410,7 +411,8 @@ def scan(
             max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),)
         )
         try:
-            futures = {pool.submit(scan_range, t): t for t in tasks}
+            with held_signals():  # the workers are forked here
+                futures = {pool.submit(scan_range, t): t for t in tasks}
             for future in concurrent.futures.as_completed(futures):
                 results.append(future.result())
                 done += _task_size(futures[future])
