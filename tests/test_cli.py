@@ -263,3 +263,40 @@ def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
         [*args, "--out", str(tmp_path / "pipe")], capture_output=True, timeout=300, check=False
     )
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [(15, 143, "epodc: interrupted (SIGTERM)"), (2, 130, "epodc: interrupted")],
+)
+def test_a_signal_during_simulate_prints_one_line_and_leaves_no_partial_site(
+    tmp_path: Path, signum: int, code: int, line: str
+) -> None:
+    """Review m1/m4: SIGTERM left `.out_*.tmp/` behind; Ctrl-C exited 130 without a word."""
+    import time
+
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "epodc_diag", "engine", "simulate"),
+            *("--agents", "50000", "--hours", "4", "--out", str(tmp_path / "out")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.iterdir()) and proc.poll() is None:
+            assert time.monotonic() < deadline, "simulate never started writing"
+            time.sleep(0.01)
+        assert proc.poll() is None, "simulate finished before it could be interrupted"
+        os.kill(proc.pid, signum)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert err.splitlines() == [line]
+    assert list(tmp_path.iterdir()) == []
