@@ -21,7 +21,7 @@ _received: list[int] = []
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived. A KeyboardInterrupt, so Ctrl-C clean-up code also runs for it."""
+    """SIGTERM (or SIGHUP) arrived. A KeyboardInterrupt, so Ctrl-C clean-up code runs for it too."""
 
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -39,7 +39,7 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM raises Terminated, SIGINT raises KeyboardInterrupt; both are recorded.
+    """SIGTERM (and SIGHUP) raise Terminated, SIGINT raises KeyboardInterrupt; all are recorded.
 
     A signal the parent told us to ignore (a job started with `nohup` or in the background by
     a non-interactive shell) stays ignored. Only the main thread can install handlers; elsewhere
@@ -50,8 +50,11 @@ def install_signal_handlers() -> None:
         return
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    # SIGHUP (the terminal or SSH session went away) ends the run the same way (exit 129).
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _on_sigterm)
 
 
 def received_signal() -> int | None:
@@ -73,12 +76,18 @@ def reset_in_worker() -> None:
     Ctrl-C typed in a terminal reaches every process of the group, workers included.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):  # forked inside held_signals(): the mask is inherited
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_STOP_SIGNALS = {
+    signum
+    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
+    if signum is not None
+}
 
 
 @contextlib.contextmanager

@@ -66,6 +66,7 @@ def _processes_reading(path: Path) -> list[int]:
     [
         (signal.SIGTERM, 143, "epodc: interrupted (SIGTERM)"),
         (signal.SIGINT, 130, "epodc: interrupted"),
+        (signal.SIGHUP, 129, "epodc: interrupted (SIGHUP)"),
         (signal.SIGKILL, -signal.SIGKILL, None),
     ],
 )
