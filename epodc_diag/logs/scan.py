@@ -453,8 +453,9 @@ def _init_worker(parent: int) -> None:
     Workers return results and never print, so their stdout/stderr go to the null device: a
     caller reading epodc's pipes sees the end of output as soon as epodc itself exits. A worker
     dies with its parent: on Linux the kernel sends it SIGTERM (PR_SET_PDEATHSIG); elsewhere a
-    watchdog thread sees the parent change (macOS, BSD). On Windows the workers are spawned,
-    not forked, and multiprocessing stops them when the parent's pipes close.
+    watchdog thread sees that it was re-parented (macOS, BSD). Windows never re-parents, so the
+    watchdog could not tell; there the worker's pipe to the parent breaks when the parent dies,
+    which ends the worker, and a service manager's job object kills the whole tree anyway.
     """
     from epodc_diag.interrupt import reset_in_worker
 
