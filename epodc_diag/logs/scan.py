@@ -711,7 +711,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
         if not tomcat_files:
             continue
         if not any(w.lines for w in tomcat_windows):
-            # An empty window says nothing about the task: no verdict, only the reason.
+            # No orion.log line in the window says nothing sure about the task (the window may
+            # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
             verdicts.append(
                 Verdict(
                     "dbcleanup-unknown",
