@@ -246,7 +246,8 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
         raise Skip("no log folders found (give --epo-dir, --site, or log paths)")
     files, notes = expand(inputs)
     if not files:
-        raise Skip(f"no log files in {', '.join(inputs)}")
+        why = f" ({'; '.join(notes)})" if notes else ""
+        raise Skip(f"no log files in {', '.join(inputs)}{why}")
     report = scan(files, examples=2, notes=notes)
     tomcat = [f for f in report.files if f.family == "tomcat"]
     tomcat_times = [t for f in tomcat for t in (f.first_time, f.last_time) if t is not None]
@@ -279,6 +280,7 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
         else None,
         cleanup_largest_gap_after=timeline.largest_gap_after if timeline else None,
         handler_logs=_handler_logs(report),
+        skipped=report.notes,
     )
 
 
@@ -344,6 +346,9 @@ def collect(
             )
         else:
             value, record = _run("logs", lambda: _collect_logs(site, options))
+            if value is not None and value.skipped:
+                # Scanned, but not everything: name what was left out next to the evidence.
+                record = replace(record, reason="; ".join(value.skipped))
         records.append(record)
         if value is None:
             unavailable[kind] = f"{COLLECTOR_TITLES[kind]}: {record.reason}"

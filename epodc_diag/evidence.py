@@ -116,6 +116,8 @@ class LogEvidence:
     cleanup_largest_gap_seconds: float | None = None
     cleanup_largest_gap_after: datetime | None = None
     handler_logs: tuple[HandlerLogFacts, ...] = ()
+    # inputs that could not be read (unreadable folder or file, broken link, damaged .gz)
+    skipped: tuple[str, ...] = ()
 
     def signature(self, sid: str) -> SignatureFacts | None:
         return next((s for s in self.signatures if s.id == sid), None)

@@ -263,3 +263,87 @@ def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
         [*args, "--out", str(tmp_path / "pipe")], capture_output=True, timeout=300, check=False
     )
     assert piped.returncode == 0 and piped.stderr == b""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [(15, 143, "epodc: interrupted (SIGTERM)"), (2, 130, "epodc: interrupted")],
+)
+def test_a_signal_during_simulate_prints_one_line_and_leaves_no_partial_site(
+    tmp_path: Path, signum: int, code: int, line: str
+) -> None:
+    """Review m1/m4: SIGTERM left `.out_*.tmp/` behind; Ctrl-C exited 130 without a word."""
+    import time
+
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "epodc_diag", "engine", "simulate"),
+            *("--agents", "50000", "--hours", "4", "--out", str(tmp_path / "out")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.iterdir()) and proc.poll() is None:
+            assert time.monotonic() < deadline, "simulate never started writing"
+            time.sleep(0.01)
+        assert proc.poll() is None, "simulate finished before it could be interrupted"
+        os.kill(proc.pid, signum)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err
+    assert err.splitlines() == [line]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_becomes_an_exception_so_clean_up_code_runs() -> None:
+    """install_signal_handlers(): what the files' clean-up relies on (finally blocks run)."""
+    import signal
+    import time
+
+    from epodc_diag.interrupt import (
+        Terminated,
+        install_signal_handlers,
+        interruption_line,
+        received_signal,
+    )
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for s in previous:
+            signal.signal(s, signal.SIG_DFL if s != signal.SIGINT else signal.default_int_handler)
+        install_signal_handlers()
+        cleaned: list[str] = []
+        with pytest.raises(Terminated):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(30)  # interrupted at once by the handler
+            finally:
+                cleaned.append("done")
+        assert cleaned == ["done"]
+        assert received_signal() == signal.SIGTERM
+        assert interruption_line(received_signal()) == "interrupted (SIGTERM)"
+        assert interruption_line(signal.SIGINT) == "interrupted"
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def test_an_ignored_sigterm_stays_ignored() -> None:
+    import signal
+
+    from epodc_diag.interrupt import install_signal_handlers
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        install_signal_handlers()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)

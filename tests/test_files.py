@@ -258,7 +258,7 @@ def test_sigterm_during_simulate_removes_the_temporary_folder(tmp_path: Path) ->
             proc.kill()
             proc.wait()
     assert proc.returncode == 143, (proc.returncode, stderr)
-    assert stderr.strip().splitlines() == ["epodc: terminated"]
+    assert stderr.strip().splitlines() == ["epodc: interrupted (SIGTERM)"]
     assert _leftovers(tmp_path) == [] and [p.name for p in tmp_path.iterdir()] in ([], ["o"])
     if (tmp_path / "o").exists():  # the signal came after the site took its name: it is whole
         assert (tmp_path / "o" / ".epodc-site").is_file()

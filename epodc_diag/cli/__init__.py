@@ -3,18 +3,21 @@
 `main()` is the console script. It answers `--version` without importing typer at all, runs the
 typer app otherwise, and turns every expected failure into one line on stderr and an exit code:
 0 ok, 1 warning, 2 critical, 3 could not check (usage errors included, so a monitor never reads a
-typo as CRITICAL). A traceback is shown only with `--debug`.
+typo as CRITICAL). A traceback is shown only with `--debug`. Ctrl-C and SIGTERM stop it in
+order (clean-up runs) with one line, "epodc: interrupted", and exit 130 / 143.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from epodc_diag import __version__
 from epodc_diag.errors import EXIT_UNKNOWN, EpodcError, scrub_secrets
+from epodc_diag.interrupt import install_signal_handlers, interruption_line, received_signal
 
 PROG = "epodc"
 
@@ -23,33 +26,9 @@ def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {scrub_secrets(message)}\n")
 
 
-class Terminated(SystemExit):
-    """SIGTERM, raised where the program is, so `finally` blocks remove temporary files."""
-
-
-_MAIN_PID: list[int] = []
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    import signal
-
-    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:
-        # A forked worker inherited this handler: die as a worker should, at once.
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
-    raise Terminated(128 + signum)
-
-
-def install_signal_handlers() -> None:
-    """Turn SIGTERM into an exception (the default kills the process before any cleanup), so
-    `finally` blocks remove temporary files and main() prints one line and returns 143."""
-    import signal
-    import threading
-
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
-        _MAIN_PID[:] = [os.getpid()]
-        signal.signal(signal.SIGTERM, _on_sigterm)
+def _interrupted(signum: int | None) -> int:
+    sys.stderr.write(f"{PROG}: {interruption_line(signum)}\n")
+    return 128 + (signum or signal.SIGINT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,22 +56,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             exc.show()
             return EXIT_UNKNOWN
         except click.exceptions.Abort:
+            if received_signal() is not None:
+                return _interrupted(received_signal())
             sys.stderr.write(f"{PROG}: aborted\n")
             return 130
+        if received_signal() is not None:
+            # typer turned the KeyboardInterrupt (or Terminated) into a silent exit code 130.
+            return _interrupted(received_signal())
         return result if isinstance(result, int) else 0
     except EpodcError as exc:
+        if received_signal() is not None:
+            return _interrupted(received_signal())  # an error the interruption itself caused
         if debug:
             import traceback
 
             sys.stderr.write(scrub_secrets(traceback.format_exc()))
         _error(exc.message)
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
-        return 130
-    except Terminated as exc:
-        sys.stderr.write(f"{PROG}: terminated\n")
-        return exc.code if isinstance(exc.code, int) else 143
+    except KeyboardInterrupt as exc:
+        signum = received_signal() or getattr(exc, "signum", None)
+        return _interrupted(signum)
     except BrokenPipeError:
         # The reader went away (`epodc ... | head`): not an error worth a message.
         # Point stdout at devnull so the flush at exit does not raise again (Python docs' advice).
@@ -100,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:
+        if received_signal() is not None:
+            return _interrupted(received_signal())
         if debug:
             import traceback
 

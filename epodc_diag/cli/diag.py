@@ -386,7 +386,8 @@ def logs_command(
         raise UsageError("--since is after --until")
     files, notes = expand(inputs)
     if not files:
-        raise InputError(f"no log files in {', '.join(inputs)}")
+        why = f" ({'; '.join(notes)})" if notes else ""
+        raise InputError(f"no log files in {', '.join(inputs)}{why}")
     large = sum(f.size for f in files) > 64 * 1024 * 1024
     with progress_bar("scanning logs", enabled=large) as progress:
         report = scan(

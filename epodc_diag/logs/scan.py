@@ -14,12 +14,19 @@ edge is examined line by line (logs are written in time order).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
+import os
+import signal
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
 from epodc_diag.logs.layouts import line_time
 from epodc_diag.logs.sources import LogFile, chunks, default_jobs, split_ranges
@@ -132,6 +139,12 @@ class RangeResult:
     sigs: dict[str, _SigPartial]
     bytes: int
     problems: list[str] = field(default_factory=list)
+    # The part inside --since/--until: the times of its first and last lines (clamped to the
+    # window's edges where a chunk straddles one) and how many lines it has. The whole range
+    # when no window is given.
+    window_first: datetime | None = None
+    window_last: datetime | None = None
+    window_lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,9 @@ def scan_range(task: RangeTask) -> RangeResult:
     total = 0
     since, until = task.since, task.until
 
+    window_first: datetime | None = None
+    window_last: datetime | None = None
+    window_lines = 0
     problems: list[str] = [task.log.note] if task.log.note and task.start == 0 else []
     for offset, chunk in chunks(task.log, task.start, task.end, problems):
         total += len(chunk)
@@ -224,6 +240,11 @@ def scan_range(task: RangeTask) -> RangeResult:
                 until is None or (tail is not None and tail <= until)
             )
             mode = "all" if inside else "edge"
+        window_lines += newlines or 1
+        if window_first is None and head is not None:
+            window_first = max(head, since) if since is not None else head
+        if tail is not None:
+            window_last = min(tail, until) if until is not None else tail
         for anchor, group in by_anchor.items():
             if mode == "all" and len(group) == 1 and group[0].exact:
                 n = chunk.count(anchor)
@@ -243,6 +264,9 @@ def scan_range(task: RangeTask) -> RangeResult:
         partial,
         total,
         problems,
+        window_first,
+        window_last,
+        window_lines,
     )
 
 
@@ -372,8 +396,6 @@ def scan(
     progress: ProgressCallback | None = None,
     notes: Iterable[str] = (),
 ) -> LogReport:
-    import time
-
     started = time.monotonic()
     tasks: list[RangeTask] = []
     for log in files:
@@ -385,13 +407,23 @@ def scan(
     jobs = jobs or default_jobs()
     # Worth the processes only for big inputs; small ones finish before a pool would start.
     if jobs > 1 and len(tasks) > 1 and total > POOL_THRESHOLD:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(scan_range, t): t for t in tasks}
+        pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),)
+        )
+        try:
+            with held_signals():  # the workers are forked here
+                futures = {pool.submit(scan_range, t): t for t in tasks}
             for future in concurrent.futures.as_completed(futures):
                 results.append(future.result())
                 done += _task_size(futures[future])
                 if progress:
                     progress(done, total)
+        except BaseException:
+            # Ctrl-C, SIGTERM (raised as Terminated) or a failed range: do not wait for ranges
+            # still being scanned (the `with` block's shutdown would), stop the workers now.
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
     else:
         for task in tasks:
             results.append(scan_range(task))
@@ -399,6 +431,58 @@ def scan(
             if progress:
                 progress(done, total)
     return _merge(files, results, since, until, examples, list(notes), time.monotonic() - started)
+
+
+def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and terminate the workers, without waiting for them."""
+    processes = dict(getattr(pool, "_processes", None) or {})
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes.values():
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    for process in processes.values():
+        with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()
+
+
+def _init_worker(parent: int) -> None:
+    """Runs first in each worker process: it must never outlive epodc or hold its output.
+
+    Workers return results and never print, so their stdout/stderr go to the null device: a
+    caller reading epodc's pipes sees the end of output as soon as epodc itself exits. A worker
+    dies with its parent: on Linux the kernel sends it SIGTERM (PR_SET_PDEATHSIG); elsewhere a
+    watchdog thread sees that it was re-parented (macOS, BSD). Windows never re-parents, so the
+    watchdog could not tell; there the worker's pipe to the parent breaks when the parent dies,
+    which ends the worker, and a service manager's job object kills the whole tree anyway.
+    """
+    from epodc_diag.interrupt import reset_in_worker
+
+    reset_in_worker()
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    if os.name != "nt":
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)  # re-parented: the epodc that started this worker is gone
 
 
 def _task_size(task: RangeTask) -> float:
@@ -443,12 +527,16 @@ def _merge(
         )
     sig_results: list[SignatureResult] = []
     timelines: list[Timeline] = []
+    # Measured within --since/--until: "now" for the cleanup task is the end of the window
+    # (its newest line, at most --until), not the newest line of the whole file.
+    windows = _windows(files, per_file)
     newest_by_family: dict[str, datetime] = {}
-    for s in summaries:
-        if s.last_time is not None and (
-            s.family not in newest_by_family or s.last_time > newest_by_family[s.family]
+    for log in files:
+        newest = windows[str(log.path)].last
+        if newest is not None and (
+            log.family not in newest_by_family or newest > newest_by_family[log.family]
         ):
-            newest_by_family[s.family] = s.last_time
+            newest_by_family[log.family] = newest
     for sig in signatures():
         count = 0
         hits: list[tuple[str, _Hit]] = []
@@ -537,7 +625,30 @@ def _merge(
         verdicts=(),
         seconds=seconds,
     )
-    return _with_verdicts(report)
+    return _with_verdicts(report, windows)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What of one file lies inside --since/--until (the whole file without them)."""
+
+    first: datetime | None
+    last: datetime | None
+    lines: int
+
+
+def _windows(
+    files: Sequence[LogFile], per_file: dict[str, list[RangeResult]]
+) -> dict[str, _Window]:
+    out: dict[str, _Window] = {}
+    for log in files:
+        ranges = per_file.get(str(log.path), [])
+        firsts = [r.window_first for r in ranges if r.window_first is not None]
+        lasts = [r.window_last for r in ranges if r.window_last is not None]
+        out[str(log.path)] = _Window(
+            min(firsts, default=None), max(lasts, default=None), sum(r.window_lines for r in ranges)
+        )
+    return out
 
 
 CLEANUP_LATE = timedelta(minutes=5)  # five missed one-minute runs
@@ -552,9 +663,10 @@ def _span(delta: timedelta) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
-def _with_verdicts(report: LogReport) -> LogReport:
+def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
     from dataclasses import replace
 
+    windowed = report.since is not None or report.until is not None
     verdicts: list[Verdict] = []
     mcupload = report.signature("kb-mcupload-12029")
     naimserv = report.signature("kb-naimserv-send-failed")
@@ -584,11 +696,33 @@ def _with_verdicts(report: LogReport) -> LogReport:
             )
         )
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
+    tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
+    newest_where = "the end of the window" if windowed else "the newest log line"
+    if windowed and not any(w.lines for w in windows.values()):
+        verdicts.append(
+            Verdict(
+                "window-empty",
+                Severity.info,
+                f"no log line between {_fmt(report.since) if report.since else 'the start'} and "
+                f"{_fmt(report.until) if report.until else 'the end'}: nothing was checked there",
+            )
+        )
     for timeline in report.timelines:
         if not tomcat_files:
             continue
+        if not any(w.lines for w in tomcat_windows):
+            # No orion.log line in the window says nothing sure about the task (the window may
+            # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
+            verdicts.append(
+                Verdict(
+                    "dbcleanup-unknown",
+                    Severity.info,
+                    "orion.log has no line in the window: the cleanup task's runs were not checked",
+                )
+            )
+            continue
         span = None
-        times = [t for f in tomcat_files for t in (f.first_time, f.last_time) if t is not None]
+        times = [t for w in tomcat_windows for t in (w.first, w.last) if t is not None]
         if times:
             span = max(times) - min(times)
         if timeline.runs == 0:
@@ -597,7 +731,8 @@ def _with_verdicts(report: LogReport) -> LogReport:
                     Verdict(
                         "dbcleanup-missing",
                         Severity.critical,
-                        f"orion.log covers {_span(span)} without one 'Running DataChannel DbCleanupTask' line: the "
+                        f"orion.log covers {_span(span)}{' of the window' if windowed else ''} without one "
+                        "'Running DataChannel DbCleanupTask' line: the "
                         "data-channel cleanup task is not running (KB87143 Example 2)",
                     )
                 )
@@ -608,7 +743,7 @@ def _with_verdicts(report: LogReport) -> LogReport:
                     "dbcleanup-stopped",
                     Severity.critical,
                     f"the DbCleanupTask last ran at {_fmt(timeline.last)}, {_span(timeline.since_last)} before "
-                    f"the newest log line ({_fmt(timeline.reference_time)}); it should run every minute "
+                    f"{newest_where} ({_fmt(timeline.reference_time)}); it should run every minute "
                     "(KB87143 Example 2)",
                 )
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import glob
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -81,13 +82,24 @@ def _sniff(head: bytes) -> str:
     return "bytes"
 
 
+def _reason(exc: OSError) -> str:
+    """ "permission denied", "too many levels of symbolic links", ...: the OS's words, one line."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return " ".join(text.split()).lower()
+
+
 def describe(path: Path) -> LogFile:
     try:
-        size = path.stat().st_size
-        with path.open("rb") as raw:
+        # O_NONBLOCK: a FIFO put in place of a log must not block the open (it is refused next).
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(path, flags), "rb") as raw:
+            status = os.fstat(raw.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise InputError(f"cannot read {path}: not a regular file")
+            size = status.st_size
             head = raw.read(4096)
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {path}: {_reason(exc)}") from None
     compressed = head.startswith(b"\x1f\x8b")
     note = ""
     if compressed:
@@ -96,7 +108,7 @@ def describe(path: Path) -> LogFile:
                 head = inner.read(4096)
                 damage = inner.damage
         except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise InputError(f"cannot read {path}: {_reason(exc)}") from None
         if not head:
             # Nothing can be decompressed: scan it as the bytes it is, and say so.
             compressed, note = False, f"damaged gzip ({damage or 'empty'}); scanned as raw bytes"
@@ -105,7 +117,13 @@ def describe(path: Path) -> LogFile:
 
 
 def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
-    """The log files the inputs name, sorted and de-duplicated; plus notes on what was skipped."""
+    """The log files the inputs name, sorted and de-duplicated; plus notes on what was skipped.
+
+    One bad input never stops the others: an unreadable folder or file, a broken or looping
+    symbolic link, a FIFO or device is skipped and named in a note ("skipped DB/Logs
+    (permission denied)"). Only a path given by name that does not exist at all is an error
+    (a typo), and so is a glob that matches nothing.
+    """
     found: dict[Path, LogFile] = {}
     notes: list[str] = []
     for item in inputs:
@@ -114,21 +132,60 @@ def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise InputError(f"no file matches {text}")
-            paths = [Path(m) for m in matches]
+            for match in matches:
+                _add(Path(match), found, notes, named=False)
         else:
-            paths = [Path(text)]
-        for path in paths:
-            if path.is_dir():
-                for child in sorted(path.rglob("*")):
-                    if child.is_file() and _looks_like_log(child):
-                        found.setdefault(child.resolve(), describe(child))
-            elif path.is_file():
-                found.setdefault(path.resolve(), describe(path))
-            elif not path.exists():
-                raise InputError(f"log file or folder not found: {path}")
-            else:
-                notes.append(f"skipped {path}: not a regular file")
+            _add(Path(text), found, notes, named=True)
     return sorted(found.values(), key=lambda f: (f.family, str(f.path))), notes
+
+
+def _add(path: Path, found: dict[Path, LogFile], notes: list[str], *, named: bool) -> None:
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except OSError as exc:
+        if path.is_symlink():
+            if named and isinstance(exc, FileNotFoundError):
+                raise InputError(
+                    f"log file or folder not found: {path} (a broken symbolic link)"
+                ) from None
+            notes.append(f"skipped {path}: broken symbolic link ({_reason(exc)})")
+        elif named and isinstance(exc, FileNotFoundError):
+            raise InputError(f"log file or folder not found: {path}") from None
+        else:
+            notes.append(f"skipped {path} ({_reason(exc)})")
+        return
+    if stat.S_ISDIR(mode):
+        _add_folder(path, found, notes)
+    elif stat.S_ISREG(mode):
+        _add_file(path, found, notes)
+    else:
+        notes.append(f"skipped {path}: not a regular file")
+
+
+def _add_file(path: Path, found: dict[Path, LogFile], notes: list[str]) -> None:
+    try:
+        key = path.resolve()
+        if key not in found:
+            found[key] = describe(path)
+    except InputError as exc:
+        notes.append(f"skipped {path} ({exc.message.rsplit(': ', 1)[-1]})")
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python 3.11)
+        notes.append(f"skipped {path} ({_reason(exc) if isinstance(exc, OSError) else exc})")
+
+
+def _add_folder(root: Path, found: dict[Path, LogFile], notes: list[str]) -> None:
+    """Every log-like file under `root`, sub-folders included; symbolic links to folders are not
+    followed (no loops). A folder that cannot be listed is named in a note, not ignored."""
+
+    def unreadable(exc: OSError) -> None:
+        notes.append(f"skipped {exc.filename or root} ({_reason(exc)})")
+
+    for folder, subfolders, names in os.walk(root, onerror=unreadable, followlinks=False):
+        subfolders.sort()
+        for name in sorted(names):
+            child = Path(folder) / name
+            if _looks_like_log(child):
+                _add(child, found, notes, named=False)
 
 
 class _GzipStream:
@@ -139,25 +196,30 @@ class _GzipStream:
         self._raw = path.open("rb")
         self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._pending = bytearray()
+        self._input = b""
         self.damage = ""
         self._done = False
 
     def read(self, want: int) -> bytes:
+        # Inflate at most about `want` bytes at a time: 1 MB of a gzipped zero-filled file
+        # inflates to 1 GB, and that must not land in memory at once.
         while len(self._pending) < want and not self._done:
-            data = self._raw.read(1 << 20)
-            try:
-                if not data:
+            if not self._input:
+                self._input = self._raw.read(1 << 20)
+                if not self._input:
                     if not self._inflate.eof and not self.damage:
                         self.damage = "the compressed file ends early"
                     self._done = True
                     break
-                while data:
-                    self._pending += self._inflate.decompress(data)
-                    if self._inflate.eof and self._inflate.unused_data:
-                        data = self._inflate.unused_data
-                        self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    else:
-                        data = b""
+            try:
+                if self._inflate.eof:  # another member follows (concatenated .gz files)
+                    self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                room = max(want - len(self._pending), 1 << 16)
+                self._pending += self._inflate.decompress(self._input, room)
+                if self._inflate.eof:
+                    self._input = self._inflate.unused_data
+                else:
+                    self._input = self._inflate.unconsumed_tail
             except zlib.error as exc:
                 self.damage = str(exc)
                 self._done = True
@@ -187,7 +249,8 @@ def chunks(
     """(offset, chunk) pairs; every chunk ends with a line break (or the end of the range).
 
     Offsets are positions in the stream the scanner sees (the decoded text for UTF-16 and gzip).
-    A range [start, end) must start at a line start; it covers the lines that start before `end`.
+    A range [start, end) comes from `split_ranges()`: it starts and ends at line starts (or at a
+    cut inside a line longer than MAX_LINE); the last chunk may end without a line break.
     A file damaged part-way (a truncated .gz) yields what could be read and says so in `problems`.
     """
     decoder = None
@@ -206,7 +269,6 @@ def chunks(
         position = start
         offset = start
         carry = b""
-        damaged = False
         while True:
             want = CHUNK if end is None else min(CHUNK, max(0, end - position))
             block, damage = _read(stream, want)
@@ -217,7 +279,6 @@ def chunks(
                         f"{log.path}: damaged after {where} bytes ({damage}); the rest was not read"
                     )
                 end = position + len(block)  # stop after what could be read
-                damaged = True
             position += len(block)
             if decoder is not None:
                 text = decoder.decode(block, final=not block)
@@ -226,10 +287,8 @@ def chunks(
                 block = text.encode("utf-8", "surrogatepass")
             buffer = carry + block
             if not block:
-                if end is not None and buffer and not buffer.endswith(b"\n") and not damaged:
-                    # the last line of the range runs past `end`: finish it
-                    rest = _finish_line(stream)
-                    buffer += rest
+                # A range ends where the next one starts (a line start, or the cut inside a line
+                # longer than MAX_LINE): nothing past `end` is read, so nothing is read twice.
                 if buffer:
                     yield offset, buffer
                 return
@@ -257,37 +316,45 @@ def _read(stream: BinaryIO | _GzipStream, want: int) -> tuple[bytes, str]:
         return b"", str(exc)
 
 
-def _finish_line(stream: BinaryIO | _GzipStream) -> bytes:
-    out = bytearray()
-    while len(out) < MAX_LINE:
-        block = stream.read(65536)
+def _next_line_start(raw: BinaryIO, target: int) -> int:
+    """The first line start at or after `target`, found reading at most MAX_LINE bytes.
+
+    A file without line breaks (zero-filled or sparse after a crash) has no line start: the
+    range is cut MAX_LINE bytes on, as `chunks()` cuts any line longer than MAX_LINE, so memory
+    stays bounded whatever the file holds.
+    """
+    raw.seek(target)
+    scanned = 0
+    while scanned < MAX_LINE:
+        block = raw.read(min(1 << 20, MAX_LINE - scanned))
         if not block:
-            break
+            return target + scanned
         cut = block.find(b"\n")
         if cut >= 0:
-            out += block[: cut + 1]
-            break
-        out += block
-    return bytes(out)
+            return target + scanned + cut + 1
+        scanned += len(block)
+    return target + scanned
 
 
 def split_ranges(log: LogFile, size: int | None = None) -> list[tuple[int, int | None]]:
-    """Byte ranges of a plain file, each starting at a line start, for parallel scans."""
+    """Byte ranges of a plain file for parallel scans, each starting at a line start (or inside
+    a line longer than MAX_LINE, which is cut there)."""
     size = size or RANGE
     if not log.splittable or log.size <= size:
         return [(0, None)]
     bounds = [0]
-    with log.path.open("rb") as raw:
-        target = size
-        while target < log.size:
-            raw.seek(target)
-            raw.readline()
-            here = raw.tell()
-            if here >= log.size:
-                break
-            if here > bounds[-1]:
-                bounds.append(here)
-            target = here + size
+    try:
+        with log.path.open("rb") as raw:
+            target = size
+            while target < log.size:
+                here = _next_line_start(raw, target)
+                if here >= log.size:
+                    break
+                if here > bounds[-1]:
+                    bounds.append(here)
+                target = here + size
+    except OSError as exc:
+        raise InputError(f"cannot read {log.path}: {exc.strerror or exc}") from None
     ranges: list[tuple[int, int | None]] = []
     for index, first in enumerate(bounds):
         ranges.append((first, bounds[index + 1] if index + 1 < len(bounds) else None))

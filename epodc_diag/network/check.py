@@ -13,7 +13,7 @@ from typing import Any
 
 from epodc_diag.errors import UsageError
 from epodc_diag.model import Severity, Verdict, worst
-from epodc_diag.network.probes import LookupFailed, Network, TlsOutcome
+from epodc_diag.network.probes import LookupFailed, Network, TlsOutcome, seconds_text
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class _Budget:
         return None if left <= 0.05 else min(self.step_timeout, left)
 
     def exhausted(self) -> str:
-        return f"skipped: the {self.total:g} s budget for the whole check is used up"
+        return f"skipped: the {seconds_text(self.total)} budget for the whole check is used up"
 
 
 def check_network(

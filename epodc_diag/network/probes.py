@@ -7,11 +7,11 @@ simulated site (10.x and the like) are never contacted.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -62,16 +62,50 @@ class Network(Protocol):
 # ------------------------------------------------------------------ real
 
 
+def seconds_text(value: float) -> str:
+    """A duration as people write it: 3 s, 2.9 s, 0.1 s (never "2.99521 s")."""
+    return f"{max(0.1, round(value, 1)):g} s"
+
+
+class _Abandoned(Exception):
+    """The call did not return in time; it goes on in a daemon thread that nobody waits for."""
+
+
+def _bounded(action: Callable[[], T], timeout: float) -> T:
+    """Run a blocking call for at most `timeout` s, in a thread the interpreter does not join.
+
+    The resolver has no timeout of its own, and a TLS peer that answers one byte at a time
+    stretches every socket timeout. A ThreadPoolExecutor would not do: Python joins its threads
+    at exit, so the process would still wait for the resolver's own 30 s (or more). A daemon
+    thread is simply dropped at exit, so --timeout and --total-timeout bound the whole process.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(action())
+        except BaseException as exc:  # handed to the caller, whatever it is
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    worker = threading.Thread(target=run, name="epodc-network-step", daemon=True)
+    worker.start()
+    if not finished.wait(timeout):
+        raise _Abandoned
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
 def _with_timeout(action: Callable[[], T], timeout: float, what: str) -> T:
-    """Run a blocking call (the resolver has no timeout of its own) for at most `timeout` s."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    future = pool.submit(action)
+    """A lookup for at most `timeout` s; LookupFailed("... did not answer within 3 s") after."""
     try:
-        return future.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        raise LookupFailed(f"{what} did not answer within {timeout:g} s") from None
-    finally:
-        pool.shutdown(wait=False)
+        return _bounded(action, timeout)
+    except _Abandoned:
+        raise LookupFailed(f"{what} did not answer within {seconds_text(timeout)}") from None
 
 
 def _x509_name(parts: Any) -> str:
@@ -121,6 +155,11 @@ def _cert_time(value: str | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A socket step gets its own timeout plus this before it is abandoned: its own timeout should
+# fire first and give the precise reason; this only stops a peer that trickles bytes.
+_GRACE = 0.2
+
+
 class SystemNetwork:
     """The machine's own resolver and sockets."""
 
@@ -155,6 +194,15 @@ class SystemNetwork:
 
     def connect(self, address: str, port: int, timeout: float) -> ConnectOutcome:
         try:
+            return _bounded(lambda: self._connect(address, port, timeout), timeout + _GRACE)
+        except _Abandoned:
+            return ConnectOutcome(
+                "silent",
+                f"{_hostport(address, port)} did not answer within {seconds_text(timeout)} (filtered?)",
+            )
+
+    def _connect(self, address: str, port: int, timeout: float) -> ConnectOutcome:
+        try:
             with socket.create_connection((address, port), timeout=timeout):
                 return ConnectOutcome("open", f"{_hostport(address, port)} accepted the connection")
         except ConnectionRefusedError:
@@ -165,7 +213,7 @@ class SystemNetwork:
         except TimeoutError:
             return ConnectOutcome(
                 "silent",
-                f"{_hostport(address, port)} did not answer within {timeout:g} s (filtered?)",
+                f"{_hostport(address, port)} did not answer within {seconds_text(timeout)} (filtered?)",
             )
         except OSError as exc:
             return ConnectOutcome(
@@ -173,6 +221,19 @@ class SystemNetwork:
             )
 
     def handshake(
+        self, address: str, port: int, server_name: str | None, timeout: float
+    ) -> TlsOutcome:
+        try:
+            return _bounded(
+                lambda: self._handshake(address, port, server_name, timeout), timeout + _GRACE
+            )
+        except _Abandoned:
+            return TlsOutcome(
+                False,
+                f"TLS handshake with {_hostport(address, port)} timed out after {seconds_text(timeout)}",
+            )
+
+    def _handshake(
         self, address: str, port: int, server_name: str | None, timeout: float
     ) -> TlsOutcome:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -198,7 +259,7 @@ class SystemNetwork:
         except TimeoutError:
             return TlsOutcome(
                 False,
-                f"TLS handshake with {_hostport(address, port)} timed out after {timeout:g} s",
+                f"TLS handshake with {_hostport(address, port)} timed out after {seconds_text(timeout)}",
             )
         except ssl.SSLError as exc:
             return TlsOutcome(
@@ -267,7 +328,9 @@ class SimulatedNetwork:
             return ConnectOutcome(
                 "refused", f"{where} refused the connection (nothing listens there)"
             )
-        return ConnectOutcome("silent", f"{where} did not answer within {timeout:g} s (filtered?)")
+        return ConnectOutcome(
+            "silent", f"{where} did not answer within {seconds_text(timeout)} (filtered?)"
+        )
 
     def handshake(
         self, address: str, port: int, server_name: str | None, timeout: float

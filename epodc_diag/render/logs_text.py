@@ -67,7 +67,7 @@ def print_logs(report: LogReport) -> None:
         out.print(
             f"{timeline.signature}: {timeline.runs} run(s); largest gap {_d(timeline.largest_gap) or '-'}"
             f"{' after ' + _t(timeline.largest_gap_after) if timeline.largest_gap_after else ''}; last run "
-            f"{_d(timeline.since_last) or '-'} before the newest log line ({_t(timeline.reference_time)})"
+            f"{_d(timeline.since_last) or '-'} before {_newest_where(report)} ({_t(timeline.reference_time)})"
         )
     for s in report.signatures:
         if s.groups:
@@ -110,7 +110,7 @@ def logs_markdown(report: LogReport) -> str:
         out += [
             "",
             f"**{t.signature}**: {t.runs} run(s), largest gap {_d(t.largest_gap) or '-'}, "
-            f"last run {_d(t.since_last) or '-'} before the newest log line.",
+            f"last run {_d(t.since_last) or '-'} before {_newest_where(report)}.",
         ]
     examples = [(s, e) for s in report.signatures for e in s.examples]
     if examples:
@@ -123,3 +123,9 @@ def logs_markdown(report: LogReport) -> str:
             f"| {_md(f.path)} | {f.family} | {f.lines} | {_t(f.first_time)} | {_t(f.last_time)} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _newest_where(report: LogReport) -> str:
+    # With --since/--until the cleanup task is measured against the window's end (scan.py).
+    windowed = report.since is not None or report.until is not None
+    return "the end of the window" if windowed else "the newest log line"

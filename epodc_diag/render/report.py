@@ -289,6 +289,8 @@ class TextReport(Renderer):
                     verbose or c.kind == "collector"
                 ):
                     out.print(_indented(f"{c.status.value}: {c.reason}", "dim"))
+                elif c.kind == "collector" and c.reason:  # collected, with inputs left out
+                    out.print(_indented(f"note: {c.reason}", "yellow"))
                 for f in found:
                     self._finding(out, f, verbose)
         out.print(Text(self._summary(result, fail_on)))

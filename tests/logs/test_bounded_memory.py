@@ -1,0 +1,111 @@
+"""Logs without line breaks, and compressed logs that inflate enormously, are read in bounded memory."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import resource
+import subprocess
+import sys
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import pytest
+
+from epodc_diag.logs import sources
+from epodc_diag.logs.sources import MAX_LINE, RANGE, chunks, describe, split_ranges
+
+
+def _limit_address_space() -> None:
+    limit = 512 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_sparse_log_without_line_breaks_is_scanned_in_bounded_memory(
+    tmp_path: Path, jobs: str
+) -> None:
+    """The review's M14 (2 GB under a 4 GB limit), at half the size under a 512 MiB limit: the
+    old code read the whole file in one readline() to find a line start and hit MemoryError."""
+    log = tmp_path / "server_SPARSE.log"
+    with log.open("wb") as out:
+        out.truncate(1024 * 1024 * 1024)
+    result = subprocess.run(
+        [sys.executable, "-m", "epodc_diag", "diag", "logs", str(log), "--jobs", jobs],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=_limit_address_space,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "MemoryError" not in result.stderr
+    assert "logs-ok" in result.stdout
+
+
+def test_ranges_of_a_line_less_file_are_cut_at_max_line(tmp_path: Path) -> None:
+    log = tmp_path / "server_NOLF.log"
+    with log.open("wb") as out:
+        out.truncate(RANGE + 3 * MAX_LINE)
+    ranges = split_ranges(describe(log))
+    starts = [start for start, _ in ranges]
+    assert starts == [0, RANGE + MAX_LINE]
+    # the ranges meet exactly: every byte is scanned once
+    scanned = sum(
+        len(chunk) for start, end in ranges for _, chunk in chunks(describe(log), start, end)
+    )
+    assert scanned == log.stat().st_size
+
+
+def test_ranges_meet_at_line_starts_and_cover_every_line_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "RANGE", 4096)
+    monkeypatch.setattr(sources, "MAX_LINE", 1000)
+    log = tmp_path / "server_MIX.log"
+    lines = [b"2026-11-26 00:00:%02d line %d\n" % (i % 60, i) for i in range(800)]
+    lines.insert(300, b"x" * 5000 + b"\n")  # a line longer than MAX_LINE, across a boundary
+    log.write_bytes(b"".join(lines))
+    info = describe(log)
+    ranges = sources.split_ranges(info)
+    assert len(ranges) > 3
+    text = b"".join(chunk for start, end in ranges for _, chunk in chunks(info, start, end))
+    assert text == log.read_bytes()
+
+
+def test_a_gzip_that_inflates_enormously_is_read_a_chunk_at_a_time(tmp_path: Path) -> None:
+    """256 MB of zeros gzip to a quarter of a megabyte: the old reader inflated it at once."""
+    log = tmp_path / "server_ZEROS.log.gz"
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    with log.open("wb") as out:
+        for _ in range(256):
+            out.write(squeeze.compress(block))
+        out.write(squeeze.flush())
+    assert log.stat().st_size < 1024 * 1024
+    with gzip.open(log, "rb") as check:
+        assert check.read(16) == bytes(16)
+    info = describe(log)
+    assert info.compressed
+    tracemalloc.start()
+    try:
+        total = sum(len(chunk) for _, chunk in chunks(info))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == 256 * 1024 * 1024
+    assert peak < 160 * 1024 * 1024, f"peak {peak >> 20} MB"
+
+
+def test_concatenated_and_truncated_gzip_still_read(tmp_path: Path) -> None:
+    log = tmp_path / "server_CAT.log.gz"
+    first = gzip.compress(b"2026-11-26 00:00:00 one\n")
+    second = gzip.compress(b"2026-11-26 00:00:01 two\n" * 1000)
+    log.write_bytes(first + second[: len(second) - 12])  # the second member cut short
+    problems: list[str] = []
+    text = b"".join(chunk for _, chunk in chunks(describe(log), problems=problems))
+    assert text.startswith(b"2026-11-26 00:00:00 one\n2026-11-26 00:00:01 two\n")
+    assert problems and "damaged" in problems[0]
+    assert os.path.exists(log)
