@@ -51,6 +51,19 @@ def _write_atomically(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _check_log_paths(logs: Sequence[str]) -> None:
+    """A --logs path that names nothing is a typo: refuse it before checking anything, so a
+    monitor never runs on without the evidence it was pointed at."""
+    import glob
+
+    for text in logs:
+        if any(ch in text for ch in "*?["):
+            if not glob.glob(text, recursive=True):
+                raise UsageError(f"--logs {text}: no file matches this pattern")
+        elif not os.path.lexists(text):
+            raise UsageError(f"--logs {text}: no such log file or folder")
+
+
 def _list_rules() -> None:
     from epodc_diag.rules.registry import RULES
 
@@ -136,6 +149,7 @@ def check_command(
     from epodc_diag.checker import replay, run_check
     from epodc_diag.render.report import render
 
+    _check_log_paths(logs or ())
     options = check_options(ctx, db, logs, ini, network)
     result: CheckResult
     if bundle is not None:

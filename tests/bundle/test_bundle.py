@@ -259,7 +259,7 @@ def test_a_configured_password_never_lands_in_a_bundle(
             report = json.loads(members(out)["report.json"])
             db_check = next(c for c in report["checks"] if c["name"] == "db")
             assert (
-                db_check["status"] == "skipped"
+                db_check["status"] in ("skipped", "unknown")
             )  # the database was unreachable, the bundle still came
 
 
