@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     debug = "--debug" in args or os.environ.get("EPODC_DEBUG") == "1"
     try:
+        from epodc_diag.cli.streams import prepare_process
+
+        prepare_process()
         import click
 
         from epodc_diag.cli.app import app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -150,6 +151,17 @@ def check_options(
         ini_path=str(ini) if ini is not None else None,
         network_mode=network.value,
     )
+
+
+def finite_number(param: typer.CallbackParam, value: float | None) -> float | None:
+    """Option callback: refuse inf and nan, which click's range checks let through (every
+    comparison with nan is false), before they reach a timeout or a loop bound."""
+    if value is not None and not math.isfinite(value):
+        from epodc_diag.errors import UsageError
+
+        name = param.opts[0] if param.opts else str(param.name)
+        raise UsageError(f"{name} must be a finite number, got {value}")
+    return value
 
 
 def echo_text(text: str) -> None:

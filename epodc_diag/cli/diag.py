@@ -16,9 +16,11 @@ from epodc_diag.cli.common import (
     TableFormatOption,
     database_session,
     echo_text,
+    finite_number,
     locate,
     state,
 )
+from epodc_diag.config import MAX_TIMEOUT, MAX_TOTAL_TIMEOUT
 from epodc_diag.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -243,16 +245,30 @@ def network_command(
     ] = None,
     port: Annotated[
         Optional[int],
-        typer.Option(help="The application server port [default: 8444, or server.ini's]."),
+        typer.Option(
+            help="The application server port [default: 8444, or server.ini's].", min=1, max=65535
+        ),
     ] = None,
     ini_path: Annotated[
         Optional[Path], typer.Option("--ini", help="server.ini to take the defaults from.")
     ] = None,
     timeout: Annotated[
-        Optional[float], typer.Option(help="Seconds per step [default 3].", min=0.1)
+        Optional[float],
+        typer.Option(
+            help="Seconds per step [default 3].",
+            min=0.1,
+            max=MAX_TIMEOUT,
+            callback=finite_number,
+        ),
     ] = None,
     total_timeout: Annotated[
-        Optional[float], typer.Option(help="Seconds for the whole check [default 20].", min=0.5)
+        Optional[float],
+        typer.Option(
+            help="Seconds for the whole check [default 20].",
+            min=0.5,
+            max=MAX_TOTAL_TIMEOUT,
+            callback=finite_number,
+        ),
     ] = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,

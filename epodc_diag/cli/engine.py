@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from epodc_diag.cli.common import OutputFormat, state
+from epodc_diag.cli.common import OutputFormat, finite_number, state
+from epodc_diag.config import MAX_AGENTS, MAX_HANDLERS, MAX_HOURS
 from epodc_diag.errors import UsageError
 
 app = typer.Typer(
@@ -74,18 +75,25 @@ def simulate_command(
     agents: Annotated[
         int | None,
         typer.Option(
-            help="Managed systems [config: engine.agents, default 200].", min=1, max=1_000_000
+            help="Managed systems [config: engine.agents, default 200].", min=1, max=MAX_AGENTS
         ),
     ] = None,
     handlers: Annotated[
         int | None,
         typer.Option(
-            help="Agent Handlers, the ePO server's own included [default 2].", min=1, max=64
+            help="Agent Handlers, the ePO server's own included [default 2].",
+            min=1,
+            max=MAX_HANDLERS,
         ),
     ] = None,
     hours: Annotated[
         float | None,
-        typer.Option(help="Virtual hours to simulate [default 2].", min=0.05, max=24 * 14),
+        typer.Option(
+            help="Virtual hours to simulate [default 2].",
+            min=0.05,
+            max=MAX_HOURS,
+            callback=finite_number,
+        ),
     ] = None,
     seed: Annotated[
         int | None,
