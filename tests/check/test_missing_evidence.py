@@ -127,9 +127,7 @@ def test_fail_on_critical_with_a_warning_and_a_missing_database_is_unknown(
 
 
 @pytest.mark.parametrize("bad", ["/nonexistent/typo", "/nonexistent/*.log"])
-def test_a_logs_path_that_names_nothing_is_a_usage_error(
-    make_site: SiteFactory, bad: str
-) -> None:
+def test_a_logs_path_that_names_nothing_is_a_usage_error(make_site: SiteFactory, bad: str) -> None:
     site = str(make_site("cleanup-stalled", **SIZE))
     result = run_epodc("check", "--site", site, "--logs", bad, "-f", "nagios")
     assert result.returncode == 3
