@@ -16,7 +16,7 @@ from epodc_diag.cli.common import (
     TableFormatOption,
     database_session,
     echo_text,
-    finite_number,
+    finite_at_most,
     locate,
     state,
 )
@@ -245,9 +245,7 @@ def network_command(
     ] = None,
     port: Annotated[
         Optional[int],
-        typer.Option(
-            help="The application server port [default: 8444, or server.ini's].", min=1, max=65535
-        ),
+        typer.Option(help="The application server port [default: 8444, or server.ini's]."),
     ] = None,
     ini_path: Annotated[
         Optional[Path], typer.Option("--ini", help="server.ini to take the defaults from.")
@@ -257,8 +255,7 @@ def network_command(
         typer.Option(
             help="Seconds per step [default 3].",
             min=0.1,
-            max=MAX_TIMEOUT,
-            callback=finite_number,
+            callback=finite_at_most(MAX_TIMEOUT),
         ),
     ] = None,
     total_timeout: Annotated[
@@ -266,8 +263,7 @@ def network_command(
         typer.Option(
             help="Seconds for the whole check [default 20].",
             min=0.5,
-            max=MAX_TOTAL_TIMEOUT,
-            callback=finite_number,
+            callback=finite_at_most(MAX_TOTAL_TIMEOUT),
         ),
     ] = None,
     site: SiteOption = None,

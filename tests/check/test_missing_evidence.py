@@ -115,10 +115,10 @@ def test_only_rules_that_need_the_missing_database_are_unknown(make_site: SiteFa
     assert "checks passed" not in result.stdout and "1 checks" not in result.stdout
 
 
-def test_fail_on_critical_with_a_warning_and_a_missing_database_is_unknown(
+def test_fail_on_critical_with_a_missing_database_is_unknown(
     make_site: SiteFactory, tmp_path: Path
 ) -> None:
-    """--fail-on critical demotes warnings to OK only when the evidence was all there."""
+    """--fail-on critical lowers warnings; it never turns missing evidence into OK."""
     site = str(make_site("healthy", **SIZE))
     result = run_epodc(
         "check", "--site", site, "--db", MISSING_DB, "--fail-on", "critical", "-f", "nagios"
@@ -184,3 +184,26 @@ def test_a_bundle_keeps_what_was_required(make_site: SiteFactory, tmp_path: Path
     replayed = run_epodc("check", "--bundle", str(out), "-f", "nagios")
     assert replayed.returncode == 3, replayed.stdout
     assert replayed.stdout.startswith("EPODC UNKNOWN - database unavailable: ")
+
+
+@pytest.mark.slow
+def test_the_exit_code_matrix_still_holds(make_site: SiteFactory) -> None:
+    """What held in the review (category 7): 0/1/2 for ok/warning/critical in all five formats,
+    --fail-on critical lowers warnings only, and the same with the database down."""
+    sites = {
+        "healthy": (0, 3),
+        "agents-offline": (1, 3),  # its warning needs the database: without it, UNKNOWN
+        "cleanup-stalled": (2, 2),  # the logs still show it
+    }
+    for scenario, (with_db, without_db) in sites.items():
+        site = str(make_site(scenario, **SIZE))
+        for fmt in ("text", "json", "markdown", "nagios", "prometheus"):
+            assert run_epodc("check", "--site", site, "-f", fmt).returncode == with_db, (
+                scenario,
+                fmt,
+            )
+            down = run_epodc("check", "--site", site, "--db", MISSING_DB, "-f", fmt)
+            assert down.returncode == without_db, (scenario, fmt, down.stdout[:200])
+    warning_site = str(make_site("agents-offline", **SIZE))
+    lowered = run_epodc("check", "--site", warning_site, "--fail-on", "critical", "-f", "nagios")
+    assert lowered.returncode == 0 and lowered.stdout.startswith("EPODC OK - agents-")
