@@ -9,7 +9,7 @@ is skipped with the reason, and a rule that crashes is reported as that rule's e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -348,18 +348,21 @@ def _run(name: str, action: Callable[[], Any]) -> tuple[Any, CheckRecord]:
     )
 
 
-def required_evidence(site: Site | None, options: CheckOptions) -> dict[str, str]:
+def required_evidence(
+    site: Site | None, options: CheckOptions, needed: Collection[str] | None = None
+) -> dict[str, str]:
     """The evidence a check must read before it may answer OK, and why.
 
     What the user named (--db or a configured database, --ini, --logs) must be read; on an ePO
-    install or a simulated site the database is the main evidence, so it is required there too.
+    install or a simulated site the database is the main evidence, so it is required there too,
+    unless none of the rules that run (`needed`: the kinds they use) looks at it.
     """
     required: dict[str, str] = {}
     if options.db_url:
         required["db"] = "asked for with --db or $EPODC_DB_URL"
     elif options.database.get("url") or options.database.get("server"):
         required["db"] = "set in epodc.toml [database]"
-    elif site is not None:
+    elif site is not None and (needed is None or "db" in needed):
         what = "a simulated site" if site.simulated else "an ePO install"
         required["db"] = f"the main evidence of {what}"
     if options.ini_path:
@@ -370,11 +373,14 @@ def required_evidence(site: Site | None, options: CheckOptions) -> dict[str, str
 
 
 def collect(
-    site: Site | None, options: CheckOptions, target: str
+    site: Site | None,
+    options: CheckOptions,
+    target: str,
+    needed: Collection[str] | None = None,
 ) -> tuple[Evidence, list[CheckRecord]]:
     records: list[CheckRecord] = []
     unavailable: dict[str, str] = {}
-    required = required_evidence(site, options)
+    required = required_evidence(site, options, needed)
     parts: dict[str, Any] = {}
     for kind in ("db", "ini", "network", "logs"):
         if kind not in options.kinds:
@@ -450,7 +456,8 @@ def evaluate(
 def run_check(
     site: Site | None, options: CheckOptions, rules: Sequence[type[Rule]], target: str
 ) -> CheckResult:
-    evidence, collected = collect(site, options, target)
+    needed = {kind for rule in rules for kind in rule.needs}
+    evidence, collected = collect(site, options, target, needed)
     findings, ruled = evaluate(evidence, rules)
     return CheckResult(target, evidence, tuple(findings), tuple(collected + ruled))
 

@@ -84,6 +84,23 @@ def test_an_install_whose_database_cannot_be_reached_is_not_ok(
     assert result.stdout.startswith("EPODC UNKNOWN - database unavailable: ")
 
 
+def test_the_main_database_is_required_only_by_rules_that_use_it(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(make_site("healthy", **SIZE), site)
+    (site / "epo.db").write_bytes(b"not a database at all")
+    network_only = run_epodc(
+        "check", "--site", str(site), "--only", "tomcat-port-closed", "-f", "nagios"
+    )
+    assert network_only.returncode == 0, network_only.stdout
+    # ... but a database the user named must be read whatever the rules.
+    named = run_epodc(
+        "check", "--site", str(site), "--db", MISSING_DB, "--only", "tomcat-port-closed"
+    )
+    assert named.returncode == 3
+
+
 def test_a_critical_finding_keeps_its_exit_code_and_names_the_missing_database(
     make_site: SiteFactory,
 ) -> None:
