@@ -9,7 +9,7 @@ is skipped with the reason, and a rule that crashes is reported as that rule's e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +71,27 @@ class CheckResult:
             for c in self.checks
         )
 
+    @property
+    def missing_required(self) -> dict[str, str]:
+        """Evidence that was asked for, or is the main evidence, and could not be read."""
+        return self.evidence.missing_required
+
+    @property
+    def passed(self) -> int:
+        """Rules that ran on their evidence and found nothing (never one that lacked it)."""
+        return sum(1 for c in self.checks if c.kind == "rule" and c.status is CheckStatus.ok)
+
+    def unavailable_lines(self) -> list[str]:
+        """One phrase per missing required evidence: "database unavailable: <reason>"."""
+        from epodc_diag.evidence import EVIDENCE_NAMES
+
+        lines = []
+        for kind, why in self.missing_required.items():
+            title = COLLECTOR_TITLES.get(kind, "")
+            reason = why[len(title) + 2 :] if title and why.startswith(f"{title}: ") else why
+            lines.append(f"{EVIDENCE_NAMES.get(kind, kind)} unavailable: {reason}")
+        return lines
+
     def exit_code(self, fail_on: str = "warning") -> int:
         if not self.checked_anything:
             return 3
@@ -79,6 +100,9 @@ class CheckResult:
             return 2
         if worst_seen is Severity.warning and fail_on == "warning":
             return 1
+        # Like a monitoring plugin: no OK while evidence it had to read is missing.
+        if self.missing_required:
+            return 3
         return 0
 
 
@@ -326,11 +350,39 @@ def _run(name: str, action: Callable[[], Any]) -> tuple[Any, CheckRecord]:
     )
 
 
+def required_evidence(
+    site: Site | None, options: CheckOptions, needed: Collection[str] | None = None
+) -> dict[str, str]:
+    """The evidence a check must read before it may answer OK, and why.
+
+    What the user named (--db or a configured database, --ini, --logs) must be read; on an ePO
+    install or a simulated site the database is the main evidence, so it is required there too,
+    unless none of the rules that run (`needed`: the kinds they use) looks at it.
+    """
+    required: dict[str, str] = {}
+    if options.db_url:
+        required["db"] = "asked for with --db or $EPODC_DB_URL"
+    elif options.database.get("url") or options.database.get("server"):
+        required["db"] = "set in epodc.toml [database]"
+    elif site is not None and (needed is None or "db" in needed):
+        what = "a simulated site" if site.simulated else "an ePO install"
+        required["db"] = f"the main evidence of {what}"
+    if options.ini_path:
+        required["ini"] = "asked for with --ini"
+    if options.log_paths:
+        required["logs"] = "asked for with --logs"
+    return {kind: why for kind, why in required.items() if kind in options.kinds}
+
+
 def collect(
-    site: Site | None, options: CheckOptions, target: str
+    site: Site | None,
+    options: CheckOptions,
+    target: str,
+    needed: Collection[str] | None = None,
 ) -> tuple[Evidence, list[CheckRecord]]:
     records: list[CheckRecord] = []
     unavailable: dict[str, str] = {}
+    required = required_evidence(site, options, needed)
     parts: dict[str, Any] = {}
     for kind in ("db", "ini", "network", "logs"):
         if kind not in options.kinds:
@@ -349,9 +401,11 @@ def collect(
             if value is not None and value.skipped:
                 # Scanned, but not everything: name what was left out next to the evidence.
                 record = replace(record, reason="; ".join(value.skipped))
-        records.append(record)
         if value is None:
             unavailable[kind] = f"{COLLECTOR_TITLES[kind]}: {record.reason}"
+            if kind in required and record.status is CheckStatus.skipped:
+                record = replace(record, status=CheckStatus.unknown)
+        records.append(record)
         parts[kind] = value
     evidence = Evidence(
         target=target,
@@ -360,6 +414,7 @@ def collect(
         network=parts.get("network"),
         logs=parts.get("logs"),
         unavailable=unavailable,
+        required=required,
     )
     return evidence, records
 
@@ -369,15 +424,22 @@ def evaluate(
 ) -> tuple[list[Finding], list[CheckRecord]]:
     findings: list[Finding] = []
     records: list[CheckRecord] = []
+    missing = evidence.missing_required
     for rule_class in rules:
         start = time.monotonic()
+        # A rule that could not see required evidence it uses has not shown that all is well.
+        lacking = [kind for kind in rule_class.needs if kind in missing]
         try:
             found = rule_class().evaluate(evidence)
             status = CheckStatus.finding if found else CheckStatus.ok
             reason = "; ".join(f.summary for f in found)
             findings.extend(found)
+            if not found and lacking:
+                status, reason = CheckStatus.unknown, "; ".join(missing[k] for k in lacking)
         except Skip as exc:
             status, reason = CheckStatus.skipped, str(exc)
+            if lacking:
+                status = CheckStatus.unknown
         except Exception as exc:  # one broken rule is that rule's error, not the run's
             status, reason = CheckStatus.error, scrub_secrets(f"{type(exc).__name__}: {exc}")
         records.append(
@@ -399,7 +461,8 @@ def evaluate(
 def run_check(
     site: Site | None, options: CheckOptions, rules: Sequence[type[Rule]], target: str
 ) -> CheckResult:
-    evidence, collected = collect(site, options, target)
+    needed = {kind for rule in rules for kind in rule.needs}
+    evidence, collected = collect(site, options, target, needed)
     findings, ruled = evaluate(evidence, rules)
     return CheckResult(target, evidence, tuple(findings), tuple(collected + ruled))
 

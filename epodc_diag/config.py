@@ -8,11 +8,14 @@ the line and the key, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +39,19 @@ class KeySpec:
     doc: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None  # the same limit the matching command-line option has
 
+
+# Limits shared with the command-line options, so epodc.toml cannot ask for more than they allow.
+MAX_AGENTS = 1_000_000
+MAX_HANDLERS = 64
+MAX_HOURS = 24.0 * 14
+MAX_TIMEOUT = 300.0  # seconds one network step may wait
+MAX_TOTAL_TIMEOUT = 3600.0
+MAX_BUNDLE_BYTES = 4 * 1024**3
+# `[database] now` must leave room for the spans the checks subtract from and add to it.
+EARLIEST_NOW = datetime(1970, 1, 1)
+LATEST_NOW = datetime(9000, 1, 1)
 
 SPEC: dict[str, dict[str, KeySpec]] = {
     "database": {
@@ -44,7 +59,11 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         "server": KeySpec(str, "", "SQL Server host name or address"),
         "instance": KeySpec(str, "", "SQL Server named instance (empty for the default)"),
         "port": KeySpec(
-            int, 0, "TCP port of SQL Server (0: default or from the instance)", minimum=0
+            int,
+            0,
+            "TCP port of SQL Server (0: default or from the instance)",
+            minimum=0,
+            maximum=65535,
         ),
         "database": KeySpec(str, "", "name of the ePO database"),
         "authentication": KeySpec(
@@ -61,10 +80,16 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         "trust_server_certificate": KeySpec(
             bool, False, "accept a server certificate no trusted CA signed"
         ),
-        "login_timeout": KeySpec(int, 5, "seconds to wait for a connection", minimum=1),
-        "query_timeout": KeySpec(int, 30, "seconds a query may run", minimum=1),
+        "login_timeout": KeySpec(
+            int, 5, "seconds to wait for a connection", minimum=1, maximum=600
+        ),
+        "query_timeout": KeySpec(int, 30, "seconds a query may run", minimum=1, maximum=86400),
         "lock_timeout_ms": KeySpec(
-            int, 5000, "SET LOCK_TIMEOUT on SQL Server, milliseconds", minimum=0
+            int,
+            5000,
+            "SET LOCK_TIMEOUT on SQL Server, milliseconds",
+            minimum=0,
+            maximum=86_400_000,
         ),
         "clock": KeySpec(
             str,
@@ -91,29 +116,65 @@ SPEC: dict[str, dict[str, KeySpec]] = {
     },
     "network": {
         "port": KeySpec(
-            int, 8444, "the application server port the Agent Handler reports to", minimum=1
+            int,
+            8444,
+            "the application server port the Agent Handler reports to",
+            minimum=1,
+            maximum=65535,
         ),
-        "timeout": KeySpec(float, 3.0, "seconds each network step may take", minimum=0.1),
+        "timeout": KeySpec(
+            float, 3.0, "seconds each network step may take", minimum=0.1, maximum=MAX_TIMEOUT
+        ),
         "total_timeout": KeySpec(
-            float, 20.0, "seconds `diag network` may take in all", minimum=0.5
+            float,
+            20.0,
+            "seconds `diag network` may take in all",
+            minimum=0.5,
+            maximum=MAX_TOTAL_TIMEOUT,
         ),
     },
     "bundle": {
         "max_log_bytes": KeySpec(
-            int, 8 * 1024 * 1024, "bytes kept per log in a bundle (excerpt and tail)", minimum=4096
+            int,
+            8 * 1024 * 1024,
+            "bytes kept per log in a bundle (excerpt and tail)",
+            minimum=4096,
+            maximum=MAX_BUNDLE_BYTES,
         ),
         "max_total_bytes": KeySpec(
-            int, 128 * 1024 * 1024, "bytes a whole bundle may hold", minimum=65536
+            int,
+            128 * 1024 * 1024,
+            "bytes a whole bundle may hold",
+            minimum=65536,
+            maximum=MAX_BUNDLE_BYTES,
         ),
         "tail_bytes": KeySpec(
-            int, 256 * 1024, "bytes of the end of each log a bundle keeps", minimum=0
+            int,
+            256 * 1024,
+            "bytes of the end of each log a bundle keeps",
+            minimum=0,
+            maximum=MAX_BUNDLE_BYTES,
         ),
     },
     "engine": {
-        "agents": KeySpec(int, 200, "managed systems in a simulated site", minimum=1),
-        "handlers": KeySpec(int, 2, "Agent Handlers, the ePO server's own included", minimum=1),
-        "hours": KeySpec(float, 2.0, "virtual hours to simulate", minimum=0.05),
-        "seed": KeySpec(int, 1, "random seed: the same seed writes the same site"),
+        "agents": KeySpec(
+            int, 200, "managed systems in a simulated site", minimum=1, maximum=MAX_AGENTS
+        ),
+        "handlers": KeySpec(
+            int,
+            2,
+            "Agent Handlers, the ePO server's own included",
+            minimum=1,
+            maximum=MAX_HANDLERS,
+        ),
+        "hours": KeySpec(float, 2.0, "virtual hours to simulate", minimum=0.05, maximum=MAX_HOURS),
+        "seed": KeySpec(
+            int,
+            1,
+            "random seed: the same seed writes the same site",
+            minimum=-(2**63),
+            maximum=2**63 - 1,
+        ),
     },
 }
 
@@ -149,20 +210,50 @@ def find_config(explicit: Path | None) -> Path | None:
     `--config` and `$EPODC_CONFIG` name a file that must exist; `./epodc.toml` and the user
     config file are used only when present.
     """
+    from epodc_diag.fileio import check_regular_file
+
     if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"config file not found: {explicit}")
+        check_regular_file(explicit, what="config file", error=ConfigError)
         return explicit
     from_env = os.environ.get(CONFIG_ENV)
     if from_env:
         path = Path(from_env)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path} (from ${CONFIG_ENV})")
+        try:
+            check_regular_file(path, what="config file", error=ConfigError)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message} (from ${CONFIG_ENV})") from None
         return path
-    for candidate in (Path.cwd() / CONFIG_FILENAME, user_config_path()):
-        if candidate.is_file():
+    for candidate in _optional_locations():
+        if _readable(candidate):
             return candidate
     return None
+
+
+def _optional_locations() -> list[Path]:
+    """./epodc.toml and the user config file, leaving out any that cannot even be named (a
+    deleted working folder, a HOME that does not resolve)."""
+    found: list[Path] = []
+    with contextlib.suppress(OSError):
+        found.append(Path.cwd() / CONFIG_FILENAME)
+    # Path.home() raises without HOME or a passwd entry
+    with contextlib.suppress(OSError, RuntimeError, KeyError):
+        found.append(user_config_path())
+    return found
+
+
+def _readable(candidate: Path) -> bool:
+    """Whether an optional location holds a config file epodc can read. Anything else (a
+    folder, a FIFO, a symlink loop, a file or folder this account may not read) counts as no
+    file there: only a file the user named is worth failing for."""
+    from epodc_diag.fileio import check_regular_file
+
+    try:
+        check_regular_file(candidate, what="config file", error=ConfigError)
+        with candidate.open("rb"):  # a regular file, so this cannot block
+            pass
+    except (ConfigError, OSError):
+        return False
+    return True
 
 
 def load_settings(explicit: Path | None = None) -> Settings:
@@ -193,11 +284,18 @@ def key_lines(text: str) -> dict[tuple[str, str], int]:
     return lines
 
 
+MAX_CONFIG_BYTES = 1024 * 1024  # far more than any epodc.toml; keeps a wrong file out of memory
+
+
 def parse_settings(path: Path) -> Settings:
+    from epodc_diag.fileio import read_regular_file
+
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        raw = read_regular_file(
+            path, what="config file", max_bytes=MAX_CONFIG_BYTES, error=ConfigError
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"cannot read config file: {exc.message}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -235,7 +333,10 @@ def validate(
             spec = SPEC[section].get(key)
             if spec is None:
                 raise ConfigError(f"{at(section, key)}: unknown key '{key}' in [{section}]")
-            values[section][key] = _coerce(value, spec, f"{at(section, key)}: [{section}] {key}")
+            label = f"{at(section, key)}: [{section}] {key}"
+            values[section][key] = _coerce(value, spec, label)
+            if (section, key) == ("database", "now"):
+                _check_now(values[section][key], label)
     return Settings(values, path, dict(lines))
 
 
@@ -252,6 +353,8 @@ def _coerce(value: object, spec: KeySpec, label: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{label} must be a number, got {_describe(value)}")
         value = float(value)
+        if not math.isfinite(value):  # TOML has inf and nan; no setting means either
+            raise ConfigError(f"{label} must be a finite number, got {value}")
     elif spec.kind is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{label} must be a list of strings, got {_describe(value)}")
@@ -265,5 +368,28 @@ def _coerce(value: object, spec: KeySpec, label: str) -> Any:
         if spec.choices:
             value = value.lower()
     if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
-        raise ConfigError(f"{label} must be at least {spec.minimum:g}, got {value}")
+        raise ConfigError(f"{label} must be at least {_number(spec.minimum)}, got {_number(value)}")
+    if spec.maximum is not None and isinstance(value, (int, float)) and value > spec.maximum:
+        raise ConfigError(f"{label} must be at most {_number(spec.maximum)}, got {_number(value)}")
     return value
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _check_now(value: str, label: str) -> None:
+    """`[database] now` is compared with, and shifted by, hours and days: a date at the edge of
+    what Python can hold (year 1 or 9999) would overflow there, so keep it to sensible years."""
+    if not value:
+        return
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return  # the database session names the expected form
+    naive = moment.replace(tzinfo=None)
+    if not EARLIEST_NOW <= naive < LATEST_NOW:
+        raise ConfigError(
+            f"{label} must be a time between {EARLIEST_NOW.year} and {LATEST_NOW.year - 1}, "
+            f"got {value!r}"
+        )

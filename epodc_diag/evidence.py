@@ -138,12 +138,31 @@ class Evidence:
     network: NetworkEvidence | None = None
     logs: LogEvidence | None = None
     unavailable: dict[str, str] = field(default_factory=dict)  # kind -> reason
+    # kind -> why it had to be read (asked for, or the main evidence of an install); a required
+    # kind that is unavailable makes the result UNKNOWN instead of OK
+    required: dict[str, str] = field(default_factory=dict)
 
     def why_missing(self, kind: str) -> str:
         return self.unavailable.get(kind, f"no {kind} evidence was collected")
 
+    def part(self, kind: str) -> object | None:
+        return {"db": self.db, "ini": self.ini, "network": self.network, "logs": self.logs}.get(
+            kind
+        )
+
+    @property
+    def missing_required(self) -> dict[str, str]:
+        """The evidence that had to be read and was not: kind -> why it is missing."""
+        return {
+            kind: self.why_missing(kind)
+            for kind in KINDS
+            if kind in self.required and self.part(kind) is None
+        }
+
 
 KINDS = ("db", "ini", "network", "logs")
+# How each kind of evidence is named in status lines and metric labels.
+EVIDENCE_NAMES = {"db": "database", "ini": "server.ini", "network": "network", "logs": "logs"}
 
 
 # ------------------------------------------------------------ (de)serialising

@@ -69,6 +69,9 @@ class CheckStatus(str, enum.Enum):
     finding = "finding"
     skipped = "skipped"
     error = "error"
+    # Evidence that was asked for (or is the main evidence) could not be read, so the check
+    # cannot say "ok": the rule did not run on what it needs.
+    unknown = "unknown"
 
 
 @dataclass(frozen=True)

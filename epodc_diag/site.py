@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -326,7 +327,9 @@ def read_db_properties(path: Path) -> DbProperties:
         return ""
 
     port_text = pick("port")
-    port = int(port_text) if port_text.isdigit() else 0
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+    port = int(port_text) if re.fullmatch(r"[0-9]{1,5}", port_text) else 0
+    port = port if port <= 65535 else 0
     server = pick("server")
     instance = pick("instance")
     if "\\" in server and not instance:

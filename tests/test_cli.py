@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -347,3 +348,292 @@ def test_an_ignored_sigterm_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line_exit_3(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 3, (result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("epodc: error: "), result.stderr
+    assert "unexpected" not in lines[0] and "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.mark.parametrize(
+    ("toml", "args", "needles"),
+    [
+        ("[engine]\nhours = inf\n", ["engine", "simulate"], ["line 2", "[engine] hours", "finite"]),
+        ("[engine]\nhours = nan\n", ["engine", "simulate"], ["[engine] hours", "finite"]),
+        ("[engine]\nhandlers = 100000\n", ["engine", "simulate"], ["[engine] handlers", "64"]),
+        ("[engine]\nagents = 100000000\n", ["engine", "simulate"], ["[engine] agents"]),
+        (
+            "[network]\ntimeout = nan\n",
+            ["diag", "network", "--host", "localhost", "--ip", "127.0.0.1", "--port", "1"],
+            ["[network] timeout", "finite"],
+        ),
+        (
+            "[network]\ntimeout = inf\n",
+            ["diag", "network", "--host", "localhost", "--ip", "127.0.0.1", "--port", "1"],
+            ["[network] timeout"],
+        ),
+        (
+            "[network]\nport = 70000\n",
+            ["diag", "network", "--host", "localhost", "--ip", "127.0.0.1"],
+            ["line 2", "[network] port", "65535"],
+        ),
+        (
+            '[database]\nnow = "0001-01-01 00:00:00"\n',
+            ["diag", "queue", "--site", "{tmp}/nowhere"],
+            ["[database] now"],
+        ),
+    ],
+)
+def test_config_values_beyond_the_cli_limits_are_one_line(
+    tmp_path: Path, toml: str, args: list[str], needles: list[str]
+) -> None:
+    """Review M15: each of these hung, crashed or gave a false CRITICAL."""
+    config = tmp_path / "c.toml"
+    config.write_text(toml, encoding="utf-8")
+    full = ["--config", str(config), *(a.replace("{tmp}", str(tmp_path)) for a in args)]
+    if args[0] == "engine":
+        full += ["--out", str(tmp_path / "x")]
+    result = run(*full)  # run() has a hard timeout: a hang fails the test
+    _one_line_exit_3(result, str(config), *needles)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            "diag",
+            "network",
+            "--host",
+            "localhost",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            "1",
+            "--timeout",
+            "nan",
+        ],
+        [
+            "diag",
+            "network",
+            "--host",
+            "localhost",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            "1",
+            "--total-timeout",
+            "nan",
+        ],
+        ["engine", "simulate", "--out", "{tmp}/x", "--hours", "nan"],
+    ],
+)
+def test_nan_on_the_command_line_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    result = run(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    _one_line_exit_3(result, "finite")
+
+
+def test_out_of_range_cli_numbers_exit_3(tmp_path: Path) -> None:
+    for args in (
+        ["diag", "network", "--host", "localhost", "--ip", "127.0.0.1", "--port", "70000"],
+        ["diag", "network", "--host", "localhost", "--ip", "127.0.0.1", "--timeout", "inf"],
+        ["engine", "simulate", "--out", str(tmp_path / "x"), "--hours", "inf"],
+    ):
+        result = run(*args)
+        assert result.returncode == 3, args
+        assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
+def test_unreadable_default_config_locations_are_ignored(tmp_path: Path) -> None:
+    """Review M13: a folder, a symlink loop or a FIFO where epodc.toml would be."""
+    ini = tmp_path / "server.ini"
+    ini.write_text(
+        "[Server]\nDNSName=epo.example.org\nIPAddress=10.0.0.1\n[Ports]\nClientAuthHttpsPort=8444\n",
+        encoding="utf-8",
+    )
+    cases = {}
+    folder = tmp_path / "folder" / "epodc"
+    (folder / "epodc.toml").mkdir(parents=True)
+    cases["folder"] = folder.parent
+    loop = tmp_path / "loop" / "epodc"
+    loop.mkdir(parents=True)
+    (loop / "epodc.toml").symlink_to(loop / "other")
+    (loop / "other").symlink_to(loop / "epodc.toml")
+    cases["loop"] = loop.parent
+    fifo = tmp_path / "fifo" / "epodc"
+    fifo.mkdir(parents=True)
+    os.mkfifo(fifo / "epodc.toml")
+    cases["fifo"] = fifo.parent
+    for name, xdg in cases.items():
+        result = run("diag", "ini", str(ini), env={"XDG_CONFIG_HOME": str(xdg)}, cwd=tmp_path)
+        assert result.returncode == 0, (name, result.stderr)
+    # ./epodc.toml as a folder too
+    work = tmp_path / "work"
+    (work / "epodc.toml").mkdir(parents=True)
+    result = run("diag", "ini", str(ini), cwd=work, env={"XDG_CONFIG_HOME": str(tmp_path / "none")})
+    assert result.returncode == 0, result.stderr
+    # Named explicitly, the same FIFO is an error, at once (no hang).
+    named = run("--config", str(fifo / "epodc.toml"), "diag", "ini", str(ini))
+    _one_line_exit_3(named, "named pipe")
+    from_env = run("diag", "ini", str(ini), env={"EPODC_CONFIG": str(loop / "epodc.toml")})
+    _one_line_exit_3(from_env, "$EPODC_CONFIG")
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        ["--since", "99999999d"],
+        ["--until", "99999999d"],
+        ["--since", "1000000000000000000000000d"],
+        ["--since", "999999999999999999999s"],
+        ["--since", "0001-01-01T00:00:00+05:00"],
+        ["--since", "\u0663d"],  # an Arabic-Indic digit
+    ],
+)
+def test_windows_beyond_the_calendar_are_one_line(tmp_path: Path, window: list[str]) -> None:
+    log = tmp_path / "server_EPOAH01.log"
+    log.write_text("2026-11-26 08:00:00.000 I #01234 NAIMSRV  hello\n", encoding="utf-8")
+    result = run("diag", "logs", str(log), *window)
+    _one_line_exit_3(result, window[0])
+
+
+def test_a_superscript_digit_is_not_a_port(tmp_path: Path) -> None:
+    """Review m2: "²" (0xB2 in cp1252) passes str.isdigit() and then fails int()."""
+    ini = tmp_path / "server.ini"
+    ini.write_bytes(
+        b"[Server]\r\nDNSName=epo.example.org\r\nIPAddress=127.0.0.1\r\n"
+        b"[Ports]\r\nClientAuthHttpsPort=\xb2\r\nAgentHttpsPort=8\xb2\r\n"
+    )
+    shown = run("diag", "ini", str(ini), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    checked = run("diag", "network", "--ini", str(ini), "--port", "1", "--timeout", "0.5")
+    assert checked.returncode in (0, 1, 2), checked.stderr
+    assert "unexpected" not in checked.stderr
+
+    from epodc_diag.site import read_db_properties
+
+    props = tmp_path / "db.properties"
+    props.write_bytes(b"db.server.name=SQL01\r\ndb.port=14\xc2\xb233\r\ndb.database.name=ePO\r\n")
+    assert read_db_properties(props).port == 0  # not a port: the driver's default is used
+
+
+def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = (
+        "import os, sys, subprocess; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+        "r = subprocess.run([sys.executable, '-m', 'epodc_diag', 'diag', 'ini', 'server.ini'], "
+        "capture_output=True, text=True, timeout=60); "
+        "sys.stdout.write(str(r.returncode) + '\\n' + r.stderr)"
+    )
+    # -m needs a readable package path, so the child finds epodc_diag through PYTHONPATH.
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(gone)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    code, _, stderr = done.stdout.partition("\n")
+    assert code == "3", done.stdout + done.stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "current folder no longer exists" in lines[0], stderr
+
+
+def test_simulate_on_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    """The site's database cannot grow past the file size limit: one line, nothing left."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    env = {k: v for k, v in os.environ.items() if k != "EPODC_CONFIG"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "epodc_diag",
+            "engine",
+            "simulate",
+            "--out",
+            "site",
+            "--agents",
+            "5000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+        preexec_fn=limit,
+        check=False,
+    )
+    _one_line_exit_3(result, "cannot write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no site, no temporary folder
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("setpriv"),
+    reason="needs root and setpriv to run as an account that may not read the config dir",
+)
+def test_a_config_dir_this_account_may_not_read_is_ignored() -> None:
+    """Review M13 as it happened: a service account whose HOME is another user's private folder
+    got `unexpected PermissionError` from every command, even `diag ini FILE`."""
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="epodc-m13-"))
+    try:
+        shared.chmod(0o755)
+        private_home = shared / "home"
+        (private_home / ".config" / "epodc").mkdir(parents=True)
+        (private_home / ".config" / "epodc" / "epodc.toml").write_text("[engine]\n")
+        private_home.chmod(0o700)  # root's; the account below cannot even look inside
+        ini = shared / "server.ini"
+        ini.write_text("[Server]\nDNSName=epo.example.org\nIPAddress=10.0.0.1\n")
+        ini.chmod(0o644)
+        env = {k: v for k, v in os.environ.items() if k not in ("EPODC_CONFIG", "XDG_CONFIG_HOME")}
+        env["HOME"] = str(private_home)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        result = subprocess.run(
+            [*as_nobody, sys.executable, "-m", "epodc_diag", "diag", "ini", str(ini)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=shared,
+            timeout=120,
+            check=False,
+        )
+        if "Permission denied" in result.stderr and "epodc" not in result.stderr:
+            pytest.skip(f"this account cannot run the interpreter: {result.stderr.strip()}")
+        assert result.returncode in (0, 1), result.stderr
+        assert "unexpected" not in result.stderr and "PermissionError" not in result.stderr
+        # Named explicitly, the same file is an error, in one line.
+        named = subprocess.run(
+            [
+                *as_nobody,
+                sys.executable,
+                "-m",
+                "epodc_diag",
+                "--config",
+                str(private_home / ".config" / "epodc" / "epodc.toml"),
+                "diag",
+                "ini",
+                str(ini),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=shared,
+            timeout=120,
+            check=False,
+        )
+        _one_line_exit_3(named, "permission denied")
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

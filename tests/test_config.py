@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -122,3 +123,86 @@ def test_example_documents_every_key_and_validates() -> None:
             line = settings.lines[(section, key)]
             previous = text.splitlines()[line - 2]
             assert previous.startswith("#"), (section, key)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[engine]\nhours = inf\n", r"line 2: \[engine\] hours must be a finite number, got inf"),
+        ("[engine]\nhours = nan\n", r"line 2: \[engine\] hours must be a finite number, got nan"),
+        ("[engine]\nhours = -inf\n", r"line 2: \[engine\] hours must be a finite number"),
+        ("[engine]\nhours = 100000.0\n", r"line 2: \[engine\] hours must be at most 336"),
+        ("[engine]\nhandlers = 100000\n", r"line 2: \[engine\] handlers must be at most 64"),
+        ("[engine]\nagents = 100000000\n", r"line 2: \[engine\] agents must be at most 1000000,"),
+        ("[network]\ntimeout = nan\n", r"line 2: \[network\] timeout must be a finite number"),
+        ("[network]\ntimeout = inf\n", r"line 2: \[network\] timeout must be a finite number"),
+        ("[network]\ntimeout = 1e300\n", r"line 2: \[network\] timeout must be at most"),
+        ("[network]\ntotal_timeout = +inf\n", r"\[network\] total_timeout must be a finite"),
+        ("[network]\nport = 70000\n", r"line 2: \[network\] port must be at most 65535"),
+        ("[database]\nport = 65536\n", r"line 2: \[database\] port must be at most 65535"),
+        ("[database]\nlogin_timeout = 99999999\n", r"\[database\] login_timeout must be at most"),
+        (
+            '[database]\nnow = "0001-01-01 00:00:00"\n',
+            r"line 2: \[database\] now must be a time between",
+        ),
+        ('[database]\nnow = "9999-12-31T23:59:59"\n', r"\[database\] now must be a time between"),
+    ],
+)
+def test_non_finite_and_out_of_range_values_name_file_line_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = _write(tmp_path / "epodc.toml", text)
+    with pytest.raises(ConfigError, match=message) as info:
+        parse_settings(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_every_cli_limit_is_also_a_config_limit() -> None:
+    """The keys that have a command-line twin share its limits (review M15)."""
+    assert SPEC["engine"]["agents"].maximum == 1_000_000
+    assert SPEC["engine"]["handlers"].maximum == 64
+    assert SPEC["engine"]["hours"].maximum == 24 * 14
+    assert SPEC["network"]["port"].maximum == 65535
+    for section in SPEC.values():
+        for spec in section.values():
+            if spec.kind in (int, float) and spec.minimum is not None:
+                assert spec.maximum is not None
+
+
+def test_unreadable_optional_locations_count_as_absent(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review M13: as root permissions cannot hide a file, so use what no account can read as a
+    config file: a folder, a symlink loop, a FIFO (which must not block)."""
+    user = user_config_path()
+    user.parent.mkdir(parents=True)
+    user.mkdir()  # a folder named epodc.toml
+    assert find_config(None) is None
+    user.rmdir()
+    user.symlink_to(user.parent / "loop")
+    (user.parent / "loop").symlink_to(user)
+    assert find_config(None) is None
+    user.unlink()
+    os.mkfifo(user)
+    assert find_config(None) is None
+    assert load_settings().get("engine", "agents") == SPEC["engine"]["agents"].default
+    (Path.cwd() / "epodc.toml").mkdir()
+    assert find_config(None) is None
+    # A HOME that does not resolve is no config either.
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(isolated / "no-such-home"))
+    assert find_config(None) is None
+
+
+def test_an_explicit_config_that_is_not_a_file_is_an_error(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fifo = isolated / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="named pipe"):
+        find_config(fifo)
+    with pytest.raises(ConfigError, match="named pipe"):
+        parse_settings(fifo)  # refused before it is opened, so it cannot block
+    monkeypatch.setenv("EPODC_CONFIG", str(isolated))
+    with pytest.raises(ConfigError, match=r"folder.*\$EPODC_CONFIG"):
+        find_config(None)

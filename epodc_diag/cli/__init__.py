@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_signal_handlers()
     debug = "--debug" in args or os.environ.get("EPODC_DEBUG") == "1"
     try:
+        from epodc_diag.cli.streams import prepare_process
+
+        prepare_process()
         import click
 
         from epodc_diag.cli.app import app

@@ -43,6 +43,19 @@ def _write_atomically(path: Path, text: str) -> None:
     write_output(path, text, replace=True, what="report")
 
 
+def _check_log_paths(logs: Sequence[str]) -> None:
+    """A --logs path that names nothing is a typo: refuse it before checking anything, so a
+    monitor never runs on without the evidence it was pointed at."""
+    import glob
+
+    for text in logs:
+        if any(ch in text for ch in "*?["):
+            if not glob.glob(text, recursive=True):
+                raise UsageError(f"--logs {text}: no file matches this pattern")
+        elif not os.path.lexists(text):
+            raise UsageError(f"--logs {text}: no such log file or folder")
+
+
 def _list_rules() -> None:
     from epodc_diag.rules.registry import RULES
 
@@ -128,6 +141,7 @@ def check_command(
     from epodc_diag.checker import replay, run_check
     from epodc_diag.render.report import render
 
+    _check_log_paths(logs or ())
     options = check_options(ctx, db, logs, ini, network)
     if output_file is not None:
         from epodc_diag.outputs import check_output_target

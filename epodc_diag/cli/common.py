@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,34 @@ def check_options(
         ini_path=str(ini) if ini is not None else None,
         network_mode=network.value,
     )
+
+
+def _option_name(param: typer.CallbackParam) -> str:
+    return param.opts[0] if param.opts else str(param.name)
+
+
+def finite_number(param: typer.CallbackParam, value: float | None) -> float | None:
+    """Option callback: refuse inf and nan, which click's range checks let through (every
+    comparison with nan is false), before they reach a timeout or a loop bound."""
+    if value is not None and not math.isfinite(value):
+        from epodc_diag.errors import UsageError
+
+        raise UsageError(f"{_option_name(param)} must be a finite number, got {value}")
+    return value
+
+
+def finite_at_most(maximum: float) -> Callable[[typer.CallbackParam, float | None], float | None]:
+    """Option callback: a finite number no larger than `maximum` (one line when it is not)."""
+
+    def check(param: typer.CallbackParam, value: float | None) -> float | None:
+        value = finite_number(param, value)
+        if value is not None and value > maximum:
+            from epodc_diag.errors import UsageError
+
+            raise UsageError(f"{_option_name(param)} must be at most {maximum:g}, got {value:g}")
+        return value
+
+    return check
 
 
 def echo_text(text: str) -> None:

@@ -16,9 +16,11 @@ from epodc_diag.cli.common import (
     TableFormatOption,
     database_session,
     echo_text,
+    finite_at_most,
     locate,
     state,
 )
+from epodc_diag.config import MAX_TIMEOUT, MAX_TOTAL_TIMEOUT
 from epodc_diag.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -249,10 +251,20 @@ def network_command(
         Optional[Path], typer.Option("--ini", help="server.ini to take the defaults from.")
     ] = None,
     timeout: Annotated[
-        Optional[float], typer.Option(help="Seconds per step [default 3].", min=0.1)
+        Optional[float],
+        typer.Option(
+            help="Seconds per step [default 3].",
+            min=0.1,
+            callback=finite_at_most(MAX_TIMEOUT),
+        ),
     ] = None,
     total_timeout: Annotated[
-        Optional[float], typer.Option(help="Seconds for the whole check [default 20].", min=0.5)
+        Optional[float],
+        typer.Option(
+            help="Seconds for the whole check [default 20].",
+            min=0.5,
+            callback=finite_at_most(MAX_TOTAL_TIMEOUT),
+        ),
     ] = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from epodc_diag.cli.common import OutputFormat, state
-from epodc_diag.errors import UsageError
+from epodc_diag.cli.common import OutputFormat, finite_number, state
+from epodc_diag.config import MAX_AGENTS, MAX_HANDLERS, MAX_HOURS
+from epodc_diag.errors import OutputError, UsageError
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -74,18 +75,25 @@ def simulate_command(
     agents: Annotated[
         int | None,
         typer.Option(
-            help="Managed systems [config: engine.agents, default 200].", min=1, max=1_000_000
+            help="Managed systems [config: engine.agents, default 200].", min=1, max=MAX_AGENTS
         ),
     ] = None,
     handlers: Annotated[
         int | None,
         typer.Option(
-            help="Agent Handlers, the ePO server's own included [default 2].", min=1, max=64
+            help="Agent Handlers, the ePO server's own included [default 2].",
+            min=1,
+            max=MAX_HANDLERS,
         ),
     ] = None,
     hours: Annotated[
         float | None,
-        typer.Option(help="Virtual hours to simulate [default 2].", min=0.05, max=24 * 14),
+        typer.Option(
+            help="Virtual hours to simulate [default 2].",
+            min=0.05,
+            max=MAX_HOURS,
+            callback=finite_number,
+        ),
     ] = None,
     seed: Annotated[
         int | None,
@@ -132,8 +140,20 @@ def simulate_command(
     if options.ini_encoding not in ("cp1252", "utf-16"):
         raise UsageError(f"--ini-encoding must be cp1252 or utf-16, got {ini_encoding!r}")
     long_run = settings.agents * settings.hours >= _PROGRESS_AGENT_HOURS
-    with progress_bar("simulating", enabled=long_run) as progress:
-        summary = simulate_site(settings, out, options, force=force, progress=progress)
+    import sqlite3
+
+    try:
+        with progress_bar("simulating", enabled=long_run) as progress:
+            summary = simulate_site(settings, out, options, force=force, progress=progress)
+    except sqlite3.Error as exc:  # the site's database could not be written (the folder is removed)
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if "full" in detail.lower():
+            raise OutputError(f"cannot write the site {out}: disk full ({detail})") from None
+        if "i/o" in detail.lower():  # what SQLite says when the file may not grow (quota, limit)
+            raise OutputError(
+                f"cannot write the site {out}: the disk is full or refused the write ({detail})"
+            ) from None
+        raise OutputError(f"cannot write the site {out}: {detail}") from None
     summary["out"] = str(out)
     if output is OutputFormat.json:
         typer.echo(json.dumps(summary, indent=2, sort_keys=True))

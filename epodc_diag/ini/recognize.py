@@ -74,8 +74,12 @@ def _ip_kind(text: str) -> str | None:
     return "ipv4" if address.version == 4 else "ipv6"
 
 
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+
+
 def _port(text: str | None) -> int | None:
-    if text is None or not text.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" (0xB2 in cp1252), which int() refuses.
+    if text is None or not _PORT_RE.fullmatch(text):
         return None
     value = int(text)
     return value if 0 < value < 65536 else None

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 
 from epodc_diag.errors import UsageError
 
+# ASCII digits only: \d alone also takes other scripts' digits, which float() then reads.
 _RELATIVE_RE = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|hours?|d|days?|w|weeks?)\s*$", re.I
+    r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|m|min|h|hr|hours?|d|days?|w|weeks?)\s*$",
+    re.I | re.ASCII,
 )
 _UNITS = {
     "s": 1,
@@ -34,15 +36,24 @@ def parse_moment(text: str | None, now: datetime, option: str) -> datetime | Non
         return None
     relative = _RELATIVE_RE.match(text)
     if relative:
-        return now - timedelta(seconds=float(relative.group(1)) * _UNITS[relative.group(2).lower()])
+        seconds = float(relative.group(1)) * _UNITS[relative.group(2).lower()]
+        try:
+            return now - timedelta(seconds=seconds)
+        except (OverflowError, ValueError):  # beyond datetime's years 1 to 9999
+            raise UsageError(
+                f"{option} {text.strip()} reaches back before the year 1: give a shorter span"
+            ) from None
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(
             f"{option} takes a date and time (2026-11-26 08:00) or a span back from now (30m, 2h, 1d), got {text!r}"
         ) from None
-    return (
-        moment.replace(tzinfo=None)
-        if moment.tzinfo is None
-        else moment.astimezone().replace(tzinfo=None)
-    )
+    try:
+        return (
+            moment.replace(tzinfo=None)
+            if moment.tzinfo is None
+            else moment.astimezone().replace(tzinfo=None)
+        )
+    except (OverflowError, ValueError):  # a time at the very edge of the calendar
+        raise UsageError(f"{option} {text.strip()} is out of range") from None

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from epodc_diag.logs.scan import LogReport
 from epodc_diag.render.data import cell
+from epodc_diag.render.marks import mark
 
 
 def _t(moment: datetime | None) -> str:
@@ -102,7 +103,7 @@ def logs_markdown(report: LogReport) -> str:
     ]
     marks = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "critical": "❌"}
     for v in report.verdicts:
-        out.append(f"- {marks[v.severity.value]} **{v.code}**: {_md(v.summary)}")
+        out.append(f"- {mark(marks[v.severity.value])} **{v.code}**: {_md(v.summary)}")
     out += ["", "| signature | count | first | last | reference |", "|---|---:|---|---|---|"]
     for s in report.signatures:
         out.append(f"| {s.id} | {s.count} | {_t(s.first)} | {_t(s.last)} | {_md(s.reference)} |")

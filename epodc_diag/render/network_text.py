@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from epodc_diag.network.check import NetworkReport
+from epodc_diag.render.marks import mark
 from epodc_diag.render.plain import verdict_line
 
 
@@ -12,8 +13,8 @@ def network_text(report: NetworkReport) -> str:
         out.append(f"from: {report.source}")
     out += [f"network: {report.network}", ""]
     for step in report.steps:
-        mark = {"ok": "✓", "failed": "✗", "skipped": "-"}[step.status]
-        out.append(f"  {mark} {step.name:<38} {step.duration_ms:8.1f} ms  {step.detail}")
+        symbol = mark({"ok": "✓", "failed": "✗", "skipped": "-"}[step.status])
+        out.append(f"  {symbol} {step.name:<38} {step.duration_ms:8.1f} ms  {step.detail}")
     if report.tls is not None and report.tls.ok:
         out.append(
             f"    certificate: subject {report.tls.subject or '?'}; issuer {report.tls.issuer or '?'}; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from epodc_diag.ini.reader import IniFile
 from epodc_diag.ini.recognize import Candidate, ServerFacts, is_secret_key
 from epodc_diag.model import Severity, Verdict
+from epodc_diag.render.marks import mark
 
 MASK = "********"
 MARKS = {Severity.ok: "✓", Severity.info: "·", Severity.warning: "!", Severity.critical: "✗"}
@@ -16,7 +17,7 @@ def shown_value(key: str, value: str) -> str:
 
 
 def verdict_line(verdict: Verdict) -> str:
-    return f"{MARKS[verdict.severity]} {verdict.code}: {verdict.summary}"
+    return f"{mark(MARKS[verdict.severity])} {verdict.code}: {verdict.summary}"
 
 
 def _where(candidate: Candidate | None) -> str:

@@ -16,11 +16,59 @@ from typing import Any, ClassVar
 
 from epodc_diag import __version__
 from epodc_diag.checker import CheckResult
-from epodc_diag.evidence import to_dict
+from epodc_diag.evidence import EVIDENCE_NAMES, KINDS, to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
+from epodc_diag.render.marks import ascii_only, mark
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def missing_evidence(result: CheckResult) -> list[dict[str, str]]:
+    """The required evidence that could not be read, for the JSON report."""
+    return [
+        {
+            "kind": kind,
+            "source": EVIDENCE_NAMES.get(kind, kind),
+            "required_because": result.evidence.required.get(kind, ""),
+            "reason": reason,
+        }
+        for kind, reason in result.missing_required.items()
+    ]
+
+
+def _nothing_checked_reason(result: CheckResult) -> str:
+    """Why no rule ran: the collectors' reasons, else the rules' own, never an empty text."""
+    reasons = [c.reason for c in result.checks if c.kind == "collector" and c.reason]
+    reasons = reasons or [c.reason for c in result.checks if c.kind == "rule" and c.reason]
+    reasons = reasons or list(result.evidence.unavailable.values())
+    unique = list(dict.fromkeys(reasons))
+    return "; ".join(unique) or "no rule was selected or none had the evidence it needs"
+
+
+def status_text(result: CheckResult, fail_on: str) -> str:
+    """The one-line verdict every format leads with: findings, evidence that is missing, or OK."""
+    code = result.exit_code(fail_on)
+    missing = result.unavailable_lines()
+    found = [f"{f.id}: {f.summary}" for f in result.findings if f.severity != Severity.info]
+    found = found or [f"{f.id}: {f.summary}" for f in result.findings]
+    if not result.checked_anything and not missing:
+        return "nothing could be checked: " + _nothing_checked_reason(result)
+    if code == 3:
+        # The missing evidence first: it is why the answer is UNKNOWN.
+        parts = missing + found
+        if not result.checked_anything:
+            parts.append("nothing else could be checked")
+        elif not found:
+            parts.append(f"{_count(result.passed, 'other check')} passed")
+        return "; ".join(parts)
+    if found:
+        return "; ".join(found + missing)
+    return f"data channel OK ({_count(result.passed, 'check')} passed)"
 
 
 def metrics(result: CheckResult) -> dict[str, float]:
@@ -64,7 +112,11 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
             "checks": len(result.checks),
             "skipped": sum(1 for c in result.checks if c.status is CheckStatus.skipped),
             "errors": sum(1 for c in result.checks if c.status is CheckStatus.error),
+            "unknown": sum(1 for c in result.checks if c.status is CheckStatus.unknown),
+            "passed": result.passed,
         },
+        "status_line": status_text(result, fail_on),
+        "missing_evidence": missing_evidence(result),
         "findings": [
             {
                 "id": f.id,
@@ -116,6 +168,7 @@ _STATUS_MARK = {
     CheckStatus.finding: "❌",
     CheckStatus.skipped: "⏭️",
     CheckStatus.error: "💥",
+    CheckStatus.unknown: "❓",
 }
 
 
@@ -131,15 +184,32 @@ class MarkdownReport(Renderer):
         out = [
             f"# epodc check: {EXIT_NAMES[code]}",
             "",
-            f"Target: `{result.target}` · epodc {__version__}",
+            f"Target: `{result.target}` {mark('·')} epodc {__version__}",
             "",
         ]
+        missing = result.unavailable_lines()
+        if not missing and not result.checked_anything:
+            out += [f"**{_md(status_text(result, fail_on))}**", ""]
+        if missing:
+            out += [
+                "Evidence that had to be read and could not be:",
+                "",
+                *(
+                    f"- {_md(line)} ({result.evidence.required.get(kind, 'required')})"
+                    for kind, line in zip(result.missing_required, missing, strict=True)
+                ),
+                "",
+            ]
         if not result.findings:
-            out.append("No data-channel problem found.")
+            out.append(
+                "No data-channel problem found in the evidence that could be read."
+                if missing
+                else "No data-channel problem found."
+            )
         for f in result.findings:
             severity = Severity(f.severity)
             out += [
-                f"## {_MD_MARK[severity]} {f.id}: {f.title}",
+                f"## {mark(_MD_MARK[severity])} {f.id}: {f.title}",
                 "",
                 f"**{severity.value}**: {f.summary}",
                 "",
@@ -155,7 +225,7 @@ class MarkdownReport(Renderer):
         out += ["## Checks", "", "| check | status | detail |", "|---|---|---|"]
         for c in result.checks:
             out.append(
-                f"| {c.name} | {_STATUS_MARK[c.status]} {c.status.value} | {_md(c.reason or c.title)} |"
+                f"| {c.name} | {mark(_STATUS_MARK[c.status])} {c.status.value} | {_md(c.reason or c.title)} |"
             )
         return "\n".join(out) + "\n"
 
@@ -169,20 +239,7 @@ class NagiosReport(Renderer):
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         code = result.exit_code(fail_on)
-        if code == 3:
-            text = "nothing could be checked: " + "; ".join(
-                c.reason for c in result.checks if c.kind == "collector" and c.reason
-            )
-        elif result.findings:
-            text = "; ".join(
-                f"{f.id}: {f.summary}" for f in result.findings if f.severity != Severity.info
-            )
-            text = text or "; ".join(f"{f.id}: {f.summary}" for f in result.findings)
-        else:
-            passed = sum(
-                1 for c in result.checks if c.kind == "rule" and c.status is CheckStatus.ok
-            )
-            text = f"data channel OK ({passed} checks passed)"
+        text = " ".join(status_text(result, fail_on).split())
         perf = " ".join(f"'{_perf_label(k)}'={v:g}" for k, v in metrics(result).items())
         return f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}\n"
 
@@ -200,6 +257,20 @@ class PrometheusReport(Renderer):
             "# HELP epodc_status Overall data-channel status: 0 ok, 1 warning, 2 critical, 3 unknown.",
             "# TYPE epodc_status gauge",
             f"epodc_status {code}",
+            "# HELP epodc_evidence_available Whether each kind of evidence could be read (1) or not (0).",
+            "# TYPE epodc_evidence_available gauge",
+            *(
+                f'epodc_evidence_available{{source="{EVIDENCE_NAMES[kind]}"}} '
+                f"{0 if result.evidence.part(kind) is None else 1}"
+                for kind in KINDS
+            ),
+            "# HELP epodc_evidence_required Whether each kind of evidence had to be read (1).",
+            "# TYPE epodc_evidence_required gauge",
+            *(
+                f'epodc_evidence_required{{source="{EVIDENCE_NAMES[kind]}"}} '
+                f"{1 if kind in result.evidence.required else 0}"
+                for kind in KINDS
+            ),
             "# HELP epodc_finding A condition epodc found (1), by rule id and severity.",
             "# TYPE epodc_finding gauge",
         ]
@@ -256,10 +327,11 @@ class TextReport(Renderer):
             soft_wrap=False,
         )
         marks = {
-            CheckStatus.ok: ("✓", "green"),
-            CheckStatus.finding: ("✗", "red"),
-            CheckStatus.skipped: ("-", "yellow"),
-            CheckStatus.error: ("!", "magenta"),
+            CheckStatus.ok: (mark("✓"), "green"),
+            CheckStatus.finding: (mark("✗"), "red"),
+            CheckStatus.skipped: ("--" if ascii_only() else "-", "yellow"),
+            CheckStatus.error: ("!!" if ascii_only() else "!", "magenta"),
+            CheckStatus.unknown: ("??" if ascii_only() else "?", "yellow"),
         }
         findings_by_rule: dict[str, list[Finding]] = {}
         for f in result.findings:
@@ -272,21 +344,21 @@ class TextReport(Renderer):
         for group in groups:
             out.print(Text(group, style="bold underline"))
             for c in (x for x in result.checks if x.group == group):
-                mark, style = marks[c.status]
+                symbol, style = marks[c.status]
                 found = findings_by_rule.get(c.name, [])
                 if found and all(Severity(f.severity) is Severity.info for f in found):
-                    mark, style = "·", "cyan"
+                    symbol, style = mark("·"), "cyan"
                 elif found and all(Severity(f.severity) is not Severity.critical for f in found):
-                    mark, style = "!", "yellow"
-                line = Text(f"  [{mark}] ", style=style)
+                    symbol, style = ("!!" if ascii_only() else "!"), "yellow"
+                line = Text(f"  [{symbol}] ", style=style)
                 line.append(c.title)
                 if c.kind == "rule":
                     line.append(f"  ({c.name})", style="dim")
                 if verbose:
                     line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
                 out.print(line)
-                if c.status in (CheckStatus.skipped, CheckStatus.error) and (
-                    verbose or c.kind == "collector"
+                if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
+                    verbose or c.kind == "collector" or c.status is CheckStatus.unknown
                 ):
                     out.print(_indented(f"{c.status.value}: {c.reason}", "dim"))
                 elif c.kind == "collector" and c.reason:  # collected, with inputs left out
@@ -314,18 +386,26 @@ class TextReport(Renderer):
         code = result.exit_code(fail_on)
         counts = {s: sum(1 for f in result.findings if Severity(f.severity) is s) for s in Severity}
         rules = [c for c in result.checks if c.kind == "rule"]
-        passed = sum(1 for c in rules if c.status is CheckStatus.ok)
         skipped = sum(1 for c in rules if c.status is CheckStatus.skipped)
         errors = sum(1 for c in rules if c.status is CheckStatus.error)
+        unknown = sum(1 for c in rules if c.status is CheckStatus.unknown)
         parts = [f"{counts[Severity.critical]} critical", f"{counts[Severity.warning]} warning(s)"]
         if counts[Severity.info]:
             parts.append(f"{counts[Severity.info]} note(s)")
-        parts.append(f"{passed} of {len(rules)} checks passed")
+        parts.append(f"{result.passed} of {_count(len(rules), 'check')} passed")
+        if unknown:
+            parts.append(f"{unknown} unknown")
         if skipped:
             parts.append(f"{skipped} skipped")
         if errors:
             parts.append(f"{errors} failed to run")
-        return f"{EXIT_NAMES[code]}: " + ", ".join(parts)
+        summary = f"{EXIT_NAMES[code]}: " + ", ".join(parts)
+        missing = result.unavailable_lines()
+        if missing:
+            summary += "\n" + "\n".join(missing)
+        elif not result.checked_anything:
+            summary += "\n" + status_text(result, fail_on)
+        return summary
 
 
 def _indented(text: str, style: str, width: int = 110) -> Any:

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from epodc_diag.model import Severity, Verdict
 from epodc_diag.render.data import cell
+from epodc_diag.render.marks import mark
 
 MARKS = {
     Severity.ok: ("✓", "green"),
@@ -39,9 +40,9 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 
 def verdict_line(verdict: Verdict) -> Text:
-    mark, style = MARKS[verdict.severity]
+    symbol, style = MARKS[verdict.severity]
     line = Text()
-    line.append(f"{mark} ", style=style)
+    line.append(f"{mark(symbol)} ", style=style)
     line.append(f"{verdict.code}", style=f"bold {style}")
     line.append(f": {verdict.summary}")
     return line

@@ -258,8 +258,9 @@ def test_a_configured_password_never_lands_in_a_bundle(
                     assert form not in blob
             report = json.loads(members(out)["report.json"])
             db_check = next(c for c in report["checks"] if c["name"] == "db")
-            assert (
-                db_check["status"] == "skipped"
+            assert db_check["status"] in (
+                "skipped",
+                "unknown",
             )  # the database was unreachable, the bundle still came
 
 

@@ -143,10 +143,11 @@ def test_unreachable_database_still_checks_the_rest(make_site: SiteFactory, tmp_
     result = epodc("check", "--site", str(site), "--format", "json")
     report = json.loads(result.stdout)
     checks = {c["name"]: c for c in report["checks"]}
+    # The database is a site's main evidence: unreadable, it is "unknown", not merely skipped.
     assert (
-        checks["db"]["status"] == "skipped" and "not an SQLite database" in checks["db"]["reason"]
+        checks["db"]["status"] == "unknown" and "not an SQLite database" in checks["db"]["reason"]
     )
-    assert checks["agents-unreachable"]["status"] == "skipped"  # it needs the database only
+    assert checks["agents-unreachable"]["status"] == "unknown"  # it needs the database only
     assert checks["tomcat-unreachable"]["status"] == "finding"  # the logs still show it
     assert result.returncode == 2
 
@@ -156,8 +157,8 @@ def test_exit_3_only_when_nothing_could_be_checked(tmp_path: Path) -> None:
     empty.mkdir()
     result = epodc("check", "--epo-dir", str(empty))
     assert result.returncode == 3
-    assert "UNKNOWN" in result.stdout.splitlines()[-1]
-    assert "skipped: " in result.stdout
+    assert "UNKNOWN" in result.stdout
+    assert "unknown: " in result.stdout  # the install's database, its main evidence
 
 
 def test_a_crashing_rule_is_its_own_error(
