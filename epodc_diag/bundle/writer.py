@@ -113,8 +113,15 @@ def _member_name(text: str) -> str:
     return re.sub(r"\\x([0-9a-f]{2})", r"%\1", _clean(text))
 
 
+def _json_utf8(text: str) -> bytes:
+    """JSON text as UTF-8; surrogates only stand inside its strings, shown as `\\xff` (an
+    escaped backslash), so the JSON stays valid."""
+    text = re.sub("[\ud800-\udfff]", lambda m: _clean(m.group()).replace("\\", "\\\\"), text)
+    return text.encode("utf-8")
+
+
 def _json(data: Any) -> bytes:
-    return _utf8(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    return _json_utf8(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 # ------------------------------------------------------------------ the pieces
@@ -571,7 +578,7 @@ def build_bundle(
     # Every member whole first; the size limits apply after redaction, so nothing is cut inside
     # a name that redaction would then not recognise.
     collected: list[tuple[str, bytes, bool]] = [
-        ("report.json", _utf8(render(result, ReportFormat.json, "warning")), True),
+        ("report.json", _json_utf8(render(result, ReportFormat.json, "warning")), True),
         ("report.md", _utf8(render(result, ReportFormat.markdown, "warning")), True),
         (
             "evidence.json",
