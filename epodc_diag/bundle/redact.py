@@ -58,10 +58,25 @@ _MASTER_RE = re.compile(
     rf"(?P<guid>(?<![0-9A-Za-z]){GUID_SRC}(?![0-9A-Za-z]))|(?P<v6>{IPV6_SRC})|(?P<time>{TIME_SRC})"
     rf"|(?P<v4>{IPV4_SRC})|(?P<name>{NAME_SRC})"
 )
+# A run of the characters every shape above is made of: the master pattern's lookarounds only
+# look at these characters, so it can be applied to each run alone, and each distinct run once.
+_CHUNK_RE = re.compile(r"([0-9A-Za-z_.:{}\[\]%-]+)")
+_MEMO_LIMIT = 2_000_000
+_NUMERIC_CHARS = str.maketrans("", "", "0123456789:.-")
+
+
+def _inert(chunk: str) -> bool:
+    """Digits with ':', '.', '-' that cannot hold an address (times, dates, counters, line
+    numbers): most of a log's distinct runs, skipped without a pattern."""
+    return (
+        not chunk.translate(_NUMERIC_CHARS)
+        and chunk.count(".") < 3
+        and chunk.count(":") < 7
+        and "::" not in chunk
+    )
 _INNER_RE = re.compile(rf"(?P<guid>{GUID_SRC})|(?P<v4>{IPV4_SRC})")
-_DOTTED_RE = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
 # A client or server name in front of an agent GUID: `to WKS-00143:{guid}`, `from X:{guid}`.
-_BEFORE_GUID_RE = re.compile(rf"([A-Za-z0-9][A-Za-z0-9_.-]{{0,62}}):\{{?{GUID_SRC}")
+_NAME_BEFORE_RE = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 # DOMAIN\user, not a folder of a path (nothing path-like on either side).
 _DOMAIN_USER_RE = re.compile(
     r"(?<![\\/:A-Za-z0-9._$-])([A-Za-z][A-Za-z0-9-]{1,14})\\([A-Za-z0-9][A-Za-z0-9._$-]{0,63})"
@@ -181,6 +196,11 @@ class Redactor:
         self._phrase_re: re.Pattern[str] | None = None
         self._pseudonyms: set[str] = set()
         self._enums = _enum_codes()
+        # Logs repeat the same words: each distinct token is looked at once per mapping state.
+        self._rewritten: dict[str, str] = {}
+        self._left: dict[str, tuple[str, ...]] = {}
+        self._seen: set[str] = set()
+        self._numeric_names = False  # a name of digits only (a keyword): no run is inert
 
     # ---------------------------------------------------------------- mapping
     @classmethod
@@ -233,6 +253,8 @@ class Redactor:
             return
         self.mapping[kind][original] = pseudonym
         self._index[kind][key] = pseudonym
+        if self._rewritten or self._left:
+            self._rewritten, self._left = {}, {}
         self._pseudonyms.add(pseudonym.lower())
         if kind in ("host", "user", "keyword") or (kind == "domain" and "." not in key):
             if kind == "keyword" and not re.fullmatch(NAME_SRC, original):
@@ -240,6 +262,8 @@ class Redactor:
                 self._phrase_re = None
             else:
                 self._names.setdefault(key, (kind, pseudonym))
+                if not key.translate(_NUMERIC_CHARS):
+                    self._numeric_names = True
         elif kind == "domain":
             self._domains[key] = pseudonym
 
@@ -342,43 +366,70 @@ class Redactor:
     def discover(self, text: str) -> None:
         """Register every address, GUID and FQDN found in `text` by its shape, and the names its
         context gives away (client names before a GUID, DOMAIN\\user, user@domain, profiles)."""
-        for match in GUID_RE.finditer(text):
-            self.add("guid", match.group())
-        for match in IPV4_RE.finditer(text):
-            self.add("ipv4", match.group())
-        for match in IPV6_RE.finditer(text):
-            self.add("ipv6", match.group())
-        for match in _DOTTED_RE.finditer(text):
-            token = match.group().strip("._-")
-            for piece in re.split(r"_", token):
-                if "." in piece and not IPV4_RE.fullmatch(piece):
-                    found = fqdn_part(piece)
-                    if found is not None:
-                        self.add_fqdn(found)
-        for match in _BEFORE_GUID_RE.finditer(text):
-            self.add("host", match.group(1))
-        for match in _LOG_NAME_RE.finditer(text):
-            self.add("host", match.group(1))
-        for match in _DOMAIN_USER_RE.finditer(text):
-            domain, user = match.group(1), match.group(2)
-            if domain.lower() in STOPWORDS or user.lower() in STOPWORDS:
+        seen = self._seen
+        for chunk in dict.fromkeys(_CHUNK_RE.findall(text)):
+            if chunk in seen or _inert(chunk):
                 continue
-            self.add("domain", domain)
-            self.add("user", user)
-        for match in _EMAIL_RE.finditer(text):
-            self.add("user", match.group(1))
-            found = fqdn_part(match.group(2))
-            if found is not None:
-                self.add_fqdn(found)
-        for match in _PROFILE_RE.finditer(text):
-            folder = match.group(1)
-            if folder.lower() in STOPWORDS or folder.lower() in ("all users", "default user"):
-                continue
-            self.add("user", folder)
-            if "." in folder:  # `jdoe.ACMECORP`: the user, then the domain Windows added
-                head, _, tail = folder.partition(".")
-                self.add("user", head)
-                self.add("domain", tail)
+            seen.add(chunk)
+            for match in _MASTER_RE.finditer(chunk):
+                value = match.group()
+                group = match.lastgroup
+                if group == "guid":
+                    self.add("guid", value)
+                    self._before_guid(chunk, match.start())
+                elif group == "v4":
+                    self.add("ipv4", value)
+                elif group == "v6":
+                    self.add("ipv6", value)
+                elif group == "name":
+                    self._discover_name(value)
+        if "\\" in text:
+            for match in _DOMAIN_USER_RE.finditer(text):
+                domain, user = match.group(1), match.group(2)
+                if domain.lower() in STOPWORDS or user.lower() in STOPWORDS:
+                    continue
+                self.add("domain", domain)
+                self.add("user", user)
+        if "@" in text:
+            for match in _EMAIL_RE.finditer(text):
+                self.add("user", match.group(1))
+                found = fqdn_part(match.group(2))
+                if found is not None:
+                    self.add_fqdn(found)
+        if "sers" in text or "SERS" in text or "/home/" in text:
+            for match in _PROFILE_RE.finditer(text):
+                folder = match.group(1)
+                if folder.lower() in STOPWORDS or folder.lower() in ("all users", "default user"):
+                    continue
+                self.add("user", folder)
+                if "." in folder:  # `jdoe.ACMECORP`: the user, then the domain Windows added
+                    head, _, tail = folder.partition(".")
+                    self.add("user", head)
+                    self.add("domain", tail)
+
+    def _discover_name(self, token: str) -> None:
+        if "_" in token:
+            for match in _LOG_NAME_RE.finditer(token):
+                self.add("host", match.group(1))
+        if "." not in token:
+            return
+        for piece in token.split("_"):
+            if "." in piece:
+                found = fqdn_part(piece)
+                if found is not None:
+                    self.add_fqdn(found)
+        if len(token) >= 7:
+            for inner in _INNER_RE.finditer(token):
+                self.add("guid" if inner.lastgroup == "guid" else "ipv4", inner.group())
+
+    def _before_guid(self, text: str, start: int) -> None:
+        """The name in front of an agent GUID: `to WKS-00143:{guid}`, `from X:{guid}`."""
+        end = start - 1 if start and text[start - 1] == "{" else start
+        if end < 2 or text[end - 1] != ":":
+            return
+        found = _NAME_BEFORE_RE.search(text, max(0, end - 64), end - 1)
+        if found is not None:
+            self.add("host", found.group())
 
     def add_many(self, kind: str, values: Iterable[str | None], force: bool = False) -> None:
         for value in values:
@@ -487,8 +538,20 @@ class Redactor:
             return self._name(value)
         return value  # a time
 
+    def _rewrite_chunk(self, chunk: str) -> str:
+        if not self._numeric_names and _inert(chunk):
+            return chunk
+        memo = self._rewritten
+        if len(memo) > _MEMO_LIMIT:
+            memo.clear()
+        done = memo[chunk] = _MASTER_RE.sub(self._shape, chunk)
+        return done
+
     def text(self, value: str) -> str:
-        out = _MASTER_RE.sub(self._shape, value)
+        pieces = _CHUNK_RE.split(value)  # text between runs at even positions, runs at odd ones
+        get, rewrite = self._rewritten.get, self._rewrite_chunk
+        pieces[1::2] = [get(c) or rewrite(c) for c in pieces[1::2]]
+        out = "".join(pieces)
         phrases = self._phrases_re()
         if phrases is not None:
             out = phrases.sub(lambda m: self._phrases.get(m.group().lower(), m.group()), out)
@@ -512,39 +575,23 @@ class Redactor:
         """The kinds of identifying value still in `text`: known originals, and any address,
         GUID, FQDN, DOMAIN\\user or user@domain that is not a pseudonym."""
         found: list[str] = []
-        for match in _MASTER_RE.finditer(text):
-            group = match.lastgroup
-            value = match.group()
-            if group == "time":
-                continue
-            if group == "guid":
-                if not (self._is_pseudonym(value) or self._guid_exempt(value)):
-                    found.append("guid")
-                continue
-            if group in ("v4", "v6"):
-                address = _ip(value)
-                if address is not None and not (
-                    _exempt_ip(address) or self._is_pseudonym(str(address))
-                ):
-                    found.append("ipv4" if group == "v4" else "ipv6")
-                continue
-            if self._name(value) != value:
-                kind = self._names.get(value.lower(), ("name",))[0]
-                found.append(kind if kind != "name" else "known name")
-                continue
-            if "." in value:
-                for piece in value.split("_"):
-                    name = fqdn_part(piece) if "." in piece else None
-                    if name is not None and not self._pseudonym_fqdn(name):
-                        found.append("domain")
-                for inner in _INNER_RE.finditer(value):
-                    address = _ip(inner.group()) if inner.lastgroup == "v4" else None
-                    if inner.lastgroup == "guid" and not self._is_pseudonym(inner.group()):
-                        found.append("guid")
-                    elif address is not None and not (
-                        _exempt_ip(address) or self._is_pseudonym(str(address))
-                    ):
-                        found.append("ipv4")
+        left = self._left
+        if len(left) > _MEMO_LIMIT:
+            left.clear()
+        numeric = self._numeric_names
+        for chunk in dict.fromkeys(_CHUNK_RE.findall(text)):
+            kinds = left.get(chunk)
+            if kinds is None:
+                if not numeric and _inert(chunk):
+                    continue
+                kinds = left[chunk] = tuple(
+                    kind
+                    for match in _MASTER_RE.finditer(chunk)
+                    if (kind := self._shape_leak(match.lastgroup or "", match.group())) is not None
+                )
+            found.extend(kinds)
+        if "\\" not in text and "@" not in text and not self._phrases:
+            return found
         for match in _DOMAIN_USER_RE.finditer(text):
             domain, user = match.group(1), match.group(2)
             if domain.lower() in STOPWORDS or user.lower() in STOPWORDS:
@@ -558,6 +605,39 @@ class Redactor:
         if phrases is not None and phrases.search(text):
             found.append("keyword")
         return found
+
+    def _shape_leak(self, group: str, value: str) -> str | None:
+        if group == "time":
+            return None
+        if group == "guid":
+            return None if self._is_pseudonym(value) or self._guid_exempt(value) else "guid"
+        if group in ("v4", "v6"):
+            address = _ip(value)
+            if address is None or _exempt_ip(address) or self._is_pseudonym(str(address)):
+                return None
+            return "ipv4" if group == "v4" else "ipv6"
+        return self._name_leak(value)
+
+    def _name_leak(self, value: str) -> str | None:
+        if self._name(value) != value:
+            kind = self._names.get(value.lower(), ("known name",))[0]
+            return kind
+        if "." in value:
+            for piece in value.split("_"):
+                name = fqdn_part(piece) if "." in piece else None
+                if name is not None and not self._pseudonym_fqdn(name):
+                    return "domain"
+            for inner in _INNER_RE.finditer(value):
+                if inner.lastgroup == "guid":
+                    if not self._is_pseudonym(inner.group()):
+                        return "guid"
+                    continue
+                address = _ip(inner.group())
+                if address is not None and not (
+                    _exempt_ip(address) or self._is_pseudonym(str(address))
+                ):
+                    return "ipv4"
+        return None
 
     def _pseudonym_word(self, word: str) -> bool:
         return (
