@@ -74,6 +74,8 @@ def _inert(chunk: str) -> bool:
         and chunk.count(":") < 7
         and "::" not in chunk
     )
+
+
 _INNER_RE = re.compile(rf"(?P<guid>{GUID_SRC})|(?P<v4>{IPV4_SRC})")
 # A client or server name in front of an agent GUID: `to WKS-00143:{guid}`, `from X:{guid}`.
 _NAME_BEFORE_RE = re.compile(r"(?<![A-Za-z0-9_.-])[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
@@ -113,7 +115,9 @@ EXTENSIONS = frozenset(
     ).split()
 )
 # Endings that make a name a file name wherever they stand after its first part.
-_FILE_LABELS = frozenset("log txt json xml ini csv html htm tmp bak gz zip sql jar exe dll out".split())
+_FILE_LABELS = frozenset(
+    "log txt json xml ini csv html htm tmp bak gz zip sql jar exe dll out".split()
+)
 # Reverse-DNS roots of code identifiers (`org.apache.catalina.X`, `com.mcafee.epo.Y`) and of
 # epodc's own schema names (`epodc.bundle/1`).
 _CODE_ROOTS = frozenset("com org net java javax sun jdk epodc".split())
@@ -151,7 +155,12 @@ def fqdn_part(token: str) -> str | None:
         return None  # `server_X.log.excerpt.txt`, `catalina.out.1`: a file name
     last = labels[-1]
     if not (
-        (last.isalpha() and last.isascii() and 2 <= len(last) <= 63 and (last.islower() or last.isupper()))
+        (
+            last.isalpha()
+            and last.isascii()
+            and 2 <= len(last) <= 63
+            and (last.islower() or last.isupper())
+        )
         or re.fullmatch(r"(?i)xn--[a-z0-9-]{1,59}", last)
     ):
         return None
@@ -306,9 +315,8 @@ class Redactor:
             if address is None or _exempt_ip(address):
                 return None
             kind = "ipv4" if isinstance(address, ipaddress.IPv4Address) else "ipv6"
-        elif kind == "guid":
-            if not re.fullmatch(GUID_SRC, value) or self._guid_exempt(value):
-                return None
+        elif kind == "guid" and (not re.fullmatch(GUID_SRC, value) or self._guid_exempt(value)):
+            return None
         known = self.lookup(kind, value)
         if known is not None:
             return known
@@ -443,9 +451,7 @@ class Redactor:
         if self._phrase_re is None:
             alternatives = sorted(self._phrases, key=len, reverse=True)
             self._phrase_re = re.compile(
-                "|".join(
-                    rf"(?<![0-9A-Za-z]){re.escape(p)}(?![0-9A-Za-z])" for p in alternatives
-                ),
+                "|".join(rf"(?<![0-9A-Za-z]){re.escape(p)}(?![0-9A-Za-z])" for p in alternatives),
                 re.I,
             )
         return self._phrase_re
@@ -620,8 +626,11 @@ class Redactor:
 
     def _name_leak(self, value: str) -> str | None:
         if self._name(value) != value:
-            kind = self._names.get(value.lower(), ("known name",))[0]
-            return kind
+            for part in (value, *re.split(r"[-_.]", value)):
+                hit = self._names.get(part.lower())
+                if hit is not None:
+                    return hit[0]
+            return "domain"  # the only other kind a name token can hold
         if "." in value:
             for piece in value.split("_"):
                 name = fqdn_part(piece) if "." in piece else None

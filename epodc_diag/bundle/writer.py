@@ -365,10 +365,8 @@ def _register(
         redactor.add("keyword", keyword, force=True)
     for name, data in members.items():
         redactor.discover(_clean(name))
-        if name.endswith(".json"):
-            text = "\n".join(_strings(json.loads(data.decode("utf-8"))))
-        else:
-            text = _member_text(data)
+        is_json = name.endswith(".json")
+        text = "\n".join(_strings(json.loads(data))) if is_json else _member_text(data)
         if name.startswith("queries/"):
             lines = text.splitlines()
             header = next(csv.reader(lines[:1]), [])
@@ -477,13 +475,16 @@ class BundleResult:
     cut: tuple[dict[str, Any], ...]
 
 
-def _check_map_path(map_path: Path, bundle: Path) -> None:
+def _check_map_path(map_path: Path, bundle: Path | None) -> None:
     """The private map is a regular file of its own: never the bundle, never through a link."""
-    try:
-        same = map_path.resolve() == bundle.resolve()
-    except (OSError, RuntimeError):  # a symlink loop
+    if bundle is None:
         same = False
-    if not same:
+    else:
+        try:
+            same = map_path.resolve() == bundle.resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            same = False
+    if not same and bundle is not None:
         with contextlib.suppress(OSError):
             same = os.path.samefile(map_path, bundle)
     if same:
@@ -539,7 +540,7 @@ def build_bundle(
     redactor: Redactor | None = None
     map_path: Path | None = None
     if options.redact:
-        if options.map_path is not None and output is not None:
+        if options.map_path is not None:
             _check_map_path(options.map_path, output)
         if options.map_path is not None and os.path.lexists(options.map_path):
             redactor = Redactor.load(options.map_path)
@@ -556,7 +557,9 @@ def build_bundle(
         map_path = options.map_path or path.with_name(path.name + ".map.json")
         _check_map_path(map_path, path)
         if options.map_path is None and os.path.lexists(map_path) and not options.force:
-            raise OutputError(f"{map_path} exists (use --force to replace it, or --map to reuse it)")
+            raise OutputError(
+                f"{map_path} exists (use --force to replace it, or --map to reuse it)"
+            )
 
     timings: list[dict[str, Any]] = []
     start = time.monotonic()

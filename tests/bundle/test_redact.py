@@ -88,7 +88,7 @@ def hostile_site(make_site: SiteFactory, tmp_path: Path) -> tuple[Path, str, lis
         for n, (line, secret) in enumerate(HOSTILE_LINES):
             out.write(f"2026-11-26 01:59:{n:02d}.000 I #01 NAIMSERV {line.format(host=host)}\n")
             values += [v.format(host=host) for v in secret]
-    rotated = log.with_name(f"server_EPOSRV07_sqlprod01.dbfarm.acmecorp.ru.log.gz")
+    rotated = log.with_name("server_EPOSRV07_sqlprod01.dbfarm.acmecorp.ru.log.gz")
     rotated.write_bytes(gzip.compress(b"2026-11-26 01:00:00.000 I #01 NAIMSERV started\n"))
     values += ["EPOSRV07", "sqlprod01", "dbfarm", host]
     return site, host, values
@@ -151,13 +151,17 @@ def test_the_collecting_machine_is_hidden_however_short_its_name(
     assert mapping["user"]["qa"].startswith("user-")
 
 
-def test_examples_cut_inside_a_name_keep_no_fragment(make_site: SiteFactory, tmp_path: Path) -> None:
+def test_examples_cut_inside_a_name_keep_no_fragment(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
     # C4.7: the scanner cuts examples at 500 characters, here inside SQLPRODSERVER42
     site = tmp_path / "site"
     shutil.copytree(make_site("healthy", **SIZE), site)
     log = sorted((site / "DB" / "Logs").glob("server_*.log"))[0]
     head = "2026-11-26 01:59:30.000 E #01 MCUPLOAD SecureHttp.cpp(42): Failed to send HTTP request. Error=12029 "
-    line = head + "x" * (500 - len(head) - len("SQLPRODSERVER4")) + " SQLPRODSERVER42.hq.example.net"
+    line = (
+        head + "x" * (500 - len(head) - len("SQLPRODSERVER4")) + " SQLPRODSERVER42.hq.example.net"
+    )
     with log.open("a", encoding="utf-8") as out:
         out.write(line + "\n")
     made = epodc("bundle", "--site", str(site), "-o", "c.zip", "--redact", cwd=tmp_path)
@@ -182,9 +186,10 @@ def test_keywords_match_whole_tokens_and_the_bundle_replays(
     assert redacted["db"]["now"] == plain["db"]["now"]
     assert redacted["logs"]["newest"] == plain["logs"]["newest"]
     replays = [
-        epodc("check", "--bundle", name, "--format", "json", cwd=tmp_path) for name in ("p.zip", "k.zip")
+        epodc("check", "--bundle", name, "--format", "json", cwd=tmp_path)
+        for name in ("p.zip", "k.zip")
     ]
-    assert [r.returncode for r in replays][0] == replays[1].returncode, replays[1].stderr
+    assert replays[0].returncode == replays[1].returncode, replays[1].stderr
     assert [(f["id"], f["severity"]) for f in json.loads(replays[0].stdout)["findings"]] == [
         (f["id"], f["severity"]) for f in json.loads(replays[1].stdout)["findings"]
     ]
