@@ -32,7 +32,7 @@ from epodc_diag.errors import InputError
 KINDS = ("host", "domain", "ipv4", "ipv6", "guid", "user", "keyword")
 
 _HEX4 = r"[0-9A-Fa-f]{1,4}"
-_V4 = r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
+_V4 = r"(?:25[0-5]|2[0-4]\d|[01]?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|[01]?\d?\d)){3}"
 GUID_SRC = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 # An IPv6 candidate: eight groups, six groups and an IPv4, or anything with '::'; a zone id may
 # follow. `ipaddress` decides; the pattern only has to find every form (brackets, URLs, upper
@@ -90,6 +90,14 @@ _EMAIL_RE = re.compile(
 _PROFILE_RE = re.compile(
     r"(?i)(?:[A-Za-z]:[\\/]+(?:Users|Documents and Settings)[\\/]+|(?<![A-Za-z0-9])/home/|/Users/)"
     r"([^\\/\s\"'<>:|*?,;]+)"
+)
+# The server of a URL (`https://eposrv02:8443/`) and of a UNC path (`\\\\filer01\\share`).
+_URL_HOST_RE = re.compile(
+    r"(?i)(?<![A-Za-z0-9+.-])[a-z][a-z0-9+.-]{1,15}://(?:[^@/\s\[\]]*@)?"
+    r"([A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)(?![A-Za-z0-9_.-])"
+)
+_UNC_HOST_RE = re.compile(
+    r"(?<![\\A-Za-z0-9])\\\\([A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)(?![A-Za-z0-9_.-])"
 )
 _LOG_NAME_RE = re.compile(r"(?i)(?<![A-Za-z0-9])(?:server|masvc|agent)_([A-Za-z0-9-]+)")
 _PARTS_RE = re.compile(r"([-_])")
@@ -173,10 +181,16 @@ def fqdn_part(token: str) -> str | None:
 
 
 def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    value = value.strip("[]").split("%", 1)[0]
     try:
-        return ipaddress.ip_address(value.strip("[]").split("%", 1)[0])
+        return ipaddress.ip_address(value)
     except ValueError:
-        return None
+        pass
+    octets = value.split(".")
+    if len(octets) == 4 and all(o.isdigit() and int(o) < 256 for o in octets):
+        # `010.001.002.003`: leading zeros, which `ipaddress` refuses and many tools write
+        return ipaddress.IPv4Address(".".join(str(int(o)) for o in octets))
+    return None
 
 
 def _exempt_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -391,6 +405,8 @@ class Redactor:
                     self.add("ipv6", value)
                 elif group == "name":
                     self._discover_name(value)
+        for host in self._servers(text):
+            self.add("host", host)
         if "\\" in text:
             for match in _DOMAIN_USER_RE.finditer(text):
                 domain, user = match.group(1), match.group(2)
@@ -414,6 +430,16 @@ class Redactor:
                     head, _, tail = folder.partition(".")
                     self.add("user", head)
                     self.add("domain", tail)
+
+    @staticmethod
+    def _servers(text: str) -> list[str]:
+        """The servers named in URLs and UNC paths."""
+        found: list[str] = []
+        if "://" in text:
+            found += [m.group(1) for m in _URL_HOST_RE.finditer(text)]
+        if "\\\\" in text:
+            found += [m.group(1) for m in _UNC_HOST_RE.finditer(text)]
+        return found
 
     def _discover_name(self, token: str) -> None:
         if "_" in token:
@@ -596,6 +622,14 @@ class Redactor:
                     if (kind := self._shape_leak(match.lastgroup or "", match.group())) is not None
                 )
             found.extend(kinds)
+        for host in self._servers(text):
+            if not (
+                self._pseudonym_word(host)
+                or self._pseudonym_fqdn(host)
+                or host.lower() in STOPWORDS
+                or _ip(host) is not None
+            ):
+                found.append("host")
         if "\\" not in text and "@" not in text and not self._phrases:
             return found
         for match in _DOMAIN_USER_RE.finditer(text):
@@ -605,7 +639,8 @@ class Redactor:
             if not (self._pseudonym_word(domain) and self._pseudonym_word(user)):
                 found.append("user")
         for match in _EMAIL_RE.finditer(text):
-            if not self._pseudonym_word(match.group(1)):
+            user = match.group(1)
+            if not (self._pseudonym_word(user) or user.lower() in STOPWORDS):
                 found.append("user")
         phrases = self._phrases_re()
         if phrases is not None and phrases.search(text):

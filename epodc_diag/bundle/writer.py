@@ -305,6 +305,13 @@ _NAME_COLUMNS = ("ClientName", "NodeName", "HandlerName", "ComputerName", "DNSNa
 _IP_COLUMNS = ("HandlerIP", "LastKnownTCPIP", "IPAddress")
 
 
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container's random uid)
+        return ""
+
+
 def _member_text(data: bytes) -> str:
     """A member's text for redaction; UTF-16 log lines (NUL between the letters) are read as
     their letters, so a name in them is seen and rewritten."""
@@ -352,10 +359,11 @@ def _register(
                 ),
             )
     # this machine and its user, whatever their length: environment.json names them outright
-    hostname = socket.gethostname()
-    redactor.add("host", hostname.split(".")[0], force=True)
-    if "." in hostname:
-        redactor.add_fqdn(hostname, force=True)
+    for hostname in (socket.gethostname(), os.environ.get("COMPUTERNAME", "")):
+        if hostname:
+            redactor.add("host", hostname.split(".")[0], force=True)
+            if "." in hostname:
+                redactor.add_fqdn(hostname, force=True)
     for user in extra_users:
         redactor.add("user", user, force=True)
     netbios_domain = os.environ.get("USERDOMAIN")
@@ -652,7 +660,7 @@ def build_bundle(
     essential = {name: flag for name, _, flag in collected}
     raw = {name: data for name, data, _ in collected}
     if redactor is not None:
-        users = [getpass.getuser(), db_username, os.environ.get("USERNAME", "")]
+        users = [_login_name(), db_username, os.environ.get("USERNAME", "")]
         _register(redactor, result, site, raw, options, [u for u in users if u])
         renamed = {name: _redacted_name(name, redactor) for name in raw}
         raw = redact_members(raw, redactor)
