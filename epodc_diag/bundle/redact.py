@@ -136,6 +136,7 @@ _DOC_V6 = ipaddress.ip_network("2001:db8::/32")
 _PSEUDONYM_V4_NETS = ("192.0.2.", "198.51.100.", "203.0.113.")
 _PSEUDONYM_LABEL_RE = re.compile(r"(?i)(?:host|user|keyword|domain)-\d+")
 _PSEUDONYM_DOMAIN_RE = re.compile(r"(?i)domain-\d+\.example")
+_SCHEMA_RE = re.compile(r"epodc\.[a-z.-]+/\d+")
 _NUMBER_RE = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
@@ -590,8 +591,13 @@ class Redactor:
         return out
 
     def typed(self, value: str) -> bool:
-        """A JSON string that is a number or one of the report's own codes: never rewritten."""
-        return value in self._enums or bool(_NUMBER_RE.fullmatch(value))
+        """A JSON string that is a number, one of the report's own codes or a schema name
+        (`epodc.evidence/1`): never rewritten."""
+        return (
+            value in self._enums
+            or bool(_NUMBER_RE.fullmatch(value))
+            or bool(_SCHEMA_RE.fullmatch(value))
+        )
 
     def json_value(self, value: Any) -> Any:
         if isinstance(value, str):

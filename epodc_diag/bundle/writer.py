@@ -401,10 +401,16 @@ def _strings(value: Any) -> list[str]:
     return out
 
 
+_LOG_MEMBER_RE = re.compile(r"(logs/)(.+?)(\.excerpt\.txt|\.tail\.txt)")
+
+
 def _redacted_name(name: str, redactor: Redactor) -> str:
-    # the folder (`logs/`, `queries/`) is epodc's own word; the file name may hold a host
-    folder, slash, rest = name.rpartition("/")
-    return f"{folder}{slash}{redactor.text(rest)}"
+    """Only the log file's own name in `logs/<file>.excerpt.txt` may hold a host; every other
+    member name is epodc's own word (a keyword never renames evidence.json)."""
+    match = _LOG_MEMBER_RE.fullmatch(name)
+    if match is None:
+        return name
+    return f"{match.group(1)}{redactor.text(match.group(2))}{match.group(3)}"
 
 
 def redact_members(members: dict[str, bytes], redactor: Redactor) -> dict[str, bytes]:
@@ -422,9 +428,7 @@ def _check_replays(files: dict[str, bytes]) -> None:
     """The redacted evidence must still be what `epodc check --bundle` reads."""
     from epodc_diag.evidence import Evidence, from_dict
 
-    raw = files.get("evidence.json")
-    if raw is None:
-        return
+    raw = files.get("evidence.json", b"")
     try:
         data = json.loads(raw.decode("utf-8"))
         if data.get("schema") != EVIDENCE_SCHEMA:
@@ -531,6 +535,20 @@ def _stage_map(map_path: Path, text: str) -> Path:
                 temporary.unlink()
         raise OutputError(f"cannot write {map_path}: {exc.strerror or exc}") from None
     return temporary
+
+
+def _claim(staged: Path, final: Path) -> bool:
+    """Give the staged map its final name if nothing has it (a hard link never replaces);
+    False when the file system has no hard links, so the caller renames it at the end."""
+    try:
+        os.link(staged, final)
+    except FileExistsError:
+        raise OutputError(
+            f"{final} exists (use --force to replace it, or --map to reuse it)"
+        ) from None
+    except OSError:
+        return False
+    return True
 
 
 def build_bundle(
@@ -692,6 +710,7 @@ def build_bundle(
     }
     files["manifest.json"] = _json(manifest)
     staged: Path | None = None
+    replace_map = False
     if redactor is not None and map_path is not None:
         leaks = residual_scan(files, redactor)
         if leaks:
@@ -702,11 +721,21 @@ def build_bundle(
                 f"{first.kind} in {_clean(first.member)}); the bundle was not written"
             )
         _check_replays(files)
-        # the map first: a bundle whose pseudonyms cannot be reversed is never left behind
+        # The map first: a bundle whose pseudonyms cannot be reversed is never left behind. A
+        # new map takes its name now (and is removed if the bundle fails); a map that already
+        # exists (reused, or replaced with --force) is only replaced once the bundle is written.
         staged = _stage_map(map_path, redactor.map_text())
     try:
-        _write_zip(path, files)
         if staged is not None and map_path is not None:
+            replace_map = os.path.lexists(map_path) or not _claim(staged, map_path)
+        try:
+            _write_zip(path, files)
+        except BaseException:
+            if staged is not None and map_path is not None and not replace_map:
+                with contextlib.suppress(OSError):
+                    map_path.unlink()
+            raise
+        if staged is not None and map_path is not None and replace_map:
             try:
                 os.replace(staged, map_path)
             except OSError as exc:
