@@ -254,7 +254,12 @@ def log_excerpts(
         out[f"logs/{name}.excerpt.txt"] = header + b"".join(excerpt)
         tail_bytes = b"".join(tail)
         if len(tail_bytes) > options.tail_bytes:
+            # start at a whole line (or word): a name cut in two is a fragment no one can redact
             tail_bytes = tail_bytes[-options.tail_bytes :]
+            start = tail_bytes.find(b"\n")
+            if start < 0:
+                start = tail_bytes.find(b" ")  # -1: one word, kept whole
+            tail_bytes = tail_bytes[start + 1 :]
         out[f"logs/{name}.tail.txt"] = tail_bytes
         if dropped:
             cut.append(

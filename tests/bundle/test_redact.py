@@ -171,7 +171,7 @@ def test_examples_cut_inside_a_name_keep_no_fragment(
     assert_absent(content, ["SQLPRODSERVER4", "hq.example.net"])  # ... without the fragment
 
 
-@pytest.mark.parametrize("keyword", ["00", "30", "true", "ok", "Channel"])
+@pytest.mark.parametrize("keyword", ["00", "30", "true", "ok", "Channel", "json"])
 def test_keywords_match_whole_tokens_and_the_bundle_replays(
     make_site: SiteFactory, tmp_path: Path, keyword: str
 ) -> None:
@@ -401,3 +401,18 @@ def test_servers_of_urls_and_unc_paths_and_users_are_rewritten() -> None:
         assert value.lower() not in out.lower(), (value, out)
     assert redactor.leaks(out) == []
     assert redactor.text(out) == out  # pseudonyms are never rewritten again
+
+
+def test_a_log_tail_starts_at_a_whole_line(tmp_path: Path) -> None:
+    # C4.7 for tails: a tail cut mid-line would start with the end of a name
+    from epodc_diag.bundle.writer import BundleOptions, log_excerpts
+
+    log = tmp_path / "server_EPOSRV02.log"
+    lines = [
+        f"2026-11-26 01:00:{n:02d}.000 I #01 NAIMSERV peer SQLPRODSERVER42 x" for n in range(40)
+    ]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for size in range(300, 420, 7):
+        out, _ = log_excerpts([str(log)], BundleOptions(tail_bytes=size, max_log_bytes=1 << 20))
+        tail = out["logs/server_EPOSRV02.log.tail.txt"].decode()
+        assert tail.startswith("2026-11-26 01:00:"), (size, tail[:40])
