@@ -62,6 +62,8 @@ _MASTER_RE = re.compile(
 # look at these characters, so it can be applied to each run alone, and each distinct run once.
 _CHUNK_RE = re.compile(r"([0-9A-Za-z_.:{}\[\]%-]+)")
 _MEMO_LIMIT = 2_000_000
+# The most parts (`a-b-c`) or labels (`a.b.c`) one name spans: bounds the work per token.
+_MAX_SPAN = 8
 _NUMERIC_CHARS = str.maketrans("", "", "0123456789:.-")
 
 
@@ -498,7 +500,7 @@ class Redactor:
         out: list[str] = []
         i = 0
         while i < len(words):
-            for j in range(len(words), i, -1):
+            for j in range(min(len(words), i + _MAX_SPAN), i, -1):
                 run = "".join(pieces[2 * i : 2 * j - 1])
                 if not any(c.isalpha() for c in run):
                     continue  # numbers in a date or a version are not names
@@ -524,7 +526,7 @@ class Redactor:
             return ".".join(self._parts(label) for label in labels)
         # the leftmost, longest run of labels that is a known domain
         for i in range(len(labels)):
-            for j in range(len(labels), i, -1):
+            for j in range(min(len(labels), i + _MAX_SPAN), i, -1):
                 if j - i < 2 and "." not in labels[i]:
                     break  # single labels are names, handled below
                 joined = ".".join(labels[i:j]).lower()
@@ -713,16 +715,24 @@ class Leak:
     kind: str
 
 
-def residual_scan(members: dict[str, bytes], redactor: Redactor) -> list[Leak]:
+def residual_scan(
+    members: dict[str, bytes], redactor: Redactor, names: dict[str, str] | None = None
+) -> list[Leak]:
     """Every (member, class) in which an identifying value is still present, in the member's
     name or its content. JSON is scanned value by value (its keys are epodc's own words, its
-    numbers and codes are not identifiers); NUL bytes are dropped first, so UTF-16 text is seen."""
+    numbers and codes are not identifiers); NUL bytes are dropped first, so UTF-16 text is seen.
+
+    `names` gives, for a member name, the part of it that comes from the evidence (a log file's
+    name in `logs/<file>.tail.txt`; nothing in `report.json`): only that part is scanned, in the
+    name and wherever the name is quoted (the manifest)."""
+    names = names or {}
     leaks: list[Leak] = []
     for name, raw in members.items():
-        texts = [name]
+        texts = [names.get(name, name)]
         if name.endswith(".json"):
             try:
-                texts.extend(_json_strings(json.loads(raw.decode("utf-8")), redactor))
+                values = _json_strings(json.loads(raw.decode("utf-8")), redactor)
+                texts.extend(names.get(v, v) for v in values)
             except (UnicodeDecodeError, ValueError):
                 texts.append(raw.replace(b"\x00", b"").decode("utf-8", "replace"))
         else:

@@ -409,6 +409,12 @@ def _strings(value: Any) -> list[str]:
 _LOG_MEMBER_RE = re.compile(r"(logs/)(.+?)(\.excerpt\.txt|\.tail\.txt)")
 
 
+def _evidence_part(name: str) -> str:
+    """What in a member name comes from the site: a log file's name, nothing else."""
+    match = _LOG_MEMBER_RE.fullmatch(name)
+    return match.group(2) if match is not None else ""
+
+
 def _redacted_name(name: str, redactor: Redactor) -> str:
     """Only the log file's own name in `logs/<file>.excerpt.txt` may hold a host; every other
     member name is epodc's own word (a keyword never renames evidence.json)."""
@@ -717,7 +723,7 @@ def build_bundle(
     staged: Path | None = None
     replace_map = False
     if redactor is not None and map_path is not None:
-        leaks = residual_scan(files, redactor)
+        leaks = residual_scan(files, redactor, {name: _evidence_part(name) for name in files})
         if leaks:
             first = leaks[0]
             members_hit = len({leak.member for leak in leaks})
