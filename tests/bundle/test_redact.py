@@ -16,6 +16,8 @@ import socket
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -158,17 +160,19 @@ def test_examples_cut_inside_a_name_keep_no_fragment(
     site = tmp_path / "site"
     shutil.copytree(make_site("healthy", **SIZE), site)
     log = sorted((site / "DB" / "Logs").glob("server_*.log"))[0]
-    head = "2026-11-26 01:59:30.000 E #01 MCUPLOAD SecureHttp.cpp(42): Failed to send HTTP request. Error=12029 "
-    line = (
-        head + "x" * (500 - len(head) - len("SQLPRODSERVER4")) + " SQLPRODSERVER42.hq.example.net"
-    )
     with log.open("a", encoding="utf-8") as out:
-        out.write(line + "\n")
+        for cut in range(14, 3, -1):  # the 500th character falls at each place in the name
+            head = (
+                f"2026-11-26 01:59:{30 + cut}.000 E #01 MCUPLOAD SecureHttp.cpp(42): "
+                "Failed to send HTTP request. Error=12029 "
+            )
+            pad = "x" * (500 - len(head) - 1 - cut)
+            out.write(f"{head}{pad} SQLPRODSERVER42.hq.example.net\n")
     made = epodc("bundle", "--site", str(site), "-o", "c.zip", "--redact", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     content = members(tmp_path / "c.zip")
     assert b"xxxxxxxxxx" in content["evidence.json"]  # the example is there ...
-    assert_absent(content, ["SQLPRODSERVER4", "hq.example.net"])  # ... without the fragment
+    assert_absent(content, ["SQLPROD", "hq.example.net"])  # ... without the fragment
 
 
 @pytest.mark.parametrize("keyword", ["00", "30", "true", "ok", "Channel", "json"])
@@ -294,6 +298,51 @@ def test_a_full_disk_leaves_neither_a_bundle_nor_a_broken_map(
     assert done.returncode == 3, done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["keep.json"]
     assert (folder / "keep.json").read_bytes() == before
+
+
+@contextmanager
+def small_tmpfs(folder: Path, size: int) -> Iterator[Path]:
+    """A file system of `size` bytes (root only; the test is skipped elsewhere)."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_a_disk_that_fills_between_bundle_and_map_leaves_nothing(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    # M6 as the review saw it: room for the zip but not for the zip and the map as well
+    site = make_site("healthy", **SIZE)
+    reference = tmp_path / "ref"
+    reference.mkdir()
+    assert (
+        epodc("bundle", "--site", str(site), "-o", "r.zip", "--redact", cwd=reference).returncode
+        == 0
+    )
+    map_size = (reference / "r.zip.map.json").stat().st_size
+    zip_size = (reference / "r.zip").stat().st_size
+    assert map_size > 12288  # several pages: the free space can fall inside it
+    with small_tmpfs(tmp_path / "small", zip_size + map_size + 262144) as small:
+        filler = small / "filler"
+        info = os.statvfs(small)
+        free = info.f_bavail * info.f_frsize
+        filler.write_bytes(b"\0" * (free - zip_size - map_size // 2))
+        done = epodc("bundle", "--site", str(site), "-o", str(small / "b.zip"), "--redact")
+        left = sorted(p.name for p in small.iterdir())
+    assert done.returncode == 3, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert left == ["filler"]
 
 
 @pytest.mark.parametrize("redact", [[], ["--redact"]])
