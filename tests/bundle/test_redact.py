@@ -378,7 +378,9 @@ def test_redaction_is_linear_on_a_large_site(tmp_path: Path) -> None:
         "--hours", "24", "--out", str(site),
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    done = epodc("bundle", "--site", str(site), "-o", "r.zip", "--redact", cwd=tmp_path, timeout=90)
+    done = epodc(
+        "bundle", "--site", str(site), "-o", "r.zip", "--redact", cwd=tmp_path, timeout=180
+    )
     assert done.returncode == 0, done.stderr
     mapping = json.loads((tmp_path / "r.zip.map.json").read_text(encoding="utf-8"))["mapping"]
     assert len(mapping["guid"]) > 4000
@@ -465,3 +467,14 @@ def test_a_log_tail_starts_at_a_whole_line(tmp_path: Path) -> None:
         out, _ = log_excerpts([str(log)], BundleOptions(tail_bytes=size, max_log_bytes=1 << 20))
         tail = out["logs/server_EPOSRV02.log.tail.txt"].decode()
         assert tail.startswith("2026-11-26 01:00:"), (size, tail[:40])
+
+
+def test_a_keyword_of_several_words_and_one_of_digits() -> None:
+    redactor = Redactor()
+    redactor.add("keyword", "ePolicy Orchestrator", force=True)
+    redactor.add("keyword", "4711", force=True)
+    text = "ePolicy Orchestrator site 4711 at 2026-11-26 04:47:11.4711 (ePolicy Orchestrators)"
+    out = redactor.text(text)
+    assert out == "keyword-1 site keyword-2 at 2026-11-26 04:47:11.4711 (ePolicy Orchestrators)"
+    assert redactor.leaks(out) == []
+    assert set(redactor.leaks(text)) == {"keyword"}
