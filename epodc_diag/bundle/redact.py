@@ -308,7 +308,12 @@ class Redactor:
         if value.lower() in self._pseudonyms:
             return value  # already a pseudonym (a reused map, or a second pass)
         if kind == "host":
+            if _ip(value) is not None:  # a server given by its address
+                return self.add("ipv4", value)
             if "." in value and fqdn_part(value) == value.rstrip("."):
+                labels = value.split(".")
+                if len(labels) == 2:  # `eposrv02.local`: the host alone is a name too
+                    self.add("host", labels[0], force)
                 return self.add_fqdn(value, force)
             if not re.fullmatch(NAME_SRC, value):
                 # a name no token can hold whole (spaces, '$'): hide each of its words
