@@ -6,13 +6,12 @@ site in well under a minute (30 s); the ratio redacted/plain shows what redactio
 
     python benchmarks/bundle.py [--agents 2000 5000 50000] [--runs 3] [--json]
 
-Measured on 2 cores under heavy load from other jobs (2026-11-28, median of 3; CPU seconds in
-brackets, which the load does not inflate):
+Measured on 2 cores shared with other jobs (load average about 4), 2026-11-28, median of 3:
 
-    agents   plain            redacted
-    2,000    2.4 s (1.0 s)    7.8 s (2.6 s)
-    5,000    5.4 s (1.5 s)    22 s (5.7 s)
-    50,000   23 s (6.6 s)     36 s (10.8 s)
+    agents   plain     redacted   (bundle content)
+    2,000    1.7 s     3.9 s      8 MB
+    5,000    2.7 s     10.1 s     17 MB
+    50,000   5.2 s     10.2 s     17.5 MB (the per-log limits cap what goes in)
 
 Before the fix: 48.5 s, 241 s, and not finished after 12 minutes.
 """
