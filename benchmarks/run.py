@@ -2,8 +2,8 @@
 
     python benchmarks/run.py [--markdown]
 
-Each benchmark is its own script (engine.py, queries.py, startup.py, logs.py, check.py), run here
-with --json; see each script's docstring for what it measures and how.
+Each benchmark is its own script (engine.py, queries.py, startup.py, logs.py, check.py,
+bundle.py), run here with --json; see each script's docstring for what it measures and how.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ SCRIPTS = [
     ("startup.py", ["--runs", "21"]),
     ("logs.py", ["--runs", "5"]),
     ("check.py", ["--runs", "5"]),
+    ("bundle.py", ["--runs", "3"]),
 ]
 
 

@@ -21,6 +21,7 @@ scan finds none of the original values left in it.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
@@ -28,7 +29,9 @@ import os
 import platform
 import re
 import socket
+import stat
 import sys
+import tempfile
 import time
 import zipfile
 from collections import deque
@@ -91,8 +94,34 @@ class _Members:
         self.files[name] = data
 
 
+def _clean(text: str) -> str:
+    """`text` with the bytes of an undecodable file name (held as surrogates) shown as `\\xff`,
+    so it can be written as UTF-8."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no file name produced
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _utf8(text: str) -> bytes:
+    return _clean(text).encode("utf-8")
+
+
+def _member_name(text: str) -> str:
+    """A zip member name from a file name: undecodable bytes as `%ff` (a backslash would be a
+    folder separator to the tools that unpack bundles on Windows)."""
+    return re.sub(r"\\x([0-9a-f]{2})", r"%\1", _clean(text))
+
+
+def _json_utf8(text: str) -> bytes:
+    """JSON text as UTF-8; surrogates only stand inside its strings, shown as `\\xff` (an
+    escaped backslash), so the JSON stays valid."""
+    text = re.sub("[\ud800-\udfff]", lambda m: _clean(m.group()).replace("\\", "\\\\"), text)
+    return text.encode("utf-8")
+
+
 def _json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    return _json_utf8(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 # ------------------------------------------------------------------ the pieces
@@ -171,7 +200,7 @@ def log_excerpts(
     for log in files:
         sigs = [s for s in signatures() if s.applies_to(log.family)]
         anchors = sorted({s.anchor for s in sigs})
-        base = log.path.name
+        base = _member_name(log.path.name)
         name = base
         n = 2
         while name in used_names:
@@ -218,14 +247,19 @@ def log_excerpts(
                 tail_size += len(text) + 1
                 while tail and tail_size - len(tail[0]) >= options.tail_bytes:
                     tail_size -= len(tail.popleft())
-        header = (
+        header = _utf8(
             f"# {log.path}: lines matching a signature ('>') with {CONTEXT_LINES} lines of context "
             "(':'), as 'line number: text'\n"
-        ).encode()
+        )
         out[f"logs/{name}.excerpt.txt"] = header + b"".join(excerpt)
         tail_bytes = b"".join(tail)
         if len(tail_bytes) > options.tail_bytes:
+            # start at a whole line (or word): a name cut in two is a fragment no one can redact
             tail_bytes = tail_bytes[-options.tail_bytes :]
+            start = tail_bytes.find(b"\n")
+            if start < 0:
+                start = tail_bytes.find(b" ")  # -1: one word, kept whole
+            tail_bytes = tail_bytes[start + 1 :]
         out[f"logs/{name}.tail.txt"] = tail_bytes
         if dropped:
             cut.append(
@@ -272,9 +306,23 @@ def environment(site: Site | None) -> dict[str, Any]:
 # -------------------------------------------------------------------- redaction
 
 
-_FROM_CLIENT_RE = re.compile(r"from ([A-Za-z0-9][A-Za-z0-9-]{1,62}):\{")
-_NAME_COLUMNS = ("ClientName", "NodeName", "HandlerName", "ComputerName")
+_NAME_COLUMNS = ("ClientName", "NodeName", "HandlerName", "ComputerName", "DNSName")
 _IP_COLUMNS = ("HandlerIP", "LastKnownTCPIP", "IPAddress")
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a container's random uid)
+        return ""
+
+
+def _member_text(data: bytes) -> str:
+    """A member's text for redaction; UTF-16 log lines (NUL between the letters) are read as
+    their letters, so a name in them is seen and rewritten."""
+    if data.count(b"\x00") * 8 > len(data):
+        data = data.replace(b"\x00", b"")
+    return data.decode("utf-8", "replace")
 
 
 def _register(
@@ -285,6 +333,10 @@ def _register(
     options: BundleOptions,
     extra_users: list[str],
 ) -> None:
+    """Every value to hide: what the evidence names, then what each member shows by shape or
+    context. All of it before any rewriting, so each file is rewritten with the whole set."""
+    import csv
+
     evidence = result.evidence
     if evidence.db is not None:
         redactor.add_many("host", (h.name for h in evidence.db.handlers))
@@ -311,41 +363,118 @@ def _register(
                     if (m := re.match(r"(?i)(?:masvc|agent)_(.+?)\.log", p.name))
                 ),
             )
-    hostname = socket.gethostname()
-    redactor.add_many("host", [hostname.split(".")[0]])
-    if "." in hostname:
-        redactor.add_fqdn(hostname)
-    redactor.add_many("user", extra_users)
+    # this machine and its user, whatever their length: environment.json names them outright
+    for hostname in (socket.gethostname(), os.environ.get("COMPUTERNAME", "")):
+        if hostname:
+            redactor.add("host", hostname.split(".")[0], force=True)
+            if "." in hostname:
+                redactor.add_fqdn(hostname, force=True)
+    for user in extra_users:
+        redactor.add("user", user, force=True)
     netbios_domain = os.environ.get("USERDOMAIN")
     if netbios_domain:
-        redactor.add("domain", netbios_domain)
-    redactor.add_many("keyword", options.keywords)
+        redactor.add("domain", netbios_domain, force=True)
+    for keyword in options.keywords:
+        redactor.add("keyword", keyword, force=True)
     for name, data in members.items():
-        text = data.decode("utf-8", "replace")
+        redactor.discover(_clean(name))
+        is_json = name.endswith(".json")
+        text = "\n".join(_strings(json.loads(data))) if is_json else _member_text(data)
         if name.startswith("queries/"):
             lines = text.splitlines()
-            header = lines[0].split(",") if lines else []
-            import csv
-
+            header = next(csv.reader(lines[:1]), [])
             for row in csv.reader(lines[1:]):
                 for column, value in zip(header, row, strict=False):
                     if column in _NAME_COLUMNS:
                         redactor.add("host", value)
                     elif column in _IP_COLUMNS:
                         redactor.add("ipv4", value)
-        redactor.add_many("host", (m.group(1) for m in _FROM_CLIENT_RE.finditer(text)))
         redactor.discover(text)
+
+
+def _strings(value: Any) -> list[str]:
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return out
+
+
+_LOG_MEMBER_RE = re.compile(r"(logs/)(.+?)(\.excerpt\.txt|\.tail\.txt)")
+
+
+def _evidence_part(name: str) -> str:
+    """What in a member name comes from the site: a log file's name, nothing else."""
+    match = _LOG_MEMBER_RE.fullmatch(name)
+    return match.group(2) if match is not None else ""
+
+
+def _redacted_name(name: str, redactor: Redactor) -> str:
+    """Only the log file's own name in `logs/<file>.excerpt.txt` may hold a host; every other
+    member name is epodc's own word (a keyword never renames evidence.json)."""
+    match = _LOG_MEMBER_RE.fullmatch(name)
+    if match is None:
+        return name
+    return f"{match.group(1)}{redactor.text(match.group(2))}{match.group(3)}"
 
 
 def redact_members(members: dict[str, bytes], redactor: Redactor) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for name, data in members.items():
-        new_name = redactor.text(name)
+        new_name = _redacted_name(name, redactor)
         if name.endswith(".json"):
             out[new_name] = _json(redactor.json_value(json.loads(data.decode("utf-8"))))
         else:
-            out[new_name] = redactor.text(data.decode("utf-8", "replace")).encode("utf-8")
+            out[new_name] = _utf8(redactor.text(_member_text(data)))
     return out
+
+
+def _check_replays(files: dict[str, bytes]) -> None:
+    """The redacted evidence must still be what `epodc check --bundle` reads."""
+    from epodc_diag.evidence import Evidence, from_dict
+
+    raw = files.get("evidence.json", b"")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if data.get("schema") != EVIDENCE_SCHEMA:
+            raise ValueError("schema")
+        from_dict(Evidence, data["evidence"])
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        kind = type(exc).__name__
+        raise OutputError(
+            f"redaction made evidence.json unreadable ({kind}; a --keyword may match a code or a "
+            "value the evidence needs); the bundle was not written"
+        ) from None
+
+
+def _trim_cut_examples(result: CheckResult) -> CheckResult:
+    """Log examples are cut to a fixed length before the bundle sees them, possibly inside a
+    name that redaction then cannot recognise: drop the cut-off last word of each such example."""
+    from dataclasses import replace
+
+    from epodc_diag.logs.scan import MAX_EXAMPLE_CHARS
+
+    logs = result.evidence.logs
+    if logs is None:
+        return result
+
+    def trimmed(text: str) -> str:
+        if len(text) < MAX_EXAMPLE_CHARS:
+            return text
+        return re.sub(r"[^\s\[\](){}<>\"',;=]+$", "", text)
+
+    signatures = tuple(
+        replace(s, examples=tuple((f, n, trimmed(t)) for f, n, t in s.examples))
+        for s in logs.signatures
+    )
+    evidence = replace(result.evidence, logs=replace(logs, signatures=signatures))
+    return replace(result, evidence=evidence)
 
 
 # ------------------------------------------------------------------- the bundle
@@ -354,7 +483,7 @@ def redact_members(members: dict[str, bytes], redactor: Redactor) -> dict[str, b
 def default_name(redactor: Redactor | None) -> str:
     host = socket.gethostname().split(".")[0] or "host"
     if redactor is not None:
-        host = redactor.add("host", host) or "host"
+        host = redactor.add("host", host, force=True) or "host"
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     # The process id keeps two runs started in the same second from choosing the same name.
     return f"epodc-{re.sub(r'[^A-Za-z0-9.-]', '_', host)}-{stamp}-{os.getpid()}.zip"
@@ -370,6 +499,70 @@ class BundleResult:
     cut: tuple[dict[str, Any], ...]
 
 
+def _check_map_path(map_path: Path, bundle: Path | None) -> None:
+    """The private map is a regular file of its own: never the bundle, never through a link."""
+    if bundle is None:
+        same = False
+    else:
+        try:
+            same = map_path.resolve() == bundle.resolve()
+        except (OSError, RuntimeError):  # a symlink loop
+            same = False
+    if not same and bundle is not None:
+        with contextlib.suppress(OSError):
+            same = os.path.samefile(map_path, bundle)
+    if same:
+        raise OutputError(
+            f"--map {map_path} is the bundle itself; give the private map its own file"
+        )
+    try:
+        info = os.lstat(map_path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise OutputError(f"cannot use {map_path} as the map: {exc.strerror or exc}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        raise OutputError(f"the map {map_path} is {what}; give a regular file (or a new name)")
+    if not map_path.absolute().parent.is_dir():
+        raise OutputError(f"cannot write {map_path}: its folder does not exist")
+
+
+def _stage_map(map_path: Path, text: str) -> Path:
+    """The map written whole to a new private file beside its final name (fsynced), to be
+    renamed into place once the bundle is written. Returns the temporary file."""
+    folder = map_path.absolute().parent
+    temporary: Path | None = None
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{map_path.name}.", suffix=".tmp", dir=folder)
+        temporary = Path(name)
+        with os.fdopen(handle, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(text.encode("utf-8"))
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        raise OutputError(f"cannot write {map_path}: {exc.strerror or exc}") from None
+    return temporary
+
+
+def _claim(staged: Path, final: Path) -> bool:
+    """Give the staged map its final name if nothing has it (a hard link never replaces);
+    False when the file system has no hard links, so the caller renames it at the end."""
+    try:
+        os.link(staged, final)
+    except FileExistsError:
+        raise OutputError(
+            f"{final} exists (use --force to replace it, or --map to reuse it)"
+        ) from None
+    except OSError:
+        return False
+    return True
+
+
 def build_bundle(
     site: Site | None,
     check_options: CheckOptions,
@@ -383,8 +576,14 @@ def build_bundle(
     from epodc_diag.render.report import render
 
     redactor: Redactor | None = None
+    map_path: Path | None = None
     if options.redact:
-        redactor = Redactor.load(options.map_path) if options.map_path else Redactor()
+        if options.map_path is not None:
+            _check_map_path(options.map_path, output)
+        if options.map_path is not None and os.path.lexists(options.map_path):
+            redactor = Redactor.load(options.map_path)
+        else:
+            redactor = Redactor()
     path = output or Path.cwd() / default_name(redactor)
     if path.exists() and path.is_dir():
         raise OutputError(f"{path} is a folder; give a file name for the bundle")
@@ -392,10 +591,19 @@ def build_bundle(
         raise OutputError(f"{path} exists (use --force to replace it)")
     if not path.resolve().parent.is_dir():
         raise OutputError(f"cannot write {path}: its folder does not exist")
+    if redactor is not None:
+        map_path = options.map_path or path.with_name(path.name + ".map.json")
+        _check_map_path(map_path, path)
+        if options.map_path is None and os.path.lexists(map_path) and not options.force:
+            raise OutputError(
+                f"{map_path} exists (use --force to replace it, or --map to reuse it)"
+            )
 
     timings: list[dict[str, Any]] = []
     start = time.monotonic()
     result = run_check(site, check_options, rules, target)
+    if redactor is not None:
+        result = _trim_cut_examples(result)
     for record in result.checks:
         if record.kind == "collector":
             timings.append(
@@ -408,28 +616,24 @@ def build_bundle(
                     "error": record.reason or None,
                 }
             )
-    members = _Members(options.max_total_bytes)
-    members.add(
-        "report.json", render(result, ReportFormat.json, "warning").encode("utf-8"), essential=True
-    )
-    members.add(
-        "report.md",
-        render(result, ReportFormat.markdown, "warning").encode("utf-8"),
-        essential=True,
-    )
-    members.add(
-        "evidence.json",
-        _json({"schema": EVIDENCE_SCHEMA, "evidence": to_dict(result.evidence)}),
-        essential=True,
-    )
-    members.add("network.json", _json(to_dict(result.evidence.network)), essential=True)
-    members.add("environment.json", _json(environment(site)), essential=True)
+    # Every member whole first; the size limits apply after redaction, so nothing is cut inside
+    # a name that redaction would then not recognise.
+    collected: list[tuple[str, bytes, bool]] = [
+        ("report.json", _json_utf8(render(result, ReportFormat.json, "warning")), True),
+        ("report.md", _utf8(render(result, ReportFormat.markdown, "warning")), True),
+        (
+            "evidence.json",
+            _json({"schema": EVIDENCE_SCHEMA, "evidence": to_dict(result.evidence)}),
+            True,
+        ),
+        ("network.json", _json(to_dict(result.evidence.network)), True),
+        ("environment.json", _json(environment(site)), True),
+    ]
 
     started = time.monotonic()
     if "db" in check_options.kinds:
         csvs, failed = _query_csvs(site, check_options)
-        for name, data in csvs.items():
-            members.add(name, data)
+        collected.extend((name, data, False) for name, data in csvs.items())
         timings.append(
             {
                 "name": "queries",
@@ -441,7 +645,7 @@ def build_bundle(
         )
     if site is not None and site.server_ini.is_file():
         try:
-            members.add("server.ini", masked_ini(site.server_ini), essential=True)
+            collected.append(("server.ini", masked_ini(site.server_ini), True))
         except Exception as exc:  # an unreadable ini is recorded, the bundle still goes out
             timings.append(
                 {
@@ -458,12 +662,11 @@ def build_bundle(
         log_paths = [
             str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
         ]
+    excerpt_cut: list[dict[str, Any]] = []
     if log_paths:
         try:
-            excerpts, cut = log_excerpts(log_paths, options)
-            for name, data in excerpts.items():
-                members.add(name, data)
-            members.cut.extend(cut)
+            excerpts, excerpt_cut = log_excerpts(log_paths, options)
+            collected.extend((name, data, False) for name, data in excerpts.items())
             timings.append(
                 {
                     "name": "log excerpts",
@@ -480,24 +683,24 @@ def build_bundle(
                     "status": "error",
                     "duration_ms": 0,
                     "timed_out": False,
-                    "error": scrub_secrets(f"{type(exc).__name__}: {exc}"),
+                    "error": scrub_secrets(_clean(f"{type(exc).__name__}: {exc}")),
                 }
             )
 
-    files = dict(members.files)
-    map_path: Path | None = None
+    essential = {name: flag for name, _, flag in collected}
+    raw = {name: data for name, data, _ in collected}
     if redactor is not None:
-        users = [getpass.getuser(), db_username, os.environ.get("USERNAME", "")]
-        _register(redactor, result, site, files, options, [u for u in users if u])
-        files = redact_members(files, redactor)
-        leaks = residual_scan(files, redactor)
-        if leaks:
-            first = leaks[0]
-            raise OutputError(
-                f"redaction left a {first.kind} value in {first.member} ({len(leaks)} leak(s) in all); "
-                "the bundle was not written"
-            )
-        map_path = options.map_path or path.with_name(path.name + ".map.json")
+        users = [_login_name(), db_username, os.environ.get("USERNAME", "")]
+        _register(redactor, result, site, raw, options, [u for u in users if u])
+        renamed = {name: _redacted_name(name, redactor) for name in raw}
+        raw = redact_members(raw, redactor)
+        essential = {renamed[name]: flag for name, flag in essential.items()}
+        excerpt_cut = redactor.json_value(excerpt_cut)
+    members = _Members(options.max_total_bytes)
+    for name, data in raw.items():
+        members.add(name, data, essential=essential.get(name, False))
+    members.cut.extend(excerpt_cut)
+    files = dict(members.files)
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "created_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -509,7 +712,7 @@ def build_bundle(
             for n, d in files.items()
         ],
         "collectors": redactor.json_value(timings) if redactor else timings,
-        "cut": redactor.json_value(members.cut) if redactor else members.cut,
+        "cut": members.cut,
         "limits": {
             "max_log_bytes": options.max_log_bytes,
             "max_total_bytes": options.max_total_bytes,
@@ -518,9 +721,43 @@ def build_bundle(
         "seconds": round(time.monotonic() - start, 3),
     }
     files["manifest.json"] = _json(manifest)
-    _write_zip(path, files, replace=options.force)
+    staged: Path | None = None
+    replace_map = False
     if redactor is not None and map_path is not None:
-        redactor.save(map_path)
+        leaks = residual_scan(files, redactor, {name: _evidence_part(name) for name in files})
+        if leaks:
+            first = leaks[0]
+            members_hit = len({leak.member for leak in leaks})
+            raise OutputError(
+                f"redaction left {len(leaks)} value(s) in {members_hit} file(s) (first: a "
+                f"{first.kind} in {_clean(first.member)}); the bundle was not written"
+            )
+        _check_replays(files)
+        # The map first: a bundle whose pseudonyms cannot be reversed is never left behind. A
+        # new map takes its name now (and is removed if the bundle fails); a map that already
+        # exists (reused, or replaced with --force) is only replaced once the bundle is written.
+        staged = _stage_map(map_path, redactor.map_text())
+    try:
+        if staged is not None and map_path is not None:
+            replace_map = os.path.lexists(map_path) or not _claim(staged, map_path)
+        try:
+            _write_zip(path, files, replace=options.force)
+        except BaseException:
+            if staged is not None and map_path is not None and not replace_map:
+                with contextlib.suppress(OSError):
+                    map_path.unlink()
+            raise
+        if staged is not None and map_path is not None and replace_map:
+            try:
+                os.replace(staged, map_path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise OutputError(f"cannot write {map_path}: {exc.strerror or exc}") from None
+    finally:
+        if staged is not None:
+            with contextlib.suppress(OSError):
+                staged.unlink()
     return BundleResult(
         path, map_path, tuple(files), path.stat().st_size, result, tuple(members.cut)
     )

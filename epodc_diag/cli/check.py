@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
