@@ -457,8 +457,11 @@ def _open_url(settings: ConnectionSettings) -> Database:
 
     try:
         url = make_url(settings.url)
-    except ArgumentError:
-        raise UsageError(f"--db is not a database URL: {scrub_secrets(settings.url)}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        from epodc_diag.db.target import not_a_database_url
+
+        # Never quote the value: it may hold a password in a form no scrubber foresaw.
+        raise UsageError(not_a_database_url(settings.source)) from None
     backend = url.get_backend_name()
     if backend == "sqlite":
         if not url.database:

@@ -1,0 +1,222 @@
+"""One secret scrubber for every channel: stderr, renderers, written files, bundle members.
+
+`scrub_secrets` is the last line of defence. Messages should never be built from a connection
+string in the first place (a database target is described from parsed fields, see
+`epodc_diag.db.target`), but anything that reaches a user, a log or a bundle passes through here.
+It masks:
+
+* `key=value` where the key looks secret (password, pwd, passwd, pass, secret, token, apikey,
+  api_key, key, credential(s), passphrase, sharedkey, and any key containing one of the compound
+  words, such as DBPassword or db.user.passwd). An ODBC braced value `{...}` runs to the closing
+  single `}` (`}}` is an escaped brace); any other value runs to `;` or the end of the line, so a
+  password with spaces is masked whole. Spaces around `=` are allowed.
+* `key : value` (the same keys) at the start of a line, commented out or not; in the middle of a
+  line only for compound keys (DBPassword: x), so prose such as "needs a password: set ..." stays.
+* `user:password@host` in any scheme (also without `:` after the scheme, or without a scheme);
+  the password runs to the LAST `@` before the host, so unencoded `@` in it is covered.
+* all of the above inside percent-encoded text (`odbc_connect=...PWD%3Dx`), decoded as often as
+  it was encoded.
+
+It over-masks rather than under-masks. Already masked values (`***`) are left as they are.
+The patterns are anchored and bounded, so the cost stays linear in the text's length.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+MASK = "***"
+
+# Words that make a key secret wherever they appear in it (DBPassword, db.user.passwd.encrypted).
+_COMPOUND = (
+    r"password|passwd|pwd|secret|token|api[_-]?key|credentials?|passphrase|shared[_-]?key"
+    r"|private[_-]?key|access[_-]?key|auth[_-]?key"
+)
+_SECRET_NAME_RE = re.compile(_COMPOUND, re.I)
+# Words that make a key secret only on their own (`key=...`, `pass=...`).
+_PLAIN_NAMES = frozenset({"pass", "key"})
+# English words that, followed by ":" in the middle of a line, are prose rather than a key.
+_PROSE_WORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "pass",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "key",
+        "keys",
+        "credential",
+        "credentials",
+        "passphrase",
+    }
+)
+# A name followed by = or : (the name is checked in code, so each word is scanned once).
+_KEY_SEP_RE = re.compile(r"(?<![\w.-])([\w.-]+)([ \t]*([=:])[ \t]*)")
+# A value: an ODBC braced value to its closing single brace, or anything up to ; or the line end.
+_VALUE_RE = re.compile(r"\{(?:[^}\r\n]|\}\})*(?:\}|$)|[^;\r\n]*", re.M)
+# A value that is already a mask (ours, or the ini view's `********    (line 3)`).
+_MASKED_RE = re.compile(r"\{?\*{3,}\}?(?:\s+\(line \d+\))?\s*")
+# scheme://user:password@host, also `scheme//` (a typo) and `scheme:/`; password to the last @.
+_URL_USERINFO_RE = re.compile(
+    r"(?i)(?<![\w+.-])([a-z][\w+.-]*(?::/{1,2}|//))([^\s/:@]{0,256}):(\S{1,4096})@(?=[^\s@])"
+)
+# user:password@host with no scheme at all (a proxy setting, a pasted string).
+_BARE_USERINFO_RE = re.compile(r"(?<![\w:/.@%+\\-])([A-Za-z][\w.%+\\-]*):(?!/)(\S{1,256})@(?=[\w\[])")
+_PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
+_TOKEN_RE = re.compile(r"\S+")
+
+# For `is_secret_key`: keys of server.ini / db.properties whose value is never shown.
+SECRET_KEY_RE = re.compile(r"pass|pwd|secret|key|token|credential|passphrase", re.I)
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether an ini or properties key names a secret (broad on purpose: masking is cheap)."""
+    return bool(SECRET_KEY_RE.search(key))
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether `name=value` in free text is a secret (narrower than `is_secret_key`)."""
+    return bool(_SECRET_NAME_RE.search(name)) or name.lower() in _PLAIN_NAMES
+
+
+def has_secret(text: str) -> bool:
+    """Whether the text holds something `scrub_secrets` would mask."""
+    return scrub_secrets(text) != text
+
+
+def _already_masked(value: str) -> bool:
+    return bool(_MASKED_RE.fullmatch(value)) or not value.strip()
+
+
+def _line_start(text: str, position: int) -> int:
+    return max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+
+
+def _mask_keys(text: str) -> str:
+    out: list[str] = []
+    done = 0
+    for match in _KEY_SEP_RE.finditer(text):
+        if match.start() < done:
+            continue  # inside a value already masked
+        name, separator = match.group(1), match.group(3)
+        if not is_secret_name(name):
+            continue
+        if separator == ":":
+            if text.startswith("//", match.end()):
+                continue  # a URL scheme, handled below
+            lead = text[_line_start(text, match.start()) : match.start()]
+            at_line_start = not lead.strip(" \t;#")
+            if not at_line_start and name.lower() in _PROSE_WORDS:
+                continue  # "needs a password: set ..." is prose
+        value = _VALUE_RE.match(text, match.end())
+        if value is None or _already_masked(value.group(0)):
+            continue
+        out.append(text[done : match.end()])
+        out.append(MASK)
+        done = value.end()
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    if match.re is _URL_USERINFO_RE:
+        scheme, user, password = match.group(1), match.group(2), match.group(3)
+        if _already_masked(password):
+            return match.group(0)
+        return f"{scheme}{user}:{MASK}@"
+    user, password = match.group(1), match.group(2)
+    if _already_masked(password):
+        return match.group(0)
+    return f"{user}:{MASK}@"
+
+
+def _scrub_plain(text: str) -> str:
+    text = _mask_keys(text)
+    text = _URL_USERINFO_RE.sub(_mask_userinfo, text)
+    return _BARE_USERINFO_RE.sub(_mask_userinfo, text)
+
+
+def _scrub_encoded_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if not _PERCENT_RE.search(token):
+        return token
+    # Decode as often as the text was encoded (odbc_connect inside a URL inside a URL ...).
+    decoded = token
+    for _ in range(4):
+        for decode in (unquote, unquote_plus):
+            candidate = decode(decoded)
+            scrubbed = _scrub_plain(candidate)
+            if scrubbed != candidate:
+                return scrubbed
+        following = unquote(decoded)
+        if following == decoded:
+            break
+        decoded = following
+    return token
+
+
+def scrub_secrets(text: str) -> str:
+    """Mask anything that looks like a password in text bound for the user, a log or a bundle."""
+    text = _scrub_plain(text)
+    if "%" in text:
+        text = _scrub_plain(_TOKEN_RE.sub(_scrub_encoded_token, text))
+    return text
+
+
+def scrub_json_value(value: Any) -> Any:
+    """A JSON-able structure with every string scrubbed and secret-named fields masked."""
+    if isinstance(value, str):
+        return scrub_secrets(value)
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            name = key if isinstance(key, str) else str(key)
+            if _SECRET_NAME_RE.search(name) and isinstance(item, str) and item and not _already_masked(item):
+                out[key] = MASK
+            else:
+                out[key] = scrub_json_value(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [scrub_json_value(item) for item in value]
+    return value
+
+
+def scrub_secrets_bytes(data: bytes, name: str = "") -> bytes:
+    """A file's bytes with secrets masked, for every file epodc writes (bundle members, --output).
+
+    JSON (by name, when it parses) is scrubbed value by value so it stays valid JSON; other text
+    line by line. UTF-16 with a BOM stays UTF-16; bytes that are not UTF-8 survive unchanged.
+    """
+    if name.lower().endswith(".json"):
+        try:
+            parsed = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            parsed = None
+        else:
+            cleaned = scrub_json_value(parsed)
+            if cleaned == parsed:
+                return data
+            return (json.dumps(cleaned, indent=2, ensure_ascii=False, default=str) + "\n").encode(
+                "utf-8"
+            )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        codec = "utf-16"
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            return data
+        cleaned_text = scrub_secrets(text)
+        return data if cleaned_text == text else cleaned_text.encode(codec)
+    text = data.decode("utf-8", errors="surrogateescape")
+    cleaned_text = scrub_secrets(text)
+    if cleaned_text == text:
+        return data
+    return cleaned_text.encode("utf-8", errors="surrogateescape")
