@@ -39,6 +39,8 @@ _COMPOUND = (
 _SECRET_NAME_RE = re.compile(_COMPOUND, re.I)
 # Words that make a key secret only on their own (`key=...`, `pass=...`).
 _PLAIN_NAMES = frozenset({"pass", "key"})
+# What may stand before a plain name (`key`, `pass`) that is a field, not a word in prose.
+_FIELD_STARTS = frozenset(";&?,{")
 # English words that, followed by ":" in the middle of a line, are prose rather than a key.
 _PROSE_WORDS = frozenset(
     {
@@ -67,7 +69,9 @@ _URL_USERINFO_RE = re.compile(
     r"(?i)(?<![\w+.-])([a-z][\w+.-]*(?::/{1,2}|//))([^\s/:@]{0,256}):(\S{1,4096})@(?=[^\s@])"
 )
 # user:password@host with no scheme at all (a proxy setting, a pasted string).
-_BARE_USERINFO_RE = re.compile(r"(?<![\w:/.@%+\\-])([A-Za-z][\w.%+\\-]*):(?!/)(\S{1,256})@(?=[\w\[])")
+_BARE_USERINFO_RE = re.compile(
+    r"(?<![\w:/.@%+\\-])([A-Za-z][\w.%+\\-]*):(?!/)(\S{1,256})@(?=[\w\[])"
+)
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _TOKEN_RE = re.compile(r"\S+")
 
@@ -107,11 +111,13 @@ def _mask_keys(text: str) -> str:
         name, separator = match.group(1), match.group(3)
         if not is_secret_name(name):
             continue
+        lead = text[_line_start(text, match.start()) : match.start()]
+        at_line_start = not lead.strip(" \t;#!")
+        if name.lower() in _PLAIN_NAMES and not at_line_start and lead[-1:] not in _FIELD_STARTS:
+            continue  # "--param takes key=value" is prose; `;key=x` and `?key=x` are fields
         if separator == ":":
             if text.startswith("//", match.end()):
                 continue  # a URL scheme, handled below
-            lead = text[_line_start(text, match.start()) : match.start()]
-            at_line_start = not lead.strip(" \t;#")
             if not at_line_start and name.lower() in _PROSE_WORDS:
                 continue  # "needs a password: set ..." is prose
         value = _VALUE_RE.match(text, match.end())
@@ -179,7 +185,12 @@ def scrub_json_value(value: Any) -> Any:
         out: dict[Any, Any] = {}
         for key, item in value.items():
             name = key if isinstance(key, str) else str(key)
-            if _SECRET_NAME_RE.search(name) and isinstance(item, str) and item and not _already_masked(item):
+            if (
+                _SECRET_NAME_RE.search(name)
+                and isinstance(item, str)
+                and item
+                and not _already_masked(item)
+            ):
                 out[key] = MASK
             else:
                 out[key] = scrub_json_value(item)
@@ -187,6 +198,13 @@ def scrub_json_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [scrub_json_value(item) for item in value]
     return value
+
+
+def scrubbed_json(value: Any) -> str:
+    """`render.data.to_json` of the value with every secret masked (a final pass for JSON output)."""
+    from epodc_diag.render.data import jsonable, to_json
+
+    return to_json(scrub_json_value(jsonable(value)))
 
 
 def scrub_secrets_bytes(data: bytes, name: str = "") -> bytes:
@@ -220,3 +238,52 @@ def scrub_secrets_bytes(data: bytes, name: str = "") -> bytes:
     if cleaned_text == text:
         return data
     return cleaned_text.encode("utf-8", errors="surrogateescape")
+
+
+# ---------------------------------------------------------------- server.ini, db.properties
+
+INI_MASK = "********"
+
+
+def mask_ini_text(text: str) -> str:
+    """An ini or properties file with every secret masked, for a bundle; the layout is kept.
+
+    * `key=value` and `key : value` whose key looks secret: the value becomes `********`;
+    * any other value: the secrets inside it are masked (`Pwd=***`, `user:***@proxy`);
+    * comment lines and lines that are not `key=value` that mention a secret are masked the same
+      way, or replaced whole by `********` (after the comment mark) when no key can be kept.
+    """
+    lines = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        ending = line[len(body) :]
+        lines.append(_mask_ini_line(body) + ending)
+    return "".join(lines)
+
+
+_INI_LINE_RE = re.compile(
+    r"^(?P<lead>[ \t]*(?:[;#!][ \t;#!]*)?)(?P<key>[^=:\[]*?)(?P<sep>[ \t]*[=:][ \t]*)(?P<value>.*)$"
+)
+
+
+def _mask_ini_line(body: str) -> str:
+    stripped = body.strip()
+    if not stripped:
+        return body
+    commented = stripped[0] in ";#!"
+    if stripped.startswith("[") and not has_secret(body):
+        return body
+    match = _INI_LINE_RE.match(body)
+    if match and match.group("key").strip():
+        key = match.group("key")
+        value = match.group("value")
+        if is_secret_key(key) and value.strip():
+            return f"{match.group('lead')}{key}{match.group('sep')}{INI_MASK}"
+        if not commented or not (is_secret_key(body) or has_secret(body)):
+            return scrub_secrets(body)
+        return f"{match.group('lead')}{key}{match.group('sep')}{scrub_secrets(value)}"
+    if is_secret_key(body) or has_secret(body):
+        # Not key=value and it mentions a secret: keep the comment mark, drop the text.
+        lead = body[: len(body) - len(body.lstrip(" \t;#!"))]
+        return f"{lead}{INI_MASK}"
+    return body

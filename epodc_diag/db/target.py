@@ -192,7 +192,7 @@ _PATH_RE = re.compile(r"[^;\r\n]{1,4096}")
 def _field(value: str | None, pattern: re.Pattern[str]) -> str:
     """A parsed field that may be shown: it must look like what it is, else nothing is shown."""
     value = (value or "").strip()
-    return value if value and pattern.fullmatch(value) and not scrub_secrets(value) != value else ""
+    return value if value and pattern.fullmatch(value) and scrub_secrets(value) == value else ""
 
 
 def _join(parts: list[tuple[str, str]]) -> str:
@@ -208,10 +208,8 @@ def describe_odbc(fields: Mapping[str, str]) -> str:
     port_text = fields.get("port") or (fields.get("server", "").partition(",")[2])
     port = port_text.strip() if port_text.strip().isascii() and port_text.strip().isdigit() else ""
     database = fields.get("database") or fields.get("initial catalog") or ""
-    if "sqlite" in driver.lower():
-        database_shown = _field(database, _PATH_RE)
-    else:
-        database_shown = _field(database, _NAME_RE)
+    # An SQLite driver's database is a file path; SQL Server's is a name.
+    database_shown = _field(database, _PATH_RE if "sqlite" in driver.lower() else _NAME_RE)
     user = _field(fields.get("uid") or fields.get("user id") or fields.get("user"), _NAME_RE)
     details = _join(
         [

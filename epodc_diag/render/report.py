@@ -18,6 +18,7 @@ from epodc_diag import __version__
 from epodc_diag.checker import CheckResult
 from epodc_diag.evidence import to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
+from epodc_diag.secrets import scrub_json_value, scrub_secrets
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -107,7 +108,8 @@ class JsonReport(Renderer):
     format = ReportFormat.json
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
-        return json.dumps(report_dict(result, fail_on), indent=2, ensure_ascii=False) + "\n"
+        document = scrub_json_value(report_dict(result, fail_on))
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 _MD_MARK = {Severity.critical: "❌", Severity.warning: "⚠️", Severity.info: "ℹ️", Severity.ok: "✅"}
@@ -349,4 +351,6 @@ RENDERERS: dict[ReportFormat, type[Renderer]] = {
 
 
 def render(result: CheckResult, output: ReportFormat, fail_on: str, verbose: bool = False) -> str:
-    return RENDERERS[output]().render(result, fail_on, verbose)
+    text = RENDERERS[output]().render(result, fail_on, verbose)
+    # The last line of defence for every format (JSON is scrubbed value by value, so stays valid).
+    return text if output is ReportFormat.json else scrub_secrets(text)
