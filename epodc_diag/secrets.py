@@ -124,7 +124,8 @@ def _mask_keys(text: str) -> str:
         if value is None or _already_masked(value.group(0)):
             continue
         out.append(text[done : match.end()])
-        out.append(MASK)
+        # A braced value stays braced, so a second pass sees where the mask ends.
+        out.append("{" + MASK + "}" if value.group(0).startswith("{") else MASK)
         done = value.end()
     if not out:
         return text
@@ -281,7 +282,10 @@ def _mask_ini_line(body: str) -> str:
             return f"{match.group('lead')}{key}{match.group('sep')}{INI_MASK}"
         if not commented or not (is_secret_key(body) or has_secret(body)):
             return scrub_secrets(body)
-        return f"{match.group('lead')}{key}{match.group('sep')}{scrub_secrets(value)}"
+        if has_secret(value):
+            return f"{match.group('lead')}{key}{match.group('sep')}{scrub_secrets(value)}"
+        # A comment that talks about a secret in no form we know: drop its text.
+        return f"{match.group('lead')}{INI_MASK}"
     if is_secret_key(body) or has_secret(body):
         # Not key=value and it mentions a secret: keep the comment mark, drop the text.
         lead = body[: len(body) - len(body.lstrip(" \t;#!"))]
