@@ -170,8 +170,46 @@ def _scrub_encoded_token(match: re.Match[str]) -> str:
     return token
 
 
+# Passwords epodc was given (parsed from --db, or $EPODC_DB_PASSWORD): masked wherever they
+# appear, in whatever form, even where no pattern would see them (a driver echoing one back).
+_KNOWN: set[str] = set()
+_SHORTEST_KNOWN = 4  # a shorter "password" would mask ordinary words
+PASSWORD_ENV = "EPODC_DB_PASSWORD"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a password this run was given, so every channel masks it literally."""
+    if value and len(value.strip()) >= _SHORTEST_KNOWN:
+        _KNOWN.add(value)
+        _KNOWN.add(value.strip())
+
+
+def _known_secrets() -> list[str]:
+    import os
+
+    known = set(_KNOWN)
+    from_env = os.environ.get(PASSWORD_ENV, "")
+    if len(from_env.strip()) >= _SHORTEST_KNOWN:
+        known.update((from_env, from_env.strip()))
+    forms: set[str] = set()
+    for value in known:
+        from urllib.parse import quote, quote_plus
+
+        forms.update((value, quote(value, safe=""), quote_plus(value), value.replace("}", "}}")))
+    # Longest first, so a password is masked whole before any part of it.
+    return sorted((f for f in forms if len(f) >= _SHORTEST_KNOWN), key=len, reverse=True)
+
+
+def _mask_known(text: str) -> str:
+    for value in _known_secrets():
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
 def scrub_secrets(text: str) -> str:
     """Mask anything that looks like a password in text bound for the user, a log or a bundle."""
+    text = _mask_known(text)
     text = _scrub_plain(text)
     if "%" in text:
         text = _scrub_plain(_TOKEN_RE.sub(_scrub_encoded_token, text))

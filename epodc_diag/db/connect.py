@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from epodc_diag.db.guard import ensure_select, to_qmark
 from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
+from epodc_diag.secrets import register_secret
 
 PASSWORD_ENV = "EPODC_DB_PASSWORD"
 
@@ -169,7 +170,9 @@ def _password(settings: ConnectionSettings) -> str:
     if sys.stdin is not None and sys.stdin.isatty():
         import getpass
 
-        return getpass.getpass(f"Password for SQL login {settings.username}: ")
+        typed = getpass.getpass(f"Password for SQL login {settings.username}: ")
+        register_secret(typed)  # masked literally wherever it might come back
+        return typed
     raise DatabaseError(
         f"the SQL login '{settings.username}' needs a password: set ${PASSWORD_ENV} "
         "(epodc never reads it from a file or the command line)"

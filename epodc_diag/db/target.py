@@ -14,6 +14,7 @@ from typing import Any
 
 from epodc_diag.db.connect import ConnectionSettings
 from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
+from epodc_diag.secrets import register_secret
 from epodc_diag.site import Site, read_db_properties
 
 
@@ -51,6 +52,7 @@ def connection_settings(
         source = _url_source(db_url)
         if url[:5].lower() == "odbc:":
             fields = parse_odbc(url[5:])
+            register_secret(fields.get("pwd") or fields.get("password"))
             if not fields:
                 raise UsageError(not_a_database_url(source))
             return ConnectionSettings(
@@ -60,6 +62,7 @@ def connection_settings(
                 source=source,
                 **common,
             )
+        _register_url_password(url)
         description = describe_url(url)
         if description is None:
             raise UsageError(not_a_database_url(source))
@@ -126,6 +129,24 @@ def _url_source(db_url: str | None) -> str:
         return "[database] url in epodc.toml"
     # typer fills --db from $EPODC_DB_URL when the option is not given.
     return "EPODC_DB_URL" if os.environ.get("EPODC_DB_URL") == db_url else "--db"
+
+
+def _register_url_password(url: str) -> None:
+    """Hand the password in a URL (or in its odbc_connect) to the scrubber, in every form."""
+    from urllib.parse import parse_qs, unquote
+
+    match = _URL_RE.match(url.strip())
+    rest = match.group("rest") if match else url
+    head, _, query = rest.partition("?")
+    if "@" in head:
+        userinfo = head.rpartition("@")[0]
+        if ":" in userinfo:
+            password = userinfo.split(":", 1)[1]
+            register_secret(password)
+            register_secret(unquote(password))
+    for value in parse_qs(query).get("odbc_connect", []):
+        fields = parse_odbc(value)
+        register_secret(fields.get("pwd") or fields.get("password"))
 
 
 def not_a_database_url(source: str) -> str:
