@@ -180,8 +180,8 @@ PASSWORD_ENV = "EPODC_DB_PASSWORD"
 def register_secret(value: str | None) -> None:
     """Remember a password this run was given, so every channel masks it literally."""
     if value and len(value.strip()) >= _SHORTEST_KNOWN:
-        _KNOWN.add(value)
-        _KNOWN.add(value.strip())
+        # Also as one-line messages write it (every run of white space made one space).
+        _KNOWN.update((value, value.strip(), " ".join(value.split())))
 
 
 def _known_secrets() -> list[str]:

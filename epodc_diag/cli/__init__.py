@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from epodc_diag import __version__
 from epodc_diag.errors import EXIT_UNKNOWN, EpodcError, scrub_secrets
@@ -21,6 +22,15 @@ PROG = "epodc"
 
 def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {scrub_secrets(message)}\n")
+
+
+def _show(exc: Any) -> None:
+    """click's own usage message, scrubbed like every other line on stderr (a value may be secret)."""
+    import io
+
+    buffer = io.StringIO()
+    exc.show(file=buffer)
+    sys.stderr.write(scrub_secrets(buffer.getvalue()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,12 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             result = app(args=args, prog_name=PROG, standalone_mode=False)
         except click.UsageError as exc:
-            exc.show()
+            _show(exc)
             if no_args_help is not None and isinstance(exc, no_args_help):
                 return 0
             return EXIT_UNKNOWN
         except click.ClickException as exc:
-            exc.show()
+            _show(exc)
             return EXIT_UNKNOWN
         except click.exceptions.Abort:
             sys.stderr.write(f"{PROG}: aborted\n")
