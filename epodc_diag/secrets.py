@@ -34,7 +34,7 @@ MASK = "***"
 # Words that make a key secret wherever they appear in it (DBPassword, db.user.passwd.encrypted).
 _COMPOUND = (
     r"password|passwd|pwd|secret|token|api[_-]?key|credentials?|passphrase|shared[_-]?key"
-    r"|private[_-]?key|access[_-]?key|auth[_-]?key"
+    r"|private[_-]?key|access[_-]?key|auth[_-]?key|authorization|\wpass$"
 )
 _SECRET_NAME_RE = re.compile(_COMPOUND, re.I)
 # Words that make a key secret only on their own (`key=...`, `pass=...`).
@@ -61,13 +61,19 @@ _PROSE_WORDS = frozenset(
 # A name followed by = or : (the name is checked in code, so each word is scanned once).
 _KEY_SEP_RE = re.compile(r"(?<![\w.-])([\w.-]+)([ \t]*([=:])[ \t]*)")
 # A value: an ODBC braced value to its closing single brace, or anything up to ; or the line end.
-_VALUE_RE = re.compile(r"\{(?:[^}\r\n]|\}\})*(?:\}|$)|[^;\r\n]*", re.M)
-# A value that is already a mask (ours, or the ini view's `********    (line 3)`).
-_MASKED_RE = re.compile(r"\{?\*{3,}\}?(?:\s+\(line \d+\))?\s*")
-# scheme://user:password@host, also `scheme//` (a typo) and `scheme:/`; password to the last @.
-_URL_USERINFO_RE = re.compile(
-    r"(?i)(?<![\w+.-])([a-z][\w+.-]*(?::/{1,2}|//))([^\s/:@]{0,256}):(\S{1,4096})@(?=[^\s@])"
+# A quoted value ends at its closing quote when a delimiter follows it.
+_VALUE_RE = re.compile(
+    r"\{(?:[^}\r\n]|\}\})*(?:\}|$)"
+    r"|\"[^\"\r\n]*\"(?=[\s;,>/&]|$)|'[^'\r\n]*'(?=[\s;,>/&]|$)"
+    r"|[^;\r\n]*",
+    re.M,
 )
+# A value that is already a mask (ours, or the ini view's `********    (line 3)`).
+_MASKED_RE = re.compile(r"([\"']?)\{?\*{3,}\}?\1(?:\s+\(line \d+\))?\s*")
+# scheme://user: (also `scheme//`, a typo, and `scheme:/`); the password after it runs to the LAST
+# @ of the same run of non-blank text, so an unencoded @ in it is covered (it over-masks a
+# query's @ rather than miss a password's).
+_URL_USER_RE = re.compile(r"(?i)(?<![\w+.-])[a-z][\w+.-]*(?::/{1,2}|//)[^\s/:@]*:(?!/)")
 # user:password@host with no scheme at all (a proxy setting, a pasted string).
 _BARE_USERINFO_RE = re.compile(
     r"(?<![\w:/.@%+\\-])([A-Za-z][\w.%+\\-]*):(?!/)(\S{1,256})@(?=[\w\[])"
@@ -89,6 +95,45 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME_RE.search(name)) or name.lower() in _PLAIN_NAMES
 
 
+# "password": "x" and 'pwd': 'x' (JSON or a Python repr inside a log line or a traceback).
+_QUOTED_KEY_RE = re.compile(
+    r"([\"'])([\w.-]+)\1([ \t]*[:=][ \t]*)([\"'])((?:\\.|(?!\4)[^\\\r\n])*)\4"
+)
+# <password>x</password> and keystorePass="x" (XML: Tomcat's server.xml, a SOAP fault).
+_XML_ELEMENT_RE = re.compile(r"<([\w:.-]+)>([^<\r\n]*)</\1>")
+_XML_ATTRIBUTE_RE = re.compile(r"(?<![\w:.-])([\w:.-]+)([ \t]*=[ \t]*)([\"'])([^\"'\r\n]*)\3")
+# --password x, --pwd=x (a command line in a log or a process list).
+_OPTION_RE = re.compile(r"(?i)(?<![\w-])(--?(?:password|passwd|pwd|pass|secret|token))([ =]+)(\S+)")
+
+
+def _mask_quoted(match: re.Match[str]) -> str:
+    if not _SECRET_NAME_RE.search(match.group(2)) or _already_masked(match.group(5)):
+        return match.group(0)
+    q = match.group(4)
+    return f"{match.group(1)}{match.group(2)}{match.group(1)}{match.group(3)}{q}{MASK}{q}"
+
+
+def _mask_xml_element(match: re.Match[str]) -> str:
+    name = match.group(1).rpartition(":")[2]
+    if not is_secret_name(name) or _already_masked(match.group(2)):
+        return match.group(0)
+    return f"<{match.group(1)}>{MASK}</{match.group(1)}>"
+
+
+def _mask_xml_attribute(match: re.Match[str]) -> str:
+    name = match.group(1).rpartition(":")[2]
+    if not _SECRET_NAME_RE.search(name) or _already_masked(match.group(4)):
+        return match.group(0)
+    q = match.group(3)
+    return f"{match.group(1)}{match.group(2)}{q}{MASK}{q}"
+
+
+def _mask_option(match: re.Match[str]) -> str:
+    if _already_masked(match.group(3)):
+        return match.group(0)
+    return f"{match.group(1)}{match.group(2)}{MASK}"
+
+
 def has_secret(text: str) -> bool:
     """Whether the text holds something `scrub_secrets` would mask."""
     return scrub_secrets(text) != text
@@ -98,8 +143,12 @@ def _already_masked(value: str) -> bool:
     return bool(_MASKED_RE.fullmatch(value)) or not value.strip()
 
 
-def _line_start(text: str, position: int) -> int:
-    return max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+def _at_line_start(text: str, position: int) -> bool:
+    """Whether only blanks and comment marks stand between the line's start and `position`."""
+    index = position - 1
+    while index >= 0 and text[index] in " \t;#!":
+        index -= 1
+    return index < 0 or text[index] in "\r\n"
 
 
 def _mask_keys(text: str) -> str:
@@ -111,9 +160,9 @@ def _mask_keys(text: str) -> str:
         name, separator = match.group(1), match.group(3)
         if not is_secret_name(name):
             continue
-        lead = text[_line_start(text, match.start()) : match.start()]
-        at_line_start = not lead.strip(" \t;#!")
-        if name.lower() in _PLAIN_NAMES and not at_line_start and lead[-1:] not in _FIELD_STARTS:
+        before = text[match.start() - 1 : match.start()]
+        at_line_start = _at_line_start(text, match.start())
+        if name.lower() in _PLAIN_NAMES and not at_line_start and before not in _FIELD_STARTS:
             continue  # "--param takes key=value" is prose; `;key=x` and `?key=x` are fields
         if separator == ":":
             if text.startswith("//", match.end()):
@@ -124,8 +173,14 @@ def _mask_keys(text: str) -> str:
         if value is None or _already_masked(value.group(0)):
             continue
         out.append(text[done : match.end()])
-        # A braced value stays braced, so a second pass sees where the mask ends.
-        out.append("{" + MASK + "}" if value.group(0).startswith("{") else MASK)
+        # A braced or quoted value stays so, so a second pass sees where the mask ends.
+        first = value.group(0)[:1]
+        if first == "{":
+            out.append("{" + MASK + "}")
+        elif first in "\"'" and first:
+            out.append(first + MASK + first)
+        else:
+            out.append(MASK)
         done = value.end()
     if not out:
         return text
@@ -133,12 +188,29 @@ def _mask_keys(text: str) -> str:
     return "".join(out)
 
 
-def _mask_userinfo(match: re.Match[str]) -> str:
-    if match.re is _URL_USERINFO_RE:
-        scheme, user, password = match.group(1), match.group(2), match.group(3)
-        if _already_masked(password):
-            return match.group(0)
-        return f"{scheme}{user}:{MASK}@"
+def _mask_url_userinfo(text: str) -> str:
+    if "@" not in text:
+        return text
+    out: list[str] = []
+    done = 0
+    for token in _TOKEN_RE.finditer(text):
+        start, end = token.span()
+        last_at = text.rfind("@", start, end)
+        if last_at < 0 or last_at + 1 >= end:
+            continue
+        user = _URL_USER_RE.search(text, start, last_at)
+        if user is None or _already_masked(text[user.end() : last_at]):
+            continue
+        out.append(text[done : user.end()])
+        out.append(MASK)
+        done = last_at
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _mask_bare_userinfo(match: re.Match[str]) -> str:
     user, password = match.group(1), match.group(2)
     if _already_masked(password):
         return match.group(0)
@@ -146,9 +218,13 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 
 
 def _scrub_plain(text: str) -> str:
+    text = _QUOTED_KEY_RE.sub(_mask_quoted, text)
+    text = _XML_ELEMENT_RE.sub(_mask_xml_element, text)
+    text = _XML_ATTRIBUTE_RE.sub(_mask_xml_attribute, text)
+    text = _OPTION_RE.sub(_mask_option, text)
     text = _mask_keys(text)
-    text = _URL_USERINFO_RE.sub(_mask_userinfo, text)
-    return _BARE_USERINFO_RE.sub(_mask_userinfo, text)
+    text = _mask_url_userinfo(text)
+    return _BARE_USERINFO_RE.sub(_mask_bare_userinfo, text)
 
 
 def _scrub_encoded_token(match: re.Match[str]) -> str:

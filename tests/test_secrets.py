@@ -94,6 +94,13 @@ SCRUB_CASES: list[tuple[str, str]] = [
     ("error at ODBC DRIVER=x;PWD=Tail Secret: check the server", "Secret"),
     ('Traceback: ConnectionSettings(url="mssql+pyodbc://sa:TbSecret@h/ePO")', "TbSecret"),
     ("A" * 300 + "Password=LongKeySecret", "LongKeySecret"),
+    ('log line {"password": "JsonInTextSecret", "user": "sa"}', "JsonInTextSecret"),
+    ("repr {'DbPwd': 'ReprSecret'}", "ReprSecret"),
+    ('<Connector port="8443" keystorePass="XmlAttrSecret" />', "XmlAttrSecret"),
+    ("<ns:Password>XmlElemSecret</ns:Password>", "XmlElemSecret"),
+    ("sqlcmd -S h --password CliOptSecret -Q x", "CliOptSecret"),
+    ("Authorization: Basic QmFzaWNTZWNyZXQ=", "QmFzaWNTZWNyZXQ="),
+    ('Password="Quoted Secret" ; Server=x', "Quoted Secret"),
 ]
 
 
@@ -152,7 +159,15 @@ def test_scrub_bytes_utf16_and_undecodable_bytes() -> None:
 
 def test_scrubbing_is_linear_on_hostile_text() -> None:
     # Long runs that would make a naive pattern quadratic; a hang here fails via the suite timeout.
-    for text in ("a:" * 200_000, "x," * 200_000 + "b:c", "=" * 400_000, "a://" * 100_000):
+    for text in (
+        "a:" * 200_000,
+        "x," * 200_000 + "b:c",
+        "=" * 400_000,
+        "a://" * 100_000,
+        ";key=" * 100_000,
+        "a://u:" * 50_000 + "@h",
+        "'password':'" * 30_000,
+    ):
         assert scrub_secrets(text) is not None
 
 
