@@ -322,6 +322,36 @@ def scrubbed_json(value: Any) -> str:
     return to_json(scrub_json_value(jsonable(value)))
 
 
+def scrub_output(text: str) -> str:
+    """Text bound for stdout, scrubbed; a JSON document is scrubbed value by value so it stays
+    valid JSON (and is returned unchanged when nothing in it is secret)."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            cleaned = scrub_json_value(parsed)
+            if cleaned == parsed:
+                return text
+            return json.dumps(cleaned, indent=2, ensure_ascii=False, default=str) + "\n"
+    return scrub_secrets(text)
+
+
+class ScrubbingStream:
+    """A text stream that scrubs what is written to it (for a rich Console on stdout)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(scrub_secrets(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def scrub_secrets_bytes(data: bytes, name: str = "") -> bytes:
     """A file's bytes with secrets masked, for every file epodc writes (bundle members, --output).
 

@@ -509,3 +509,20 @@ def test_a_password_epodc_was_given_is_masked_in_any_text(monkeypatch: pytest.Mo
     assert "Pw}d" not in scrub_secrets("echo Odbc;Pw}d and Odbc;Pw}}d")
     monkeypatch.setenv("EPODC_DB_PASSWORD", "EnvPassw0rd")
     assert scrub_secrets("echo EnvPassw0rd") == "echo ***"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_diag_logs_never_prints_a_secret_from_a_log_line(tmp_path: Path, fmt: str) -> None:
+    # Example lines of a matched signature are printed: the scrubber runs over stdout too.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "server.log").write_text(
+        "2026-11-26 08:00:00,000 I #1234 MCUPLOAD SecureHttp.cpp(123): Failed to send HTTP "
+        "request. Error=12029 via http://proxyuser:Zq7Hunter@proxy:8080 pwd=Zq7Hunter\n",
+        encoding="utf-8",
+    )
+    result = epodc("diag", "logs", str(logs), "--format", fmt)
+    assert "MCUPLOAD" in result.stdout, result.stderr
+    _assert_nowhere("Zq7Hunter", [result.stdout, result.stderr], [])
+    if fmt == "json":
+        json.loads(result.stdout)

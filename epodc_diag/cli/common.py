@@ -153,4 +153,7 @@ def check_options(
 
 
 def echo_text(text: str) -> None:
-    typer.echo(text, nl=False)
+    from epodc_diag.secrets import scrub_output
+
+    # The last line of defence on stdout: nothing secret is printed, whatever it was built from.
+    typer.echo(scrub_output(text), nl=False)
