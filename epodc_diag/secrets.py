@@ -260,6 +260,11 @@ def register_secret(value: str | None) -> None:
         _KNOWN.update((value, value.strip(), " ".join(value.split())))
 
 
+def forget_secrets() -> None:
+    """Forget the passwords registered so far (one process running several commands: tests)."""
+    _KNOWN.clear()
+
+
 def _known_secrets() -> list[str]:
     import os
 
