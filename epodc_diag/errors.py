@@ -54,17 +54,5 @@ class SiteError(InputError):
     """A simulated site folder is incomplete or malformed."""
 
 
-_SECRET_PATTERNS = (
-    # key=value pairs in ODBC connection strings and URLs' query strings
-    r"(?i)\b(pwd|password|passwd|pass|secret|token|api[_-]?key)\s*=\s*(\{[^}]*\}|[^;&\s]+)",
-    # user:password@host in URLs
-    r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*):([^@\s]+)@",
-)
-
-
-def scrub_secrets(text: str) -> str:
-    """Mask anything that looks like a password in text bound for the user, a log or a bundle."""
-    import re
-
-    text = re.sub(_SECRET_PATTERNS[0], lambda m: f"{m.group(1)}=***", text)
-    return re.sub(_SECRET_PATTERNS[1], lambda m: f"{m.group(1)}:***@", text)
+# The scrubber lives in epodc_diag.secrets; it is re-exported here for the modules that use it.
+from epodc_diag.secrets import scrub_secrets as scrub_secrets  # noqa: E402, PLC0414

@@ -23,6 +23,15 @@ SiteFactory = Callable[..., Path]
 ModelFactory = Callable[..., SimulationResult]
 
 
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets() -> Iterator[None]:
+    # Passwords parsed from --db are masked process-wide; one test's must not mask another's text.
+    from epodc_diag.secrets import forget_secrets
+
+    yield
+    forget_secrets()
+
+
 def _key(scenarios: str, kwargs: dict[str, Any]) -> str:
     return scenarios + "|" + json.dumps(kwargs, sort_keys=True, default=str)
 

@@ -46,6 +46,7 @@ from epodc_diag.checker import CheckOptions, CheckResult, run_check
 from epodc_diag.errors import OutputError, scrub_secrets
 from epodc_diag.evidence import to_dict
 from epodc_diag.rules.base import Rule
+from epodc_diag.secrets import scrub_json_value, scrub_secrets_bytes
 from epodc_diag.site import Site
 
 EVIDENCE_SCHEMA = "epodc.evidence/1"
@@ -165,25 +166,12 @@ def _query_csvs(
 
 
 def masked_ini(path: Path) -> bytes:
-    """server.ini as UTF-8 text, values of secret-looking keys masked; the layout is kept."""
+    """server.ini as UTF-8 text with every secret masked; the layout is kept (see mask_ini_text)."""
     from epodc_diag.ini.reader import decode
-    from epodc_diag.ini.recognize import is_secret_key
+    from epodc_diag.secrets import mask_ini_text
 
     text, _ = decode(path.read_bytes(), str(path))
-    lines = []
-    for line in text.splitlines(keepends=True):
-        key, sep, value = line.partition("=")
-        if (
-            sep
-            and not line.lstrip().startswith((";", "#", "["))
-            and is_secret_key(key.strip())
-            and value.strip()
-        ):
-            ending = line[len(line.rstrip("\r\n")) :]
-            lines.append(f"{key}=********{ending}")
-            continue
-        lines.append(line)
-    return "".join(lines).encode("utf-8")
+    return mask_ini_text(text).encode("utf-8")
 
 
 def log_excerpts(
@@ -688,7 +676,9 @@ def build_bundle(
             )
 
     essential = {name: flag for name, _, flag in collected}
-    raw = {name: data for name, data, _ in collected}
+    # The last line of defence: no member leaves with a secret in it, whatever it was built from
+    # (before redaction, so the pseudonyms and the residual scan see the scrubbed text).
+    raw = {name: scrub_secrets_bytes(data, name) for name, data, _ in collected}
     if redactor is not None:
         users = [_login_name(), db_username, os.environ.get("USERNAME", "")]
         _register(redactor, result, site, raw, options, [u for u in users if u])
@@ -720,7 +710,7 @@ def build_bundle(
         },
         "seconds": round(time.monotonic() - start, 3),
     }
-    files["manifest.json"] = _json(manifest)
+    files["manifest.json"] = _json(scrub_json_value(manifest))
     staged: Path | None = None
     replace_map = False
     if redactor is not None and map_path is not None:

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from epodc_diag import __version__
 from epodc_diag.errors import EXIT_UNKNOWN, EpodcError, scrub_secrets
@@ -29,6 +30,15 @@ def _error(message: str) -> None:
 def _interrupted(signum: int | None) -> int:
     sys.stderr.write(f"{PROG}: {interruption_line(signum)}\n")
     return 128 + (signum or signal.SIGINT)
+
+
+def _show(exc: Any) -> None:
+    """click's own usage message, scrubbed like every other line on stderr (a value may be secret)."""
+    import io
+
+    buffer = io.StringIO()
+    exc.show(file=buffer)
+    sys.stderr.write(scrub_secrets(buffer.getvalue()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,12 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             result = app(args=args, prog_name=PROG, standalone_mode=False)
         except click.UsageError as exc:
-            exc.show()
+            _show(exc)
             if no_args_help is not None and isinstance(exc, no_args_help):
                 return 0
             return EXIT_UNKNOWN
         except click.ClickException as exc:
-            exc.show()
+            _show(exc)
             return EXIT_UNKNOWN
         except click.exceptions.Abort:
             if received_signal() is not None:

@@ -184,4 +184,7 @@ def finite_at_most(maximum: float) -> Callable[[typer.CallbackParam, float | Non
 
 
 def echo_text(text: str) -> None:
-    typer.echo(text, nl=False)
+    from epodc_diag.secrets import scrub_output
+
+    # The last line of defence on stdout: nothing secret is printed, whatever it was built from.
+    typer.echo(scrub_output(text), nl=False)

@@ -183,8 +183,8 @@ def ini_command(
     ini = read_ini(_ini_path(ctx, path, site, epo_dir))
     facts = _facts(ctx, ini)
     if output is HostFormat.json:
-        from epodc_diag.render.data import to_json
         from epodc_diag.render.plain import shown_value
+        from epodc_diag.secrets import scrubbed_json as to_json
 
         def fact(candidate: Candidate | None) -> dict[str, object] | None:
             if candidate is None:

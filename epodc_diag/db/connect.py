@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from epodc_diag.db.guard import ensure_select, to_qmark
 from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
 from epodc_diag.fileio import check_regular_file
+from epodc_diag.secrets import register_secret
 
 PASSWORD_ENV = "EPODC_DB_PASSWORD"
 
@@ -398,7 +399,9 @@ def _password(settings: ConnectionSettings) -> str:
     if sys.stdin is not None and sys.stdin.isatty():
         import getpass
 
-        return getpass.getpass(f"Password for SQL login {settings.username}: ")
+        typed = getpass.getpass(f"Password for SQL login {settings.username}: ")
+        register_secret(typed)  # masked literally wherever it might come back
+        return typed
     raise DatabaseError(
         f"the SQL login '{settings.username}' needs a password: set ${PASSWORD_ENV} "
         "(epodc never reads it from a file or the command line)"
@@ -872,8 +875,11 @@ def _open_url(settings: ConnectionSettings) -> Database:
 
     try:
         url = make_url(settings.url)
-    except ArgumentError:
-        raise UsageError(f"--db is not a database URL: {scrub_secrets(settings.url)}") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        from epodc_diag.db.target import not_a_database_url
+
+        # Never quote the value: it may hold a password in a form no scrubber foresaw.
+        raise UsageError(not_a_database_url(settings.source)) from None
     backend = url.get_backend_name()
     if backend == "sqlite":
         if not url.database:

@@ -1,13 +1,20 @@
-"""Which database to read: from `--db`, epodc.toml, a simulated site or the install's db.properties."""
+"""Which database to read: from `--db`, epodc.toml, a simulated site or the install's db.properties.
+
+A target is described in messages, reports and bundles from PARSED fields only (dialect or driver,
+server, port, database, user), never from the text the user gave: that text may hold a password
+in a form no scrubber foresaw.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from epodc_diag.db.connect import ConnectionSettings
-from epodc_diag.errors import DatabaseError, scrub_secrets
+from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
+from epodc_diag.secrets import register_secret
 from epodc_diag.site import Site, read_db_properties
 
 
@@ -42,20 +49,25 @@ def connection_settings(
     common = _common(cfg)
     url = db_url or str(cfg["url"] or "")
     if url:
-        if url.lower().startswith("odbc:"):
+        source = _url_source(db_url)
+        if url[:5].lower() == "odbc:":
+            fields = parse_odbc(url[5:])
+            register_secret(fields.get("pwd") or fields.get("password"))
+            if not fields:
+                raise UsageError(not_a_database_url(source))
             return ConnectionSettings(
                 kind="odbc",
                 url=url[5:],
-                description=f"ODBC {scrub_secrets(url[5:])}",
-                source="--db" if db_url else "[database] url",
+                description=describe_odbc(fields),
+                source=source,
                 **common,
             )
+        _register_url_password(url)
+        description = describe_url(url)
+        if description is None:
+            raise UsageError(not_a_database_url(source))
         return ConnectionSettings(
-            kind="url",
-            url=url,
-            description=_safe_url(url),
-            source="--db" if db_url else "[database] url",
-            **common,
+            kind="url", url=url, description=description, source=source, **common
         )
     if cfg["server"]:
         username = str(cfg["username"])
@@ -111,10 +123,169 @@ def connection_settings(
     )
 
 
-def _safe_url(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
+def _url_source(db_url: str | None) -> str:
+    """Where the URL came from, for messages: the option, the environment or epodc.toml."""
+    if not db_url:
+        return "[database] url in epodc.toml"
+    # typer fills --db from $EPODC_DB_URL when the option is not given.
+    return "EPODC_DB_URL" if os.environ.get("EPODC_DB_URL") == db_url else "--db"
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return scrub_secrets(url)
+
+def _register_url_password(url: str) -> None:
+    """Hand the password in a URL (or in its odbc_connect) to the scrubber, in every form."""
+    from urllib.parse import parse_qs, unquote
+
+    match = _URL_RE.match(url.strip())
+    rest = match.group("rest") if match else url
+    head, _, query = rest.partition("?")
+    if "@" in head:
+        userinfo = head.rpartition("@")[0]
+        if ":" in userinfo:
+            password = userinfo.split(":", 1)[1]
+            register_secret(password)
+            register_secret(unquote(password))
+    for value in parse_qs(query).get("odbc_connect", []):
+        fields = parse_odbc(value)
+        register_secret(fields.get("pwd") or fields.get("password"))
+
+
+def not_a_database_url(source: str) -> str:
+    """The one-line error for a database value that cannot be parsed; it never quotes the value."""
+    what = "the --db value" if source == "--db" else source
+    return (
+        f"{what} is not a database URL "
+        "(expected sqlite:///FILE, mssql+pyodbc://..., or odbc:<ODBC connection string>)"
+    )
+
+
+def parse_odbc(text: str) -> dict[str, str]:
+    """An ODBC connection string as {lower-case keyword: value}; braced values unescaped.
+
+    A value in braces runs to the closing single `}` (`}}` is a literal brace), any other value to
+    the next `;`. Pieces without `=` are ignored.
+    """
+    fields: dict[str, str] = {}
+    position, size = 0, len(text)
+    while position < size:
+        equals = text.find("=", position)
+        semicolon = text.find(";", position)
+        if equals < 0:
+            break
+        if 0 <= semicolon < equals:
+            position = semicolon + 1  # a piece without "=": skip it
+            continue
+        key = text[position:equals].strip().lower()
+        position = equals + 1
+        while position < size and text[position] in " \t":
+            position += 1
+        if position < size and text[position] == "{":
+            value_chars: list[str] = []
+            position += 1
+            while position < size:
+                char = text[position]
+                if char == "}":
+                    if text.startswith("}}", position):
+                        value_chars.append("}")
+                        position += 2
+                        continue
+                    position += 1
+                    break
+                value_chars.append(char)
+                position += 1
+            value = "".join(value_chars)
+            end = text.find(";", position)
+            position = size if end < 0 else end + 1
+        else:
+            end = text.find(";", position)
+            end = size if end < 0 else end
+            value = text[position:end].strip()
+            position = end + 1
+        if key:
+            fields[key] = value
+    return fields
+
+
+_HOST_RE = re.compile(r"\[[0-9A-Fa-f:.%\w]+\]|[\w.-]+(?:\\[\w$-]+)?")
+_NAME_RE = re.compile(r"[\w .$#@-]{1,128}")
+_PATH_RE = re.compile(r"[^;\r\n]{1,4096}")
+
+
+def _field(value: str | None, pattern: re.Pattern[str]) -> str:
+    """A parsed field that may be shown: it must look like what it is, else nothing is shown."""
+    value = (value or "").strip()
+    return value if value and pattern.fullmatch(value) and scrub_secrets(value) == value else ""
+
+
+def _join(parts: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{label} {value}" for label, value in parts if value)
+
+
+def describe_odbc(fields: Mapping[str, str]) -> str:
+    """ODBC driver, server, port, database and user from a parsed connection string."""
+    driver = _field(fields.get("driver", "").strip("{}"), _NAME_RE)
+    dsn = _field(fields.get("dsn"), _NAME_RE)
+    server = fields.get("server") or fields.get("address") or fields.get("addr") or ""
+    server = _field(server.split(",")[0], _HOST_RE)
+    port_text = fields.get("port") or (fields.get("server", "").partition(",")[2])
+    port = port_text.strip() if port_text.strip().isascii() and port_text.strip().isdigit() else ""
+    database = fields.get("database") or fields.get("initial catalog") or ""
+    # An SQLite driver's database is a file path; SQL Server's is a name.
+    database_shown = _field(database, _PATH_RE if "sqlite" in driver.lower() else _NAME_RE)
+    user = _field(fields.get("uid") or fields.get("user id") or fields.get("user"), _NAME_RE)
+    details = _join(
+        [
+            ("DSN", dsn),
+            ("server", server),
+            ("port", port),
+            ("database", database_shown),
+            ("user", user),
+        ]
+    )
+    head = f"ODBC driver {driver}" if driver else "ODBC connection"
+    return f"{head} ({details})" if details else head
+
+
+_URL_RE = re.compile(r"^(?P<scheme>[A-Za-z][\w+.-]*)://(?P<rest>.*)$", re.S)
+
+
+def describe_url(url: str) -> str | None:
+    """Dialect, server, port, database and user of a database URL; None when it is not a URL."""
+    match = _URL_RE.match(url.strip())
+    if match is None:
+        return None
+    scheme = match.group("scheme").lower()
+    rest = match.group("rest")
+    if scheme.startswith("sqlite"):
+        path = rest[1:] if rest.startswith("/") else rest
+        path = path.split("?", 1)[0]
+        return f"SQLite database {path}" if path else "SQLite in-memory database"
+    # The user part runs to the last @ before the query: a password may hold an unencoded @.
+    head, _, query = rest.partition("?")
+    user = ""
+    if "@" in head:
+        userinfo, _, head = head.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+    authority, _, database = head.partition("/")
+    host, port = authority, ""
+    if authority.startswith("["):
+        host, _, tail = authority.partition("]")
+        host += "]"
+        port = tail.lstrip(":")
+    elif authority.count(":") == 1:
+        host, _, port = authority.partition(":")
+    from urllib.parse import parse_qs, unquote
+
+    params = {k.lower(): v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    odbc = params.get("odbc_connect")
+    if odbc:
+        return f"{scheme} with {describe_odbc(parse_odbc(odbc))}"
+    details = _join(
+        [
+            ("server", _field(unquote(host), _HOST_RE)),
+            ("port", port if port.isascii() and port.isdigit() else ""),
+            ("database", _field(unquote(database), _NAME_RE)),
+            ("user", _field(unquote(user), _NAME_RE)),
+            ("driver", _field(params.get("driver", ""), _NAME_RE)),
+        ]
+    )
+    return f"{scheme} ({details})" if details else scheme

@@ -12,14 +12,19 @@ a missing or unreadable file) raises `IniError`, and nothing else escapes `read_
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from epodc_diag.errors import InputError
+from epodc_diag.secrets import has_secret, is_secret_key
 
-# A junk line is quoted in the issues; one that mentions a secret is not.
-_SECRET_RE = re.compile(r"pass|pwd|secret|key|token|credential", re.I)
+
+def _quotable(line: str) -> str:
+    """A junk line as quoted in the issues; one that mentions a secret is not quoted at all."""
+    if is_secret_key(line) or has_secret(line):
+        return "(masked: it looks like a secret)"
+    return line[:60]
+
 
 # server.ini is a few KB; anything much larger is not an INI file someone meant.
 MAX_BYTES = 16 * 1024 * 1024
@@ -184,7 +189,7 @@ def parse_ini(data: bytes, name: str = "<bytes>") -> IniFile:
                     IniIssue(
                         number,
                         "unterminated-section",
-                        f"line {number}: '[' without ']': {line[:60]}",
+                        f"line {number}: '[' without ']': {_quotable(line)}",
                     )
                 )
                 section = line[1:].strip()
@@ -206,8 +211,9 @@ def parse_ini(data: bytes, name: str = "<bytes>") -> IniFile:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            shown = "(masked: it looks like a secret)" if _SECRET_RE.search(line) else line[:60]
-            issues.append(IniIssue(number, "malformed", f"line {number}: not 'key=value': {shown}"))
+            issues.append(
+                IniIssue(number, "malformed", f"line {number}: not 'key=value': {_quotable(line)}")
+            )
             continue
         key = key.strip()
         if not key:

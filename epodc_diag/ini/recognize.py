@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from epodc_diag.ini.reader import IniFile, IniValue
+from epodc_diag.secrets import SECRET_KEY_RE as _SECRET_KEY_RE
+from epodc_diag.secrets import scrub_secrets
 
 DEFAULT_HOST_KEYS: tuple[str, ...] = (
     "DNSName", "ServerDNSName", "FQDN", "ServerFQDN", "ServerName", "ePOServerName", "ePOServer",
@@ -30,7 +32,7 @@ DEFAULT_PORT_KEYS: tuple[str, ...] = (
     "SecureServerPort", "AppServerPort", "TomcatPort", "ServerPort", "HttpsPort", "Port",
 )  # fmt: skip
 
-SECRET_KEY_RE = re.compile(r"pass|pwd|secret|key|token|credential", re.I)
+SECRET_KEY_RE = _SECRET_KEY_RE
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _FQDN_RE = re.compile(
@@ -89,7 +91,8 @@ def recognise(value: IniValue) -> list[Candidate]:
     """Every host, address or port this value names (usually none or one)."""
     if is_secret_key(value.key):
         return []
-    text = value.value.strip()
+    # Hosts are looked for in the value with its secrets masked, so a password is never a host.
+    text = scrub_secrets(value.value).strip()
     if not text or len(text) > 255:
         return []
     found: list[Candidate] = []

@@ -6,14 +6,18 @@ from epodc_diag.ini.reader import IniFile
 from epodc_diag.ini.recognize import Candidate, ServerFacts, is_secret_key
 from epodc_diag.model import Severity, Verdict
 from epodc_diag.render.marks import mark
+from epodc_diag.secrets import scrub_secrets
 
 MASK = "********"
 MARKS = {Severity.ok: "✓", Severity.info: "·", Severity.warning: "!", Severity.critical: "✗"}
 
 
 def shown_value(key: str, value: str) -> str:
-    """What may be printed of a value: secret-looking keys are masked."""
-    return MASK if is_secret_key(key) and value else value
+    """What may be printed of a value: a secret-looking key's value is masked whole; any other
+    value has the secrets inside it masked (`Server=x;Pwd=***`, `http://user:***@proxy`)."""
+    if is_secret_key(key) and value:
+        return MASK
+    return scrub_secrets(value)
 
 
 def verdict_line(verdict: Verdict) -> str:
@@ -64,4 +68,5 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
     if ini.issues:
         out.append("Issues:")
         out.extend(f"  ! {issue.message}" for issue in ini.issues)
-    return "\n".join(out) + "\n"
+    # The last line of defence: nothing secret leaves, whatever a line above was built from.
+    return scrub_secrets("\n".join(out) + "\n")

@@ -19,6 +19,7 @@ from epodc_diag.checker import CheckResult
 from epodc_diag.evidence import EVIDENCE_NAMES, KINDS, to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
+from epodc_diag.secrets import scrub_json_value, scrub_secrets
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -159,7 +160,8 @@ class JsonReport(Renderer):
     format = ReportFormat.json
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
-        return json.dumps(report_dict(result, fail_on), indent=2, ensure_ascii=False) + "\n"
+        document = scrub_json_value(report_dict(result, fail_on))
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 _MD_MARK = {Severity.critical: "❌", Severity.warning: "⚠️", Severity.info: "ℹ️", Severity.ok: "✅"}
@@ -431,4 +433,6 @@ RENDERERS: dict[ReportFormat, type[Renderer]] = {
 
 
 def render(result: CheckResult, output: ReportFormat, fail_on: str, verbose: bool = False) -> str:
-    return RENDERERS[output]().render(result, fail_on, verbose)
+    text = RENDERERS[output]().render(result, fail_on, verbose)
+    # The last line of defence for every format (JSON is scrubbed value by value, so stays valid).
+    return text if output is ReportFormat.json else scrub_secrets(text)

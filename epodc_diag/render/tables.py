@@ -27,7 +27,13 @@ def console() -> Console:
     # Piped into a file or a ticket, a wide fixed width keeps tables readable; a terminal
     # gets its own width.
     width = None if sys.stdout.isatty() else 160
-    return Console(highlight=False, soft_wrap=False, width=width)
+    from typing import IO, cast
+
+    from epodc_diag.secrets import ScrubbingStream
+
+    # Every table printed passes the secret scrubber on its way out.
+    stdout = cast("IO[str]", ScrubbingStream(sys.stdout))
+    return Console(highlight=False, soft_wrap=False, width=width, file=stdout)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

@@ -159,3 +159,21 @@ def test_a_junk_line_that_mentions_a_secret_is_not_quoted() -> None:
     messages = [i.message for i in ini.issues]
     assert len(messages) == 2 and "hunter2" not in messages[0] and "masked" in messages[0]
     assert messages[1].endswith("plain junk")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Proxy http://u:Zq7Hunter@proxy.example.com:8080",
+        "[Server=x;Uid=sa;Pwd=Zq7Hunter",
+        "Proxy u:Zq7Hunter@proxy.example.com:8080",
+        "AgentHandlerPassword :Zq7Hunter",
+    ],
+)
+def test_issues_never_quote_a_line_with_a_secret(line: str) -> None:
+    # C3: a malformed line is quoted in the issues unless it holds a secret in any form (the
+    # secret itself need not look like one).
+    ini = parse_ini(f"[Server]\r\n{line}\r\n".encode())
+    assert ini.issues, "the line must be reported"
+    for issue in ini.issues:
+        assert "Zq7Hunter" not in issue.message

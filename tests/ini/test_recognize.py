@@ -68,3 +68,14 @@ def test_configured_aliases_come_first() -> None:
     assert facts.port is not None and facts.port.port == 9444
     default = server_facts(ini)
     assert default.host is not None and default.host.value == "old.example.com"
+
+
+def test_a_password_inside_a_value_is_never_a_host() -> None:
+    # C3: hosts are looked for in the value with its secrets masked.
+    ini = parse_ini(
+        b"[Server]\r\nConnectionString=Server=x;Uid=sa;Pwd=pa55 secret-host.example.com\r\n"
+        b"Proxy=http://u:pw.example.org@proxy.example.com:8080\r\n"
+    )
+    values = [c.value for v in ini.values for c in recognise(v)]
+    assert "secret-host.example.com" not in values and "pw.example.org" not in values
+    assert "proxy.example.com" in values
