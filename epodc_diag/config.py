@@ -36,6 +36,7 @@ class KeySpec:
     doc: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None
 
 
 SPEC: dict[str, dict[str, KeySpec]] = {
@@ -96,6 +97,13 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         "timeout": KeySpec(float, 3.0, "seconds each network step may take", minimum=0.1),
         "total_timeout": KeySpec(
             float, 20.0, "seconds `diag network` may take in all", minimum=0.5
+        ),
+        "cert_warn_days": KeySpec(
+            int,
+            30,
+            "warn when the certificate on the port expires within this many days",
+            minimum=1,
+            maximum=3650,
         ),
     },
     "bundle": {
@@ -266,4 +274,6 @@ def _coerce(value: object, spec: KeySpec, label: str) -> Any:
             value = value.lower()
     if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
         raise ConfigError(f"{label} must be at least {spec.minimum:g}, got {value}")
+    if spec.maximum is not None and isinstance(value, (int, float)) and value > spec.maximum:
+        raise ConfigError(f"{label} must be at most {spec.maximum:g}, got {value}")
     return value
