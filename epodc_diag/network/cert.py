@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -106,6 +106,21 @@ def _dns_matches(pattern: str, name: str) -> bool:
     return bool(first) and remainder == rest
 
 
+def _ascii_name(name: str) -> str:
+    """An internationalised name as certificates carry it (IDNA, `xn--` labels)."""
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time read without a zone (a hand-written case, an old bundle) is UTC, as ePO's are."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
 def name_matches(facts: CertificateFacts, name: str) -> bool:
     """Whether the certificate is valid for `name` (the ePO server's name in server.ini).
 
@@ -113,7 +128,7 @@ def name_matches(facts: CertificateFacts, name: str) -> bool:
     only when there are none. A short name (no dot, as ComputerName often is) matches a
     certificate name whose first label it is: the Agent Handler reaches the server by it.
     """
-    wanted = name.strip().rstrip(".")
+    wanted = _ascii_name(name.strip().rstrip("."))
     if not wanted:
         return False
     candidates = list(facts.alt_names) or ([facts.common_name] if facts.common_name else [])
@@ -139,6 +154,8 @@ class CertJudgement:
 
 
 def _when(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -157,6 +174,12 @@ def judge_certificate(facts: CertificateFacts, server_name: str | None) -> list[
     bundle or a simulated site gives the same answer whenever it is read again.
     """
     found: list[CertJudgement] = []
+    facts = replace(
+        facts,
+        checked_at=_utc(facts.checked_at),
+        not_before=_utc(facts.not_before),
+        not_after=_utc(facts.not_after),
+    )
     now = facts.checked_at
     subject = facts.subject or "(no subject)"
     if now is not None and facts.not_after is not None and facts.not_after <= now:

@@ -316,13 +316,20 @@ class SimulatedNetwork:
             return TlsOutcome(
                 False, f"TLS handshake with {where} failed: the peer does not speak TLS"
             )
+        if not isinstance(cert, Mapping):  # `true`: speaks TLS, certificate not described
+            return TlsOutcome(ok=True, detail=f"TLS handshake with {where} succeeded")
+
+        def text(key: str) -> str | None:
+            value = cert.get(key)
+            return str(value) if isinstance(value, (str, int, float)) and value != "" else None
+
         return TlsOutcome(
             ok=True,
-            detail=f"TLS handshake with {where} succeeded ({cert.get('protocol')})",
-            protocol=cert.get("protocol"),
-            subject=cert.get("subject"),
-            issuer=cert.get("issuer"),
-            not_after=cert.get("not_after"),
+            detail=f"TLS handshake with {where} succeeded ({text('protocol') or 'TLS'})",
+            protocol=text("protocol"),
+            subject=text("subject"),
+            issuer=text("issuer"),
+            not_after=text("not_after"),
             certificate=self._certificate(cert),
         )
 
@@ -338,7 +345,7 @@ class SimulatedNetwork:
                 return None
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
-        subject = cert.get("subject")
+        subject = cert.get("subject") if isinstance(cert.get("subject"), str) else None
         common_name = next(
             (
                 part.split("=", 1)[1].strip()
@@ -349,11 +356,15 @@ class SimulatedNetwork:
         )
         verified = cert.get("chain_verified")
         self_signed = cert.get("self_signed")
+        names = cert.get("alt_names")
+        issuer = cert.get("issuer")
         return CertificateFacts(
             subject=str(subject) if subject else None,
             common_name=common_name,
-            alt_names=tuple(str(n) for n in cert.get("alt_names", ())),
-            issuer=str(cert["issuer"]) if cert.get("issuer") else None,
+            alt_names=tuple(str(n) for n in names if isinstance(n, str))
+            if isinstance(names, list)
+            else (),
+            issuer=str(issuer) if isinstance(issuer, str) and issuer else None,
             not_before=moment(cert.get("not_before")),
             not_after=moment(cert.get("not_after")),
             self_signed=bool(self_signed) if isinstance(self_signed, bool) else None,

@@ -160,6 +160,8 @@ def _cert(*alt_names: str, cn: str | None = None) -> CertificateFacts:
         (_cert("::1"), "0:0::1", True),
         (_cert(), "epo.corp.example", False),
         (_cert("epo.corp.example"), "", False),
+        (_cert("xn--po-9ia.corp.example"), "épo.corp.example", True),  # IDNA
+        (_cert("*.xn--po-9ia.example"), "a.épo.example", True),
     ],
 )
 def test_name_matching(facts: CertificateFacts, name: str, matches: bool) -> None:
@@ -179,6 +181,53 @@ def test_untrusted_is_never_above_information() -> None:
     )
     judged = judge_certificate(facts, "epo")
     assert [(j.code, j.severity) for j in judged] == [("cert-untrusted", Severity.info)]
+
+
+def test_times_without_a_zone_are_utc() -> None:
+    naive = CertificateFacts(
+        alt_names=("epo",),
+        not_before=datetime(2024, 1, 1),
+        not_after=datetime(2026, 11, 25),
+        checked_at=datetime(2026, 11, 28, tzinfo=timezone.utc),
+    )
+    assert [j.code for j in judge_certificate(naive, "epo")] == ["cert-expired"]
+
+
+@pytest.mark.parametrize(
+    "described",
+    [
+        True,
+        {"alt_names": None, "issuer": 5, "subject": ["x"], "not_after": 12345},
+        {"alt_names": "epo.example", "not_after": "not a date", "chain_verified": "yes"},
+        {"protocol": "TLSv1.2"},
+    ],
+)
+def test_odd_simulated_certificates_skip_the_rule_not_crash(described: object) -> None:
+    from epodc_diag.evidence import Evidence, NetworkEvidence
+    from epodc_diag.network.probes import SimulatedNetwork
+    from epodc_diag.rules.base import Skip
+    from epodc_diag.rules.tomcat_cert import TomcatCert
+
+    data = {
+        "now": "2026-11-28T00:00:00Z",
+        "hosts": {"10.0.0.10": {"ports": {"8444": "open"}, "tls": {"8444": described}}},
+    }
+    outcome = SimulatedNetwork(data, "test").handshake("10.0.0.10", 8444, "epo.example", 1.0)
+    assert outcome.ok
+    evidence = Evidence(
+        target="test",
+        network=NetworkEvidence(
+            network="test",
+            host="epo.example",
+            ip="10.0.0.10",
+            port=8444,
+            connections=(("10.0.0.10", "open"),),
+            tls_ok=True,
+            certificate=outcome.certificate,
+        ),
+    )
+    with pytest.raises(Skip):
+        TomcatCert().evaluate(evidence)
 
 
 # ------------------------------------------------------------------ epodc check, every format
