@@ -43,7 +43,9 @@ def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:
         == "CRITICAL: 2 critical, 0 warning(s), 1 note(s), 8 of 11 checks passed"
     )
     # ePO's own CA signs the certificate on 8444: a note, never a failure
-    assert "[·] The certificate on port 8444 is valid and names the ePO server  (tomcat-cert)" in out
+    assert (
+        "[·] The certificate on port 8444 is valid and names the ePO server  (tomcat-cert)" in out
+    )
     verbose = epodc("check", "--site", str(site), "-v").stdout
     assert "evidence (logs," in verbose and "why: " in verbose and " ms)" in verbose
 
