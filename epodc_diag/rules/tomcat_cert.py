@@ -45,7 +45,9 @@ class TomcatCert(Rule):
         if cert.not_after is None or cert.checked_at is None:
             raise Skip("the certificate's validity dates (or the time of the check) are not known")
         judged = judge_certificate(cert, network.host)
-        if not judged:
+        # ePO's own CA (or a self-signed certificate) alone is normal: not a finding on every
+        # healthy server. It stays in the evidence (JSON, `diag network`) and joins a real finding.
+        if all(j.severity is Severity.info for j in judged):
             return []
         worst = max(judged, key=lambda j: j.severity.rank)
         items = [EvidenceItem("network", f"certificate ({j.code})", j.summary) for j in judged]
@@ -83,9 +85,5 @@ class TomcatCert(Rule):
             steps.append(
                 "Check that port 8444 of the address in server.ini is the ePO server's; if it is, "
                 "reissue its certificate for the name server.ini uses (or correct server.ini)"
-            )
-        if not steps:
-            steps.append(
-                "Nothing to do for ePO's own CA; import it on this machine to have the chain verified"
             )
         return steps
