@@ -45,6 +45,7 @@ class CheckOptions:
     network_port: int = 8444
     network_timeout: float = 3.0
     network_total_timeout: float = 20.0
+    cert_warn_days: int = 30  # [network] cert_warn_days
     log_paths: tuple[str, ...] = ()
     ini_path: str | None = None  # a server.ini to read instead of the site's
     network_mode: str = "auto"  # auto, live or off (see `live_network_allowed`)
@@ -217,6 +218,7 @@ def _collect_network(
         source=ini.path,
         timeout=options.network_timeout,
         total_timeout=options.network_total_timeout,
+        cert_warn_days=options.cert_warn_days,
     )
     return NetworkEvidence(
         network=report.network,
@@ -231,6 +233,7 @@ def _collect_network(
         verdicts=tuple(
             NetworkFinding(v.code, v.severity.value, v.summary) for v in report.verdicts
         ),
+        certificate=report.tls.certificate if report.tls else None,
     )
 
 

@@ -132,6 +132,13 @@ SPEC: dict[str, dict[str, KeySpec]] = {
             minimum=0.5,
             maximum=MAX_TOTAL_TIMEOUT,
         ),
+        "cert_warn_days": KeySpec(
+            int,
+            30,
+            "warn when the certificate on the port expires within this many days",
+            minimum=1,
+            maximum=3650,
+        ),
     },
     "bundle": {
         "max_log_bytes": KeySpec(

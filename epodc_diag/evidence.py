@@ -69,6 +69,23 @@ class NetworkFinding:
 
 
 @dataclass(frozen=True)
+class CertificateFacts:
+    """The certificate the application server presented on port 8444, as the handshake saw it."""
+
+    subject: str | None = None
+    common_name: str | None = None
+    alt_names: tuple[str, ...] = ()  # subjectAltName DNS names and IP addresses
+    issuer: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    self_signed: bool | None = None  # issuer == subject
+    chain_verified: bool | None = None  # against this machine's trust store; None: not tried
+    chain_detail: str = ""  # why the chain did or did not verify
+    checked_at: datetime | None = None  # the clock the validity dates are judged against
+    warn_days: int = 30  # [network] cert_warn_days when it was collected
+
+
+@dataclass(frozen=True)
 class NetworkEvidence:
     network: str  # which network answered
     host: str | None
@@ -80,6 +97,7 @@ class NetworkEvidence:
     tls_ok: bool | None = None
     tls_detail: str | None = None
     verdicts: tuple[NetworkFinding, ...] = ()
+    certificate: CertificateFacts | None = None  # only after a completed TLS handshake
 
     def has(self, code: str) -> NetworkFinding | None:
         return next((v for v in self.verdicts if v.code == code), None)

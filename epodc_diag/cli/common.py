@@ -149,6 +149,7 @@ def check_options(
         network_port=int(settings["network"]["port"]),
         network_timeout=float(settings["network"]["timeout"]),
         network_total_timeout=float(settings["network"]["total_timeout"]),
+        cert_warn_days=int(settings["network"]["cert_warn_days"]),
         log_paths=tuple(logs or ()),
         ini_path=str(ini) if ini is not None else None,
         network_mode=network.value,

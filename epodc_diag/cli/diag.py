@@ -314,6 +314,7 @@ def network_command(
         total_timeout=total_timeout
         if total_timeout is not None
         else float(net_cfg["total_timeout"]),
+        cert_warn_days=int(net_cfg["cert_warn_days"]),
     )
     if output is HostFormat.json:
         from epodc_diag.render.data import to_json

@@ -195,15 +195,26 @@ def _server_ini(result: SimulationResult, encoding: str) -> bytes:
     return text.encode("cp1252")
 
 
-def _certificate(result: SimulationResult, clock: _Clock) -> dict[str, str]:
+def _certificate(result: SimulationResult, clock: _Clock) -> dict[str, Any]:
+    """The application server's certificate, as ePO issues it: from its own CA (which the Agent
+    Handler's trust store does not hold), for the server's FQDN and short name."""
     server = result.server
     issued = clock.start - timedelta(days=400)
+    expires = issued + timedelta(days=3650)
+    if "cert-expired" in result.scenarios:
+        # Issued two years ago for two years: it ran out three days before the capture.
+        expires = clock.moment(result.end) - timedelta(days=3)
+        issued = expires - timedelta(days=730)
     return {
         "protocol": "TLSv1.2",
         "subject": f"CN={server.fqdn}",
+        "alt_names": [server.fqdn, server.name],
         "issuer": f"CN=Orion_CA_{server.name}",
+        "self_signed": False,
+        "chain_verified": False,
+        "chain_detail": "unable to get local issuer certificate",
         "not_before": issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "not_after": (issued + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "not_after": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -240,6 +251,8 @@ def network_description(result: SimulationResult, clock: _Clock) -> dict[str, An
     return {
         "schema": "epodc.simnet/1",
         "vantage": vantage.name,
+        # The site's clock at capture: what certificate dates are judged against.
+        "now": clock.iso(result.end),
         "resolve": resolve,
         "reverse": reverse,
         "hosts": hosts,

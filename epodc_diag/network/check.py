@@ -2,17 +2,21 @@
 and does the application server answer on port 8444 (TCP, then TLS)?
 
 Verdict codes: `name-unresolved`, `ip-mismatch`, `reverse-mismatch`, `port-refused`,
-`port-silent`, `port-unreachable`, `tls-failed`, `network-ok`.
+`port-silent`, `port-unreachable`, `tls-failed`, `network-ok`; and for the certificate on the port
+(see `epodc_diag.network.cert`): `cert-expired`, `cert-not-yet-valid`, `cert-expiring`,
+`cert-name-mismatch`, `cert-untrusted` (information only: ePO's own CA signs it).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from epodc_diag.errors import UsageError
+from epodc_diag.evidence import to_dict
 from epodc_diag.model import Severity, Verdict, worst
+from epodc_diag.network.cert import judge_certificate
 from epodc_diag.network.probes import LookupFailed, Network, TlsOutcome, seconds_text
 
 
@@ -73,6 +77,7 @@ def check_network(
     source: str = "",
     timeout: float = 3.0,
     total_timeout: float = 20.0,
+    cert_warn_days: int = 30,
 ) -> NetworkReport:
     if not host and not ip:
         raise UsageError(
@@ -220,6 +225,8 @@ def check_network(
         else:
             start = time.monotonic()
             tls = network.handshake(primary, port, host, limit)
+            if tls.certificate is not None:
+                tls = replace(tls, certificate=replace(tls.certificate, warn_days=cert_warn_days))
             steps.append(
                 Step(
                     f"TLS {primary}:{port}",
@@ -231,6 +238,7 @@ def check_network(
                         "subject": tls.subject,
                         "issuer": tls.issuer,
                         "not_after": tls.not_after,
+                        "certificate": to_dict(tls.certificate),
                     },
                 )
             )
@@ -242,7 +250,13 @@ def check_network(
                         f"port {port} on {primary} accepts connections but {tls.detail}",
                     )
                 )
-    if not verdicts:
+            elif tls.certificate is not None:
+                verdicts.extend(
+                    Verdict(j.code, j.severity, j.summary)
+                    for j in judge_certificate(tls.certificate, host)
+                )
+    # Information (an ePO-signed certificate, a DNS answer nobody uses) does not spoil "ok".
+    if not any(v.severity.rank > Severity.info.rank for v in verdicts):
         where = f"{host} ({primary})" if host and primary else (primary or host or "")
         verdicts.append(
             Verdict(

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from epodc_diag.evidence import CertificateFacts
+from epodc_diag.network.cert import facts_from_decoded
 from epodc_diag.site import Site, read_json_document
 
 T = TypeVar("T")
@@ -42,6 +44,7 @@ class TlsOutcome:
     issuer: str | None = None
     not_after: str | None = None  # ISO 8601, UTC
     extra: Mapping[str, Any] = field(default_factory=dict)
+    certificate: CertificateFacts | None = None  # set only when the handshake completed
 
 
 class Network(Protocol):
@@ -129,6 +132,11 @@ def decode_certificate(der: bytes) -> dict[str, Any]:
 
     ePO's certificates come from its own CA, so the handshake is not verified; Python can only
     describe a certificate it has not verified through this (long-standing) decoder.
+    Why this private decoder and not `cryptography`: epodc's runtime must not need a compiled
+    dependency it has no other use for (`cryptography` is only here for the tests, via trustme),
+    and `_test_decode_cert` has been in every CPython since 3.2 and reads exactly the fields we
+    show. It needs a file, so the PEM goes to a temporary one (a public certificate, no secret).
+    If a future Python drops it, the handshake still succeeds and the certificate is "unknown".
     """
     decoder = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
     if decoder is None:  # pragma: no cover - every CPython so far has it
@@ -158,6 +166,25 @@ def _cert_time(value: str | None) -> str | None:
 # A socket step gets its own timeout plus this before it is abandoned: its own timeout should
 # fire first and give the precise reason; this only stops a peer that trickles bytes.
 _GRACE = 0.2
+
+
+def _verify_chain(
+    address: str, port: int, server_name: str | None, timeout: float
+) -> tuple[bool | None, str]:
+    """Whether the certificate chains to this machine's trust store: a second handshake, this
+    time verifying (the name is judged separately, against server.ini, so it is not checked here).
+    None when the second handshake failed for another reason."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as raw:
+            raw.settimeout(timeout)
+            with context.wrap_socket(raw, server_hostname=server_name or None):
+                return True, ""
+    except ssl.SSLCertVerificationError as exc:
+        return False, str(exc.verify_message or exc.reason or "verification failed")
+    except (ssl.SSLError, OSError) as exc:
+        return None, f"could not check: {getattr(exc, 'reason', None) or exc}"
 
 
 class SystemNetwork:
@@ -224,8 +251,10 @@ class SystemNetwork:
         self, address: str, port: int, server_name: str | None, timeout: float
     ) -> TlsOutcome:
         try:
+            # Two handshakes, each with its own timeout: the one that reads the certificate and
+            # the one that checks its chain against this machine's trust store.
             return _bounded(
-                lambda: self._handshake(address, port, server_name, timeout), timeout + _GRACE
+                lambda: self._handshake(address, port, server_name, timeout), 2 * timeout + _GRACE
             )
         except _Abandoned:
             return TlsOutcome(
@@ -247,15 +276,8 @@ class SystemNetwork:
                 with context.wrap_socket(raw, server_hostname=server_name or None) as tls:
                     der = tls.getpeercert(binary_form=True) or b""
                     cert = decode_certificate(der) if der else {}
-                    return TlsOutcome(
-                        ok=True,
-                        detail=f"TLS handshake with {_hostport(address, port)} succeeded ({tls.version()})",
-                        protocol=tls.version(),
-                        subject=_x509_name(cert.get("subject")) or None,
-                        issuer=_x509_name(cert.get("issuer")) or None,
-                        not_after=_cert_time(cert.get("notAfter")),
-                        extra={"cipher": (tls.cipher() or ("",))[0]},
-                    )
+                    version = tls.version()
+                    cipher = (tls.cipher() or ("",))[0]
         except TimeoutError:
             return TlsOutcome(
                 False,
@@ -270,6 +292,22 @@ class SystemNetwork:
                 False,
                 f"TLS handshake with {_hostport(address, port)} failed: {exc.strerror or exc}",
             )
+        checked_at = datetime.now(timezone.utc)
+        verified, why = _verify_chain(address, port, server_name, timeout)
+        return TlsOutcome(
+            ok=True,
+            detail=f"TLS handshake with {_hostport(address, port)} succeeded ({version})",
+            protocol=version,
+            subject=_x509_name(cert.get("subject")) or None,
+            issuer=_x509_name(cert.get("issuer")) or None,
+            not_after=_cert_time(cert.get("notAfter")),
+            extra={"cipher": cipher},
+            certificate=facts_from_decoded(
+                cert, chain_verified=verified, chain_detail=why, checked_at=checked_at, warn_days=30
+            )
+            if cert
+            else None,
+        )
 
 
 def _hostport(address: str, port: int) -> str:
@@ -343,13 +381,61 @@ class SimulatedNetwork:
             return TlsOutcome(
                 False, f"TLS handshake with {where} failed: the peer does not speak TLS"
             )
+        if not isinstance(cert, Mapping):  # `true`: speaks TLS, certificate not described
+            return TlsOutcome(ok=True, detail=f"TLS handshake with {where} succeeded")
+
+        def text(key: str) -> str | None:
+            value = cert.get(key)
+            return str(value) if isinstance(value, (str, int, float)) and value != "" else None
+
         return TlsOutcome(
             ok=True,
-            detail=f"TLS handshake with {where} succeeded ({cert.get('protocol')})",
-            protocol=cert.get("protocol"),
-            subject=cert.get("subject"),
-            issuer=cert.get("issuer"),
-            not_after=cert.get("not_after"),
+            detail=f"TLS handshake with {where} succeeded ({text('protocol') or 'TLS'})",
+            protocol=text("protocol"),
+            subject=text("subject"),
+            issuer=text("issuer"),
+            not_after=text("not_after"),
+            certificate=self._certificate(cert),
+        )
+
+    def _certificate(self, cert: Mapping[str, Any]) -> CertificateFacts:
+        """The simulated certificate, judged against the site's own clock (its capture time)."""
+
+        def moment(value: object) -> datetime | None:
+            if not isinstance(value, str) or not value:
+                return None
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+        subject = cert.get("subject") if isinstance(cert.get("subject"), str) else None
+        common_name = next(
+            (
+                part.split("=", 1)[1].strip()
+                for part in str(subject or "").split(",")
+                if part.strip().upper().startswith("CN=")
+            ),
+            None,
+        )
+        verified = cert.get("chain_verified")
+        self_signed = cert.get("self_signed")
+        names = cert.get("alt_names")
+        issuer = cert.get("issuer")
+        return CertificateFacts(
+            subject=str(subject) if subject else None,
+            common_name=common_name,
+            alt_names=tuple(str(n) for n in names if isinstance(n, str))
+            if isinstance(names, list)
+            else (),
+            issuer=str(issuer) if isinstance(issuer, str) and issuer else None,
+            not_before=moment(cert.get("not_before")),
+            not_after=moment(cert.get("not_after")),
+            self_signed=bool(self_signed) if isinstance(self_signed, bool) else None,
+            chain_verified=verified if isinstance(verified, bool) else None,
+            chain_detail=str(cert.get("chain_detail", "")),
+            checked_at=moment(self._data.get("now")),
         )
 
 

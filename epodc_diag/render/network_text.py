@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from epodc_diag.network.cert import describe
 from epodc_diag.network.check import NetworkReport
 from epodc_diag.render.marks import mark
 from epodc_diag.render.plain import verdict_line
@@ -16,10 +17,12 @@ def network_text(report: NetworkReport) -> str:
         symbol = mark({"ok": "✓", "failed": "✗", "skipped": "-"}[step.status])
         out.append(f"  {symbol} {step.name:<38} {step.duration_ms:8.1f} ms  {step.detail}")
     if report.tls is not None and report.tls.ok:
-        out.append(
-            f"    certificate: subject {report.tls.subject or '?'}; issuer {report.tls.issuer or '?'}; "
-            f"expires {report.tls.not_after or '?'}"
-        )
+        if report.tls.certificate is not None:
+            lines = describe(report.tls.certificate)
+            out.append(f"    certificate: {lines[0]}")
+            out.extend(f"                 {line}" for line in lines[1:])
+        else:
+            out.append("    certificate: could not be read")
     out.append("")
     out.extend(verdict_line(v) for v in report.verdicts)
     return "\n".join(out) + "\n"

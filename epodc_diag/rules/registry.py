@@ -11,6 +11,7 @@ from epodc_diag.rules.handler_stale import HandlerStale
 from epodc_diag.rules.ini_host_unresolved import IniHostUnresolved
 from epodc_diag.rules.ini_ip_mismatch import IniIpMismatch
 from epodc_diag.rules.reverse_dns_mismatch import ReverseDnsMismatch
+from epodc_diag.rules.tomcat_cert import TomcatCert
 from epodc_diag.rules.tomcat_port_closed import TomcatPortClosed
 from epodc_diag.rules.tomcat_tls_failed import TomcatTlsFailed
 from epodc_diag.rules.tomcat_unreachable import TomcatUnreachable
@@ -21,6 +22,7 @@ RULES: tuple[type[Rule], ...] = (
     IniIpMismatch,
     TomcatPortClosed,
     TomcatTlsFailed,
+    TomcatCert,
     ReverseDnsMismatch,
     CleanupStalled,
     CleanupPaused,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from epodc_diag.evidence import Evidence
+from epodc_diag.model import Finding
 from epodc_diag.rules._network import NetworkRule
+from epodc_diag.rules.base import Skip
 
 
 class TomcatTlsFailed(NetworkRule):
@@ -22,3 +25,27 @@ class TomcatTlsFailed(NetworkRule):
         "Look for TLS inspection or a proxy between the Agent Handler and the ePO server",
         "Compare the TLS protocol settings of the Agent Handler and the ePO server",
     )
+
+    def evaluate(self, evidence: Evidence) -> list[Finding]:
+        found = super().evaluate(evidence)
+        network = evidence.network
+        assert network is not None
+        # "Works" only on proof: a handshake that completed. A refused, silent or unchecked port
+        # says nothing about TLS.
+        if not found and network.tls_ok is not True:
+            raise Skip(no_handshake_reason(network.connections, network.ip, network.port))
+        return found
+
+
+def no_handshake_reason(
+    connections: tuple[tuple[str, str], ...], primary: str | None, port: int
+) -> str:
+    """Why no TLS handshake completed on the port, from what the connections saw."""
+    state = next((s for a, s in connections if a == primary), None)
+    if state is None and connections:
+        state = connections[0][1]
+    if state is None:
+        return f"no TLS handshake was made: port {port} was not reached"
+    if state != "open":
+        return f"no TLS handshake was made: port {port} is {state}"
+    return f"no TLS handshake completed on port {port}"

@@ -12,7 +12,13 @@ import pytest
 from epodc_diag.engine.scenarios import SCENARIOS
 from tests.conftest import SiteFactory, ground_truth, loopback_listener, run_epodc
 
-NETWORK_ONLY = {"ini-host-unresolved", "ini-ip-mismatch", "tomcat-port-closed", "tomcat-tls-failed"}
+NETWORK_ONLY = {
+    "ini-host-unresolved",
+    "ini-ip-mismatch",
+    "tomcat-port-closed",
+    "tomcat-tls-failed",
+    "tomcat-cert",
+}
 
 
 def install_copy(site: Path, target: Path) -> tuple[Path, Path]:
