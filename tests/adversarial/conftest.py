@@ -198,9 +198,13 @@ def run_case(
     env: dict[str, str] | None = None,
     timeout: float = CASE_TIMEOUT,
     as_nobody: bool = False,
+    wrapper: Sequence[str] = (),
 ) -> EpodcRun:
     """epodc in a subprocess, as a user runs it: stdin closed, only loopback, bounded in time
-    and memory; on the timeout the whole process group (workers included) is killed."""
+    and memory; on the timeout the whole process group (workers included) is killed.
+
+    `wrapper` is a command that runs before epodc and execs or runs it (its arguments follow).
+    """
     full_env = _drop_env()
     full_env.update({"HOME": str(cwd / ".home"), "XDG_CONFIG_HOME": str(cwd / ".home" / "config")})
     full_env["COLUMNS"] = "400"  # long lines stay whole, so a secret is never split by wrapping
@@ -212,7 +216,7 @@ def run_case(
             pytest.skip(how)
         python, extra = how
         full_env.update(extra)
-    command: list[Arg] = [*loopback_only_prefix(), *python, "-m", "epodc_diag", *args]
+    command: list[Arg] = [*loopback_only_prefix(), *wrapper, *python, "-m", "epodc_diag", *args]
     with subprocess.Popen(
         command,
         cwd=cwd,
