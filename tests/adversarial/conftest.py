@@ -322,17 +322,21 @@ class Workspace:
         new = [p for p in new if not any(p == i or i in p.parents for i in ignored)]
         declared = {Path(os.path.abspath(p)) for p in outputs}
         replaceable = {Path(os.path.abspath(p)) for p in may_change}
+
+        def is_output(path: Path) -> bool:  # a declared output, or inside one (a site folder)
+            return path in declared or any(d in path.parents for d in declared)
+
         assert not removed, f"input removed: {removed}\n{run.describe()}"
-        bad_changes = [p for p in changed if p not in replaceable and p not in declared]
+        bad_changes = [p for p in changed if p not in replaceable and not is_output(p)]
         assert not bad_changes, f"input modified: {bad_changes}\n{run.describe()}"
-        leftovers = [p for p in new if p not in declared]
-        assert not leftovers, f"unexpected files left behind: {leftovers}\n{run.describe()}"
         temp_like = [
             p for p in new if any(m in p.name for m in TEMP_MARKERS) or p.name.startswith(".")
         ]
         assert not temp_like, f"temporary files left behind: {temp_like}\n{run.describe()}"
+        leftovers = [p for p in new if not is_output(p)]
+        assert not leftovers, f"unexpected files left behind: {leftovers}\n{run.describe()}"
         if run.returncode not in VERDICTS and run.reported_error:
-            written = [p for p in new + changed if p in declared]
+            written = [p for p in new + changed if is_output(p)]
             assert not written, (
                 f"output written although the command failed: {written}\n{run.describe()}"
             )

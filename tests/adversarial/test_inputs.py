@@ -244,10 +244,10 @@ def test_odd_file_names_are_read(
     odd = ws.path(raw_name)
     odd.write_bytes(source)
     ws.freeze()
-    odd_arg = os.fsencode(odd)
-    reference = run_case(["diag", "ini", "--format", "json", str(plain)], ws.root)
+    reference = run_case(["diag", "ini", "--format", "json", "server.ini"], ws.root)
     reference.assert_exit(VERDICTS)
-    run = run_case(["diag", "ini", "--format", "json", "--", odd_arg], ws.root)
+    # Relative, as a user types it; "--" so that a leading dash is a name, not an option.
+    run = run_case(["diag", "ini", "--format", "json", "--", raw_name], ws.root)
     run.assert_exit(reference.returncode if reference.returncode is not None else 0)
     assert not run.stderr_lines, run.describe()
     ws.assert_outcome(run)
@@ -355,10 +355,7 @@ def test_hostile_folder(
     ws.freeze()
     filled = [a.replace("{opt}", option).replace("{p}", str(target)) for a in args]
     run = run_case(filled, ws.root, as_nobody=kind == "unreadable-folder")
-    if args[0] == "check":
-        run.assert_exit(3)
-    else:
-        run.assert_one_line_error(3)
+    run.assert_one_line_error(3)
     ws.assert_outcome(run, outputs=[ws.path(o) for o in outputs])
 
 
