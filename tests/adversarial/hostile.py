@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 # Kinds of hostile input, each made by `make_hostile`. The names are the test ids.
@@ -39,8 +41,16 @@ def make_hostile(
     elif kind in ("dev-zero", "dev-null", "dev-urandom"):
         path.symlink_to("/dev/" + kind.removeprefix("dev-"))
     elif kind == "socket":
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.bind(str(path))  # the socket file stays after close; open() gives ENXIO
+        # Bound under a short name (AF_UNIX paths are limited to ~108 bytes), then renamed into
+        # place (the case folders live in the same temporary folder, so on the same file
+        # system). The socket file stays after close; open() on it gives ENXIO.
+        short = Path(tempfile.mkdtemp(prefix="sock"))
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.bind(str(short / "s"))
+            os.rename(short / "s", path)
+        finally:
+            shutil.rmtree(short, ignore_errors=True)
     elif kind == "folder":
         path.mkdir()
         (path / "inside.txt").write_bytes(content)
