@@ -90,8 +90,6 @@ def nobody_command() -> tuple[tuple[str, ...], dict[str, str]] | str:
     interpreter often lives under /root (unreadable to nobody); a system interpreter of the same
     version with the venv's site-packages and the checkout on PYTHONPATH runs the same code.
     """
-    if os.geteuid() != 0:
-        return "not running as root: permission cases run as the current user instead"
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         return "setpriv is not installed"
@@ -210,7 +208,7 @@ def run_case(
     full_env["COLUMNS"] = "400"  # long lines stay whole, so a secret is never split by wrapping
     full_env.update(env or {})
     python: tuple[str, ...] = (sys.executable,)
-    if as_nobody:
+    if as_nobody and os.geteuid() == 0:  # as any other user, chmod 000 already denies
         how = nobody_command()
         if isinstance(how, str):
             pytest.skip(how)
@@ -456,3 +454,47 @@ def site_copy(ws: Workspace, base_site: Path) -> SiteCopier:
         return copy_site(source or base_site, ws.root / name)
 
     return copy
+
+
+# ------------------------------------------------------------------ which cases are "slow"
+
+# The whole table runs several hundred subprocesses (minutes). `-m "not slow"` keeps one case of
+# each class of defect, so a quick run still catches a regression of every kind; the full
+# default run (`pytest -q`) runs every case.
+SMOKE_CASES = frozenset(
+    {
+        "test_hostile_input[diag-ini-fifo]",
+        "test_hostile_input[diag-queue-db-dev-zero]",
+        "test_hostile_input[query-show-sql-socket]",
+        "test_hostile_input[check-logs-missing]",
+        "test_hostile_input[config-option-fifo]",
+        "test_hostile_input[check-bundle-garbage]",
+        "test_hostile_input[diag-logs-unreadable]",
+        "test_hostile_folder[site-check-regular-file]",
+        "test_hostile_file_inside_site[server.ini-fifo]",
+        "test_one_bad_log_among_good_ones[diag-logs-fifo]",
+        "test_odd_log_names_are_scanned_and_bundled[non-utf8]",
+        "test_check_output_refused[fifo]",
+        "test_check_output_to_a_device_keeps_the_device",
+        "test_bundle_map_refused[same-as-output]",
+        "test_simulate_out_refused[foreign-site-json-True]",
+        "test_database_password_never_shown[diag-queue-url-missing-colon]",
+        "test_database_password_never_shown[check-json-output-odbc-connect]",
+        "test_database_password_never_shown[bundle-redact-odbc-pwd-braces]",
+        "test_server_ini_secrets_never_shown[diag-ini-all-cp1252]",
+        "test_server_ini_secrets_never_shown[bundle-redact-all-utf-16]",
+        "test_install_passwords_never_shown[check-json]",
+        "test_config_values[engine-hours-inf]",
+        "test_option_values[logs-since-huge-days]",
+        "test_keyword_redaction_keeps_the_bundle_replayable[00]",
+        "test_bundle_on_a_full_disk[0]",
+        "test_loopback_guard_is_active_when_root",
+    }
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in item.path.resolve().parents and item.name not in SMOKE_CASES:
+            item.add_marker(pytest.mark.slow)
