@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adversarial.conftest import VERDICTS, SiteCopier, Workspace, run_case
+from tests.adversarial.conftest import CASE_TIMEOUT, VERDICTS, SiteCopier, Workspace, run_case
 from tests.adversarial.hostile import (
     ALL_KINDS,
     CONTENT_KINDS,
@@ -207,7 +207,9 @@ def test_hostile_input(slot: Slot, kind: str, ws: Workspace, site_copy: SiteCopi
     env = {"EPODC_CONFIG": str(hostile)} if slot.id == "config-env" else None
     ws.freeze()
 
-    run = run_case(args, ws.root, env=env, as_nobody=needs_other_user(kind))
+    # A 2 GiB scan may take a while; what it must not take is unbounded memory (the limit).
+    timeout = max(CASE_TIMEOUT, 90.0) if kind in HUGE_KINDS else CASE_TIMEOUT
+    run = run_case(args, ws.root, env=env, as_nobody=needs_other_user(kind), timeout=timeout)
 
     expected = slot.expect.get(kind, UNKNOWN)
     if expected == UNKNOWN and not slot.report:
