@@ -139,7 +139,9 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         except QuerySkipped as exc:
             skipped.append(f"handler check-in times: {exc.reason}")
         source = session.db.description
+        warnings = session.warnings
     return DbEvidence(
+        warnings=warnings,
         source=source,
         clock=queue.clock.source,
         now=now,
@@ -393,6 +395,9 @@ def collect(
             continue
         if kind == "db":
             value, record = _run("db", lambda: _collect_db(site, options))
+            if value is not None and value.warnings:
+                # Read, but with a login that could write: said next to the evidence.
+                record = replace(record, reason="; ".join(value.warnings))
         elif kind == "ini":
             value, record = _run("ini", lambda: _collect_ini(site, options))
         elif kind == "network":

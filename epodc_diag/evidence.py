@@ -49,6 +49,8 @@ class DbEvidence:
     oldest_request: datetime | None = None
     handlers: tuple[HandlerFacts, ...] = ()
     skipped: tuple[str, ...] = ()
+    # The permission preflight's warnings (the login could write); epodc still only reads.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

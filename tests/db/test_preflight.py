@@ -145,3 +145,41 @@ def test_the_warning_reaches_stderr_before_a_query(
         "only reads, but a read-only login (db_datareader) is safer: see README 'Read-only login'"
     ]
     assert out.splitlines()[0] == "DataRows"
+
+
+def test_check_names_the_writable_login_next_to_the_database_evidence(
+    make_site: SiteFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` reads the database with a sysadmin login: the collector says so in every format."""
+    import json
+
+    from epodc_diag.cli import main
+    from epodc_diag.db import connect
+
+    site = make_site("healthy", agents=50, hours=0.5)
+    real_open = connect.open_database
+
+    class SysadminSqlite(FakeSqlServer):
+        # SQLite underneath answers the catalogue in its own dialect; only the preflight is "SQL Server".
+        def select(
+            self,
+            sql: str,
+            params: Mapping[str, Any] | None = None,
+            limits: ResultLimits = DEFAULT_LIMITS,
+        ) -> ResultSet:
+            result = super().select(sql, params, limits)
+            if self.sent:
+                self.dialect = "sqlite"
+            return result
+
+    def open_as_sysadmin(settings: ConnectionSettings) -> Database:
+        return SysadminSqlite((1, 0, 1, 0, 9), inner=real_open(settings))
+
+    monkeypatch.setattr(connect, "open_database", open_as_sysadmin)
+    main(["check", "--site", str(Path(site)), "--network", "off", "--format", "json"])
+    out, _ = capsys.readouterr()
+    report = json.loads(out)
+    database = next(c for c in report["checks"] if c["name"] == "db")
+    assert database["status"] == "ok"
+    assert "the login can write to the ePO database (sysadmin, db_owner)" in database["reason"]
+    assert report["evidence"]["db"]["warnings"] == [database["reason"]]
