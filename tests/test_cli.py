@@ -638,3 +638,28 @@ def test_a_config_dir_this_account_may_not_read_is_ignored() -> None:
         _one_line_exit_3(named, "permission denied")
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["check", "--bogus"], "No such option '--bogus'"),
+        (
+            ["engine", "simulate", "--agents", "0", "--out", "x"],
+            "'--agents': 0 is not in the range",
+        ),
+        (["diag", "queue", "--format", "yaml"], "'--format'"),
+        (["check", "--fail-on", "sometimes"], "--fail-on"),
+        (["diag", "client"], "Missing argument"),
+    ],
+)
+def test_a_usage_error_is_one_line_naming_the_help(
+    args: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """click spreads a usage error over four lines (usage, hint, blank, error); epodc's errors
+    are one line, so a monitor or a log collector that keeps the first line keeps the reason."""
+    assert main(args) == 3
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("epodc: error: ") and needle in lines[0], lines
+    assert lines[0].endswith("--help')")

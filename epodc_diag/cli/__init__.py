@@ -41,6 +41,14 @@ def _show(exc: Any) -> None:
     sys.stderr.write(scrub_secrets(buffer.getvalue()))
 
 
+def _usage_line(exc: Any) -> None:
+    """A usage error as one line, like every other error: monitors and log collectors read the
+    first line only, and click's own form spreads it over four (usage, hint, blank, error)."""
+    context = getattr(exc, "ctx", None)
+    command = getattr(context, "command_path", None) or PROG
+    _error(f"{exc.format_message()} (see '{command} --help')")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args in (["--version"], ["-V"]):
@@ -61,12 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             result = app(args=args, prog_name=PROG, standalone_mode=False)
         except click.UsageError as exc:
-            _show(exc)
             if no_args_help is not None and isinstance(exc, no_args_help):
+                _show(exc)  # `epodc` alone: the help, not an error
                 return 0
+            _usage_line(exc)
             return EXIT_UNKNOWN
         except click.ClickException as exc:
-            _show(exc)
+            _error(exc.format_message())
             return EXIT_UNKNOWN
         except click.exceptions.Abort:
             if received_signal() is not None:
