@@ -84,13 +84,18 @@ class CheckResult:
 
     def unavailable_lines(self) -> list[str]:
         """One phrase per missing required evidence: "database unavailable: <reason>"."""
-        from epodc_diag.evidence import EVIDENCE_NAMES
+        from epodc_diag.evidence import EVIDENCE_NAMES, INCOMPLETE_PREFIX
 
         lines = []
         for kind, why in self.missing_required.items():
             title = COLLECTOR_TITLES.get(kind, "")
             reason = why[len(title) + 2 :] if title and why.startswith(f"{title}: ") else why
-            lines.append(f"{EVIDENCE_NAMES.get(kind, kind)} unavailable: {reason}")
+            if reason.startswith(INCOMPLETE_PREFIX):
+                lines.append(
+                    f"{EVIDENCE_NAMES.get(kind, kind)} incomplete: {reason[len(INCOMPLETE_PREFIX) :]}"
+                )
+            else:
+                lines.append(f"{EVIDENCE_NAMES.get(kind, kind)} unavailable: {reason}")
         return lines
 
     def exit_code(self, fail_on: str = "warning") -> int:

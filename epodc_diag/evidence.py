@@ -173,14 +173,21 @@ class Evidence:
     @property
     def missing_required(self) -> dict[str, str]:
         """The evidence that had to be read and was not: kind -> why it is missing."""
-        return {
+        missing = {
             kind: self.why_missing(kind)
             for kind in KINDS
             if kind in self.required and self.part(kind) is None
         }
+        if self.logs is not None and self.logs.skipped:
+            # Logs read in part (a folder or file could not be read) have not shown that all is
+            # well either, whether or not the logs were required: what was skipped is named.
+            missing["logs"] = INCOMPLETE_PREFIX + "; ".join(self.logs.skipped)
+        return missing
 
 
 KINDS = ("db", "ini", "network", "logs")
+# How a reason for evidence read only in part begins (the status lines say "incomplete").
+INCOMPLETE_PREFIX = "read in part: "
 # How each kind of evidence is named in status lines and metric labels.
 EVIDENCE_NAMES = {"db": "database", "ini": "server.ini", "network": "network", "logs": "logs"}
 

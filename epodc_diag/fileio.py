@@ -15,7 +15,8 @@ from pathlib import Path
 from epodc_diag.errors import EpodcError, InputError
 
 
-def _kind(mode: int) -> str:
+def describe_kind(mode: int) -> str:
+    """What a non-regular file is, for a message: "a named pipe (FIFO)", "a folder", ..."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -47,7 +48,9 @@ def check_regular_file(
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{path} is {_kind(info.st_mode)}, not a regular {what}")
+        raise error(f"{path} is {describe_kind(info.st_mode)}, not a regular {what}")
+    if not os.access(path, os.R_OK):
+        raise error(f"permission denied reading {path}")
     if max_bytes is not None and info.st_size > max_bytes:
         raise error(
             f"{path} is {info.st_size:,} bytes: too large for a {what} (at most {max_bytes:,})"
@@ -79,7 +82,7 @@ def read_regular_file(
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{path} is {_kind(info.st_mode)}, not a regular {what}")
+            raise error(f"{path} is {describe_kind(info.st_mode)}, not a regular {what}")
         with os.fdopen(fd, "rb", closefd=True) as handle:
             fd = -1
             data = handle.read(max_bytes + 1)

@@ -44,7 +44,8 @@ def current_umask() -> int:
 def temporary_prefix(name: str) -> str:
     """A hidden name beside `name` for its temporary copy; cut so that the random part and the
     suffix still fit a 255-byte name when `name` itself is that long."""
-    return f".{name.encode('utf-8')[:200].decode('utf-8', 'ignore')}."
+    # os.fsencode keeps a name that is not valid UTF-8 (surrogate-escaped on POSIX) as its bytes.
+    return f".{os.fsdecode(os.fsencode(name)[:200].decode('utf-8', 'ignore').encode())}."
 
 
 def fresh_name(folder: Path, name: str, suffix: str) -> Path:

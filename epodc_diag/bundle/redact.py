@@ -210,6 +210,10 @@ def _exempt_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address in _DOC_V6
 
 
+# A map holds one line per real value: tens of MB for the largest site; more is not a map.
+MAX_MAP_BYTES = 256 * 1024 * 1024
+
+
 class Redactor:
     """Holds the mapping original -> pseudonym, by class, indexed by a normalised key."""
 
@@ -231,14 +235,26 @@ class Redactor:
     # ---------------------------------------------------------------- mapping
     @classmethod
     def load(cls, path: Path) -> Redactor:
+        from epodc_diag.fileio import read_regular_file
+
+        if not path.exists() and not path.is_symlink():
+            return cls()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_regular_file(path, what="redaction map", max_bytes=MAX_MAP_BYTES)
+            data = json.loads(raw.decode("utf-8"))
             mapping = data["mapping"]
             if not isinstance(mapping, dict):
                 raise ValueError("mapping is not an object")
         except FileNotFoundError:
             return cls()
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except (
+            OSError,
+            UnicodeDecodeError,
+            ValueError,
+            KeyError,
+            TypeError,
+            RecursionError,
+        ) as exc:
             raise InputError(f"{path} is not an epodc redaction map: {exc}") from None
         redactor = cls()
         for kind, pairs in mapping.items():

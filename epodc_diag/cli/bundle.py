@@ -17,6 +17,7 @@ from epodc_diag.cli.common import (
     check_options,
     describe_target,
     locate,
+    refuse_output_onto_inputs,
     state,
 )
 
@@ -83,6 +84,8 @@ def bundle_command(
     located = locate(ctx, site, epo_dir)
     target = describe_target(located)
     options = check_options(ctx, db, logs, ini, network)
+    if output is not None:
+        refuse_output_onto_inputs(output, located, options)
     bundle_options = BundleOptions(
         max_log_bytes=max_log_bytes or int(limits["max_log_bytes"]),
         max_total_bytes=max_total_bytes or int(limits["max_total_bytes"]),

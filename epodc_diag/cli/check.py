@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from epodc_diag.cli.common import (
     describe_target,
     echo_text,
     locate,
+    refuse_output_onto_inputs,
 )
 from epodc_diag.errors import UsageError
 from epodc_diag.model import ReportFormat
@@ -42,19 +42,6 @@ def _write_atomically(path: Path, text: str) -> None:
     from epodc_diag.outputs import write_output
 
     write_output(path, text, replace=True, what="report")
-
-
-def _check_log_paths(logs: Sequence[str]) -> None:
-    """A --logs path that names nothing is a typo: refuse it before checking anything, so a
-    monitor never runs on without the evidence it was pointed at."""
-    import glob
-
-    for text in logs:
-        if any(ch in text for ch in "*?["):
-            if not glob.glob(text, recursive=True):
-                raise UsageError(f"--logs {text}: no file matches this pattern")
-        elif not os.path.lexists(text):
-            raise UsageError(f"--logs {text}: no such log file or folder")
 
 
 def _list_rules() -> None:
@@ -142,7 +129,6 @@ def check_command(
     from epodc_diag.checker import replay, run_check
     from epodc_diag.render.report import render
 
-    _check_log_paths(logs or ())
     options = check_options(ctx, db, logs, ini, network)
     if output_file is not None:
         from epodc_diag.outputs import check_output_target
@@ -158,6 +144,8 @@ def check_command(
         result = _demo(demo_scenario, options, rules)
     else:
         located = locate(ctx, site, epo_dir)
+        if output_file is not None:
+            refuse_output_onto_inputs(output_file, located, options)
         result = run_check(located, options, rules, describe_target(located))
     text = render(result, output, fail_on.value, verbose)
     if output_file is not None:

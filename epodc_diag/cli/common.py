@@ -131,6 +131,82 @@ NetworkOption = Annotated[
 ]
 
 
+def _check_log_path(text: str) -> None:
+    """A --logs path must name something readable: a typo or a FIFO is refused before anything
+    is checked, so a monitor never runs on without the evidence it was pointed at."""
+    import glob
+    import os
+    import stat
+
+    from epodc_diag.errors import UsageError
+    from epodc_diag.fileio import describe_kind
+
+    if any(ch in text for ch in "*?["):
+        if not glob.glob(text, recursive=True):
+            raise UsageError(f"--logs {text}: no file matches this pattern")
+        return
+    try:
+        info = os.stat(text)
+    except FileNotFoundError:
+        if os.path.lexists(text):
+            raise UsageError(f"--logs {text}: broken symbolic link") from None
+        raise UsageError(f"--logs {text}: no such log file or folder") from None
+    except OSError as exc:
+        raise UsageError(f"--logs {text}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        if not os.access(text, os.R_OK | os.X_OK):
+            raise UsageError(f"--logs {text}: permission denied reading the folder")
+    elif stat.S_ISREG(info.st_mode):
+        if not os.access(text, os.R_OK):
+            raise UsageError(f"--logs {text}: permission denied reading the file")
+    else:
+        raise UsageError(
+            f"--logs {text} is {describe_kind(info.st_mode)}, not a log file or folder"
+        )
+
+
+def check_named_inputs(ini: Path | None, logs: list[str] | None) -> None:
+    """Files the user named are checked before any work: one line and exit 3 for a typo, a FIFO,
+    a device, an unreadable or oversized file (never a report that quietly skipped them)."""
+    if ini is not None:
+        from epodc_diag.fileio import check_regular_file
+        from epodc_diag.ini.reader import MAX_BYTES
+
+        check_regular_file(ini, what="server.ini", max_bytes=MAX_BYTES)
+    for text in logs or ():
+        _check_log_path(text)
+
+
+def refuse_output_onto_inputs(output: Path, located: Site | None, options: CheckOptions) -> None:
+    """A report or bundle written over one of its own inputs would destroy the evidence."""
+    import os
+
+    from epodc_diag.errors import UsageError
+
+    if not os.path.lexists(output):
+        return
+    inputs: list[tuple[str, Path | None]] = [
+        ("--ini", Path(options.ini_path) if options.ini_path else None)
+    ]
+    if located is not None:
+        inputs += [
+            ("server.ini", located.server_ini),
+            ("db.properties", located.db_properties),
+            ("the site's database", located.database),
+            ("the site's network", located.network),
+            ("site.json", located.root / "site.json" if located.simulated else None),
+        ]
+    if options.db_url and options.db_url.startswith("sqlite:///"):
+        inputs.append(("--db", Path(options.db_url[len("sqlite:///") :].split("?", 1)[0])))
+    for what, candidate in inputs:
+        try:
+            same = candidate is not None and os.path.samefile(output, candidate)
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(f"{output} is one of the inputs ({what}); write the output elsewhere")
+
+
 def check_options(
     ctx: typer.Context,
     db: str | None,
@@ -138,8 +214,11 @@ def check_options(
     ini: Path | None = None,
     network: NetworkMode = NetworkMode.auto,
 ) -> CheckOptions:
-    """What `check` and `bundle` collect with, from the options and epodc.toml."""
+    """What `check` and `bundle` collect with, from the options and epodc.toml; the files named
+    on the command line are checked first."""
     from epodc_diag.checker import CheckOptions
+
+    check_named_inputs(ini, logs)
 
     settings = state(ctx).settings.values
     return CheckOptions(
@@ -182,6 +261,19 @@ def finite_at_most(maximum: float) -> Callable[[typer.CallbackParam, float | Non
         return value
 
     return check
+
+
+def ip_address_option(param: typer.CallbackParam, value: str | None) -> str | None:
+    """An IPv4 or IPv6 address as written, or a usage error (never a CRITICAL on a typo)."""
+    if value is None:
+        return None
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an IPv4 or IPv6 address") from None
+    return value.strip().strip("[]")
 
 
 def echo_text(text: str) -> None:

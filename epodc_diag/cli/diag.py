@@ -17,6 +17,7 @@ from epodc_diag.cli.common import (
     database_session,
     echo_text,
     finite_at_most,
+    ip_address_option,
     locate,
     state,
 )
@@ -241,7 +242,10 @@ def network_command(
         Optional[str], typer.Option(help="The ePO server's DNS name (default: from server.ini).")
     ] = None,
     ip: Annotated[
-        Optional[str], typer.Option(help="Its expected address (default: from server.ini).")
+        Optional[str],
+        typer.Option(
+            help="Its expected address (default: from server.ini).", callback=ip_address_option
+        ),
     ] = None,
     port: Annotated[
         Optional[int],
@@ -424,4 +428,6 @@ def logs_command(
         from epodc_diag.render.logs_text import print_logs
 
         print_logs(report)
-    raise typer.Exit(report.severity.exit_code)
+    from epodc_diag.logs.scan import exit_code
+
+    raise typer.Exit(exit_code(report))

@@ -55,6 +55,9 @@ def _parse_start(value: str | None) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
+    # The model runs for hours after the start and its clocks must fit a datetime and SQL times.
+    if not 1970 <= moment.year <= 8999:
+        raise UsageError(f"--start must be between the years 1970 and 8999, got {value!r}")
     return moment.astimezone(timezone.utc)
 
 

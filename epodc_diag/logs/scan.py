@@ -764,7 +764,18 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 "no orion.log among the inputs: the cleanup task's runs were not checked",
             )
         )
-    if not any(v.severity in (Severity.warning, Severity.critical) for v in verdicts):
+    if report.notes:
+        # Something named could not be read (a folder or file skipped, a damaged archive): what
+        # was read may be clean, but the logs as a whole were not seen, so no logs-ok.
+        verdicts.append(
+            Verdict(
+                INCOMPLETE,
+                Severity.info,
+                f"{len(report.notes)} log input(s) could not be read in full: "
+                + "; ".join(report.notes),
+            )
+        )
+    elif not any(v.severity in (Severity.warning, Severity.critical) for v in verdicts):
         verdicts.insert(
             0,
             Verdict(
@@ -774,3 +785,16 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             ),
         )
     return replace(report, verdicts=tuple(verdicts))
+
+
+# The verdict id for logs that could not all be read; `diag logs` exits 3 on it when nothing
+# worse was found (like a monitoring plugin that could not check everything).
+INCOMPLETE = "logs-incomplete"
+
+
+def exit_code(report: LogReport) -> int:
+    """0/1/2 from the worst verdict; 3 when nothing worse was found but inputs were skipped."""
+    code = report.severity.exit_code
+    if code == 0 and any(v.code == INCOMPLETE for v in report.verdicts):
+        return 3
+    return code

@@ -143,7 +143,14 @@ def _add(path: Path, found: dict[Path, LogFile], notes: list[str], *, named: boo
     try:
         mode = path.stat().st_mode  # follows symbolic links
     except OSError as exc:
-        if path.is_symlink():
+        try:
+            link = path.is_symlink()
+        except OSError:  # the folder above cannot be searched either
+            link = False
+        if named and not isinstance(exc, FileNotFoundError):
+            # Named on the command line: the user asked for exactly this one, so say it at once.
+            raise InputError(f"cannot read the log {path} ({_reason(exc)})") from None
+        if link:
             if named and isinstance(exc, FileNotFoundError):
                 raise InputError(
                     f"log file or folder not found: {path} (a broken symbolic link)"
