@@ -173,8 +173,10 @@ def test_an_unreadable_ini_asked_for_is_unknown(make_site: SiteFactory, tmp_path
     assert result.returncode == 3
     missing = tmp_path / "missing.ini"
     result = run_epodc("check", "--site", site, "--ini", str(missing), "-f", "nagios")
+    # A named file that is not there is refused before anything is checked: one line, exit 3.
     assert result.returncode == 3, result.stdout
-    assert "server.ini unavailable: " in result.stdout.split("|")[0]
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"epodc: error: server.ini not found: {missing}"]
 
 
 def test_nothing_checkable_names_a_reason_and_counts_are_singular(
@@ -224,3 +226,29 @@ def test_the_exit_code_matrix_still_holds(make_site: SiteFactory) -> None:
     warning_site = str(make_site("agents-offline", **SIZE))
     lowered = run_epodc("check", "--site", warning_site, "--fail-on", "critical", "-f", "nagios")
     assert lowered.returncode == 0 and lowered.stdout.startswith("EPODC OK - agents-")
+
+
+def test_logs_read_in_part_are_never_ok(make_site: SiteFactory, tmp_path: Path) -> None:
+    """A healthy site with one agent log replaced by a FIFO: what was read is clean, but the logs
+    as a whole were not seen, so neither `check` nor `diag logs` may answer OK (review M2)."""
+    import os
+
+    site = tmp_path / "site"
+    shutil.copytree(make_site("healthy", **SIZE), site)
+    bad = sorted((site / "Agent" / "logs").iterdir())[0]
+    bad.unlink()
+    os.mkfifo(bad)
+    result = run_epodc("check", "--site", str(site), "--network", "off", "-f", "nagios")
+    assert result.returncode == 3, result.stdout
+    first = result.stdout.split("|")[0]
+    assert first.startswith("EPODC UNKNOWN - logs incomplete: "), first
+    assert bad.name in first
+    data = json.loads(
+        run_epodc("check", "--site", str(site), "--network", "off", "-f", "json").stdout
+    )
+    assert data["summary"]["passed"] < len([c for c in data["checks"] if c["kind"] == "rule"])
+    assert all(c["status"] != "ok" for c in data["checks"] if c["name"] == "tomcat-unreachable")
+    logs = run_epodc("diag", "logs", "--site", str(site))
+    assert logs.returncode == 3, logs.stdout
+    assert "logs-ok" not in logs.stdout and "logs-incomplete" in logs.stdout
+    assert bad.name in logs.stdout
