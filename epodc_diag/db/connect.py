@@ -893,6 +893,13 @@ def _open_url(settings: ConnectionSettings) -> Database:
         odbc_connect = url.query.get("odbc_connect")
         if odbc_connect is None:
             named = url.query.get("driver")
+            if not named:
+                # Like [database] with no driver: the newest SQL Server driver installed (a URL
+                # without driver= would otherwise go to ODBC as a DSN name and fail).
+                picked = pick_driver(installed_drivers())
+                if picked is not None:
+                    url = url.update_query_dict({"driver": picked})
+                    named = picked
             _refuse_non_sql_server(named if isinstance(named, str) else "")
         if url.password is None and url.username and odbc_connect is None:
             url = url.set(password=_password(_with(settings, username=url.username)))

@@ -775,7 +775,10 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 + "; ".join(report.notes),
             )
         )
-    elif not any(v.severity in (Severity.warning, Severity.critical) for v in verdicts):
+    elif not any(
+        v.severity in (Severity.warning, Severity.critical) or v.code in NOTHING_SEEN
+        for v in verdicts
+    ):
         verdicts.insert(
             0,
             Verdict(
@@ -790,11 +793,13 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
 # The verdict id for logs that could not all be read; `diag logs` exits 3 on it when nothing
 # worse was found (like a monitoring plugin that could not check everything).
 INCOMPLETE = "logs-incomplete"
+# Verdicts that say nothing was read at all (an empty window): never logs-ok beside them.
+NOTHING_SEEN = frozenset({"window-empty"})
 
 
 def exit_code(report: LogReport) -> int:
     """0/1/2 from the worst verdict; 3 when nothing worse was found but inputs were skipped."""
     code = report.severity.exit_code
-    if code == 0 and any(v.code == INCOMPLETE for v in report.verdicts):
+    if code == 0 and any(v.code == INCOMPLETE or v.code in NOTHING_SEEN for v in report.verdicts):
         return 3
     return code

@@ -589,3 +589,30 @@ def test_a_persisted_journal_that_is_not_hot_does_not_block_reading(
     result = run_epodc("diag", "queue", "--db", f"sqlite:///{db}", cwd=tmp_path, timeout=120)
     assert result.returncode in (0, 1, 2), result.stderr
     assert _snapshot(folder) == before
+
+
+def test_a_url_without_driver_takes_the_installed_sql_server_driver() -> None:
+    """`mssql+pyodbc://user:pw@host:port/db` with no driver= goes to the installed SQL Server
+    driver (FreeTDS here), as [database] does, not to ODBC as a DSN named after the host."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "epodc_diag",
+            "diag",
+            "queue",
+            "--db",
+            "mssql+pyodbc://sa:Pw123Secret@127.0.0.1:1/ePO",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 3
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("epodc: error: cannot reach SQL Server at "), (
+        lines
+    )
+    assert "Pw123Secret" not in result.stderr + result.stdout

@@ -32,12 +32,14 @@ def test_a_window_on_a_healthy_site_raises_no_cleanup_finding(
 def test_a_window_with_no_lines_gives_no_verdict_only_the_reason(make_site: SiteFactory) -> None:
     site = make_site("healthy", seed=4)
     result = run_epodc("diag", "logs", "--site", str(site), "--since", "9999-12-31", "-f", "json")
-    assert result.returncode == 0, result.stdout[-2000:]
+    # Nothing was read in the window: could not check (3), and never logs-ok.
+    assert result.returncode == 3, result.stdout[-2000:]
     verdicts = {v["code"]: v for v in json.loads(result.stdout)["verdicts"]}
     assert "dbcleanup-missing" not in verdicts and "dbcleanup-stopped" not in verdicts
     assert verdicts["dbcleanup-unknown"]["severity"] == "info"
     assert "no line in the window" in verdicts["dbcleanup-unknown"]["summary"]
     assert verdicts["window-empty"]["severity"] == "info"
+    assert "logs-ok" not in verdicts
 
 
 def test_a_window_still_sees_a_task_that_stopped_inside_it(make_site: SiteFactory) -> None:
