@@ -115,3 +115,8 @@ def bundle_command(
         )
     findings = ", ".join(f"{f.id} ({f.severity.value})" for f in result.result.findings) or "none"
     typer.echo(f"Findings: {findings}")
+    if result.result.exit_code() == 3:
+        from epodc_diag.render.report import status_text
+
+        # "Findings: none" alone would read as healthy; say what could not be checked.
+        typer.echo(f"Check result: UNKNOWN - {status_text(result.result, 'warning')}")

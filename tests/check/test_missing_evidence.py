@@ -252,3 +252,23 @@ def test_logs_read_in_part_are_never_ok(make_site: SiteFactory, tmp_path: Path) 
     assert logs.returncode == 3, logs.stdout
     assert "logs-ok" not in logs.stdout and "logs-incomplete" in logs.stdout
     assert bad.name in logs.stdout
+
+
+def test_a_bundle_of_nothing_checkable_says_unknown_not_just_no_findings(tmp_path: Path) -> None:
+    """The bundle is written (support may still want it), but "Findings: none" alone would read
+    as a healthy server when the database could not even be reached."""
+    out = tmp_path / "b.zip"
+    result = run_epodc(
+        "bundle",
+        "--db",
+        "mssql+pyodbc://sa:S3cretPw@127.0.0.1:1/ePO?driver=FreeTDS",
+        "--network",
+        "off",
+        "--output",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Findings: none" in result.stdout
+    assert "Check result: UNKNOWN - database unavailable: cannot reach SQL Server" in result.stdout
+    assert "S3cretPw" not in result.stdout + result.stderr
