@@ -764,6 +764,17 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 "no orion.log among the inputs: the cleanup task's runs were not checked",
             )
         )
+    if not any(f.family != "unknown" and f.lines for f in report.files):
+        # Lines were read, but from nothing epodc knows as a data-channel log (a stray file, a
+        # binary file named .log): what the signatures did not find says nothing.
+        verdicts.append(
+            Verdict(
+                "logs-unrecognised",
+                Severity.info,
+                f"none of the {len(report.files)} file(s) is a readable Agent Handler, Tomcat or "
+                "agent log (server_<host>.log, orion.log, masvc_<host>.log ...): nothing was checked",
+            )
+        )
     if report.notes:
         # Something named could not be read (a folder or file skipped, a damaged archive): what
         # was read may be clean, but the logs as a whole were not seen, so no logs-ok.
@@ -794,7 +805,7 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
 # worse was found (like a monitoring plugin that could not check everything).
 INCOMPLETE = "logs-incomplete"
 # Verdicts that say nothing was read at all (an empty window): never logs-ok beside them.
-NOTHING_SEEN = frozenset({"window-empty"})
+NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised"})
 
 
 def exit_code(report: LogReport) -> int:

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, minutes
+from epodc_diag.rules.base import Rule, Skip, minutes
 
 GAP_SECONDS = 300
 
@@ -26,6 +26,9 @@ class CleanupPaused(Rule):
         self.check_needs(evidence)
         logs = evidence.logs
         assert logs is not None
+        if not logs.tomcat_logs:
+            # Agent Handler or agent logs say nothing about the cleanup task: no "ok" from them.
+            raise Skip("no orion.log among the logs: the cleanup task's runs were not read")
         gap = logs.cleanup_largest_gap_seconds
         if not logs.tomcat_logs or gap is None or gap <= GAP_SECONDS:
             return []

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, minutes
+from epodc_diag.rules.base import Rule, Skip, minutes
 
 LATE_SECONDS = 300  # five missed one-minute runs
 MIN_STALE = 10
@@ -25,6 +25,12 @@ class CleanupStalled(Rule):
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
+        if evidence.db is None and not (evidence.logs and evidence.logs.tomcat_logs):
+            # Only the database or orion.log show the task; other logs cannot show it is running.
+            raise Skip(
+                f"{evidence.why_missing('db')}; and no orion.log among the logs, which would show "
+                "the cleanup task's runs"
+            )
         items: list[EvidenceItem] = []
         stopped = False
         db = evidence.db

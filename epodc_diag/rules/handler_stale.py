@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, minutes
+from epodc_diag.rules.base import Rule, Skip, minutes
 
 STALE_SECONDS = 30 * 60
 ACTIVE_SECONDS = 10 * 60
@@ -23,6 +23,11 @@ class HandlerStale(Rule):
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
+        if evidence.db is None and not (evidence.logs and len(evidence.logs.handler_logs) >= 2):
+            # Logs can only compare handlers with each other: one handler's log shows nothing.
+            raise Skip(
+                f"{evidence.why_missing('db')}; and fewer than two Agent Handler logs to compare"
+            )
         stale: dict[str, list[EvidenceItem]] = {}
         known: set[str] = set()
         db = evidence.db

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule
+from epodc_diag.rules.base import Rule, Skip
 
 MIN_STALLED = 5
 
@@ -24,6 +24,18 @@ class TomcatUnreachable(Rule):
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
+        logs_seen = evidence.logs is not None and bool(
+            evidence.logs.handler_logs
+            or evidence.logs.count("kb-mcupload-12029")
+            or evidence.logs.count("kb-naimserv-send-failed")
+        )
+        if evidence.db is None and not logs_seen:
+            # The failures are logged by the Agent Handler (server_*.log); without one of those
+            # (or the queue in the database) nothing shows the handlers can reach Tomcat.
+            raise Skip(
+                f"{evidence.why_missing('db')}; and no Agent Handler log (server_<host>.log) among "
+                "the logs"
+            )
         items: list[EvidenceItem] = []
         strong = False
         logs = evidence.logs

@@ -272,3 +272,27 @@ def test_a_bundle_of_nothing_checkable_says_unknown_not_just_no_findings(tmp_pat
     assert "Findings: none" in result.stdout
     assert "Check result: UNKNOWN - database unavailable: cannot reach SQL Server" in result.stdout
     assert "S3cretPw" not in result.stdout + result.stderr
+
+
+def test_a_file_that_is_no_data_channel_log_proves_nothing(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """`--logs` at a stray text file, or at agent logs only: no rule may answer OK from it, and
+    `diag logs` says nothing was checked instead of logs-ok (issue 12's first examples)."""
+    stray = tmp_path / "hostname"
+    stray.write_text("eposrv01\n", encoding="utf-8")
+    nagios = run_epodc("check", "--logs", str(stray), "--network", "off", "-f", "nagios")
+    assert nagios.returncode == 3, nagios.stdout
+    assert nagios.stdout.startswith("EPODC UNKNOWN - "), nagios.stdout
+    logs = run_epodc("diag", "logs", str(stray), "-f", "json")
+    assert logs.returncode == 3, logs.stdout
+    codes = [v["code"] for v in json.loads(logs.stdout)["verdicts"]]
+    assert "logs-unrecognised" in codes and "logs-ok" not in codes
+    site = make_site("tomcat-unreachable", **SIZE)
+    agents_only = run_epodc(
+        "check", "--logs", str(site / "Agent" / "logs"), "--network", "off", "-f", "json"
+    )
+    checks = {c["name"]: c["status"] for c in json.loads(agents_only.stdout)["checks"]}
+    for rule in ("tomcat-unreachable", "cleanup-stalled", "cleanup-paused", "handler-stale"):
+        assert checks[rule] != "ok", (rule, checks)
+    assert agents_only.returncode == 3
