@@ -93,6 +93,8 @@ SLOTS: tuple[Slot, ...] = (
             "folder": frozenset({0, 3}),
         },
         content=VALID_LOG,
+        # Exit 3 with a report: nothing readable was a data-channel log (logs-unrecognised).
+        report=True,
     ),
     Slot(
         "check-logs",
