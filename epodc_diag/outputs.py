@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from epodc_diag.errors import OutputError
+from epodc_diag.fileio import describe_kind
 
 PRIVATE_MODE = 0o600
 
@@ -57,16 +58,6 @@ def fresh_name(folder: Path, name: str, suffix: str) -> Path:
             return candidate
 
 
-def _describe(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def check_output_target(path: Path, *, replace: bool, what: str = "file") -> None:
     """Fail early (before a long run) when `path` cannot be written; `output_file` checks again,
     this only saves the user the wait."""
@@ -81,7 +72,7 @@ def check_output_target(path: Path, *, replace: bool, what: str = "file") -> Non
             return
         if not stat.S_ISREG(info.st_mode):
             raise OutputError(
-                f"{path} is {_describe(info.st_mode)}; give a file name for the {what}"
+                f"{path} is {describe_kind(info.st_mode)}; give a file name for the {what}"
             )
         if not replace:
             raise OutputError(f"{path} exists (use --force to replace it)")
@@ -166,7 +157,7 @@ def output_file(
             yield special
         return
     if info is not None and not stat.S_ISREG(info.st_mode):
-        raise OutputError(f"{path} is {_describe(info.st_mode)}; give a file name for the {what}")
+        raise OutputError(f"{path} is {describe_kind(info.st_mode)}; give a file name for the {what}")
     if info is not None and not replace:
         raise OutputError(f"{path} exists (use --force to replace it)")
 
