@@ -157,7 +157,9 @@ def output_file(
             yield special
         return
     if info is not None and not stat.S_ISREG(info.st_mode):
-        raise OutputError(f"{path} is {describe_kind(info.st_mode)}; give a file name for the {what}")
+        raise OutputError(
+            f"{path} is {describe_kind(info.st_mode)}; give a file name for the {what}"
+        )
     if info is not None and not replace:
         raise OutputError(f"{path} exists (use --force to replace it)")
 

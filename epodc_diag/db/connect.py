@@ -222,40 +222,48 @@ def is_sql_server_driver(driver: str) -> bool:
     )
 
 
-def _odbc_pairs(conn_str: str) -> list[tuple[str, str]]:
-    """`key=value;key={va;lue}` as ODBC reads it: braces quote, `}}` is a literal `}`."""
+def odbc_pairs(conn_str: str) -> list[tuple[str, str]]:
+    """`key=value;key={va;lue}` as ODBC reads it, in order, keys as written: a value in braces
+    runs to the closing single `}` (`}}` is a literal brace), any other value to the next `;`;
+    pieces without `=` are skipped. The one parser of ODBC strings (describing a target too)."""
     pairs: list[tuple[str, str]] = []
-    index, length = 0, len(conn_str)
-    while index < length:
-        equals = conn_str.find("=", index)
+    position, size = 0, len(conn_str)
+    while position < size:
+        equals = conn_str.find("=", position)
+        semicolon = conn_str.find(";", position)
         if equals < 0:
             break
-        key = conn_str[index:equals].strip().strip(";").strip()
-        index = equals + 1
-        while index < length and conn_str[index] == " ":
-            index += 1
-        if index < length and conn_str[index] == "{":
+        if 0 <= semicolon < equals:
+            position = semicolon + 1  # a piece without "=": skip it
+            continue
+        key = conn_str[position:equals].strip()
+        position = equals + 1
+        while position < size and conn_str[position] in " \t":
+            position += 1
+        if position < size and conn_str[position] == "{":
             value_chars: list[str] = []
-            index += 1
-            while index < length:
-                if conn_str[index] == "}":
-                    if conn_str[index + 1 : index + 2] == "}":
+            position += 1
+            while position < size:
+                char = conn_str[position]
+                if char == "}":
+                    if conn_str.startswith("}}", position):
                         value_chars.append("}")
-                        index += 2
+                        position += 2
                         continue
-                    index += 1
+                    position += 1
                     break
-                value_chars.append(conn_str[index])
-                index += 1
+                value_chars.append(char)
+                position += 1
             value = "".join(value_chars)
-            end = conn_str.find(";", index)
-            index = length if end < 0 else end + 1
+            end = conn_str.find(";", position)
+            position = size if end < 0 else end + 1
         else:
-            end = conn_str.find(";", index)
-            value = conn_str[index:] if end < 0 else conn_str[index:end]
-            index = length if end < 0 else end + 1
+            end = conn_str.find(";", position)
+            end = size if end < 0 else end
+            value = conn_str[position:end].strip()
+            position = end + 1
         if key:
-            pairs.append((key, value.strip()))
+            pairs.append((key, value))
     return pairs
 
 
@@ -321,7 +329,7 @@ def _refuse_non_sql_server(driver: str) -> None:
 def _sql_server_odbc(conn_str: str) -> str:
     """A SQL Server ODBC string made safe to open: a SQL Server driver only, read-only intent,
     and for FreeTDS a TDS version so that its login timeout holds."""
-    pairs = _odbc_pairs(conn_str)
+    pairs = odbc_pairs(conn_str)
     driver = _odbc_driver(pairs)
     _refuse_non_sql_server(driver)
     extra: list[str] = []
@@ -337,7 +345,7 @@ def _sql_server_odbc(conn_str: str) -> str:
 
 def _server_address(conn_str: str) -> str:
     """HOST:PORT (or the DSN) an ODBC string points at, for messages; never anything else of it."""
-    pairs = _odbc_pairs(conn_str)
+    pairs = odbc_pairs(conn_str)
     server = _odbc_get(pairs, "server") or _odbc_get(pairs, "address") or ""
     port = _odbc_get(pairs, "port") or ""
     server = re.sub(r"^tcp:", "", server.strip(), flags=re.I)
@@ -525,7 +533,7 @@ class PyodbcDatabase:
 
         self._settings = settings
         self.description = settings.description
-        pairs = _odbc_pairs(settings.url)
+        pairs = odbc_pairs(settings.url)
         driver = _odbc_driver(pairs)
         self.dialect = "sqlite" if is_sqlite_driver(driver) else "mssql"
         try:

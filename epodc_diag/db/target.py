@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from epodc_diag.db.connect import ConnectionSettings
+from epodc_diag.db.connect import ConnectionSettings, odbc_pairs
 from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
 from epodc_diag.secrets import register_secret
 from epodc_diag.site import Site, read_db_properties
@@ -159,50 +159,9 @@ def not_a_database_url(source: str) -> str:
 
 
 def parse_odbc(text: str) -> dict[str, str]:
-    """An ODBC connection string as {lower-case keyword: value}; braced values unescaped.
-
-    A value in braces runs to the closing single `}` (`}}` is a literal brace), any other value to
-    the next `;`. Pieces without `=` are ignored.
-    """
-    fields: dict[str, str] = {}
-    position, size = 0, len(text)
-    while position < size:
-        equals = text.find("=", position)
-        semicolon = text.find(";", position)
-        if equals < 0:
-            break
-        if 0 <= semicolon < equals:
-            position = semicolon + 1  # a piece without "=": skip it
-            continue
-        key = text[position:equals].strip().lower()
-        position = equals + 1
-        while position < size and text[position] in " \t":
-            position += 1
-        if position < size and text[position] == "{":
-            value_chars: list[str] = []
-            position += 1
-            while position < size:
-                char = text[position]
-                if char == "}":
-                    if text.startswith("}}", position):
-                        value_chars.append("}")
-                        position += 2
-                        continue
-                    position += 1
-                    break
-                value_chars.append(char)
-                position += 1
-            value = "".join(value_chars)
-            end = text.find(";", position)
-            position = size if end < 0 else end + 1
-        else:
-            end = text.find(";", position)
-            end = size if end < 0 else end
-            value = text[position:end].strip()
-            position = end + 1
-        if key:
-            fields[key] = value
-    return fields
+    """An ODBC connection string as {lower-case keyword: value}; braced values unescaped (the
+    last of a repeated keyword wins, as in the driver manager)."""
+    return {key.lower(): value for key, value in odbc_pairs(text)}
 
 
 _HOST_RE = re.compile(r"\[[0-9A-Fa-f:.%\w]+\]|[\w.-]+(?:\\[\w$-]+)?")
