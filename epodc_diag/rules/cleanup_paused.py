@@ -30,13 +30,19 @@ class CleanupPaused(Rule):
             # Agent Handler or agent logs say nothing about the cleanup task: no "ok" from them.
             raise Skip("no orion.log among the logs: the cleanup task's runs were not read")
         gap = logs.cleanup_largest_gap_seconds
-        if not logs.tomcat_logs or gap is None or gap <= GAP_SECONDS:
-            return []
+        if gap is None:
+            raise Skip("orion.log holds fewer than two DbCleanupTask runs: no gap to measure")
         if (
             logs.cleanup_since_last_seconds is not None
             and logs.cleanup_since_last_seconds > GAP_SECONDS
         ):
-            return []  # it has not resumed: that is cleanup-stalled
+            # Not a pause that ended, and not "ran without long gaps" either: cleanup-stalled's.
+            raise Skip(
+                f"the task has not run for {minutes(logs.cleanup_since_last_seconds)}: "
+                "cleanup-stalled judges a gap that has not ended"
+            )
+        if gap <= GAP_SECONDS:
+            return []
         return [
             self.finding(
                 summary=(
