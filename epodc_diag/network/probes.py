@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from epodc_diag.evidence import CertificateFacts
-from epodc_diag.network.cert import facts_from_decoded
+from epodc_diag.network.cert import facts_from_decoded, x509_name
 from epodc_diag.site import Site, read_json_document
 
 T = TypeVar("T")
@@ -109,22 +109,6 @@ def _with_timeout(action: Callable[[], T], timeout: float, what: str) -> T:
         return _bounded(action, timeout)
     except _Abandoned:
         raise LookupFailed(f"{what} did not answer within {seconds_text(timeout)}") from None
-
-
-def _x509_name(parts: Any) -> str:
-    names = []
-    for rdn in parts or ():
-        for key, value in rdn:
-            short = {
-                "commonName": "CN",
-                "organizationName": "O",
-                "organizationalUnitName": "OU",
-                "countryName": "C",
-                "localityName": "L",
-                "stateOrProvinceName": "ST",
-            }.get(key, key)
-            names.append(f"{short}={value}")
-    return ", ".join(names)
 
 
 def decode_certificate(der: bytes) -> dict[str, Any]:
@@ -298,8 +282,8 @@ class SystemNetwork:
             ok=True,
             detail=f"TLS handshake with {_hostport(address, port)} succeeded ({version})",
             protocol=version,
-            subject=_x509_name(cert.get("subject")) or None,
-            issuer=_x509_name(cert.get("issuer")) or None,
+            subject=x509_name(cert.get("subject")) or None,
+            issuer=x509_name(cert.get("issuer")) or None,
             not_after=_cert_time(cert.get("notAfter")),
             extra={"cipher": cipher},
             certificate=facts_from_decoded(
