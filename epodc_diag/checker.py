@@ -28,7 +28,7 @@ from epodc_diag.evidence import (
     SignatureFacts,
 )
 from epodc_diag.model import CheckRecord, CheckStatus, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip
+from epodc_diag.rules.base import Rule, Skip, Unknown
 from epodc_diag.site import Site
 
 if TYPE_CHECKING:
@@ -50,6 +50,9 @@ class CheckOptions:
     ini_path: str | None = None  # a server.ini to read instead of the site's
     network_mode: str = "auto"  # auto, live or off (see `live_network_allowed`)
     kinds: tuple[str, ...] = ("db", "ini", "network", "logs")  # which collectors to run
+    # --require: the checks that must be ok (rule ids and evidence kinds); None: the default
+    # (see `required_checks`)
+    require: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class CheckResult:
     evidence: Evidence
     findings: tuple[Finding, ...]
     checks: tuple[CheckRecord, ...]
+    # check name -> why it must be ok (`required_checks`)
+    required_checks: dict[str, str] = field(default_factory=dict)
+    # True when --require named the required checks: then only they (and the evidence the user
+    # named) can make the answer UNKNOWN; by default any unknown or failed check does
+    require_given: bool = False
 
     @property
     def severity(self) -> Severity:
@@ -81,6 +89,32 @@ class CheckResult:
     def passed(self) -> int:
         """Rules that ran on their evidence and found nothing (never one that lacked it)."""
         return sum(1 for c in self.checks if c.kind == "rule" and c.status is CheckStatus.ok)
+
+    @property
+    def unjudged(self) -> list[CheckRecord]:
+        """The checks that keep the answer from OK: a required check that is not ok or a
+        finding, and (without --require) any check that is unknown or failed."""
+        out = []
+        for c in self.checks:
+            if c.kind != "rule":
+                continue
+            required_unjudged = c.name in self.required_checks and c.status not in (
+                CheckStatus.ok,
+                CheckStatus.finding,
+            )
+            if required_unjudged or (
+                not self.require_given and c.status in (CheckStatus.unknown, CheckStatus.error)
+            ):
+                out.append(c)
+        return out
+
+    def unjudged_lines(self) -> list[str]:
+        """One phrase per check in `unjudged`: "cleanup-stalled unknown: <reason>"."""
+        lines = []
+        for c in self.unjudged:
+            required = " (required)" if c.name in self.required_checks else ""
+            lines.append(f"{c.name} {c.status.value}{required}: {c.reason or c.title}")
+        return lines
 
     def unavailable_lines(self) -> list[str]:
         """One phrase per missing required evidence: "database unavailable: <reason>"."""
@@ -106,8 +140,9 @@ class CheckResult:
             return 2
         if worst_seen is Severity.warning and fail_on == "warning":
             return 1
-        # Like a monitoring plugin: no OK while evidence it had to read is missing.
-        if self.missing_required:
+        # Like a monitoring plugin: no OK while evidence it had to read is missing, or while a
+        # check that had to judge could not.
+        if self.missing_required or self.unjudged:
             return 3
         return 0
 
@@ -374,6 +409,8 @@ def required_evidence(
         required["db"] = "asked for with --db or $EPODC_DB_URL"
     elif options.database.get("url") or options.database.get("server"):
         required["db"] = "set in epodc.toml [database]"
+    elif options.require is not None:
+        pass  # --require says what must be read instead of the install's default
     elif site is not None and (needed is None or "db" in needed):
         what = "a simulated site" if site.simulated else "an ePO install"
         required["db"] = f"the main evidence of {what}"
@@ -381,7 +418,35 @@ def required_evidence(
         required["ini"] = "asked for with --ini"
     if options.log_paths:
         required["logs"] = "asked for with --logs"
+    for name in options.require or ():
+        if name in KIND_NAMES:
+            required.setdefault(name, "named by --require")
     return {kind: why for kind, why in required.items() if kind in options.kinds}
+
+
+KIND_NAMES = ("db", "ini", "network", "logs")
+
+
+def required_checks(
+    evidence: Evidence, rules: Sequence[type[Rule]], require: Sequence[str] | None = None
+) -> dict[str, str]:
+    """The rules that must be ok (or a finding) before the answer may be OK, and why.
+
+    By default: for each evidence kind that had to be read (the database on an ePO install or
+    a site, what --db, --ini and --logs named), the rules that can always judge it
+    (`Rule.required_with`): the database's queue, cleanup and delivery checks. `--require`
+    replaces that: rule ids are required themselves, an evidence kind brings its rules.
+    """
+    names = list(require) if require is not None else list(evidence.required)
+    out: dict[str, str] = {}
+    for name in names:
+        for rule in rules:
+            if rule.id == name:
+                out[rule.id] = "named by --require"
+            elif name in rule.required_with and rule.id not in out:
+                why = evidence.required.get(name, "named by --require")
+                out[rule.id] = f"judges the {name} evidence ({why})"
+    return out
 
 
 def collect(
@@ -449,6 +514,12 @@ def evaluate(
             findings.extend(found)
             if not found and lacking:
                 status, reason = CheckStatus.unknown, "; ".join(missing[k] for k in lacking)
+            elif not found and not rule_class.proven(evidence):
+                # The framework's own guard: "ok" needs the positive evidence the rule declares,
+                # whatever its evaluation returned.
+                status, reason = CheckStatus.unknown, f"not seen: {rule_class.ok_needs}"
+        except Unknown as exc:
+            status, reason = CheckStatus.unknown, str(exc)
         except Skip as exc:
             status, reason = CheckStatus.skipped, str(exc)
             if lacking:
@@ -477,13 +548,34 @@ def run_check(
     needed = {kind for rule in rules for kind in rule.needs}
     evidence, collected = collect(site, options, target, needed)
     findings, ruled = evaluate(evidence, rules)
-    return CheckResult(target, evidence, tuple(findings), tuple(collected + ruled))
+    return CheckResult(
+        target,
+        evidence,
+        tuple(findings),
+        tuple(collected + ruled),
+        required_checks(evidence, rules, options.require),
+        options.require is not None,
+    )
 
 
-def replay(evidence: Evidence, rules: Sequence[type[Rule]]) -> CheckResult:
+def replay(
+    evidence: Evidence, rules: Sequence[type[Rule]], require: Sequence[str] | None = None
+) -> CheckResult:
     """Run the rules on evidence read back from a bundle (no collector runs)."""
+    if require is not None:
+        # What must be read is what --require names now, not what the bundled run required.
+        kept = {k: v for k, v in evidence.required.items() if k in require}
+        kept.update({k: "named by --require" for k in require if k in KIND_NAMES})
+        evidence = replace(evidence, required=kept)
     findings, records = evaluate(evidence, rules)
-    return CheckResult(evidence.target, evidence, tuple(findings), tuple(records))
+    return CheckResult(
+        evidence.target,
+        evidence,
+        tuple(findings),
+        tuple(records),
+        required_checks(evidence, rules, require),
+        require is not None,
+    )
 
 
 def relocate(result: CheckResult, old: str, new: str) -> CheckResult:
@@ -509,4 +601,4 @@ def relocate(result: CheckResult, old: str, new: str) -> CheckResult:
         for f in result.findings
     )
     checks = tuple(replace(c, reason=moved(c.reason)) for c in result.checks)
-    return CheckResult(result.target, evidence, findings, checks)
+    return replace(result, evidence=evidence, findings=findings, checks=checks)

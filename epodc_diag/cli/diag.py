@@ -66,7 +66,7 @@ def client_command(
     with database_session(ctx, db, site, epo_dir) as session:
         report = client_report(session, name)
     _emit(report, output, "client")
-    raise typer.Exit(report.severity.exit_code)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command("queue")
@@ -83,7 +83,7 @@ def queue_command(
     with database_session(ctx, db, site, epo_dir) as session:
         report = queue_report(session)
     _emit(report, output, "queue")
-    raise typer.Exit(report.severity.exit_code)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command("cleanup")
@@ -100,7 +100,7 @@ def cleanup_command(
     with database_session(ctx, db, site, epo_dir) as session:
         report = cleanup_report(session)
     _emit(report, output, "cleanup")
-    raise typer.Exit(report.severity.exit_code)
+    raise typer.Exit(report.exit_code)
 
 
 def _emit(report: object, output: TableFormat, kind: str) -> None:
@@ -328,7 +328,7 @@ def network_command(
         from epodc_diag.render.network_text import network_text
 
         echo_text(network_text(report))
-    raise typer.Exit(report.severity.exit_code)
+    raise typer.Exit(report.exit_code)
 
 
 class LogFormat(str, enum.Enum):

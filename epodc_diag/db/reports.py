@@ -13,7 +13,7 @@ from typing import Any
 
 from epodc_diag.db.session import GRACE, Clock, DbSession, QuerySkipped, parse_db_time
 from epodc_diag.errors import InputError
-from epodc_diag.model import Severity, Verdict, worst
+from epodc_diag.model import Severity, Verdict, exit_code_of, not_checked, worst
 
 # A retry more than this late has not happened: the handler stopped, or the request was
 # delivered and is waiting for a status that never came.
@@ -65,6 +65,10 @@ class ClientReport:
     @property
     def severity(self) -> Severity:
         return worst([*self.verdicts, *(r.verdict for r in self.requests)])
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of([*self.verdicts, *(r.verdict for r in self.requests)])
 
     @property
     def kb_rows(self) -> tuple[ClientRequest, ...]:
@@ -239,6 +243,10 @@ class QueueReport:
         return worst(self.verdicts)
 
     @property
+    def exit_code(self) -> int:
+        return exit_code_of(self.verdicts)
+
+    @property
     def oldest_age(self) -> timedelta | None:
         return self.clock.now - self.oldest_created if self.oldest_created else None
 
@@ -348,6 +356,10 @@ class CleanupReport:
     def severity(self) -> Severity:
         return worst(self.verdicts)
 
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of(self.verdicts)
+
 
 def cleanup_report(session: DbSession) -> CleanupReport:
     session.check_epo_schema()
@@ -377,11 +389,13 @@ def cleanup_report(session: DbSession) -> CleanupReport:
             )
         )
     elif next_run is None:
+        # A task row whose RunTime is empty or unreadable: when it runs next is not known, and
+        # neither "scheduled" nor "overdue" can be said.
         verdicts.append(
-            Verdict(
+            not_checked(
                 "cleanup-no-run-time",
-                Severity.critical,
-                "the dbcleanup task has no run time queued",
+                "the dbcleanup task is queued but its RunTime is empty or could not be read: "
+                "whether it is on time is unknown (see `epodc query run kb_cleanup_next_run`)",
             )
         )
     elif next_run < now - GRACE:

@@ -30,7 +30,7 @@ from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
 from epodc_diag.logs.layouts import line_time
 from epodc_diag.logs.sources import LogFile, chunks, default_jobs, split_ranges
-from epodc_diag.model import Severity, Verdict, worst
+from epodc_diag.model import CheckStatus, Severity, Verdict, exit_code_of, not_checked, worst
 
 MAX_EXAMPLE_CHARS = 500
 POOL_THRESHOLD = 96 * 1024 * 1024  # bytes of input below which one process scans everything
@@ -700,11 +700,11 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
     newest_where = "the end of the window" if windowed else "the newest log line"
     if windowed and not any(w.lines for w in windows.values()):
         verdicts.append(
-            Verdict(
+            not_checked(
                 "window-empty",
-                Severity.info,
                 f"no log line between {_fmt(report.since) if report.since else 'the start'} and "
                 f"{_fmt(report.until) if report.until else 'the end'}: nothing was checked there",
+                unknown=False,
             )
         )
     for timeline in report.timelines:
@@ -714,10 +714,10 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             # No orion.log line in the window says nothing sure about the task (the window may
             # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
             verdicts.append(
-                Verdict(
+                not_checked(
                     "dbcleanup-unknown",
-                    Severity.info,
                     "orion.log has no line in the window: the cleanup task's runs were not checked",
+                    unknown=False,
                 )
             )
             continue
@@ -726,6 +726,34 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
         if times:
             span = max(times) - min(times)
         if timeline.runs == 0:
+            untimed = report.signature(timeline.signature)
+            if untimed is not None and untimed.count:
+                # The task's lines are there but none carried a readable time: whether it still
+                # runs cannot be told, and "runs every minute" would be a guess.
+                verdicts.append(
+                    not_checked(
+                        "dbcleanup-unknown",
+                        f"orion.log has {untimed.count} 'Running DataChannel DbCleanupTask' line(s) "
+                        "but no readable time on any of them: when the task last ran is unknown",
+                    )
+                )
+            elif span is None:
+                verdicts.append(
+                    not_checked(
+                        "dbcleanup-unknown",
+                        "no time could be read from orion.log: whether the cleanup task runs "
+                        "every minute was not checked",
+                    )
+                )
+            elif span < CLEANUP_LATE:
+                verdicts.append(
+                    not_checked(
+                        "dbcleanup-unknown",
+                        f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
+                        "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
+                        "whether the task runs every minute",
+                    )
+                )
             if span is not None and span >= CLEANUP_LATE:
                 verdicts.append(
                     Verdict(
@@ -758,19 +786,18 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             )
     if not tomcat_files:
         verdicts.append(
-            Verdict(
+            not_checked(
                 "no-tomcat-log",
-                Severity.info,
                 "no orion.log among the inputs: the cleanup task's runs were not checked",
+                unknown=False,
             )
         )
     if not any(f.family != "unknown" and f.lines for f in report.files):
         # Lines were read, but from nothing epodc knows as a data-channel log (a stray file, a
         # binary file named .log): what the signatures did not find says nothing.
         verdicts.append(
-            Verdict(
+            not_checked(
                 "logs-unrecognised",
-                Severity.info,
                 f"none of the {len(report.files)} file(s) is a readable Agent Handler, Tomcat or "
                 "agent log (server_<host>.log, orion.log, masvc_<host>.log ...): nothing was checked",
             )
@@ -779,15 +806,16 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
         # Something named could not be read (a folder or file skipped, a damaged archive): what
         # was read may be clean, but the logs as a whole were not seen, so no logs-ok.
         verdicts.append(
-            Verdict(
+            not_checked(
                 INCOMPLETE,
-                Severity.info,
                 f"{len(report.notes)} log input(s) could not be read in full: "
                 + "; ".join(report.notes),
             )
         )
     elif not any(
-        v.severity in (Severity.warning, Severity.critical) or v.code in NOTHING_SEEN
+        v.severity in (Severity.warning, Severity.critical)
+        or v.state is CheckStatus.unknown
+        or v.code in NOTHING_SEEN
         for v in verdicts
     ):
         verdicts.insert(
@@ -809,8 +837,5 @@ NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised"})
 
 
 def exit_code(report: LogReport) -> int:
-    """0/1/2 from the worst verdict; 3 when nothing worse was found but inputs were skipped."""
-    code = report.severity.exit_code
-    if code == 0 and any(v.code == INCOMPLETE or v.code in NOTHING_SEEN for v in report.verdicts):
-        return 3
-    return code
+    """The shared exit rule (`model.exit_code_of`): 0 only when logs-ok was earned."""
+    return exit_code_of(report.verdicts)

@@ -15,7 +15,7 @@ from typing import Any
 
 from epodc_diag.errors import UsageError
 from epodc_diag.evidence import to_dict
-from epodc_diag.model import Severity, Verdict, worst
+from epodc_diag.model import CheckStatus, Severity, Verdict, exit_code_of, not_checked, worst
 from epodc_diag.network.cert import judge_certificate
 from epodc_diag.network.probes import LookupFailed, Network, TlsOutcome, seconds_text
 
@@ -46,6 +46,10 @@ class NetworkReport:
     @property
     def severity(self) -> Severity:
         return worst(self.verdicts)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of(self.verdicts)
 
 
 def _same_host(a: str, b: str) -> bool:
@@ -255,8 +259,43 @@ def check_network(
                     Verdict(j.code, j.severity, j.summary)
                     for j in judge_certificate(tls.certificate, host)
                 )
-    # Information (an ePO-signed certificate, a DNS answer nobody uses) does not spoil "ok".
-    if not any(v.severity.rank > Severity.info.rank for v in verdicts):
+    if primary is None and not verdicts:
+        verdicts.append(
+            not_checked(
+                "port-unchecked",
+                f"no address to test port {port} on: server.ini gives none and no name was looked up",
+                unknown=False,
+            )
+        )
+    elif primary is not None and primary_state is None:
+        verdicts.append(
+            not_checked(
+                "port-unchecked",
+                f"port {port} on {primary} was not tested: {budget.exhausted().removeprefix('skipped: ')}",
+            )
+        )
+    elif (
+        primary_state == "open"
+        and (tls is None or not tls.ok)
+        and not any(v.code == "tls-failed" for v in verdicts)
+    ):
+        verdicts.append(
+            not_checked(
+                "tls-unchecked",
+                f"no TLS handshake was made with {primary}:{port}: "
+                + budget.exhausted().removeprefix("skipped: "),
+            )
+        )
+    # "ok" only on proof: the address answered on the port and a TLS handshake completed.
+    # Information (an ePO-signed certificate, a DNS answer nobody uses) does not spoil it.
+    if (
+        tls is not None
+        and tls.ok
+        and not any(
+            v.severity.rank > Severity.info.rank or v.state is not CheckStatus.finding
+            for v in verdicts
+        )
+    ):
         where = f"{host} ({primary})" if host and primary else (primary or host or "")
         verdicts.append(
             Verdict(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from epodc_diag.ini.reader import IniFile
 from epodc_diag.ini.recognize import Candidate, ServerFacts, is_secret_key
-from epodc_diag.model import Severity, Verdict
+from epodc_diag.model import CheckStatus, Severity, Verdict
 from epodc_diag.render.marks import mark
 from epodc_diag.secrets import scrub_secrets
 
@@ -20,8 +20,12 @@ def shown_value(key: str, value: str) -> str:
     return scrub_secrets(value)
 
 
+STATE_MARKS = {CheckStatus.skipped: "-", CheckStatus.unknown: "?"}
+
+
 def verdict_line(verdict: Verdict) -> str:
-    return f"{mark(MARKS[verdict.severity])} {verdict.code}: {verdict.summary}"
+    symbol = STATE_MARKS.get(verdict.state) or MARKS[verdict.severity]
+    return f"{mark(symbol)} {verdict.code}: {verdict.summary}"
 
 
 def _where(candidate: Candidate | None) -> str:

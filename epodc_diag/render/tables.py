@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from epodc_diag.model import Severity, Verdict
+from epodc_diag.model import CheckStatus, Severity, Verdict
 from epodc_diag.render.data import cell
 from epodc_diag.render.marks import mark
 
@@ -45,8 +45,12 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     return result
 
 
+# A verdict that could not check anything never gets a pass mark (EPODC_ASCII: "--", "??").
+STATE_MARKS = {CheckStatus.skipped: ("-", "yellow"), CheckStatus.unknown: ("?", "yellow")}
+
+
 def verdict_line(verdict: Verdict) -> Text:
-    symbol, style = MARKS[verdict.severity]
+    symbol, style = STATE_MARKS.get(verdict.state) or MARKS[verdict.severity]
     line = Text()
     line.append(f"{mark(symbol)} ", style=style)
     line.append(f"{verdict.code}", style=f"bold {style}")

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule
+from epodc_diag.rules.base import Rule, Unknown
 
 
 class NetworkRule(Rule):
@@ -20,12 +20,19 @@ class NetworkRule(Rule):
     cause: ClassVar[str]
     remediation: ClassVar[tuple[str, ...]]
 
+    def check_proof(self, evidence: Evidence) -> None:
+        """Raise Skip or Unknown when no verdict fired but the step that would have shown the
+        condition was not made (`proofs` names what it needs)."""
+        if not self.proven(evidence):
+            raise Unknown(f"{self.ok_needs}: not seen")
+
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
         network = evidence.network
         assert network is not None
         hits = [v for v in network.verdicts if v.code in self.codes]
         if not hits:
+            self.check_proof(evidence)
             return []
         items = [EvidenceItem("network", f"diag network: {v.code}", v.summary) for v in hits]
         if evidence.ini is not None:

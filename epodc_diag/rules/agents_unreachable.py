@@ -20,6 +20,9 @@ class AgentsUnreachable(Rule):
     severity = Severity.warning
     needs = ("db",)
     group = "Agents"
+    proofs = (("db",),)
+    ok_needs = "the queue's delivery attempts read from the ePO database"
+    required_with = ("db",)
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)

@@ -16,6 +16,40 @@ class Skip(Exception):
     """The rule cannot decide: the evidence it needs was not collected (the message says why)."""
 
 
+class Unknown(Skip):
+    """The rule cannot decide although its evidence was there: it could not be read or judged
+    (times that could not be read, a handshake that did not complete). The message says why."""
+
+
+def proof_present(evidence: Evidence, path: str) -> bool:
+    """Whether one piece of positive evidence is there: `db`, `logs.cleanup_runs`, or
+    `db.handlers[].last_update` (any element). None, an empty tuple, False and a zero count are
+    "not there"; a float (seconds) of 0.0 is a reading."""
+    values: list[object] = [evidence]
+    for step in path.split("."):
+        each = step.endswith("[]")
+        name = step[:-2] if each else step
+        found: list[object] = []
+        for value in values:
+            inner = getattr(value, name, None)
+            if each and isinstance(inner, tuple):
+                found.extend(inner)
+            elif not each:
+                found.append(inner)
+        values = found
+    return any(_there(v) for v in values)
+
+
+def _there(value: object) -> bool:
+    if value is None or value is False:
+        return False
+    if isinstance(value, float):
+        return True
+    if isinstance(value, (int, tuple, str)):
+        return bool(value)
+    return True
+
+
 class Rule(ABC):
     """Subclasses set the class attributes and implement `evaluate`.
 
@@ -30,6 +64,15 @@ class Rule(ABC):
     needs: ClassVar[tuple[str, ...]]  # evidence kinds; the rule runs when any of them is there
     group: ClassVar[str]  # the checklist group it is shown in
     references: ClassVar[tuple[str, ...]] = (KB,)
+    # The positive evidence "ok" needs, as alternatives: each a tuple of evidence paths (see
+    # `proof_present`) that must all be there. The checker never records "ok" for a rule whose
+    # every alternative is incomplete, whatever `evaluate` returned; the rule's own logic may ask
+    # for more (a run near the log's end, a completed handshake).
+    proofs: ClassVar[tuple[tuple[str, ...], ...]]
+    ok_needs: ClassVar[str]  # the same, in words, for --explain, the docs and "unknown" reasons
+    # Evidence kinds that, when they are the required evidence of a run, make this check
+    # required too (`epodc check --require` replaces the default).
+    required_with: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def summary(cls) -> str:
@@ -43,6 +86,11 @@ class Rule(ABC):
     @classmethod
     def explanation(cls) -> str:
         return cls.doc_path().read_text(encoding="utf-8")
+
+    @classmethod
+    def proven(cls, evidence: Evidence) -> bool:
+        """Whether one alternative of `proofs` is complete in the evidence."""
+        return any(all(proof_present(evidence, p) for p in paths) for paths in cls.proofs)
 
     def check_needs(self, evidence: Evidence) -> None:
         present = {

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip, minutes
+from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
 
 GAP_SECONDS = 300
 
@@ -21,6 +21,8 @@ class CleanupPaused(Rule):
     needs = ("logs",)
     group = "Data-channel queue"
     references: ClassVar[tuple[str, ...]] = ("KB87143 Example 2",)
+    proofs = (("logs.cleanup_largest_gap_seconds",),)
+    ok_needs = "at least two timed 'Running DataChannel DbCleanupTask' lines in orion.log"
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
@@ -31,6 +33,12 @@ class CleanupPaused(Rule):
             raise Skip("no orion.log among the logs: the cleanup task's runs were not read")
         gap = logs.cleanup_largest_gap_seconds
         if gap is None:
+            untimed = logs.count("dbcleanup-run")
+            if untimed > logs.cleanup_runs:
+                raise Unknown(
+                    f"orion.log has {untimed} DbCleanupTask line(s) but only {logs.cleanup_runs} "
+                    "with a readable time: no gap can be measured"
+                )
             raise Skip("orion.log holds fewer than two DbCleanupTask runs: no gap to measure")
         if (
             logs.cleanup_since_last_seconds is not None

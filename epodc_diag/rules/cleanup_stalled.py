@@ -6,10 +6,11 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip, minutes
+from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
 
 LATE_SECONDS = 300  # five missed one-minute runs
 MIN_STALE = 10
+CLEANUP_SIGNATURE = "dbcleanup-run"  # the signature whose timed lines are the runs
 
 
 class CleanupStalled(Rule):
@@ -22,6 +23,15 @@ class CleanupStalled(Rule):
     needs = ("db", "logs")
     group = "Data-channel queue"
     references: ClassVar[tuple[str, ...]] = ("KB87143 Example 2",)
+    proofs = (
+        ("db.cleanup_next_run",),
+        ("logs.cleanup_runs", "logs.cleanup_since_last_seconds"),
+    )
+    ok_needs = (
+        "the dbcleanup task's next RunTime from the database, or timed 'Running DataChannel "
+        "DbCleanupTask' lines in orion.log up to its end"
+    )
+    required_with = ("db",)
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
@@ -103,6 +113,7 @@ class CleanupStalled(Rule):
         elif db is not None and db.stale_expired_queued >= MIN_STALE:
             severity = Severity.warning
         else:
+            self._check_proof(evidence)
             return []
         summary = (
             "the DbCleanupTask has stopped: it should run every minute"
@@ -130,3 +141,40 @@ class CleanupStalled(Rule):
                 severity=severity,
             )
         ]
+
+    @staticmethod
+    def _check_proof(evidence: Evidence) -> None:
+        """Nothing looked late: say "runs every minute" only if a run on time was seen."""
+        db = evidence.db
+        if db is not None and db.cleanup_next_run is not None:
+            return  # the RunTime was read and is within LATE_SECONDS of now
+        logs = evidence.logs
+        if (
+            logs is not None
+            and logs.cleanup_runs
+            and logs.cleanup_since_last_seconds is not None
+            and logs.cleanup_since_last_seconds <= LATE_SECONDS
+        ):
+            return
+        reasons = []
+        if db is not None:
+            reasons.append(
+                f"the database lists {db.cleanup_tasks} dbcleanup task(s) but no readable RunTime"
+            )
+        if logs is not None and logs.tomcat_logs:
+            untimed = logs.count(CLEANUP_SIGNATURE)
+            if untimed and not logs.cleanup_runs:
+                reasons.append(
+                    f"orion.log has {untimed} 'Running DataChannel DbCleanupTask' line(s) without a "
+                    "readable time"
+                )
+            elif not logs.tomcat_span_seconds:
+                reasons.append("no time could be read from orion.log")
+            else:
+                reasons.append(
+                    f"orion.log covers only {minutes(logs.tomcat_span_seconds)} without a "
+                    "'Running DataChannel DbCleanupTask' line: too short to tell"
+                )
+        elif db is None:
+            reasons.append(evidence.why_missing("db"))
+        raise Unknown("; ".join(reasons) or "no run of the cleanup task was seen")

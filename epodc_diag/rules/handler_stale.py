@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip, minutes
+from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
 
 STALE_SECONDS = 30 * 60
 ACTIVE_SECONDS = 10 * 60
@@ -20,6 +20,15 @@ class HandlerStale(Rule):
     severity = Severity.warning
     needs = ("db", "logs")
     group = "Agent Handlers"
+    proofs = (
+        ("db.handlers[].last_update",),
+        ("db.handlers[].last_attempt",),
+        ("logs.handler_logs[].last_time",),
+    )
+    ok_needs = (
+        "the Agent Handlers' check-in times in the database, their recent delivery attempts in "
+        "the queue, or readable times in at least two Agent Handler logs"
+    )
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
@@ -30,10 +39,12 @@ class HandlerStale(Rule):
             )
         stale: dict[str, list[EvidenceItem]] = {}
         known: set[str] = set()
+        db_judged = logs_judged = False
         db = evidence.db
         if db is not None:
             known.update(h.name.upper() for h in db.handlers)
             updates = [h for h in db.handlers if h.last_update is not None]
+            db_judged = bool(updates) and len(updates) == len(db.handlers)
             fresh = [
                 h
                 for h in updates
@@ -57,6 +68,7 @@ class HandlerStale(Rule):
                 and newest is not None
                 and (db.now - newest).total_seconds() <= ACTIVE_SECONDS
             ):
+                db_judged = True
                 for h in db.handlers:
                     if (
                         h.last_attempt is None
@@ -74,6 +86,10 @@ class HandlerStale(Rule):
         if logs is not None and len(logs.handler_logs) >= 2:
             times = [h.last_time for h in logs.handler_logs if h.last_time is not None]
             newest_log = max(times, default=None)
+            # An empty log (just rotated) says nothing either way; one with lines but no
+            # readable time leaves its handler unjudged.
+            written = [h for h in logs.handler_logs if h.lines]
+            logs_judged = len(times) >= 2 and len(times) == len(written)
             for handler_log in logs.handler_logs:
                 if handler_log.last_time is None or newest_log is None:
                     continue
@@ -97,7 +113,22 @@ class HandlerStale(Rule):
                         )
                     )
         if not stale:
-            return []
+            if db_judged or logs_judged:
+                return []
+            untimed = [
+                h.handler
+                for h in (logs.handler_logs if logs else ())
+                if h.last_time is None and h.lines
+            ]
+            if untimed:
+                raise Unknown(
+                    f"no readable time in the log of Agent Handler {', '.join(untimed)}, and the "
+                    "database does not show when every handler last worked"
+                )
+            raise Skip(
+                "the database holds no check-in time for every Agent Handler and too little recent "
+                "queue activity to compare them, and fewer than two Agent Handler logs were read"
+            )
         registered = len(db.handlers) if db is not None else len(logs.handler_logs) if logs else 0
         everyone = registered > 0 and len(stale) >= registered
         names = ", ".join(sorted(stale))

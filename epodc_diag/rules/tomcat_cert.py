@@ -5,7 +5,7 @@ from __future__ import annotations
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.network.cert import describe, judge_certificate
-from epodc_diag.rules.base import Rule, Skip
+from epodc_diag.rules.base import Rule, Unknown
 from epodc_diag.rules.tomcat_tls_failed import no_handshake_reason
 
 _CAUSES = {
@@ -32,18 +32,22 @@ class TomcatCert(Rule):
     needs = ("network",)
     group = "server.ini, DNS and port 8444"
     references = ("KB87143 Example 1",)
+    proofs = (("network.certificate.not_after", "network.certificate.checked_at"),)
+    ok_needs = "the certificate of a completed TLS handshake on port 8444, with its validity dates"
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
         network = evidence.network
         assert network is not None
         if network.tls_ok is not True:
-            raise Skip(no_handshake_reason(network.connections, network.ip, network.port))
+            raise Unknown(no_handshake_reason(network.connections, network.ip, network.port))
         cert = network.certificate
         if cert is None:
-            raise Skip("the TLS handshake completed but the certificate could not be read")
+            raise Unknown("the TLS handshake completed but the certificate could not be read")
         if cert.not_after is None or cert.checked_at is None:
-            raise Skip("the certificate's validity dates (or the time of the check) are not known")
+            raise Unknown(
+                "the certificate's validity dates (or the time of the check) are not known"
+            )
         judged = judge_certificate(cert, network.host)
         # ePO's own CA (or a self-signed certificate) alone is normal: not a finding on every
         # healthy server. It stays in the evidence (JSON, `diag network`) and joins a real finding.

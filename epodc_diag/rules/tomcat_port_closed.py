@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from epodc_diag.evidence import Evidence
 from epodc_diag.rules._network import NetworkRule
+from epodc_diag.rules.base import Skip, Unknown
 
 
 class TomcatPortClosed(NetworkRule):
@@ -12,6 +14,20 @@ class TomcatPortClosed(NetworkRule):
     title = "Port 8444 of the ePO server does not answer"
     label = "Port 8444 of the ePO server answers"
     codes = ("port-refused", "port-silent", "port-unreachable")
+    proofs = (("network.connections",),)
+    ok_needs = "a TCP connection to port 8444 of the ePO server that was accepted"
+    required_with = ("network",)
+
+    def check_proof(self, evidence: Evidence) -> None:
+        network = evidence.network
+        assert network is not None
+        primary = network.ip or (network.resolved[0] if network.resolved else None)
+        if primary is None:
+            raise Skip("no address to test: server.ini gives none and the name did not resolve")
+        state = next((s for a, s in network.connections if a == primary), None)
+        if state != "open":
+            raise Unknown(f"port {network.port} of {primary} was not tested")
+
     cause = (
         "The Agent Handler reports DC status to the application server on port 8444 (by default). A refused "
         "connection means nothing listens there (the ePO Application Server service is stopped, or uses "

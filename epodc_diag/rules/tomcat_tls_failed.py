@@ -5,7 +5,7 @@ from __future__ import annotations
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import Finding
 from epodc_diag.rules._network import NetworkRule
-from epodc_diag.rules.base import Skip
+from epodc_diag.rules.base import Unknown
 
 
 class TomcatTlsFailed(NetworkRule):
@@ -15,6 +15,9 @@ class TomcatTlsFailed(NetworkRule):
     title = "TLS to the application server on port 8444 fails"
     label = "TLS to the application server on port 8444 works"
     codes = ("tls-failed",)
+    proofs = (("network.tls_ok",),)
+    ok_needs = "a TLS handshake with port 8444 that completed"
+    required_with = ("network",)
     cause = (
         "Something accepts connections on port 8444 but does not complete a TLS handshake: another service "
         "holds the port, a proxy or inspection device is in the way, or the protocols allowed on the two "
@@ -27,14 +30,15 @@ class TomcatTlsFailed(NetworkRule):
     )
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        found = super().evaluate(evidence)
+        return super().evaluate(evidence)
+
+    def check_proof(self, evidence: Evidence) -> None:
         network = evidence.network
         assert network is not None
         # "Works" only on proof: a handshake that completed. A refused, silent or unchecked port
         # says nothing about TLS.
-        if not found and network.tls_ok is not True:
-            raise Skip(no_handshake_reason(network.connections, network.ip, network.port))
-        return found
+        if network.tls_ok is not True:
+            raise Unknown(no_handshake_reason(network.connections, network.ip, network.port))
 
 
 def no_handshake_reason(

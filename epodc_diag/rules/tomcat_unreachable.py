@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip
+from epodc_diag.rules.base import Rule, Skip, Unknown
 
 MIN_STALLED = 5
 
@@ -21,6 +21,12 @@ class TomcatUnreachable(Rule):
     needs = ("logs", "db")
     group = "Application server (Tomcat)"
     references: ClassVar[tuple[str, ...]] = ("KB87143 Example 1",)
+    proofs = (("db.cleanup_next_run",), ("logs.handler_logs[].lines",))
+    ok_needs = (
+        "the queue's delivery attempts in the database while the cleanup task runs, or an Agent "
+        "Handler log (server_<host>.log) with lines read"
+    )
+    required_with = ("db",)
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
@@ -101,7 +107,20 @@ class TomcatUnreachable(Rule):
                 if found:
                     items.append(EvidenceItem("network", f"diag network: {code}", found.summary))
         if not items or not any(i.kind in ("logs", "db") for i in items):
-            return []
+            handler_lines = logs is not None and any(h.lines for h in logs.handler_logs)
+            if handler_lines or (
+                db is not None and db.cleanup_next_run is not None and not cleanup_overdue
+            ):
+                return []
+            if db is not None:
+                # With the cleanup task stopped, requests whose status was never set look like
+                # requests the cleanup has not removed: the queue cannot tell them apart.
+                state = "overdue" if cleanup_overdue else "not known to run (no readable RunTime)"
+                raise Unknown(
+                    f"the cleanup task is {state}, so the queue cannot show whether request "
+                    "status reaches the application server; and no Agent Handler log with lines"
+                )
+            raise Unknown("the Agent Handler logs given hold no line that could be read")
         severity = Severity.critical if strong else Severity.warning
         count = logs.count("kb-mcupload-12029") if logs else 0
         summary = (

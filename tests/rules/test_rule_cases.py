@@ -10,7 +10,7 @@ import yaml
 
 from epodc_diag.evidence import Evidence, from_dict
 from epodc_diag.model import Severity
-from epodc_diag.rules.base import Skip
+from epodc_diag.rules.base import Skip, Unknown
 from epodc_diag.rules.registry import BY_ID, RULES
 
 CASES = Path(__file__).with_name("cases")
@@ -62,12 +62,28 @@ def test_fires(rule_id: str, case: dict[str, Any]) -> None:
     ("rule_id", "case"), all_cases("quiet"), ids=lambda v: v if isinstance(v, str) else v["name"]
 )
 def test_stays_quiet(rule_id: str, case: dict[str, Any]) -> None:
-    assert BY_ID[rule_id]().evaluate(evidence_of(case["evidence"])) == []
+    evidence = evidence_of(case["evidence"])
+    assert BY_ID[rule_id]().evaluate(evidence) == []
+    # Quiet is "ok": only on the positive evidence the rule declares.
+    assert BY_ID[rule_id].proven(evidence), BY_ID[rule_id].ok_needs
 
 
 @pytest.mark.parametrize(
     ("rule_id", "case"), all_cases("skipped"), ids=lambda v: v if isinstance(v, str) else v["name"]
 )
 def test_skips_without_its_evidence(rule_id: str, case: dict[str, Any]) -> None:
-    with pytest.raises(Skip):
+    with pytest.raises(Skip) as raised:
         BY_ID[rule_id]().evaluate(evidence_of(case["evidence"]))
+    assert not isinstance(raised.value, Unknown), f"unknown, not skipped: {raised.value}"
+    assert str(raised.value), "a skip says why"
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "case"), all_cases("unknown"), ids=lambda v: v if isinstance(v, str) else v["name"]
+)
+def test_unknown_when_its_evidence_cannot_be_judged(rule_id: str, case: dict[str, Any]) -> None:
+    with pytest.raises(Unknown) as raised:
+        BY_ID[rule_id]().evaluate(evidence_of(case["evidence"]))
+    assert str(raised.value), "an unknown says why"
+    if "reason" in case:
+        assert case["reason"] in str(raised.value)
