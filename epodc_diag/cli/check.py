@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -66,10 +67,23 @@ def check_command(
         ),
     ] = None,
     only: Annotated[
-        Optional[list[str]], typer.Option("--only", help="Run only this rule (repeatable).")
+        Optional[list[str]],
+        typer.Option("--only", help="Run only these rules (repeatable, or a comma list)."),
     ] = None,
     skip: Annotated[
-        Optional[list[str]], typer.Option("--skip", help="Do not run this rule (repeatable).")
+        Optional[list[str]],
+        typer.Option("--skip", help="Do not run these rules (repeatable, or a comma list)."),
+    ] = None,
+    require: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--require",
+            help="Checks that must be ok (or a finding) for an OK: rule ids and evidence kinds "
+            "(db, ini, network, logs), repeatable or a comma list; 'none' for none. Anything "
+            "they cannot judge makes the answer UNKNOWN (exit 3). Default: the database checks "
+            "on an ePO install, the evidence named by --db/--ini/--logs, and every check that "
+            "ran but could not judge its evidence.",
+        ),
     ] = None,
     output: Annotated[
         ReportFormat,
@@ -120,7 +134,9 @@ def check_command(
     if explain is not None:
         echo_text(get(explain).explanation())
         return
+    only, skip = _names(only), _names(skip)
     rules = select(only, skip)
+    required = _required(require, rules)
     sources = sum(
         1 for given in (demo, bundle is not None, site is not None or epo_dir is not None) if given
     )
@@ -129,7 +145,7 @@ def check_command(
     from epodc_diag.checker import replay, run_check
     from epodc_diag.render.report import render
 
-    options = check_options(ctx, db, logs, ini, network)
+    options = replace(check_options(ctx, db, logs, ini, network), require=required)
     if output_file is not None:
         from epodc_diag.outputs import check_output_target
 
@@ -139,7 +155,7 @@ def check_command(
     if bundle is not None:
         from epodc_diag.bundle.replay import read_evidence
 
-        result = replay(read_evidence(bundle), rules)
+        result = replay(read_evidence(bundle), rules, required)
     elif demo:
         result = _demo(demo_scenario, options, rules)
     else:
@@ -153,6 +169,37 @@ def check_command(
     else:
         echo_text(text)
     raise typer.Exit(result.exit_code(fail_on.value))
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """`--only a --only b` and `--only a,b` alike."""
+    if values is None:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _required(values: list[str] | None, rules: Sequence[type[Rule]]) -> tuple[str, ...] | None:
+    """--require's names, checked: rule ids that run, evidence kinds, or `none`."""
+    from epodc_diag.checker import KIND_NAMES
+    from epodc_diag.rules.registry import BY_ID
+
+    names = _names(values)
+    if names is None:
+        return None
+    if names == ["none"]:
+        return ()
+    running = {r.id for r in rules}
+    for name in names:
+        if name in KIND_NAMES:
+            continue
+        if name not in BY_ID:
+            raise UsageError(
+                f"--require: unknown check '{name}' (rule ids from `epodc check --list-rules`, "
+                f"or {', '.join(KIND_NAMES)}, or none)"
+            )
+        if name not in running:
+            raise UsageError(f"--require {name}: that rule does not run (see --only/--skip)")
+    return tuple(dict.fromkeys(names))
 
 
 def _demo(scenario: str, options: CheckOptions, rules: Sequence[type[Rule]]) -> CheckResult:

@@ -60,8 +60,9 @@ def status_text(result: CheckResult, fail_on: str) -> str:
     if not result.checked_anything and not missing:
         return "nothing could be checked: " + _nothing_checked_reason(result)
     if code == 3:
-        # The missing evidence first: it is why the answer is UNKNOWN.
-        parts = missing + found
+        # The missing evidence and the checks that could not judge first: they are why the
+        # answer is UNKNOWN.
+        parts = missing + result.unjudged_lines() + found
         if not result.checked_anything:
             parts.append("nothing else could be checked")
         elif not found:
@@ -111,12 +112,21 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
             "warning": sum(1 for f in result.findings if f.severity == Severity.warning),
             "info": sum(1 for f in result.findings if f.severity == Severity.info),
             "checks": len(result.checks),
-            "skipped": sum(1 for c in result.checks if c.status is CheckStatus.skipped),
+            **state_counts(result),
             "errors": sum(1 for c in result.checks if c.status is CheckStatus.error),
-            "unknown": sum(1 for c in result.checks if c.status is CheckStatus.unknown),
             "passed": result.passed,
         },
         "status_line": status_text(result, fail_on),
+        "require": {
+            "given": result.require_given,
+            "checks": [
+                {"name": name, "why": why, "status": _status_of(result, name)}
+                for name, why in result.required_checks.items()
+            ],
+        },
+        "unjudged": [
+            {"name": c.name, "status": c.status.value, "reason": c.reason} for c in result.unjudged
+        ],
         "missing_evidence": missing_evidence(result),
         "findings": [
             {
@@ -139,6 +149,8 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
                 "kind": c.kind,
                 "title": c.title,
                 "status": c.status.value,
+                "required": c.name in result.required_checks
+                or (c.kind == "collector" and c.name in result.evidence.required),
                 "reason": c.reason,
                 "duration_ms": round(c.duration_ms, 3),
             }
@@ -147,6 +159,18 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
         "metrics": metrics(result),
         "evidence": to_dict(result.evidence),
     }
+
+
+def state_counts(result: CheckResult) -> dict[str, int]:
+    """How many checks (the rules; collectors are the evidence) are in each of the five states."""
+    return {
+        state.value: sum(1 for c in result.checks if c.kind == "rule" and c.status is state)
+        for state in CheckStatus
+    }
+
+
+def _status_of(result: CheckResult, name: str) -> str:
+    return next((c.status.value for c in result.checks if c.name == name), "not run")
 
 
 class Renderer:
@@ -202,10 +226,18 @@ class MarkdownReport(Renderer):
                 ),
                 "",
             ]
+        unjudged = result.unjudged_lines()
+        if unjudged:
+            out += [
+                "Checks that could not judge their evidence:",
+                "",
+                *(f"- {_md(line)}" for line in unjudged),
+                "",
+            ]
         if not result.findings:
             out.append(
                 "No data-channel problem found in the evidence that could be read."
-                if missing
+                if missing or unjudged
                 else "No data-channel problem found."
             )
         for f in result.findings:
@@ -243,7 +275,18 @@ class NagiosReport(Renderer):
         code = result.exit_code(fail_on)
         text = " ".join(status_text(result, fail_on).split())
         perf = " ".join(f"'{_perf_label(k)}'={v:g}" for k, v in metrics(result).items())
-        return f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}\n"
+        first = f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}"
+        # The plugin guidelines' long output: one line per finding and per check that could
+        # not judge, then the counts, so a notification says everything without -v.
+        long = [
+            f"{Severity(f.severity).value.upper()}: {f.id}: {f.summary}" for f in result.findings
+        ]
+        long += [f"UNKNOWN: {line}" for line in result.unjudged_lines()]
+        long += [f"UNKNOWN: {line}" for line in result.unavailable_lines()]
+        long.append(summary_counts(result))
+        return (
+            "\n".join([first, *(" ".join(line.split()).replace("|", "/") for line in long)]) + "\n"
+        )
 
 
 def _prom_escape(value: str) -> str:
@@ -281,13 +324,25 @@ class PrometheusReport(Renderer):
                 f'epodc_finding{{id="{_prom_escape(f.id)}",severity="{Severity(f.severity).value}"}} 1'
             )
         lines += [
-            "# HELP epodc_check_ok Whether a check ran and passed (1), found something or could not run (0).",
-            "# TYPE epodc_check_ok gauge",
+            "# HELP epodc_check_state The state of each check: 0 ok (it saw the evidence it needs and "
+            "all is well), 1 finding, 2 skipped (evidence not asked for or not there), 3 unknown "
+            "(evidence there but not readable or not judgeable), 4 error.",
+            "# TYPE epodc_check_state gauge",
         ]
         for c in result.checks:
-            ok = 1 if c.status is CheckStatus.ok else 0
             lines.append(
-                f'epodc_check_ok{{check="{_prom_escape(c.name)}",kind="{c.kind}",status="{c.status.value}"}} {ok}'
+                f'epodc_check_state{{check="{_prom_escape(c.name)}",kind="{c.kind}"}} {c.status.number}'
+            )
+        lines += [
+            "# HELP epodc_check_required Whether a check had to judge its evidence for an OK (1).",
+            "# TYPE epodc_check_required gauge",
+        ]
+        for c in result.checks:
+            required = c.name in result.required_checks or (
+                c.kind == "collector" and c.name in result.evidence.required
+            )
+            lines.append(
+                f'epodc_check_required{{check="{_prom_escape(c.name)}"}} {1 if required else 0}'
             )
         lines += [
             "# HELP epodc_check_duration_seconds How long each check took.",
@@ -386,28 +441,35 @@ class TextReport(Renderer):
     @staticmethod
     def _summary(result: CheckResult, fail_on: str) -> str:
         code = result.exit_code(fail_on)
-        counts = {s: sum(1 for f in result.findings if Severity(f.severity) is s) for s in Severity}
-        rules = [c for c in result.checks if c.kind == "rule"]
-        skipped = sum(1 for c in rules if c.status is CheckStatus.skipped)
-        errors = sum(1 for c in rules if c.status is CheckStatus.error)
-        unknown = sum(1 for c in rules if c.status is CheckStatus.unknown)
-        parts = [f"{counts[Severity.critical]} critical", f"{counts[Severity.warning]} warning(s)"]
-        if counts[Severity.info]:
-            parts.append(f"{counts[Severity.info]} note(s)")
-        parts.append(f"{result.passed} of {_count(len(rules), 'check')} passed")
-        if unknown:
-            parts.append(f"{unknown} unknown")
-        if skipped:
-            parts.append(f"{skipped} skipped")
-        if errors:
-            parts.append(f"{errors} failed to run")
-        summary = f"{EXIT_NAMES[code]}: " + ", ".join(parts)
-        missing = result.unavailable_lines()
-        if missing:
-            summary += "\n" + "\n".join(missing)
-        elif not result.checked_anything:
-            summary += "\n" + status_text(result, fail_on)
-        return summary
+        return f"{EXIT_NAMES[code]}: " + "\n".join(
+            [summary_counts(result), *reasons_not_ok(result, fail_on)]
+        )
+
+
+def summary_counts(result: CheckResult) -> str:
+    """`4 ok, 1 finding (1 critical), 5 skipped, 1 unknown`: the checks (rules) by state."""
+    counts = state_counts(result)
+    severities = {
+        s: sum(1 for f in result.findings if Severity(f.severity) is s)
+        for s in (Severity.critical, Severity.warning, Severity.info)
+    }
+    detail = ", ".join(
+        f"{n} {'note' if s is Severity.info else s.value}" for s, n in severities.items() if n
+    )
+    findings = _count(counts["finding"], "finding") + (f" ({detail})" if detail else "")
+    parts = [f"{counts['ok']} ok", findings, f"{counts['skipped']} skipped"]
+    parts.append(f"{counts['unknown']} unknown")
+    if counts["error"]:
+        parts.append(f"{counts['error']} failed to run")
+    return ", ".join(parts)
+
+
+def reasons_not_ok(result: CheckResult, fail_on: str) -> list[str]:
+    """Why the answer is not OK although nothing worse was found: one line each."""
+    lines = result.unavailable_lines() + result.unjudged_lines()
+    if not lines and not result.checked_anything:
+        lines.append(status_text(result, fail_on))
+    return lines
 
 
 def _indented(text: str, style: str, width: int = 110) -> Any:

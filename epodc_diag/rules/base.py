@@ -85,7 +85,9 @@ class Rule(ABC):
 
     @classmethod
     def explanation(cls) -> str:
-        return cls.doc_path().read_text(encoding="utf-8")
+        """The rule's page, with what "ok" needs (declared in code, so it cannot drift)."""
+        page = cls.doc_path().read_text(encoding="utf-8").rstrip("\n")
+        return f'{page}\n\n## What "ok" needs\n\n{cls.ok_needs[0].upper()}{cls.ok_needs[1:]}.\n'
 
     @classmethod
     def proven(cls, evidence: Evidence) -> bool:

@@ -23,7 +23,7 @@ def render_conditions() -> str:
             f"| [`{rule.id}`](#{rule.id}) | {rule.severity.value} | {', '.join(rule.needs)} | {rule.summary()} |"
         )
     for rule in RULES:
-        page = rule.explanation().strip().splitlines()
+        page = rule.doc_path().read_text(encoding="utf-8").strip().splitlines()
         body = page[1:] if page and page[0].startswith("# ") else page
         out += [
             "",
@@ -33,6 +33,14 @@ def render_conditions() -> str:
             "",
             f"*{rule.title}.* Severity **{rule.severity.value}**; evidence: {', '.join(rule.needs)}; "
             f"references: {', '.join(rule.references)}.",
+            "",
+            f"**OK needs** {rule.ok_needs}; anything less is skipped or unknown, never ok."
+            + (
+                f" Required for an OK whenever the {' or '.join(rule.required_with)} evidence had "
+                "to be read (see `--require`)."
+                if rule.required_with
+                else ""
+            ),
             *body,
         ]
     return "\n".join(out).rstrip() + "\n"

@@ -42,7 +42,7 @@ def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:
     assert "[-] The cleanup task ran without long gaps  (cleanup-paused)" in out
     assert (
         out.rstrip().splitlines()[-1]
-        == "CRITICAL: 2 critical, 0 warning(s), 8 of 11 checks passed, 1 skipped"
+        == "CRITICAL: 8 ok, 2 findings (2 critical), 1 skipped, 0 unknown"
     )
     # ePO's own CA signs the certificate on 8444: normal, never a failure
     assert (
@@ -82,9 +82,14 @@ def test_markdown_nagios_prometheus(make_site: SiteFactory, tmp_path: Path) -> N
     )
     nagios = epodc("check", "--site", str(site), "--format", "nagios")
     assert nagios.returncode == 2
-    assert re.fullmatch(r"EPODC CRITICAL - [^|\n]+ \| ('[a-z_]+'=-?[0-9.]+ ?)+\n", nagios.stdout), (
-        nagios.stdout
-    )
+    first, *long_output = nagios.stdout.splitlines()
+    assert re.fullmatch(r"EPODC CRITICAL - [^|\n]+ \| ('[a-z_]+'=-?[0-9.]+ ?)+", first), first
+    # The plugin guidelines' long output: one line per finding and per check that could not
+    # judge (the silent port leaves TLS and the certificate unknown), then the counts.
+    assert any(line.startswith("CRITICAL: tomcat-port-closed: ") for line in long_output)
+    assert "UNKNOWN: tomcat-tls-failed unknown: no TLS handshake was made" in nagios.stdout
+    assert long_output[-1] == "7 ok, 2 findings (2 critical), 0 skipped, 2 unknown"
+    assert all("|" not in line for line in long_output)
     assert "'queue_depth'=" in nagios.stdout and "'minutes_since_cleanup_run'=" in nagios.stdout
     target = tmp_path / "epodc.prom"
     target.write_text("old content", encoding="utf-8")

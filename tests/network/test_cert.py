@@ -289,10 +289,12 @@ def test_refused_port_8444_never_says_tls_works(tmp_path: Path) -> None:
     _, prom = _check(ini, "prometheus")
     for name in ("tomcat-tls-failed", "tomcat-cert"):
         lines = [
-            line for line in prom.splitlines() if line.startswith(f'epodc_check_ok{{check="{name}"')
+            line
+            for line in prom.splitlines()
+            if line.startswith(f'epodc_check_state{{check="{name}"')
         ]
-        assert lines and all(line.endswith(" 0") for line in lines), lines
-        assert all('status="skipped"' in line for line in lines), lines
+        # 3 = unknown: never 0 (ok) for a check that saw no handshake
+        assert lines and all(line.endswith(" 3") for line in lines), lines
 
 
 @pytest.mark.slow
@@ -323,7 +325,7 @@ def test_expired_certificate_in_every_format(ca: trustme.CA, tmp_path: Path) -> 
 
     assert nagios_code == 2 and nagios.startswith("EPODC CRITICAL - tomcat-cert: ")
     assert 'epodc_finding{id="tomcat-cert",severity="critical"} 1' in prom
-    assert 'epodc_check_ok{check="tomcat-cert",kind="rule",status="finding"} 0' in prom
+    assert 'epodc_check_state{check="tomcat-cert",kind="rule"} 1' in prom
 
 
 def test_certificate_for_another_name_is_a_warning(ca: trustme.CA, tmp_path: Path) -> None:
