@@ -25,6 +25,44 @@ PROG = "epodc"
 
 def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {scrub_secrets(message)}\n")
+    _tell_the_monitor(message)
+
+
+def _monitor_format(args: Sequence[str]) -> str | None:
+    """`nagios` or `prometheus` when the command line is `check --format` one of them."""
+    words = [a for a in args if not a.startswith("-")]
+    if not words or words[0] != "check":
+        return None
+    chosen = None
+    for i, arg in enumerate(args):
+        if arg in ("--format", "-f") and i + 1 < len(args):
+            chosen = args[i + 1]
+        elif arg.startswith("--format="):
+            chosen = arg.split("=", 1)[1]
+        elif arg.startswith("-f") and len(arg) > 2:
+            chosen = arg[2:]
+    return chosen if chosen in ("nagios", "prometheus") else None
+
+
+_ARGS: list[str] = []
+
+
+def _tell_the_monitor(message: str) -> None:
+    """A monitor reads stdout, not stderr: `check --format nagios` (or prometheus, to stdout)
+    that cannot run says UNKNOWN there too, so a wrong path in NRPE is never an empty answer."""
+    chosen = _monitor_format(_ARGS)
+    line = " ".join(scrub_secrets(message).split()).replace("|", "/")
+    with contextlib.suppress(OSError, ValueError):
+        if chosen == "nagios":
+            sys.stdout.write(f"EPODC UNKNOWN - {line}\n")
+        elif chosen == "prometheus" and not any(
+            a in ("-o", "--output") or a.startswith("--output=") for a in _ARGS
+        ):
+            sys.stdout.write(
+                "# HELP epodc_status Overall data-channel status: 0 ok, 1 warning, 2 critical, "
+                "3 unknown.\n# TYPE epodc_status gauge\nepodc_status 3\n"
+            )
+        sys.stdout.flush()
 
 
 def _interrupted(signum: int | None) -> int:
@@ -51,6 +89,7 @@ def _usage_line(exc: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _ARGS[:] = args
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"{PROG} {__version__}\n")
         return 0

@@ -148,7 +148,10 @@ def test_a_logs_path_that_names_nothing_is_a_usage_error(make_site: SiteFactory,
     site = str(make_site("cleanup-stalled", **SIZE))
     result = run_epodc("check", "--site", site, "--logs", bad, "-f", "nagios")
     assert result.returncode == 3
-    assert result.stdout == ""
+    # the monitor's line on stdout, the error on stderr: never an empty answer
+    assert result.stdout.splitlines() == [
+        f"EPODC UNKNOWN - --logs {bad}: " + result.stderr.split(": ", 3)[-1].strip()
+    ]
     assert result.stderr.count("\n") == 1 and bad in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -175,7 +178,7 @@ def test_an_unreadable_ini_asked_for_is_unknown(make_site: SiteFactory, tmp_path
     result = run_epodc("check", "--site", site, "--ini", str(missing), "-f", "nagios")
     # A named file that is not there is refused before anything is checked: one line, exit 3.
     assert result.returncode == 3, result.stdout
-    assert result.stdout == ""
+    assert result.stdout.splitlines() == [f"EPODC UNKNOWN - server.ini not found: {missing}"]
     assert result.stderr.splitlines() == [f"epodc: error: server.ini not found: {missing}"]
 
 

@@ -282,6 +282,11 @@ def test_refused_port_8444_never_says_tls_works(tmp_path: Path) -> None:
     assert checks["tomcat-cert"]["status"] == "unknown"
     assert json.loads(raw)["evidence"]["network"]["certificate"] is None
 
+    code, markdown = _check(ini, "markdown")
+    assert code == 2
+    assert "| tomcat-tls-failed | ❓ unknown | no TLS handshake was made: port" in markdown
+    assert "tomcat-tls-failed | ✅" not in markdown
+
     code, nagios = _check(ini, "nagios")
     assert code == 2 and nagios.startswith("EPODC CRITICAL - tomcat-port-closed")
     assert "OK" not in nagios.split("|")[0]
