@@ -102,6 +102,11 @@ class LogReport:
     def severity(self) -> Severity:
         return worst(self.verdicts)
 
+    @property
+    def exit_code(self) -> int:
+        """The shared exit rule (`model.exit_code_of`): 0 only when logs-ok was earned."""
+        return exit_code_of(self.verdicts)
+
     def signature(self, sid: str) -> SignatureResult | None:
         return next((s for s in self.signatures if s.id == sid), None)
 
@@ -837,5 +842,4 @@ NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised"})
 
 
 def exit_code(report: LogReport) -> int:
-    """The shared exit rule (`model.exit_code_of`): 0 only when logs-ok was earned."""
-    return exit_code_of(report.verdicts)
+    return report.exit_code

@@ -17,7 +17,8 @@ def jsonable(value: Any) -> Any:
     """Dataclasses, enums, times and paths as plain JSON values (times as ISO 8601)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for name in ("severity",):
+        # A report's verdict and exit code (the shared exit rule) travel with its JSON.
+        for name in ("severity", "exit_code"):
             if hasattr(type(value), name) and isinstance(getattr(type(value), name), property):
                 out[name] = jsonable(getattr(value, name))
         return out

@@ -102,8 +102,11 @@ def logs_markdown(report: LogReport) -> str:
         "",
     ]
     marks = {"ok": "✅", "info": "ℹ️", "warning": "⚠️", "critical": "❌"}
+    # What could not be checked is never shown with a pass or note mark.
+    state_marks = {"unknown": "❓", "skipped": "⏭️"}
     for v in report.verdicts:
-        out.append(f"- {mark(marks[v.severity.value])} **{v.code}**: {_md(v.summary)}")
+        symbol = state_marks.get(v.state.value) or marks[v.severity.value]
+        out.append(f"- {mark(symbol)} **{v.code}**: {_md(v.summary)}")
     out += ["", "| signature | count | first | last | reference |", "|---|---:|---|---|---|"]
     for s in report.signatures:
         out.append(f"| {s.id} | {s.count} | {_t(s.first)} | {_t(s.last)} | {_md(s.reference)} |")

@@ -45,6 +45,24 @@ def missing_evidence(result: CheckResult) -> list[dict[str, str]]:
 def _nothing_checked_reason(result: CheckResult) -> str:
     """Why no rule ran: the collectors' reasons, else the rules' own, never an empty text."""
     reasons = [c.reason for c in result.checks if c.kind == "collector" and c.reason]
+    read = [c.name for c in result.checks if c.kind == "collector" and c.status is CheckStatus.ok]
+    if read:
+        # Evidence was read and still nothing could judge it (logs that are no data-channel
+        # log): say that first, it is the surprise.
+        first = [
+            f"{' and '.join(EVIDENCE_NAMES.get(k, k) for k in read)} read, but no check could use them"
+        ]
+        from epodc_diag.rules.registry import BY_ID
+
+        first += [
+            f"{c.name}: {c.reason}"
+            for c in result.checks
+            if c.kind == "rule"
+            and c.reason
+            and c.name in BY_ID
+            and any(kind in read for kind in BY_ID[c.name].needs)
+        ][:2]
+        reasons = first + reasons
     reasons = reasons or [c.reason for c in result.checks if c.kind == "rule" and c.reason]
     reasons = reasons or list(result.evidence.unavailable.values())
     unique = list(dict.fromkeys(reasons))

@@ -225,3 +225,30 @@ def test_skipped_checks_are_counted_in_an_ok(tmp_path: Path) -> None:
     code, raw = _check("--logs", str(folder), "-f", "json")
     summary = json.loads(raw)["summary"]
     assert (summary["ok"], summary["skipped"], summary["unknown"]) == (1, 10, 0)
+
+
+def test_a_file_that_is_no_log_is_never_logs_ok(tmp_path: Path) -> None:
+    """`diag logs /etc/hostname`: read, recognised as nothing, so nothing was checked."""
+    stray = tmp_path / "hostname"
+    stray.write_text("epo-server-01\n", encoding="utf-8")
+    for fmt, unknown_mark in (
+        ("table", "? logs-unrecognised"),
+        ("markdown", "❓ **logs-unrecognised**"),
+    ):
+        result = run_epodc("diag", "logs", str(stray), "--format", fmt)
+        assert result.returncode == 3, result.stdout
+        assert unknown_mark in result.stdout
+        assert "logs-ok" not in result.stdout
+    raw = run_epodc("diag", "logs", str(stray), "--format", "json")
+    data = json.loads(raw.stdout)
+    assert raw.returncode == 3 and data["exit_code"] == 3
+    assert [(v["code"], v["state"]) for v in data["verdicts"]][-1:] == [
+        ("logs-unrecognised", "unknown")
+    ]
+
+    for fmt in ("text", "json", "markdown", "nagios", "prometheus"):
+        code, out = _check("--logs", str(stray), "-f", fmt)
+        assert code == 3, (fmt, out)
+        assert "data channel OK" not in out and "[✓] The Agent Handler can report" not in out
+    code, nagios = _check("--logs", str(stray), "-f", "nagios")
+    assert nagios.startswith("EPODC UNKNOWN - ")
