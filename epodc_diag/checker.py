@@ -508,9 +508,11 @@ def evaluate(
         # A rule that could not see required evidence it uses has not shown that all is well.
         lacking = [kind for kind in rule_class.needs if kind in missing]
         try:
-            found = rule_class().evaluate(evidence)
+            rule = rule_class()
+            found = rule.evaluate(evidence)
             status = CheckStatus.finding if found else CheckStatus.ok
-            reason = "; ".join(f.summary for f in found)
+            # An ok names the evidence it rests on (shown with -v and in JSON).
+            reason = "; ".join(f.summary for f in found) if found else rule.seen(evidence)
             findings.extend(found)
             if not found and lacking:
                 status, reason = CheckStatus.unknown, "; ".join(missing[k] for k in lacking)

@@ -441,6 +441,8 @@ class TextReport(Renderer):
                     out.print(_indented(f"{c.status.value}: {c.reason}", "dim"))
                 elif c.kind == "collector" and c.reason:  # collected, with inputs left out
                     out.print(_indented(f"note: {c.reason}", "yellow"))
+                elif verbose and c.kind == "rule" and c.status is CheckStatus.ok and c.reason:
+                    out.print(_indented(c.reason, "dim"))  # what the ok rests on
                 for f in found:
                     self._finding(out, f, verbose)
         out.print(Text(self._summary(result, fail_on)), soft_wrap=True)

@@ -40,6 +40,37 @@ def proof_present(evidence: Evidence, path: str) -> bool:
     return any(_there(v) for v in values)
 
 
+def _shown(evidence: Evidence, path: str) -> str:
+    """A proof's value in a few words (a part is named, not dumped)."""
+    if "." not in path:
+        return "read from the database" if path == "db" else "read"
+    values: list[object] = [evidence]
+    for step in path.split("."):
+        name = step.removesuffix("[]")
+        found: list[object] = []
+        for value in values:
+            inner = getattr(value, name, None)
+            found.extend(inner if step.endswith("[]") and isinstance(inner, tuple) else [inner])
+        values = found
+    shown = [_words(v) for v in values if _there(v)]
+    text = ", ".join(shown[:3]) + (f" (+{len(shown) - 3} more)" if len(shown) > 3 else "")
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _path_words(path: str) -> str:
+    """`db.handlers[].last_update` as `db handlers last_update`: dotted words would read as
+    host names to people and to the bundle's redaction check."""
+    return " ".join(step.removesuffix("[]") for step in path.split("."))
+
+
+def _words(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(
+            _words(v) if not isinstance(v, tuple) else " ".join(map(str, v)) for v in value
+        )
+    return str(value)
+
+
 def _there(value: object) -> bool:
     if value is None or value is False:
         return False
@@ -93,6 +124,16 @@ class Rule(ABC):
     def proven(cls, evidence: Evidence) -> bool:
         """Whether one alternative of `proofs` is complete in the evidence."""
         return any(all(proof_present(evidence, p) for p in paths) for paths in cls.proofs)
+
+    def seen(self, evidence: Evidence) -> str:
+        """What "ok" rested on, for `-v` and JSON: the first complete proof with its values.
+        A rule may say it better (the certificate's dates and chain)."""
+        for paths in self.proofs:
+            if all(proof_present(evidence, p) for p in paths):
+                return "seen: " + "; ".join(
+                    f"{_path_words(p)} = {_shown(evidence, p)}" for p in paths
+                )
+        return ""
 
     def check_needs(self, evidence: Evidence) -> None:
         present = {

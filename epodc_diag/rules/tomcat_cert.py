@@ -72,6 +72,12 @@ class TomcatCert(Rule):
             )
         ]
 
+    def seen(self, evidence: Evidence) -> str:
+        network = evidence.network
+        if network is None or network.certificate is None:
+            return ""
+        return "seen: " + "; ".join(describe(network.certificate))
+
     @staticmethod
     def _remediation(codes: set[str]) -> list[str]:
         steps: list[str] = []

@@ -252,3 +252,21 @@ def test_a_file_that_is_no_log_is_never_logs_ok(tmp_path: Path) -> None:
         assert "data channel OK" not in out and "[✓] The Agent Handler can report" not in out
     code, nagios = _check("--logs", str(stray), "-f", "nagios")
     assert nagios.startswith("EPODC UNKNOWN - ")
+
+
+def test_an_ok_names_what_it_rests_on() -> None:
+    """-v and JSON show the proof behind each ok: the certificate's chain and dates, the
+    cleanup task's next RunTime, the address that answered."""
+    code, text = _check("--demo", "-v")
+    assert code == 2
+    lines = text.splitlines()
+    cert = next(i for i, line in enumerate(lines) if "(tomcat-cert)" in line)
+    proof = " ".join(line.strip() for line in lines[cert + 1 : cert + 5])
+    assert proof.startswith("seen: subject CN=") and "valid from " in proof and "chain " in proof
+    assert any(line.strip().startswith("seen: db cleanup_next_run = ") for line in lines)
+
+    _, raw = _check("--demo", "-f", "json")
+    checks = {c["name"]: c for c in json.loads(raw)["checks"]}
+    assert checks["tomcat-cert"]["status"] == "ok"
+    assert "valid from " in checks["tomcat-cert"]["reason"]
+    assert checks["tomcat-port-closed"]["reason"] == "seen: network connections = 10.161.0.10 open"
