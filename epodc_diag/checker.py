@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from epodc_diag import limits
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
     DbEvidence,
@@ -33,8 +33,6 @@ from epodc_diag.site import Site
 
 if TYPE_CHECKING:
     from epodc_diag.logs.scan import LogReport
-
-STALLED_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -167,7 +165,8 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         now = queue.clock.now
         managed = int(session.run("managed_nodes").rows[0][0] or 0)
         stalled = session.run(
-            "queue_stalled_attempts", {"now": now, "stalled_before": now - STALLED_AFTER}
+            "queue_stalled_attempts",
+            {"now": now, "stalled_before": now - limits.current().stalled_attempt},
         ).dicts()[0]
         skipped = list(queue.skipped) + list(cleanup.skipped)
         updates: dict[Any, Any] = {}
@@ -317,7 +316,11 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
     if not files:
         why = f" ({'; '.join(notes)})" if notes else ""
         raise Skip(f"no log files in {', '.join(inputs)}{why}")
-    report = scan(files, examples=2, notes=notes)
+    return log_evidence(scan(files, examples=2, notes=notes))
+
+
+def log_evidence(report: LogReport) -> LogEvidence:
+    """The evidence the rules read from a log scan (`check` and `diag logs` alike)."""
     tomcat = [f for f in report.files if f.family == "tomcat"]
     tomcat_times = [t for f in tomcat for t in (f.first_time, f.last_time) if t is not None]
     timeline = next(iter(report.timelines), None)
@@ -351,6 +354,32 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
         handler_logs=_handler_logs(report),
         skipped=report.notes,
     )
+
+
+# Rules whose judgement `diag logs` shows as its own verdict (the others have a verdict in the
+# scan that uses the same limits: kb-example-1, dbcleanup-stopped, dbcleanup-gap).
+LOG_ONLY_RULES = ("handler-stale",)
+
+
+def with_rule_verdicts(report: LogReport) -> LogReport:
+    """The scan's verdicts plus what the log-only rules find on the same evidence, so `diag
+    logs` and `check` on the same logs never disagree."""
+    from epodc_diag.model import Verdict
+    from epodc_diag.rules.registry import BY_ID
+
+    evidence = Evidence(target="logs", logs=log_evidence(report))
+    added: list[Verdict] = []
+    for rule_id in LOG_ONLY_RULES:
+        try:
+            found = BY_ID[rule_id]().evaluate(evidence)
+        except Skip:
+            continue  # not judgeable from these logs: the scan's own verdicts say what was read
+        added += [Verdict(f.id, Severity(f.severity), f.summary) for f in found]
+    if not added:
+        return report
+    serious = any(v.severity.rank > Severity.info.rank for v in added)
+    kept = [v for v in report.verdicts if not (serious and v.code == "logs-ok")]
+    return replace(report, verdicts=tuple(kept + added))
 
 
 def _handler_logs(report: LogReport) -> tuple[HandlerLogFacts, ...]:
@@ -509,6 +538,7 @@ def evaluate(
         lacking = [kind for kind in rule_class.needs if kind in missing]
         try:
             rule = rule_class()
+            rule.check_needs(evidence)  # the framework's precondition, whatever evaluate does
             found = rule.evaluate(evidence)
             status = CheckStatus.finding if found else CheckStatus.ok
             # An ok names the evidence it rests on (shown with -v and in JSON).
@@ -582,16 +612,24 @@ def replay(
 
 def relocate(result: CheckResult, old: str, new: str) -> CheckResult:
     """The same result with every path under `old` shown under `new` (a temporary demo folder
-    would otherwise make each run's report differ)."""
-    import json
-
+    would otherwise make each run's report differ). The evidence is walked value by value, so
+    a Windows path (whose backslashes JSON text would escape) is replaced too."""
     from epodc_diag.evidence import from_dict, to_dict
     from epodc_diag.model import EvidenceItem
 
     def moved(text: str) -> str:
         return text.replace(old, new)
 
-    evidence = from_dict(Evidence, json.loads(moved(json.dumps(to_dict(result.evidence)))))
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return moved(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    evidence = from_dict(Evidence, walk(to_dict(result.evidence)))
     findings = tuple(
         replace(
             f,

@@ -9,6 +9,7 @@ the line and the key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
@@ -20,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from epodc_diag.errors import ConfigError
+from epodc_diag.limits import Limits
+from epodc_diag.limits import docs as limit_docs
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
+
+_LIMIT_DOCS = limit_docs()
 
 CONFIG_FILENAME = "epodc.toml"
 CONFIG_ENV = "EPODC_CONFIG"
@@ -162,6 +167,17 @@ SPEC: dict[str, dict[str, KeySpec]] = {
             minimum=0,
             maximum=MAX_BUNDLE_BYTES,
         ),
+    },
+    # Every verdict threshold, defined once in epodc_diag/limits.py.
+    "limits": {
+        field.name: KeySpec(
+            type(field.default),
+            field.default,
+            _LIMIT_DOCS[field.name],
+            minimum=0.0 if isinstance(field.default, float) else 1,
+            maximum=1.0 if field.name.endswith("_share") else 100_000,
+        )
+        for field in dataclasses.fields(Limits)
     },
     "engine": {
         "agents": KeySpec(

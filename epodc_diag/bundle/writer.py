@@ -132,9 +132,9 @@ def _query_csvs(
     site: Site | None, options: CheckOptions
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Every catalogue query that needs no client name, as CSV; and the ones that failed."""
-    from epodc_diag.checker import STALLED_AFTER
+    from epodc_diag import limits
     from epodc_diag.db.catalog import catalog
-    from epodc_diag.db.session import GRACE, QuerySkipped, open_session
+    from epodc_diag.db.session import QuerySkipped, open_session
     from epodc_diag.errors import EpodcError
     from epodc_diag.render.data import to_csv
 
@@ -145,8 +145,8 @@ def _query_csvs(
             now = session.clock().now
             params = {
                 "now": now,
-                "stale_before": now - GRACE,
-                "stalled_before": now - STALLED_AFTER,
+                "stale_before": now - limits.current().lingering_after,
+                "stalled_before": now - limits.current().stalled_attempt,
             }
             for name, query in catalog().items():
                 if "client_name" in query.parameter_names:

@@ -87,7 +87,7 @@ def check_command(
     ] = None,
     output: Annotated[
         ReportFormat,
-        typer.Option("--format", "-f", help="text, json, markdown, nagios or prometheus."),
+        typer.Option("--format", "-f", help=", ".join(f.value for f in ReportFormat) + "."),
     ] = ReportFormat.text,
     output_file: Annotated[
         Optional[Path],

@@ -33,6 +33,10 @@ class State:
         # Loaded on first use, so commands that need no configuration never read it.
         if self._settings is None:
             self._settings = load_settings(self.config_path)
+            from epodc_diag import limits
+
+            # One set of thresholds for every verdict of this run (epodc.toml [limits]).
+            limits.use(limits.from_settings(self._settings.values["limits"]))
         return self._settings
 
 

@@ -416,6 +416,10 @@ def logs_command(
             progress=progress,
             notes=notes,
         )
+    from epodc_diag.checker import with_rule_verdicts
+
+    # The judgements only a rule makes (handler-stale from the logs), as check makes them.
+    report = with_rule_verdicts(report)
     if output is LogFormat.json:
         from epodc_diag.render.data import to_json
 

@@ -119,16 +119,14 @@ def run_command(
                         )
                     params[pname] = moment
                 continue
+            from epodc_diag import limits
+
             if pname == "now":
                 params["now"] = session.clock().now
             elif pname == "stale_before":
-                from epodc_diag.db.session import GRACE
-
-                params["stale_before"] = session.clock().now - GRACE
+                params["stale_before"] = session.clock().now - limits.current().lingering_after
             elif pname == "stalled_before":
-                from epodc_diag.checker import STALLED_AFTER
-
-                params["stalled_before"] = session.clock().now - STALLED_AFTER
+                params["stalled_before"] = session.clock().now - limits.current().stalled_attempt
             else:
                 raise UsageError(f"query {query.name} needs --param {pname}=...")
         try:

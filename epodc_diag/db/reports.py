@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from epodc_diag.db.session import GRACE, Clock, DbSession, QuerySkipped, parse_db_time
+from epodc_diag import limits
+from epodc_diag.db.session import Clock, DbSession, QuerySkipped, parse_db_time
 from epodc_diag.errors import InputError
 from epodc_diag.model import Severity, Verdict, exit_code_of, not_checked, worst
 
@@ -76,6 +77,11 @@ class ClientReport:
         return tuple(r for r in self.requests if r.handler is not None)
 
 
+def _lingering_after() -> timedelta:
+    """How long an expired request may stay queued (limits.lingering_after)."""
+    return limits.current().lingering_after
+
+
 def _request_verdict(
     now: datetime,
     expire: datetime | None,
@@ -85,7 +91,7 @@ def _request_verdict(
     handler: str | None,
     attempted: bool,
 ) -> tuple[Verdict, datetime | None]:
-    if expire is not None and expire <= now - GRACE:
+    if expire is not None and expire <= now - limits.current().lingering_after:
         return Verdict(
             "expired-still-queued",
             Severity.warning,
@@ -255,7 +261,7 @@ def queue_report(session: DbSession) -> QueueReport:
     session.check_epo_schema()
     clock = session.clock()
     now = clock.now
-    stale = now - GRACE
+    stale = now - limits.current().lingering_after
     counts = session.run("kb_request_counts").rows
     by_type = tuple((str(row[0]), int(row[1])) for row in counts)
     summary = session.run("queue_summary", {"now": now, "stale_before": stale}).dicts()[0]
@@ -283,21 +289,28 @@ def queue_report(session: DbSession) -> QueueReport:
     stale_count = int(summary["StaleExpiredQueued"] or 0)
     verdicts: list[Verdict] = []
     if stale_count:
+        # Graded as check's cleanup-stalled grades it: a warning from `lingering_warn` on.
+        lingering = stale_count >= limits.current().lingering_warn
         verdicts.append(
             Verdict(
                 "expired-still-queued",
-                Severity.warning,
-                f"{stale_count} request(s) are still queued more than {_minutes(GRACE)} after they "
+                Severity.warning if lingering else Severity.info,
+                f"{stale_count} request(s) are still queued more than {_minutes(_lingering_after())} after they "
                 "expired: the cleanup task is not removing them (KB87143 Example 2; see `epodc diag cleanup`, "
                 "and `epodc query run queue_expired_by_type` for the types)",
             )
         )
     no_retry = int(retries["Requests"] or 0)
     if no_retry:
+        from epodc_diag.rules.agents_unreachable import unreachable_scale
+
+        # Graded by agents-unreachable's own thresholds, so diag queue and check agree.
+        managed = int(session.run("managed_nodes").rows[0][0] or 0)
+        unreachable = unreachable_scale(int(retries["Clients"] or 0), managed)
         verdicts.append(
             Verdict(
                 "retries-exhausted",
-                Severity.info,
+                Severity.warning if unreachable else Severity.info,
                 f"{no_retry} live request(s) for {int(retries['Clients'] or 0)} system(s) have no retries "
                 "left: those agents did not answer wake-up calls (port 8081) and get the work at their next ASCI",
             )
@@ -375,7 +388,9 @@ def cleanup_report(session: DbSession) -> CleanupReport:
         data_oldest = parse_db_time(session.run("data_table_oldest").rows[0][0])
     except QuerySkipped as exc:
         skipped.append(f"age of the oldest EPODataChannelData row: {exc.reason}")
-    summary = session.run("queue_summary", {"now": now, "stale_before": now - GRACE}).dicts()[0]
+    summary = session.run(
+        "queue_summary", {"now": now, "stale_before": now - limits.current().lingering_after}
+    ).dicts()[0]
     stale = int(summary["StaleExpiredQueued"] or 0)
     verdicts: list[Verdict] = []
     overdue: timedelta | None = None
@@ -398,7 +413,7 @@ def cleanup_report(session: DbSession) -> CleanupReport:
                 "whether it is on time is unknown (see `epodc query run kb_cleanup_next_run`)",
             )
         )
-    elif next_run < now - GRACE:
+    elif next_run < now - limits.current().cleanup_late:
         overdue = now - next_run
         verdicts.append(
             Verdict(
@@ -424,19 +439,27 @@ def cleanup_report(session: DbSession) -> CleanupReport:
             )
         )
     if stale:
-        severity = Severity.warning if overdue is None else Severity.critical
+        lingering = stale >= limits.current().lingering_warn
+        severity = (
+            Severity.critical
+            if overdue is not None
+            else Severity.warning
+            if lingering
+            else Severity.info
+        )
         verdicts.append(
             Verdict(
                 "expired-still-queued",
                 severity,
-                f"{stale} request(s) are still queued more than {_minutes(GRACE)} after they expired",
+                f"{stale} request(s) are still queued more than {_minutes(_lingering_after())} after they expired",
             )
         )
-    if data_oldest is not None and now - data_oldest > timedelta(days=1):
+    if data_oldest is not None and now - data_oldest > limits.current().data_rows_old:
+        # Evidence beside the run time, as in check's cleanup-stalled: not a verdict of its own.
         verdicts.append(
             Verdict(
                 "data-old-rows",
-                Severity.warning,
+                Severity.info,
                 f"EPODataChannelData holds {data_rows} row(s), the oldest from {_iso(data_oldest)} "
                 f"({_minutes(now - data_oldest)} ago): the table is not being cleaned",
             )

@@ -287,7 +287,6 @@ class DbSession:
         )
 
 
-GRACE = timedelta(minutes=2)
 SNAPSHOT_AGE = timedelta(days=1)
 # Columns that record something happening; only the first is documented, the others are probed.
 ACTIVITY_COLUMNS = (

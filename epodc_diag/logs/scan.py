@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from epodc_diag import limits
 from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
 from epodc_diag.logs.layouts import line_time
@@ -656,9 +657,6 @@ def _windows(
     return out
 
 
-CLEANUP_LATE = timedelta(minutes=5)  # five missed one-minute runs
-
-
 def _fmt(moment: datetime | None) -> str:
     return moment.isoformat(sep=" ", timespec="seconds") if moment else "?"
 
@@ -750,7 +748,7 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                         "every minute was not checked",
                     )
                 )
-            elif span < CLEANUP_LATE:
+            elif span < limits.current().cleanup_late:
                 verdicts.append(
                     not_checked(
                         "dbcleanup-unknown",
@@ -759,7 +757,7 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                         "whether the task runs every minute",
                     )
                 )
-            if span is not None and span >= CLEANUP_LATE:
+            if span is not None and span >= limits.current().cleanup_late:
                 verdicts.append(
                     Verdict(
                         "dbcleanup-missing",
@@ -770,7 +768,7 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                     )
                 )
             continue
-        if timeline.since_last is not None and timeline.since_last > CLEANUP_LATE:
+        if timeline.since_last is not None and timeline.since_last > limits.current().cleanup_late:
             verdicts.append(
                 Verdict(
                     "dbcleanup-stopped",
@@ -780,7 +778,10 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                     "(KB87143 Example 2)",
                 )
             )
-        elif timeline.largest_gap is not None and timeline.largest_gap > CLEANUP_LATE:
+        elif (
+            timeline.largest_gap is not None
+            and timeline.largest_gap > limits.current().cleanup_late
+        ):
             verdicts.append(
                 Verdict(
                     "dbcleanup-gap",

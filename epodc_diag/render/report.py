@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
@@ -194,11 +195,14 @@ def _status_of(result: CheckResult, name: str) -> str:
     return next((c.status.value for c in result.checks if c.name == name), "not run")
 
 
-class Renderer:
+class Renderer(ABC):
+    """One output format of `epodc check`: a whole report as text, never printed here."""
+
     format: ClassVar[ReportFormat]
 
+    @abstractmethod
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
-        raise NotImplementedError
+        """The report in this format."""
 
 
 class JsonReport(Renderer):
@@ -515,6 +519,9 @@ def _indented(text: str, style: str, width: int = 110) -> Any:
 RENDERERS: dict[ReportFormat, type[Renderer]] = {
     r.format: r for r in (TextReport, JsonReport, MarkdownReport, NagiosReport, PrometheusReport)
 }
+# A format added to the enum without its renderer fails at import, not in a user's run.
+if set(RENDERERS) != set(ReportFormat):  # pragma: no cover - a programming error
+    raise ImportError(f"no renderer for {sorted(set(ReportFormat) - set(RENDERERS))}")
 
 
 def render(result: CheckResult, output: ReportFormat, fail_on: str, verbose: bool = False) -> str:

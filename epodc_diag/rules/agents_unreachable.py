@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule
-
-MIN_CLIENTS = 3
-MIN_SHARE = 0.02  # of the managed agents
-MIN_CLIENTS_WITHOUT_FLEET = 10  # when the number of managed agents is unknown
 
 
 class AgentsUnreachable(Rule):
@@ -29,15 +26,9 @@ class AgentsUnreachable(Rule):
         db = evidence.db
         assert db is not None
         clients = db.live_no_retries_clients
-        if db.managed_agents:
-            share = clients / db.managed_agents
-            if clients < MIN_CLIENTS or share < MIN_SHARE:
-                return []
-            scale = f"{clients} of {db.managed_agents} managed systems ({share:.1%})"
-        else:
-            if clients < MIN_CLIENTS_WITHOUT_FLEET:
-                return []
-            scale = f"{clients} systems"
+        scale = unreachable_scale(clients, db.managed_agents)
+        if scale is None:
+            return []
         return [
             self.finding(
                 summary=f"{db.live_no_retries_requests} live DC request(s) for {scale} have no delivery retries left",
@@ -63,3 +54,17 @@ class AgentsUnreachable(Rule):
                 ],
             )
         ]
+
+
+def unreachable_scale(clients: int, managed: int) -> str | None:
+    """How many agents do not answer, in words, when that many make a finding (else None).
+    `diag queue` grades its retries-exhausted verdict with this same function."""
+    limit = limits.current()
+    if managed:
+        share = clients / managed
+        if clients < limit.agents_min_clients or share < limit.agents_min_share:
+            return None
+        return f"{clients} of {managed} managed systems ({share:.1%})"
+    if clients < limit.agents_min_clients_without_fleet:
+        return None
+    return f"{clients} systems"

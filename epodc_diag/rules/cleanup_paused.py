@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
-
-GAP_SECONDS = 300
 
 
 class CleanupPaused(Rule):
@@ -42,14 +41,14 @@ class CleanupPaused(Rule):
             raise Skip("orion.log holds fewer than two DbCleanupTask runs: no gap to measure")
         if (
             logs.cleanup_since_last_seconds is not None
-            and logs.cleanup_since_last_seconds > GAP_SECONDS
+            and logs.cleanup_since_last_seconds > limits.current().cleanup_late.total_seconds()
         ):
             # Not a pause that ended, and not "ran without long gaps" either: cleanup-stalled's.
             raise Skip(
                 f"the task has not run for {minutes(logs.cleanup_since_last_seconds)}: "
                 "cleanup-stalled judges a gap that has not ended"
             )
-        if gap <= GAP_SECONDS:
+        if gap <= limits.current().cleanup_late.total_seconds():
             return []
         return [
             self.finding(

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
 
-LATE_SECONDS = 300  # five missed one-minute runs
-MIN_STALE = 10
 CLEANUP_SIGNATURE = "dbcleanup-run"  # the signature whose timed lines are the runs
 
 
@@ -56,7 +55,7 @@ class CleanupStalled(Rule):
                 )
             elif db.cleanup_next_run is not None:
                 late = (db.now - db.cleanup_next_run).total_seconds()
-                if late > LATE_SECONDS:
+                if late > limits.current().cleanup_late.total_seconds():
                     stopped = True
                     items.append(
                         EvidenceItem(
@@ -75,7 +74,10 @@ class CleanupStalled(Rule):
                         "their expire time",
                     )
                 )
-            if db.data_oldest is not None and (db.now - db.data_oldest).total_seconds() > 3600:
+            if (
+                db.data_oldest is not None
+                and db.now - db.data_oldest > limits.current().data_rows_old
+            ):
                 items.append(
                     EvidenceItem(
                         "db",
@@ -85,7 +87,10 @@ class CleanupStalled(Rule):
                 )
         logs = evidence.logs
         if logs is not None and logs.tomcat_logs:
-            if logs.cleanup_runs == 0 and logs.tomcat_span_seconds >= LATE_SECONDS:
+            if (
+                logs.cleanup_runs == 0
+                and logs.tomcat_span_seconds >= limits.current().cleanup_late.total_seconds()
+            ):
                 stopped = True
                 items.append(
                     EvidenceItem(
@@ -97,7 +102,7 @@ class CleanupStalled(Rule):
                 )
             elif (
                 logs.cleanup_since_last_seconds is not None
-                and logs.cleanup_since_last_seconds > LATE_SECONDS
+                and logs.cleanup_since_last_seconds > limits.current().cleanup_late.total_seconds()
             ):
                 stopped = True
                 items.append(
@@ -110,7 +115,7 @@ class CleanupStalled(Rule):
                 )
         if stopped:
             severity = Severity.critical
-        elif db is not None and db.stale_expired_queued >= MIN_STALE:
+        elif db is not None and db.stale_expired_queued >= limits.current().lingering_warn:
             severity = Severity.warning
         else:
             self._check_proof(evidence)
@@ -147,13 +152,13 @@ class CleanupStalled(Rule):
         """Nothing looked late: say "runs every minute" only if a run on time was seen."""
         db = evidence.db
         if db is not None and db.cleanup_next_run is not None:
-            return  # the RunTime was read and is within LATE_SECONDS of now
+            return  # the RunTime was read and is not later than cleanup_late
         logs = evidence.logs
         if (
             logs is not None
             and logs.cleanup_runs
             and logs.cleanup_since_last_seconds is not None
-            and logs.cleanup_since_last_seconds <= LATE_SECONDS
+            and logs.cleanup_since_last_seconds <= limits.current().cleanup_late.total_seconds()
         ):
             return
         reasons = []

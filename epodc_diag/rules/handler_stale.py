@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
-
-STALE_SECONDS = 30 * 60
-ACTIVE_SECONDS = 10 * 60
-MIN_PEER_ATTEMPTS = 20
 
 
 class HandlerStale(Rule):
@@ -37,6 +34,10 @@ class HandlerStale(Rule):
             raise Skip(
                 f"{evidence.why_missing('db')}; and fewer than two Agent Handler logs to compare"
             )
+        limit = limits.current()
+        stale_after = limit.handler_stale.total_seconds()
+        active_within = limit.handler_active.total_seconds()
+        min_peer_attempts = limit.handler_min_peer_attempts
         stale: dict[str, list[EvidenceItem]] = {}
         known: set[str] = set()
         db_judged = logs_judged = False
@@ -48,12 +49,12 @@ class HandlerStale(Rule):
             fresh = [
                 h
                 for h in updates
-                if h.last_update and (db.now - h.last_update).total_seconds() <= ACTIVE_SECONDS
+                if h.last_update and (db.now - h.last_update).total_seconds() <= active_within
             ]
             for h in updates:
                 assert h.last_update is not None
                 age = (db.now - h.last_update).total_seconds()
-                if age > STALE_SECONDS and (fresh or len(updates) == 1):
+                if age > stale_after and (fresh or len(updates) == 1):
                     stale.setdefault(h.name.upper(), []).append(
                         EvidenceItem(
                             "db",
@@ -64,15 +65,15 @@ class HandlerStale(Rule):
             busiest = max((h.attempts for h in db.handlers), default=0)
             newest = max((h.last_attempt for h in db.handlers if h.last_attempt), default=None)
             if (
-                busiest >= MIN_PEER_ATTEMPTS
+                busiest >= min_peer_attempts
                 and newest is not None
-                and (db.now - newest).total_seconds() <= ACTIVE_SECONDS
+                and (db.now - newest).total_seconds() <= active_within
             ):
                 db_judged = True
                 for h in db.handlers:
                     if (
                         h.last_attempt is None
-                        or (newest - h.last_attempt).total_seconds() > STALE_SECONDS
+                        or (newest - h.last_attempt).total_seconds() > stale_after
                     ):
                         stale.setdefault(h.name.upper(), []).append(
                             EvidenceItem(
@@ -100,10 +101,10 @@ class HandlerStale(Rule):
                 others_active = any(
                     o is not handler_log
                     and o.last_time is not None
-                    and (newest_log - o.last_time).total_seconds() <= ACTIVE_SECONDS
+                    and (newest_log - o.last_time).total_seconds() <= active_within
                     for o in logs.handler_logs
                 )
-                if quiet > STALE_SECONDS and others_active:
+                if quiet > stale_after and others_active:
                     stale.setdefault(name, []).append(
                         EvidenceItem(
                             "logs",

@@ -30,7 +30,20 @@ RULES: tuple[type[Rule], ...] = (
     AgentsUnreachable,
 )
 
-BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in RULES}
+
+def _by_id(rules: tuple[type[Rule], ...]) -> dict[str, type[Rule]]:
+    """Rules by id; a duplicate id is refused at import (it would hide a rule silently)."""
+    by_id: dict[str, type[Rule]] = {}
+    for rule in rules:
+        if rule.id in by_id:
+            raise ValueError(
+                f"duplicate rule id {rule.id!r}: {by_id[rule.id].__name__}, {rule.__name__}"
+            )
+        by_id[rule.id] = rule
+    return by_id
+
+
+BY_ID: dict[str, type[Rule]] = _by_id(RULES)
 
 
 def select(only: list[str] | None = None, skip: list[str] | None = None) -> list[type[Rule]]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown
-
-MIN_STALLED = 5
 
 
 class TomcatUnreachable(Rule):
@@ -74,12 +73,16 @@ class TomcatUnreachable(Rule):
             db.cleanup_tasks == 0
             or (
                 db.cleanup_next_run is not None
-                and (db.now - db.cleanup_next_run).total_seconds() > 300
+                and db.now - db.cleanup_next_run > limits.current().cleanup_late
             )
         )
         # With the cleanup task stopped, finished requests stay queued and look stalled too:
         # then only the logs can tell.
-        if db is not None and not cleanup_overdue and db.stalled_attempts >= MIN_STALLED:
+        if (
+            db is not None
+            and not cleanup_overdue
+            and db.stalled_attempts >= limits.current().tomcat_min_stalled
+        ):
             active = [h for h in db.handlers if h.attempts]
             spread = db.stalled_attempt_handlers >= 2 or (
                 len(active) <= 1 and db.stalled_attempt_handlers == 1

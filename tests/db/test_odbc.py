@@ -23,7 +23,8 @@ import pytest
 from epodc_diag.db.catalog import catalog
 from epodc_diag.db.connect import ConnectionSettings, open_database
 from epodc_diag.db.reports import cleanup_report, client_report, queue_report
-from epodc_diag.db.session import GRACE, DbSession, parse_db_time
+from epodc_diag.db.session import DbSession, parse_db_time
+from epodc_diag.limits import DEFAULT
 from epodc_diag.render.data import jsonable
 from epodc_diag.site import load_simulated_site
 from tests.conftest import SiteFactory
@@ -92,8 +93,8 @@ def _compare_catalogue(direct: DbSession, odbc: DbSession) -> int:
     params = {
         "client_name": client.lower(),
         "now": now,
-        "stale_before": now - GRACE,
-        "stalled_before": now - 15 * GRACE,
+        "stale_before": now - DEFAULT.lingering_after,
+        "stalled_before": now - DEFAULT.stalled_attempt,
     }
     compared = 0
     for name, query in catalog().items():
