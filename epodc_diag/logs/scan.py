@@ -28,7 +28,8 @@ from datetime import datetime, timedelta
 
 from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
-from epodc_diag.logs.layouts import line_time
+from epodc_diag.logs.decode import Decoded, decode
+from epodc_diag.logs.layouts import TimeFormat
 from epodc_diag.logs.sources import LogFile, chunks, default_jobs, split_ranges
 from epodc_diag.model import Severity, Verdict, worst
 
@@ -57,6 +58,8 @@ class SignatureResult:
     files: tuple[str, ...]
     examples: tuple[Example, ...]
     groups: tuple[tuple[str, int], ...] = ()
+    # The groups explained (WinHTTP errors, HTTP statuses): name, meaning and where to look.
+    decoded: tuple[Decoded, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,20 @@ class Timeline:
 @dataclass(frozen=True)
 class FileSummary:
     path: str
-    family: str
+    family: str  # handler, tomcat, agent, other (read, not a data-channel log) or unknown
     encoding: str
     compressed: bool
     bytes: int
     lines: int
-    first_time: datetime | None
+    first_time: datetime | None  # of its first and last TIMED lines (continuations have none)
     last_time: datetime | None
+    decided_by: str = "name"  # how the family was decided
+    layout: str = "none"  # line layout: handler, log4j, ma5 or none
+    time_layout: str | None = None  # e.g. "dd MMM yyyy HH:mm:ss,SSS"; None: no time read
+    time_note: str = ""  # how an ambiguous date order or a time-only date was settled
+    timed_lines: int = 0  # lines that start with a time in the file's layout
+    timed_share: float = 0.0  # timed_lines / lines (the rest are continuations or unreadable)
+    handler: str | None = None  # the Agent Handler this log belongs to (server_<host>.log)
 
 
 @dataclass(frozen=True)
@@ -145,6 +155,7 @@ class RangeResult:
     window_first: datetime | None = None
     window_last: datetime | None = None
     window_lines: int = 0
+    timed_lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,35 +174,65 @@ def _line_bounds(chunk: bytes, pos: int) -> tuple[int, int]:
     return begin, len(chunk) if end < 0 else end
 
 
-def _time_near(chunk: bytes, begin: int) -> datetime | None:
-    """The time of the line at `begin`, or of the nearest earlier line that has one (a few back)."""
-    for _ in range(20):
-        end = chunk.find(b"\n", begin)
-        found = line_time(chunk[begin : end if end >= 0 else len(chunk)][:64])
-        if found is not None or begin == 0:
-            return found
-        begin = chunk.rfind(b"\n", 0, begin - 1) + 1
-    return None
+class _Clock:
+    """Reads one file's times in its own layout. A line without a time (a stack trace, the rest
+    of a multi-line SQL statement) takes the time of the nearest timed line before it; the
+    search back is done by the regex engine, not line by line in Python."""
 
+    def __init__(self, fmt: TimeFormat | None) -> None:
+        self.fmt = fmt
+        self.before: datetime | None = None  # the last time of the chunks already scanned
 
-def _edge_times(chunk: bytes) -> tuple[datetime | None, datetime | None]:
-    first = None
-    begin = 0
-    for _ in range(20):
-        end = chunk.find(b"\n", begin)
-        first = line_time(chunk[begin : end if end >= 0 else len(chunk)][:64])
-        if first is not None or end < 0:
-            break
-        begin = end + 1
-    last = None
-    stop = len(chunk) - 1 if chunk.endswith(b"\n") else len(chunk)
-    for _ in range(20):
-        begin = chunk.rfind(b"\n", 0, stop) + 1
-        last = line_time(chunk[begin:stop][:64])
-        if last is not None or begin == 0:
-            break
-        stop = begin - 1
-    return first, last
+    def at(self, chunk: bytes, begin: int, offset: int) -> datetime | None:
+        """The time of the line at `begin`, or of the last timed line before it."""
+        fmt = self.fmt
+        if fmt is None:
+            return None
+        moment = fmt.read(chunk, begin, offset)
+        if moment is not None:
+            return moment
+        found = self._last_before(chunk, begin, offset)
+        return found if found is not None else self.before
+
+    def _last_before(self, chunk: bytes, stop: int, offset: int) -> datetime | None:
+        assert self.fmt is not None
+        starts = self.fmt.starts()
+        window = 4096
+        low = stop
+        while low > 0:
+            low = max(0, stop - window)
+            # Line starts after a break inside [low, stop): the last one that reads wins.
+            for pos in reversed(
+                [m.start() + 1 for m in starts.finditer(chunk, max(low - 1, 0), stop)]
+            ):
+                moment = self.fmt.read(chunk, pos, offset)
+                if moment is not None:
+                    return moment
+            window *= 4
+        return self.fmt.read(chunk, 0, offset) if stop > 0 else None
+
+    def edges(self, chunk: bytes, offset: int) -> tuple[datetime | None, datetime | None]:
+        """The times of the chunk's first and last timed lines (None: no timed line in it)."""
+        fmt = self.fmt
+        if fmt is None:
+            return None, None
+        first = fmt.read(chunk, 0, offset)
+        if first is None:
+            for match in fmt.starts().finditer(chunk):
+                first = fmt.read(chunk, match.start() + 1, offset)
+                if first is not None:
+                    break
+        if first is None:
+            return None, None
+        return first, self._last_before(chunk, len(chunk), offset)
+
+    def timed_lines(self, chunk: bytes, offset: int) -> int:
+        """How many lines of the chunk start with a time in the file's layout (C speed)."""
+        fmt = self.fmt
+        if fmt is None:
+            return 0
+        found = len(fmt.starts().findall(chunk))
+        return found + (1 if fmt.read(chunk, 0, offset) is not None else 0)
 
 
 def _fields(sig: Signature, line: bytes) -> dict[str, str] | None:
@@ -220,11 +261,16 @@ def scan_range(task: RangeTask) -> RangeResult:
     window_first: datetime | None = None
     window_last: datetime | None = None
     window_lines = 0
+    timed = 0
+    clock = _Clock(task.log.time_format)
+    unfinished = False  # the last chunk read ends without a line break
     problems: list[str] = [task.log.note] if task.log.note and task.start == 0 else []
     for offset, chunk in chunks(task.log, task.start, task.end, problems):
         total += len(chunk)
         newlines = chunk.count(b"\n")
-        head, tail = _edge_times(chunk)
+        unfinished = not chunk.endswith(b"\n")
+        timed += clock.timed_lines(chunk, offset)
+        head, tail = clock.edges(chunk, offset)
         if first_time is None:
             first_time = head
         if tail is not None:
@@ -235,6 +281,7 @@ def scan_range(task: RangeTask) -> RangeResult:
             after = since is not None and tail is not None and tail < since
             if before or after:
                 lines_before += newlines
+                clock.before = tail or clock.before
                 continue
             inside = (since is None or (head is not None and head >= since)) and (
                 until is None or (tail is not None and tail <= until)
@@ -250,11 +297,23 @@ def scan_range(task: RangeTask) -> RangeResult:
                 n = chunk.count(anchor)
                 if n:
                     _take_exact(
-                        task, group[0], partial[group[0].id], chunk, anchor, n, offset, lines_before
+                        task,
+                        clock,
+                        group[0],
+                        partial[group[0].id],
+                        chunk,
+                        anchor,
+                        n,
+                        offset,
+                        lines_before,
                     )
                 continue
-            _take_each(task, group, partial, chunk, anchor, offset, lines_before, mode)
+            _take_each(task, clock, group, partial, chunk, anchor, offset, lines_before, mode)
         lines_before += newlines
+        clock.before = tail or clock.before
+    if unfinished and task.end is None:
+        # The file's last line has no line break after it: it is a line all the same.
+        lines_before += 1
     return RangeResult(
         str(task.log.path),
         task.start,
@@ -267,11 +326,12 @@ def scan_range(task: RangeTask) -> RangeResult:
         window_first,
         window_last,
         window_lines,
+        timed,
     )
 
 
 def _hit(
-    task: RangeTask,
+    clock: _Clock,
     sig: Signature,
     chunk: bytes,
     pos: int,
@@ -285,12 +345,17 @@ def _hit(
         fields = _fields(sig, line) or {}
     number = lines_before + chunk.count(b"\n", 0, begin) + 1
     return _Hit(
-        offset + begin, number, _time_near(chunk, begin), line[: MAX_EXAMPLE_CHARS * 4], fields
+        offset + begin,
+        number,
+        clock.at(chunk, begin, offset),
+        line[: MAX_EXAMPLE_CHARS * 4],
+        fields,
     )
 
 
 def _take_exact(
     task: RangeTask,
+    clock: _Clock,
     sig: Signature,
     part: _SigPartial,
     chunk: bytes,
@@ -303,19 +368,20 @@ def _take_exact(
     part.count += n
     pos = chunk.find(anchor)
     if part.first is None:
-        part.first = _hit(task, sig, chunk, pos, offset, lines_before)
+        part.first = _hit(clock, sig, chunk, pos, offset, lines_before)
     while len(part.examples) < task.examples and pos >= 0:
-        part.examples.append(_hit(task, sig, chunk, pos, offset, lines_before))
+        part.examples.append(_hit(clock, sig, chunk, pos, offset, lines_before))
         pos = chunk.find(anchor, pos + len(anchor))
     last = chunk.rfind(anchor)
     begin, _ = _line_bounds(chunk, last)
     if offset + begin > part.last_offset:
         part.last_offset = offset + begin
-        part.last_time = _time_near(chunk, begin) or part.last_time
+        part.last_time = clock.at(chunk, begin, offset) or part.last_time
 
 
 def _take_each(
     task: RangeTask,
+    clock: _Clock,
     group: Sequence[Signature],
     partial: dict[str, _SigPartial],
     chunk: bytes,
@@ -347,7 +413,7 @@ def _take_each(
             part = partial[sig.id]
             wants_example = part.first is None or len(part.examples) < task.examples
             if not timed and (edge or sig.timeline or wants_example):
-                moment = _time_near(chunk, begin)
+                moment = clock.at(chunk, begin, offset)
                 timed = True
             if (
                 edge
@@ -366,7 +432,7 @@ def _take_each(
             if sig.timeline and moment is not None:
                 part.times.append(moment)
             if wants_example:
-                hit = _hit(task, sig, chunk, pos, offset, lines_before)
+                hit = _hit(clock, sig, chunk, pos, offset, lines_before)
                 if part.first is None:
                     part.first = hit
                 if len(part.examples) < task.examples:
@@ -377,7 +443,7 @@ def _take_each(
         part = partial[sid]
         if offset + begin > part.last_offset:
             part.last_offset = offset + begin
-            part.last_time = _time_near(chunk, begin) or part.last_time
+            part.last_time = clock.at(chunk, begin, offset) or part.last_time
 
 
 # ---------------------------------------------------------------- the whole scan
@@ -513,6 +579,8 @@ def _merge(
             line_base[(r.path, r.start)] = running
             running += r.lines
         times = [t for r in ranges for t in (r.first_time, r.last_time) if t is not None]
+        timed = sum(r.timed_lines for r in ranges)
+        fmt = log.time_format
         summaries.append(
             FileSummary(
                 str(log.path),
@@ -523,6 +591,13 @@ def _merge(
                 running,
                 min(times, default=None),
                 max(times, default=None),
+                decided_by=log.decided_by,
+                layout=log.layout,
+                time_layout=fmt.layout if fmt is not None else None,
+                time_note=fmt.note if fmt is not None else "",
+                timed_lines=timed,
+                timed_share=round(min(timed, running) / running, 4) if running else 0.0,
+                handler=log.handler,
             )
         )
     sig_results: list[SignatureResult] = []
@@ -575,6 +650,7 @@ def _merge(
 
         ordered = sorted(hits, key=lambda ph: (ph[0], ph[1].offset))[:examples]
         first_times = [h.time for _, h in firsts if h.time is not None]
+        counted = tuple(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])))
         sig_results.append(
             SignatureResult(
                 id=sig.id,
@@ -586,7 +662,8 @@ def _merge(
                 last=last[0] if last else None,
                 files=tuple(sorted(files_with)),
                 examples=tuple(shown(p, h) for p, h in ordered),
-                groups=tuple(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))),
+                groups=counted,
+                decoded=decode(sig.decode, counted) if sig.decode else (),
             )
         )
         if sig.timeline:

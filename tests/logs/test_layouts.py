@@ -27,7 +27,8 @@ from epodc_diag.logs.layouts import family_of, line_time, parse_record
             datetime(2022, 10, 9, 13, 4, 13, 126000),
         ),
         (b"[2026-11-26 08:00:01] bracketed", datetime(2026, 11, 26, 8, 0, 1)),
-        (b"11/26/2026 8:00:01 PM-ish", datetime(2026, 11, 26, 8, 0, 1)),
+        # a 12-hour clock: 8 PM is 20:00
+        (b"11/26/2026 8:00:01 PM-ish", datetime(2026, 11, 26, 20, 0, 1)),
         (b"I #04708 NAIMSERV Received [MsgUpload] from X:{G}", None),
         (b"2026-13-45 99:00:00 not a time", None),
         (b"12345678901234567 too many digits", None),
@@ -106,7 +107,8 @@ def test_unparseable_lines_are_kept_raw() -> None:
 
 def test_families_by_file_name() -> None:
     assert family_of("server_EPOSRV01.log") == "handler"
-    assert family_of("Server.log") == "handler"
+    # ePO 4.x Server.log names no handler: read, but not an Agent Handler's log (issue 11)
+    assert family_of("Server.log") == "other"
     assert family_of("orion.log.2026-11-25") == "tomcat"
     assert family_of("masvc_WKS01.log") == "agent"
     assert family_of("agent_WKS01.log") == "agent"
