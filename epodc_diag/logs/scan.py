@@ -608,6 +608,8 @@ def _merge(
     newest_by_family: dict[str, datetime] = {}
     for log in files:
         newest = windows[str(log.path)].last
+        if log.family == "other":
+            continue  # not a data-channel log: no evidence of how far the DC logs reach
         if newest is not None and (
             log.family not in newest_by_family or newest > newest_by_family[log.family]
         ):
@@ -689,7 +691,14 @@ def _merge(
                     since_last,
                 )
             )
-    all_times = [t for s in summaries for t in (s.first_time, s.last_time) if t is not None]
+    # The data-channel logs' span: a non-DC log (an ePO 4.x Server.log from 2009) does not widen it.
+    all_times = [
+        t
+        for s in summaries
+        if s.family != "other"
+        for t in (s.first_time, s.last_time)
+        if t is not None
+    ]
     report = LogReport(
         files=tuple(summaries),
         signatures=tuple(sig_results),
@@ -758,9 +767,9 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             Verdict(
                 "kb-example-1",
                 Severity.critical,
-                f"the Agent Handler cannot report to the application server: {a} x 'MCUPLOAD ... Error=12029' and "
-                f"{b} x 'NAIMSERV ... err=0x80004005, HTTP status code=0', last at {_fmt(latest)} "
-                "(KB87143 Example 1: check server.ini, DNS and port 8444 with `epodc diag network`)",
+                f"the Agent Handler cannot report to the application server: {a} x 'MCUPLOAD ... Failed to send "
+                f"HTTP request' ({_breakdown(mcupload)}) and {b} x 'NAIMSERV ... Failed to send request' "
+                f"({_breakdown(naimserv)}), last at {_fmt(latest)} (KB87143 Example 1; {_remedy(mcupload, naimserv)})",
             )
         )
     elif a or b:
@@ -768,13 +777,45 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             Verdict(
                 "kb-example-1-partial",
                 Severity.warning,
-                f"one of the two KB87143 Example 1 lines appears ({a} x MCUPLOAD Error=12029, {b} x NAIMSERV "
-                "err=0x80004005): the handler had trouble reaching the application server",
+                f"one of the two KB87143 Example 1 lines appears ({a} x MCUPLOAD Failed to send HTTP request"
+                f"{' (' + _breakdown(mcupload) + ')' if a else ''}, {b} x NAIMSERV Failed to send request"
+                f"{' (' + _breakdown(naimserv) + ')' if b else ''}): the handler had trouble reaching the "
+                f"application server ({_remedy(mcupload, naimserv)})",
             )
         )
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
     tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
     newest_where = "the end of the window" if windowed else "the newest log line"
+    window_text = (
+        f" of the window {_fmt(report.since) if report.since else 'start'} to "
+        f"{_fmt(report.until) if report.until else 'end'}"
+        if windowed
+        else ""
+    )
+    untimed = [
+        f for f in report.files if f.family in _DC_FAMILIES and f.lines and not f.timed_lines
+    ]
+    if untimed:
+        # Say what could not be read rather than guess: times in an unknown layout give no span,
+        # no gap and no "last run", so nothing that needs a time was judged for these files.
+        verdicts.append(
+            Verdict(
+                "logs-untimed",
+                Severity.info,
+                f"no time could be read in {len(untimed)} log file(s) ("
+                + ", ".join(f"{f.path}: {f.family}" for f in untimed)
+                + "): their lines were counted, but nothing that needs a time was judged from them",
+            )
+        )
+    if tomcat_files and not any(f.timed_lines for f in tomcat_files):
+        verdicts.append(
+            Verdict(
+                "dbcleanup-untimed",
+                Severity.info,
+                "no time could be read in orion.log (its timestamp layout is not one epodc knows): "
+                "whether the cleanup task runs every minute was not checked",
+            )
+        )
     if windowed and not any(w.lines for w in windows.values()):
         verdicts.append(
             Verdict(
@@ -787,6 +828,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
     for timeline in report.timelines:
         if not tomcat_files:
             continue
+        if not any(f.timed_lines for f in tomcat_files):
+            continue  # said above (dbcleanup-untimed)
         if not any(w.lines for w in tomcat_windows):
             # No orion.log line in the window says nothing sure about the task (the window may
             # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
@@ -808,7 +851,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                     Verdict(
                         "dbcleanup-missing",
                         Severity.critical,
-                        f"orion.log covers {_span(span)}{' of the window' if windowed else ''} without one "
+                        f"orion.log covers {_span(span)}{window_text} ({_fmt(min(times))} to "
+                        f"{_fmt(max(times))}) without one "
                         "'Running DataChannel DbCleanupTask' line: the "
                         "data-channel cleanup task is not running (KB87143 Example 2)",
                     )
@@ -881,8 +925,33 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
 # The verdict id for logs that could not all be read; `diag logs` exits 3 on it when nothing
 # worse was found (like a monitoring plugin that could not check everything).
 INCOMPLETE = "logs-incomplete"
-# Verdicts that say nothing was read at all (an empty window): never logs-ok beside them.
-NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised"})
+# Verdicts that say nothing was read at all (an empty window), or that what needs a time
+# could not be judged (orion.log's times unreadable): never logs-ok beside them.
+NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised", "dbcleanup-untimed"})
+_DC_FAMILIES = ("handler", "tomcat", "agent")
+
+
+def _breakdown(result: SignatureResult | None) -> str:
+    """'12029 ERROR_WINHTTP_CANNOT_CONNECT x 5, 12007 ... x 1': every value counted, decoded."""
+    if result is None:
+        return ""
+    if result.decoded:
+        return ", ".join(f"{d.value} {d.name} x {d.count}" for d in result.decoded)
+    return ", ".join(f"{value} x {count}" for value, count in result.groups)
+
+
+def _remedy(*results: SignatureResult | None) -> str:
+    """Where to look, from the decoded causes (DNS, route, TLS, the application server)."""
+    from epodc_diag.logs.decode import REMEDIES
+
+    keys: list[str] = []
+    for result in results:
+        for decoded in result.decoded if result is not None else ():
+            if decoded.remedy and decoded.remedy not in keys:
+                keys.append(decoded.remedy)
+    if not keys:
+        return "check server.ini, DNS and port 8444 with `epodc diag network`"
+    return "check " + "; ".join(REMEDIES[k] for k in keys)
 
 
 def exit_code(report: LogReport) -> int:

@@ -180,10 +180,11 @@ def _sample_lines(head: bytes, tail: bytes, encoding: str, *, whole: bool) -> li
 def _date_time_only(log: LogFile, mtime: float) -> TimeFormat:
     """A time-only layout (log4j %d{ABSOLUTE}): where the clock passed midnight, and the date of
     the first line, from the file's name or else from its modification time."""
-    from datetime import datetime, timedelta
+    from datetime import date, datetime, timedelta
 
     assert log.time_format is not None
-    fmt = log.time_format
+    # Read times of day only: any date does, and no roll-over is known yet.
+    fmt = replace(log.time_format, base=date(1900, 1, 1), rollovers=())
     rollovers: list[int] = []
     previous: int | None = None
     last_seconds: int | None = None
@@ -203,6 +204,7 @@ def _date_time_only(log: LogFile, mtime: float) -> TimeFormat:
             last_seconds = previous if previous is not None else last_seconds
     except InputError:
         pass  # unreadable now: the scan says so
+    fmt = log.time_format
     named = date_in_name(log.path.name)
     if named is not None:
         return replace(
