@@ -226,13 +226,19 @@ class _Clock:
             return None, None
         return first, self._last_before(chunk, len(chunk), offset)
 
-    def timed_lines(self, chunk: bytes, offset: int) -> int:
-        """How many lines of the chunk start with a time in the file's layout (C speed)."""
+    def timed_lines(
+        self, chunk: bytes, offset: int, head: datetime | None, tail: datetime | None
+    ) -> int:
+        """How many lines of the chunk start with a time in the file's layout (C speed): the
+        day's fixed prefix counted with bytes.count where the layout has one, else a regex."""
         fmt = self.fmt
-        if fmt is None:
+        if fmt is None or head is None:
             return 0
-        found = len(fmt.starts().findall(chunk))
-        return found + (1 if fmt.read(chunk, 0, offset) is not None else 0)
+        at_start = 1 if fmt.read(chunk, 0, offset) is not None else 0
+        prefixes = fmt.day_prefixes(head, tail)
+        if prefixes is not None:
+            return at_start + sum(chunk.count(b"\n" + prefix) for prefix in prefixes)
+        return at_start + len(fmt.starts().findall(chunk))
 
 
 def _fields(sig: Signature, line: bytes) -> dict[str, str] | None:
@@ -269,8 +275,8 @@ def scan_range(task: RangeTask) -> RangeResult:
         total += len(chunk)
         newlines = chunk.count(b"\n")
         unfinished = not chunk.endswith(b"\n")
-        timed += clock.timed_lines(chunk, offset)
         head, tail = clock.edges(chunk, offset)
+        timed += clock.timed_lines(chunk, offset, head, tail)
         if first_time is None:
             first_time = head
         if tail is not None:
@@ -885,9 +891,13 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 "no orion.log among the inputs: the cleanup task's runs were not checked",
             )
         )
-    if not any(f.family != "unknown" and f.lines for f in report.files):
+    if not any(
+        f.family in _DC_FAMILIES and f.lines and (f.timed_lines or f.layout != "none")
+        for f in report.files
+    ):
         # Lines were read, but from nothing epodc knows as a data-channel log (a stray file, a
-        # binary file named .log): what the signatures did not find says nothing.
+        # binary file named .log, a DC name over content with no known layout and no time):
+        # what the signatures did not find says nothing.
         verdicts.append(
             Verdict(
                 "logs-unrecognised",
