@@ -282,7 +282,8 @@ def _day_prefix(layout: str, lines: list[bytes]) -> str | None:
     if len(forms) != 1:
         return None
     (form,) = forms
-    sep, then = form.decode("ascii")  # '-', '/' or '.'; ' ' or 'T': nothing strftime reads
+    text = form.decode("ascii")
+    sep, then = text[0], text[1]  # '-', '/' or '.'; ' ' or 'T': nothing strftime reads
     return f"%Y{sep}%m{sep}%d{then}"
 
 
