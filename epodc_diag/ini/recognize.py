@@ -159,11 +159,6 @@ def _prefer(
             f"{what}: {chosen.value} ([{chosen.source.section}] {chosen.source.key}) preferred over "
             + ", ".join(why)
         )
-    elif _is_own(chosen, own):
-        notes.append(
-            f"{what}: {chosen.value} is this machine's own name or address and server.ini names no "
-            "other: the application server is taken to run on this machine"
-        )
     return chosen
 
 
