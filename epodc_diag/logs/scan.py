@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
@@ -611,15 +612,14 @@ def _merge(
     # Measured within --since/--until: "now" for the cleanup task is the end of the window
     # (its newest line, at most --until), not the newest line of the whole file.
     windows = _windows(files, per_file)
-    newest_by_family: dict[str, datetime] = {}
+    newest_by_host: dict[Path, datetime] = {}
     for log in files:
         newest = windows[str(log.path)].last
         if log.family == "other":
             continue  # not a data-channel log: no evidence of how far the DC logs reach
-        if newest is not None and (
-            log.family not in newest_by_family or newest > newest_by_family[log.family]
-        ):
-            newest_by_family[log.family] = newest
+        host = host_folder(log.path)
+        if newest is not None and (host not in newest_by_host or newest > newest_by_host[host]):
+            newest_by_host[host] = newest
     for sig in signatures():
         count = 0
         hits: list[tuple[str, _Hit]] = []
@@ -675,9 +675,16 @@ def _merge(
             )
         )
         if sig.timeline:
-            # "How long since the last run" is measured against the newest line of any log scanned:
-            # a Tomcat that has gone quiet altogether must not hide a task that stopped.
-            reference = max(newest_by_family.values(), default=None)
+            # "How long since the last run" is measured against the newest line of the logs of
+            # the same host (a Tomcat that has gone quiet altogether must not hide a task that
+            # stopped), never against another machine's clock: logs copied from a remote Agent
+            # Handler or a client may run hours ahead in their own local time.
+            hosts = {host_folder(Path(path)) for path in files_with} or {
+                host_folder(log.path) for log in files if sig.applies_to(log.family)
+            }
+            reference = max(
+                (t for host, t in newest_by_host.items() if host in hosts), default=None
+            )
             run_times.sort()
             gap = None
             gap_after = None
@@ -727,6 +734,15 @@ class _Window:
     first: datetime | None
     last: datetime | None
     lines: int
+
+
+def host_folder(path: Path) -> Path:
+    """The folder that stands for the machine a log was written on: an install's root for
+    `<root>\\DB\\Logs` and `<root>\\Server\\Logs` (the ePO server's own logs), else the file's folder."""
+    parent = path.parent
+    if parent.name.lower() == "logs" and parent.parent.name.lower() in ("db", "server"):
+        return parent.parent.parent
+    return parent
 
 
 def _windows(

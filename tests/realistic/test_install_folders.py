@@ -325,3 +325,18 @@ def test_content_decides_a_file_with_an_unknown_name(tmp_path: Path) -> None:
 def test_iso_handler_helper_is_the_engine_free_layout() -> None:
     assert iso_handler(datetime(2026, 11, 26, 8, 0, 1, 123000)) == "2026-11-26 08:00:01.123"
     assert set(CLEANUP_DECORATIONS) >= {"kb", "short-line", "padded-full", "abbreviated", "no-dash"}
+
+
+def test_a_remote_handlers_clock_does_not_make_the_cleanup_task_late(tmp_path: Path) -> None:
+    """Logs copied from a remote Agent Handler that writes its local time, one hour ahead of the
+    ePO server: the cleanup task's last run is measured against the ePO server's own logs."""
+    install = healthy_install(tmp_path / "epo")
+    remote = Install(tmp_path / "copied-from-ah02")
+    ahead = timedelta(hours=1)
+    remote.write("server_AH02.log", handler_lines(START + ahead, NOW + ahead))
+    code, logs = diag_logs(
+        str(install.root / "DB" / "Logs"), str(install.root / "Server" / "Logs"), str(remote.root)
+    )
+    assert code == 0 and codes(logs) == {"logs-ok"}, logs["verdicts"]
+    (timeline,) = logs["timelines"]
+    assert timeline["reference_time"].replace("T", " ").startswith("2026-11-26 11:00")
