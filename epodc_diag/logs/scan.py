@@ -183,6 +183,11 @@ class _Clock:
     def __init__(self, fmt: TimeFormat | None) -> None:
         self.fmt = fmt
         self.before: datetime | None = None  # the last time of the chunks already scanned
+        # What searching back has learnt in the current chunk: (chunk offset, position and time
+        # of a timed line (-1 and None: none), the position up to which no line after it is
+        # timed). Hits come in order, so the next search back starts where the last one ended:
+        # no rescans, however many hits sit in an untimed stretch.
+        self._found: tuple[int, int, datetime | None, int] | None = None
 
     def at(self, chunk: bytes, begin: int, offset: int) -> datetime | None:
         """The time of the line at `begin`, or of the last timed line before it."""
@@ -197,20 +202,33 @@ class _Clock:
 
     def _last_before(self, chunk: bytes, stop: int, offset: int) -> datetime | None:
         assert self.fmt is not None
+        floor = 0
+        known = self._found
+        if known is not None and known[0] == offset and known[1] < stop:
+            if known[3] >= stop:
+                return known[2]
+            floor = known[3]
+        else:
+            known = None
         starts = self.fmt.starts()
         window = 4096
         low = stop
-        while low > 0:
-            low = max(0, stop - window)
+        while low > floor:
+            low = max(floor, stop - window)
             # Line starts after a break inside [low, stop): the last one that reads wins.
-            for pos in reversed(
-                [m.start() + 1 for m in starts.finditer(chunk, max(low - 1, 0), stop)]
-            ):
+            positions = [m.start() + 1 for m in starts.finditer(chunk, max(low - 1, 0), stop)]
+            for pos in reversed(positions):
                 moment = self.fmt.read(chunk, pos, offset)
                 if moment is not None:
+                    self._found = (offset, pos, moment, stop)
                     return moment
             window *= 4
-        return self.fmt.read(chunk, 0, offset) if stop > 0 else None
+        if known is not None:
+            self._found = (offset, known[1], known[2], stop)
+            return known[2]
+        first = self.fmt.read(chunk, 0, offset) if stop > 0 else None
+        self._found = (offset, 0 if first is not None else -1, first, stop)
+        return first
 
     def edges(self, chunk: bytes, offset: int) -> tuple[datetime | None, datetime | None]:
         """The times of the chunk's first and last timed lines (None: no timed line in it)."""
