@@ -327,3 +327,22 @@ def test_continuation_lines_take_the_time_before_them_across_chunks(
     kb = report.signature("kb-mcupload-12029")
     assert kb is not None and kb.count == 1 and kb.last == datetime(2026, 11, 26, 9, 30)
     assert kb.examples[0].time == datetime(2026, 11, 26, 9, 30)
+
+
+def test_hits_in_a_long_untimed_stretch_take_the_last_time_before_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of matching lines without a time of their own, over several chunks: each takes
+    the time of the last timed line before it, in this chunk or an earlier one."""
+    monkeypatch.setattr(sources, "CHUNK", 16 * 1024)
+    run = "INFO [t] Internal.DbCleanupTask - Running DataChannel DbCleanupTask"
+    lines = [f"2026-11-26 08:00:00,000 {run}", *[run] * 3000, f"2026-11-26 08:07:00,000 {run}"]
+    lines += [run] * 3000
+    path = tmp_path / "orion.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = scan(expand([path])[0])
+    (timeline,) = report.timelines
+    assert timeline.runs == 6002
+    assert timeline.first == datetime(2026, 11, 26, 8, 0)
+    assert timeline.last == datetime(2026, 11, 26, 8, 7)
+    assert timeline.largest_gap == timedelta(minutes=7)
