@@ -384,14 +384,14 @@ def with_rule_verdicts(report: LogReport) -> LogReport:
 
 def _handler_logs(report: LogReport) -> tuple[HandlerLogFacts, ...]:
     """One fact per Agent Handler: its log and rotated copies together (a rotated copy ends
-    early, which must not read as a handler that stopped)."""
-    from epodc_diag.logs.layouts import handler_of_log
-
+    early, which must not read as a handler that stopped). Only a server_<host>.log names a
+    handler; other files in DB\\Logs (EpoApSvr_*, Eventparser_*, Server.log, backups without a
+    host) never become one."""
     merged: dict[str, HandlerLogFacts] = {}
     for f in report.files:
-        if f.family != "handler":
+        name = f.handler
+        if f.family != "handler" or name is None:
             continue
-        name = handler_of_log(Path(f.path).name)
         seen = merged.get(name.upper())
         if seen is None:
             merged[name.upper()] = HandlerLogFacts(name, f.path, f.lines, f.last_time)

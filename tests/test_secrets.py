@@ -475,7 +475,8 @@ def test_bundle_member_scrub_catches_a_log_line(tmp_path: Path) -> None:
     # A log excerpt with a connection string in it: the final pass over members masks it.
     logs = tmp_path / "logs"
     logs.mkdir()
-    (logs / "server.log").write_text(
+    # a handler log by name (server_<host>.log): an ePO 4.x Server.log is not a DC log (issue 11)
+    (logs / "server_EPOAH01.log").write_text(
         "2026-11-26 08:00:00,000 ERROR connecting with Server=sql01;Uid=sa;Pwd=LogLineSecret\n"
         "2026-11-26 08:00:01,000 INFO proxy http://u:LogProxySecret@proxy:8080 ok\n",
         encoding="utf-8",
@@ -516,7 +517,8 @@ def test_diag_logs_never_prints_a_secret_from_a_log_line(tmp_path: Path, fmt: st
     # Example lines of a matched signature are printed: the scrubber runs over stdout too.
     logs = tmp_path / "logs"
     logs.mkdir()
-    (logs / "server.log").write_text(
+    # a handler log by name (server_<host>.log): an ePO 4.x Server.log is not a DC log (issue 11)
+    (logs / "server_EPOAH01.log").write_text(
         "2026-11-26 08:00:00,000 I #1234 MCUPLOAD SecureHttp.cpp(123): Failed to send HTTP "
         "request. Error=12029 via http://proxyuser:Zq7Hunter@proxy:8080 pwd=Zq7Hunter\n",
         encoding="utf-8",

@@ -221,6 +221,7 @@ def ini_command(
                         "port": fact(facts.port),
                     },
                     "candidates": [fact(c) for c in facts.candidates],
+                    "choice_notes": list(facts.notes),
                     "issues": [
                         {"line": i.line, "kind": i.kind, "message": i.message} for i in ini.issues
                     ],

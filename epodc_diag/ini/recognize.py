@@ -7,13 +7,20 @@ The real key names are not public (DOMAIN.md section 4). Two ways in, used toget
 * whatever the keys are called, every value that is an IPv4 or IPv6 address, a host name or FQDN,
   a `host:port` or a URL is recognised and listed as a candidate, so the check still works on an
   ini whose keys nobody here has seen.
+
+Among several candidates of the same standing, the one that is not this machine's own identity
+wins: a server.ini on a remote Agent Handler names the handler itself too (`ComputerName`-like
+keys, its host name), and the KB's question is which name and address it uses for the
+*application server*. Names under keys of other services (SMTP, proxy, SQL Server ...) come last.
+The choice and why is said in `ServerFacts.notes`; the other candidates stay listed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from epodc_diag.ini.reader import IniFile, IniValue
@@ -62,6 +69,97 @@ class ServerFacts:
     ip: Candidate | None
     port: Candidate | None
     candidates: tuple[Candidate, ...]
+    # how a choice among several candidates was made ("epo01 preferred over ah02: ah02 is this
+    # machine (ComputerName)"); empty when there was nothing to choose
+    notes: tuple[str, ...] = ()
+
+
+# Keys naming the machine the ini lives on (on a remote Agent Handler: the handler itself).
+_OWN_KEY_RE = re.compile(
+    r"^(?:local|this|own|my)?[_-]?(?:computer|machine|netbios)[_-]?(?:name|host(?:name)?|ip"
+    r"(?:address)?|address)?$|^(?:local|this|own|my)[_-]?(?:host(?:name)?|name|ip(?:address)?"
+    r"|address|computer|machine)$",
+    re.I,
+)
+# Keys naming another service's host: never the application server by shape alone.
+_OTHER_SERVICE_KEY_RE = re.compile(
+    r"smtp|mail|proxy|ldap|ntp|wsus|sql|database|^db|syslog|snmp|licen[cs]e|repo|ftp|unc", re.I
+)
+_LOOPBACK = {"localhost", "localhost.localdomain", "127.0.0.1", "::1"}
+
+
+def own_identity(ini: IniFile, extra: Iterable[str] = ()) -> set[str]:
+    """This machine's names and addresses, lower-cased: the values of ComputerName-like keys in
+    the ini, the local host name (no DNS query: it is read, not resolved), loopback, `extra`."""
+    names = set(_LOOPBACK)
+    names.update(x.lower() for x in extra if x)
+    try:
+        local = socket.gethostname()
+    except OSError:  # pragma: no cover - no host name at all
+        local = ""
+    if local:
+        names.update({local.lower(), local.split(".")[0].lower()})
+    for value in ini.effective():
+        if _OWN_KEY_RE.search(value.key):
+            for candidate in recognise(value):
+                names.add(candidate.value.lower())
+                names.add(candidate.value.split(".")[0].lower())
+    return {n for n in names if n}
+
+
+def _is_own(candidate: Candidate, own: set[str]) -> bool:
+    value = candidate.value.lower()
+    if candidate.kind in ("ipv4", "ipv6"):
+        try:
+            if ipaddress.ip_address(value.split("%")[0]).is_loopback:
+                return True
+        except ValueError:
+            pass
+        return value in own
+    return value in own or value.split(".")[0] in own
+
+
+def _prefer(
+    what: str, tiers: list[list[Candidate]], own: set[str], notes: list[str]
+) -> Candidate | None:
+    """The candidate to take among tiers (by known key, then by shape), in tier order: first one
+    that is not this machine's own, then this machine's own (the ini of the ePO server itself),
+    last one found by shape alone under another service's key (SMTP, proxy, SQL Server)."""
+    unique: list[tuple[int, Candidate]] = []
+    for level, tier in enumerate(tiers):
+        for candidate in tier:
+            if all(candidate.value.lower() != u.value.lower() for _, u in unique):
+                unique.append((level, candidate))
+    if not unique:
+        return None
+
+    def rank(entry: tuple[int, Candidate]) -> tuple[int, int]:
+        level, c = entry
+        other_service = level > 0 and bool(_OTHER_SERVICE_KEY_RE.search(c.source.key))
+        if other_service:  # a mail relay or proxy is never the application server
+            return (2, level)
+        return (1 if _is_own(c, own) else 0, level)
+
+    ranked = sorted(unique, key=rank)  # stable: the tiers' own order within a rank
+    chosen = ranked[0][1]
+    first = unique[0][1]
+    if chosen is not first:
+        passed = [c for _, c in unique if c is not chosen][:3]
+        why = []
+        for c in passed:
+            reason = (
+                "this machine's own"
+                if _is_own(c, own)
+                else "under a key of another service"
+                if _OTHER_SERVICE_KEY_RE.search(c.source.key)
+                else "found after it"
+            )
+            why.append(f"{c.value} ([{c.source.section}] {c.source.key}: {reason})")
+        notes.append(
+            f"{what}: {chosen.value} ([{chosen.source.section}] {chosen.source.key}) preferred over "
+            + ", ".join(why)
+        )
+    return chosen
 
 
 def is_secret_key(key: str) -> bool:
@@ -128,18 +226,24 @@ def recognise(value: IniValue) -> list[Candidate]:
 
 
 def _by_keys(ini: IniFile, keys: Sequence[str], kinds: tuple[str, ...]) -> Candidate | None:
+    found = _all_by_keys(ini, keys, kinds)
+    return found[0] if found else None
+
+
+def _all_by_keys(ini: IniFile, keys: Sequence[str], kinds: tuple[str, ...]) -> list[Candidate]:
+    """Every candidate of these kinds under these keys, in the keys' order."""
     effective = ini.effective()
+    out: list[Candidate] = []
     for wanted in keys:
         for value in effective:
             if value.key.lower() != wanted.lower():
                 continue
             number = _port(value.value.strip())
             if kinds == ("port",) and number is not None:
-                return Candidate("port", value.value.strip(), number, value)
-            for candidate in recognise(value):
-                if candidate.kind in kinds:
-                    return candidate
-    return None
+                out.append(Candidate("port", value.value.strip(), number, value))
+                continue
+            out.extend(c for c in recognise(value) if c.kind in kinds)
+    return out
 
 
 def server_facts(
@@ -147,24 +251,33 @@ def server_facts(
     host_keys: Sequence[str] = (),
     ip_keys: Sequence[str] = (),
     port_keys: Sequence[str] = (),
+    own_names: Iterable[str] = (),
 ) -> ServerFacts:
-    """The application server's name, address and port, by key alias first, then by shape."""
+    """The application server's name, address and port: by key alias first, then by shape;
+    within each, not this machine's own identity (`own_identity`) when there is a choice."""
     candidates = tuple(c for value in ini.effective() for c in recognise(value))
-    host = _by_keys(ini, [*host_keys, *DEFAULT_HOST_KEYS], ("fqdn",)) or _by_keys(
-        ini, [*host_keys, *DEFAULT_HOST_KEYS], ("hostname",)
+    own = own_identity(ini, own_names)
+    notes: list[str] = []
+    host_by_key = _all_by_keys(ini, [*host_keys, *DEFAULT_HOST_KEYS], ("fqdn", "hostname"))
+    # FQDNs before single labels, each in the keys' order (the DNS name is what the KB asks for).
+    host_by_key.sort(key=lambda c: c.kind != "fqdn")
+    by_shape = [c for c in candidates if c.kind == "fqdn"] + [
+        c for c in candidates if c.kind == "hostname"
+    ]
+    host = _prefer("host", [host_by_key, by_shape], own, notes)
+    ip = _prefer(
+        "address",
+        [
+            _all_by_keys(ini, [*ip_keys, *DEFAULT_IP_KEYS], ("ipv4", "ipv6")),
+            [c for c in candidates if c.kind in ("ipv4", "ipv6")],
+        ],
+        own,
+        notes,
     )
-    ip = _by_keys(ini, [*ip_keys, *DEFAULT_IP_KEYS], ("ipv4", "ipv6"))
     port = _by_keys(ini, [*port_keys, *DEFAULT_PORT_KEYS], ("port",))
-    # Keys nobody here has seen: fall back to the shapes of the values.
-    if host is None:
-        host = next((c for c in candidates if c.kind == "fqdn"), None) or next(
-            (c for c in candidates if c.kind == "hostname"), None
-        )
-    if ip is None:
-        ip = next((c for c in candidates if c.kind in ("ipv4", "ipv6")), None)
     if port is None:
         with_port = next((c for c in candidates if c.port == 8444), None) or next(
             (c for c in candidates if c.kind == "port" and c.port == 8444), None
         )
         port = with_port
-    return ServerFacts(host, ip, port, candidates)
+    return ServerFacts(host, ip, port, candidates, tuple(notes))

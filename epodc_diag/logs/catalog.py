@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from epodc_diag.errors import InputError
+from epodc_diag.logs.decode import TABLES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,6 +32,9 @@ class Signature:
     exact: bool  # the anchor alone identifies the line (the pattern only extracts fields)
     reference: str
     meaning: str
+    decode: str = ""  # how group values are explained: winhttp, http-status (decode.py)
+    examples: tuple[str, ...] = ()  # lines it must find (tests scan each one)
+    counter_examples: tuple[str, ...] = ()  # lines it must not find
 
     def applies_to(self, family: str) -> bool:
         return family == "unknown" or family in self.families
@@ -69,6 +73,11 @@ def parse_catalog(text: str, source: str) -> tuple[Signature, ...]:
             raise InputError(
                 f"{where} ({sid}): group_by '{group_by}' is not a named group of its pattern"
             )
+        decode = str(entry.get("decode", ""))
+        if decode and (decode not in TABLES or not group_by):
+            raise InputError(
+                f"{where} ({sid}): decode '{decode}' needs group_by and one of {', '.join(TABLES)}"
+            )
         found.append(
             Signature(
                 id=sid,
@@ -81,6 +90,9 @@ def parse_catalog(text: str, source: str) -> tuple[Signature, ...]:
                 exact=pattern is None or bool(entry.get("exact", False)),
                 reference=str(entry.get("reference", "")),
                 meaning=str(entry.get("meaning", "")),
+                decode=decode,
+                examples=tuple(str(x) for x in entry.get("examples", ())),
+                counter_examples=tuple(str(x) for x in entry.get("counter_examples", ())),
             )
         )
     if not found:

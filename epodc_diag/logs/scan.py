@@ -25,11 +25,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from epodc_diag import limits
 from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
-from epodc_diag.logs.layouts import line_time
+from epodc_diag.logs.decode import Decoded, decode
+from epodc_diag.logs.layouts import TimeFormat
 from epodc_diag.logs.sources import LogFile, chunks, default_jobs, split_ranges
 from epodc_diag.model import CheckStatus, Severity, Verdict, exit_code_of, not_checked, worst
 
@@ -58,6 +60,8 @@ class SignatureResult:
     files: tuple[str, ...]
     examples: tuple[Example, ...]
     groups: tuple[tuple[str, int], ...] = ()
+    # The groups explained (WinHTTP errors, HTTP statuses): name, meaning and where to look.
+    decoded: tuple[Decoded, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,13 +81,20 @@ class Timeline:
 @dataclass(frozen=True)
 class FileSummary:
     path: str
-    family: str
+    family: str  # handler, tomcat, agent, other (read, not a data-channel log) or unknown
     encoding: str
     compressed: bool
     bytes: int
     lines: int
-    first_time: datetime | None
+    first_time: datetime | None  # of its first and last TIMED lines (continuations have none)
     last_time: datetime | None
+    decided_by: str = "name"  # how the family was decided
+    layout: str = "none"  # line layout: handler, log4j, ma5 or none
+    time_layout: str | None = None  # e.g. "dd MMM yyyy HH:mm:ss,SSS"; None: no time read
+    time_note: str = ""  # how an ambiguous date order or a time-only date was settled
+    timed_lines: int = 0  # lines that start with a time in the file's layout
+    timed_share: float = 0.0  # timed_lines / lines (the rest are continuations or unreadable)
+    handler: str | None = None  # the Agent Handler this log belongs to (server_<host>.log)
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,7 @@ class RangeResult:
     window_first: datetime | None = None
     window_last: datetime | None = None
     window_lines: int = 0
+    timed_lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -169,35 +181,89 @@ def _line_bounds(chunk: bytes, pos: int) -> tuple[int, int]:
     return begin, len(chunk) if end < 0 else end
 
 
-def _time_near(chunk: bytes, begin: int) -> datetime | None:
-    """The time of the line at `begin`, or of the nearest earlier line that has one (a few back)."""
-    for _ in range(20):
-        end = chunk.find(b"\n", begin)
-        found = line_time(chunk[begin : end if end >= 0 else len(chunk)][:64])
-        if found is not None or begin == 0:
-            return found
-        begin = chunk.rfind(b"\n", 0, begin - 1) + 1
-    return None
+class _Clock:
+    """Reads one file's times in its own layout. A line without a time (a stack trace, the rest
+    of a multi-line SQL statement) takes the time of the nearest timed line before it; the
+    search back is done by the regex engine, not line by line in Python."""
 
+    def __init__(self, fmt: TimeFormat | None) -> None:
+        self.fmt = fmt
+        self.before: datetime | None = None  # the last time of the chunks already scanned
+        # What searching back has learnt in the current chunk: (chunk offset, position and time
+        # of a timed line (-1 and None: none), the position up to which no line after it is
+        # timed). Hits come in order, so the next search back starts where the last one ended:
+        # no rescans, however many hits sit in an untimed stretch.
+        self._found: tuple[int, int, datetime | None, int] | None = None
 
-def _edge_times(chunk: bytes) -> tuple[datetime | None, datetime | None]:
-    first = None
-    begin = 0
-    for _ in range(20):
-        end = chunk.find(b"\n", begin)
-        first = line_time(chunk[begin : end if end >= 0 else len(chunk)][:64])
-        if first is not None or end < 0:
-            break
-        begin = end + 1
-    last = None
-    stop = len(chunk) - 1 if chunk.endswith(b"\n") else len(chunk)
-    for _ in range(20):
-        begin = chunk.rfind(b"\n", 0, stop) + 1
-        last = line_time(chunk[begin:stop][:64])
-        if last is not None or begin == 0:
-            break
-        stop = begin - 1
-    return first, last
+    def at(self, chunk: bytes, begin: int, offset: int) -> datetime | None:
+        """The time of the line at `begin`, or of the last timed line before it."""
+        fmt = self.fmt
+        if fmt is None:
+            return None
+        moment = fmt.read(chunk, begin, offset)
+        if moment is not None:
+            return moment
+        found = self._last_before(chunk, begin, offset)
+        return found if found is not None else self.before
+
+    def _last_before(self, chunk: bytes, stop: int, offset: int) -> datetime | None:
+        assert self.fmt is not None
+        floor = 0
+        known = self._found
+        if known is not None and known[0] == offset and known[1] < stop:
+            if known[3] >= stop:
+                return known[2]
+            floor = known[3]
+        else:
+            known = None
+        starts = self.fmt.starts()
+        window = 4096
+        low = stop
+        while low > floor:
+            low = max(floor, stop - window)
+            # Line starts after a break inside [low, stop): the last one that reads wins.
+            positions = [m.start() + 1 for m in starts.finditer(chunk, max(low - 1, 0), stop)]
+            for pos in reversed(positions):
+                moment = self.fmt.read(chunk, pos, offset)
+                if moment is not None:
+                    self._found = (offset, pos, moment, stop)
+                    return moment
+            window *= 4
+        if known is not None:
+            self._found = (offset, known[1], known[2], stop)
+            return known[2]
+        first = self.fmt.read(chunk, 0, offset) if stop > 0 else None
+        self._found = (offset, 0 if first is not None else -1, first, stop)
+        return first
+
+    def edges(self, chunk: bytes, offset: int) -> tuple[datetime | None, datetime | None]:
+        """The times of the chunk's first and last timed lines (None: no timed line in it)."""
+        fmt = self.fmt
+        if fmt is None:
+            return None, None
+        first = fmt.read(chunk, 0, offset)
+        if first is None:
+            for match in fmt.starts().finditer(chunk):
+                first = fmt.read(chunk, match.start() + 1, offset)
+                if first is not None:
+                    break
+        if first is None:
+            return None, None
+        return first, self._last_before(chunk, len(chunk), offset)
+
+    def timed_lines(
+        self, chunk: bytes, offset: int, head: datetime | None, tail: datetime | None
+    ) -> int:
+        """How many lines of the chunk start with a time in the file's layout (C speed): the
+        day's fixed prefix counted with bytes.count where the layout has one, else a regex."""
+        fmt = self.fmt
+        if fmt is None or head is None:
+            return 0
+        at_start = 1 if fmt.read(chunk, 0, offset) is not None else 0
+        prefixes = fmt.day_prefixes(head, tail)
+        if prefixes is not None:
+            return at_start + sum(chunk.count(b"\n" + prefix) for prefix in prefixes)
+        return at_start + len(fmt.starts().findall(chunk))
 
 
 def _fields(sig: Signature, line: bytes) -> dict[str, str] | None:
@@ -226,11 +292,16 @@ def scan_range(task: RangeTask) -> RangeResult:
     window_first: datetime | None = None
     window_last: datetime | None = None
     window_lines = 0
+    timed = 0
+    clock = _Clock(task.log.time_format)
+    unfinished = False  # the last chunk read ends without a line break
     problems: list[str] = [task.log.note] if task.log.note and task.start == 0 else []
     for offset, chunk in chunks(task.log, task.start, task.end, problems):
         total += len(chunk)
         newlines = chunk.count(b"\n")
-        head, tail = _edge_times(chunk)
+        unfinished = not chunk.endswith(b"\n")
+        head, tail = clock.edges(chunk, offset)
+        timed += clock.timed_lines(chunk, offset, head, tail)
         if first_time is None:
             first_time = head
         if tail is not None:
@@ -241,6 +312,7 @@ def scan_range(task: RangeTask) -> RangeResult:
             after = since is not None and tail is not None and tail < since
             if before or after:
                 lines_before += newlines
+                clock.before = tail or clock.before
                 continue
             inside = (since is None or (head is not None and head >= since)) and (
                 until is None or (tail is not None and tail <= until)
@@ -256,11 +328,23 @@ def scan_range(task: RangeTask) -> RangeResult:
                 n = chunk.count(anchor)
                 if n:
                     _take_exact(
-                        task, group[0], partial[group[0].id], chunk, anchor, n, offset, lines_before
+                        task,
+                        clock,
+                        group[0],
+                        partial[group[0].id],
+                        chunk,
+                        anchor,
+                        n,
+                        offset,
+                        lines_before,
                     )
                 continue
-            _take_each(task, group, partial, chunk, anchor, offset, lines_before, mode)
+            _take_each(task, clock, group, partial, chunk, anchor, offset, lines_before, mode)
         lines_before += newlines
+        clock.before = tail or clock.before
+    if unfinished and task.end is None:
+        # The file's last line has no line break after it: it is a line all the same.
+        lines_before += 1
     return RangeResult(
         str(task.log.path),
         task.start,
@@ -273,11 +357,12 @@ def scan_range(task: RangeTask) -> RangeResult:
         window_first,
         window_last,
         window_lines,
+        timed,
     )
 
 
 def _hit(
-    task: RangeTask,
+    clock: _Clock,
     sig: Signature,
     chunk: bytes,
     pos: int,
@@ -291,12 +376,17 @@ def _hit(
         fields = _fields(sig, line) or {}
     number = lines_before + chunk.count(b"\n", 0, begin) + 1
     return _Hit(
-        offset + begin, number, _time_near(chunk, begin), line[: MAX_EXAMPLE_CHARS * 4], fields
+        offset + begin,
+        number,
+        clock.at(chunk, begin, offset),
+        line[: MAX_EXAMPLE_CHARS * 4],
+        fields,
     )
 
 
 def _take_exact(
     task: RangeTask,
+    clock: _Clock,
     sig: Signature,
     part: _SigPartial,
     chunk: bytes,
@@ -309,19 +399,20 @@ def _take_exact(
     part.count += n
     pos = chunk.find(anchor)
     if part.first is None:
-        part.first = _hit(task, sig, chunk, pos, offset, lines_before)
+        part.first = _hit(clock, sig, chunk, pos, offset, lines_before)
     while len(part.examples) < task.examples and pos >= 0:
-        part.examples.append(_hit(task, sig, chunk, pos, offset, lines_before))
+        part.examples.append(_hit(clock, sig, chunk, pos, offset, lines_before))
         pos = chunk.find(anchor, pos + len(anchor))
     last = chunk.rfind(anchor)
     begin, _ = _line_bounds(chunk, last)
     if offset + begin > part.last_offset:
         part.last_offset = offset + begin
-        part.last_time = _time_near(chunk, begin) or part.last_time
+        part.last_time = clock.at(chunk, begin, offset) or part.last_time
 
 
 def _take_each(
     task: RangeTask,
+    clock: _Clock,
     group: Sequence[Signature],
     partial: dict[str, _SigPartial],
     chunk: bytes,
@@ -353,7 +444,7 @@ def _take_each(
             part = partial[sig.id]
             wants_example = part.first is None or len(part.examples) < task.examples
             if not timed and (edge or sig.timeline or wants_example):
-                moment = _time_near(chunk, begin)
+                moment = clock.at(chunk, begin, offset)
                 timed = True
             if (
                 edge
@@ -372,7 +463,7 @@ def _take_each(
             if sig.timeline and moment is not None:
                 part.times.append(moment)
             if wants_example:
-                hit = _hit(task, sig, chunk, pos, offset, lines_before)
+                hit = _hit(clock, sig, chunk, pos, offset, lines_before)
                 if part.first is None:
                     part.first = hit
                 if len(part.examples) < task.examples:
@@ -383,7 +474,7 @@ def _take_each(
         part = partial[sid]
         if offset + begin > part.last_offset:
             part.last_offset = offset + begin
-            part.last_time = _time_near(chunk, begin) or part.last_time
+            part.last_time = clock.at(chunk, begin, offset) or part.last_time
 
 
 # ---------------------------------------------------------------- the whole scan
@@ -519,6 +610,8 @@ def _merge(
             line_base[(r.path, r.start)] = running
             running += r.lines
         times = [t for r in ranges for t in (r.first_time, r.last_time) if t is not None]
+        timed = sum(r.timed_lines for r in ranges)
+        fmt = log.time_format
         summaries.append(
             FileSummary(
                 str(log.path),
@@ -529,6 +622,13 @@ def _merge(
                 running,
                 min(times, default=None),
                 max(times, default=None),
+                decided_by=log.decided_by,
+                layout=log.layout,
+                time_layout=fmt.layout if fmt is not None else None,
+                time_note=fmt.note if fmt is not None else "",
+                timed_lines=timed,
+                timed_share=round(min(timed, running) / running, 4) if running else 0.0,
+                handler=log.handler,
             )
         )
     sig_results: list[SignatureResult] = []
@@ -536,13 +636,14 @@ def _merge(
     # Measured within --since/--until: "now" for the cleanup task is the end of the window
     # (its newest line, at most --until), not the newest line of the whole file.
     windows = _windows(files, per_file)
-    newest_by_family: dict[str, datetime] = {}
+    newest_by_host: dict[Path, datetime] = {}
     for log in files:
         newest = windows[str(log.path)].last
-        if newest is not None and (
-            log.family not in newest_by_family or newest > newest_by_family[log.family]
-        ):
-            newest_by_family[log.family] = newest
+        if log.family == "other":
+            continue  # not a data-channel log: no evidence of how far the DC logs reach
+        host = host_folder(log.path)
+        if newest is not None and (host not in newest_by_host or newest > newest_by_host[host]):
+            newest_by_host[host] = newest
     for sig in signatures():
         count = 0
         hits: list[tuple[str, _Hit]] = []
@@ -581,6 +682,7 @@ def _merge(
 
         ordered = sorted(hits, key=lambda ph: (ph[0], ph[1].offset))[:examples]
         first_times = [h.time for _, h in firsts if h.time is not None]
+        counted = tuple(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])))
         sig_results.append(
             SignatureResult(
                 id=sig.id,
@@ -592,13 +694,21 @@ def _merge(
                 last=last[0] if last else None,
                 files=tuple(sorted(files_with)),
                 examples=tuple(shown(p, h) for p, h in ordered),
-                groups=tuple(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))),
+                groups=counted,
+                decoded=decode(sig.decode, counted) if sig.decode else (),
             )
         )
         if sig.timeline:
-            # "How long since the last run" is measured against the newest line of any log scanned:
-            # a Tomcat that has gone quiet altogether must not hide a task that stopped.
-            reference = max(newest_by_family.values(), default=None)
+            # "How long since the last run" is measured against the newest line of the logs of
+            # the same host (a Tomcat that has gone quiet altogether must not hide a task that
+            # stopped), never against another machine's clock: logs copied from a remote Agent
+            # Handler or a client may run hours ahead in their own local time.
+            hosts = {host_folder(Path(path)) for path in files_with} or {
+                host_folder(log.path) for log in files if sig.applies_to(log.family)
+            }
+            reference = max(
+                (t for host, t in newest_by_host.items() if host in hosts), default=None
+            )
             run_times.sort()
             gap = None
             gap_after = None
@@ -618,7 +728,14 @@ def _merge(
                     since_last,
                 )
             )
-    all_times = [t for s in summaries for t in (s.first_time, s.last_time) if t is not None]
+    # The data-channel logs' span: a non-DC log (an ePO 4.x Server.log from 2009) does not widen it.
+    all_times = [
+        t
+        for s in summaries
+        if s.family != "other"
+        for t in (s.first_time, s.last_time)
+        if t is not None
+    ]
     report = LogReport(
         files=tuple(summaries),
         signatures=tuple(sig_results),
@@ -641,6 +758,15 @@ class _Window:
     first: datetime | None
     last: datetime | None
     lines: int
+
+
+def host_folder(path: Path) -> Path:
+    """The folder that stands for the machine a log was written on: an install's root for
+    `<root>\\DB\\Logs` and `<root>\\Server\\Logs` (the ePO server's own logs), else the file's folder."""
+    parent = path.parent
+    if parent.name.lower() == "logs" and parent.parent.name.lower() in ("db", "server"):
+        return parent.parent.parent
+    return parent
 
 
 def _windows(
@@ -684,9 +810,9 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             Verdict(
                 "kb-example-1",
                 Severity.critical,
-                f"the Agent Handler cannot report to the application server: {a} x 'MCUPLOAD ... Error=12029' and "
-                f"{b} x 'NAIMSERV ... err=0x80004005, HTTP status code=0', last at {_fmt(latest)} "
-                "(KB87143 Example 1: check server.ini, DNS and port 8444 with `epodc diag network`)",
+                f"the Agent Handler cannot report to the application server: {a} x 'MCUPLOAD ... Failed to send "
+                f"HTTP request' ({_breakdown(mcupload)}) and {b} x 'NAIMSERV ... Failed to send request' "
+                f"({_breakdown(naimserv)}), last at {_fmt(latest)} (KB87143 Example 1; {_remedy(mcupload, naimserv)})",
             )
         )
     elif a or b:
@@ -694,13 +820,45 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
             Verdict(
                 "kb-example-1-partial",
                 Severity.warning,
-                f"one of the two KB87143 Example 1 lines appears ({a} x MCUPLOAD Error=12029, {b} x NAIMSERV "
-                "err=0x80004005): the handler had trouble reaching the application server",
+                f"one of the two KB87143 Example 1 lines appears ({a} x MCUPLOAD Failed to send HTTP request"
+                f"{' (' + _breakdown(mcupload) + ')' if a else ''}, {b} x NAIMSERV Failed to send request"
+                f"{' (' + _breakdown(naimserv) + ')' if b else ''}): the handler had trouble reaching the "
+                f"application server ({_remedy(mcupload, naimserv)})",
             )
         )
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
     tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
     newest_where = "the end of the window" if windowed else "the newest log line"
+    window_text = (
+        f" of the window {_fmt(report.since) if report.since else 'start'} to "
+        f"{_fmt(report.until) if report.until else 'end'}"
+        if windowed
+        else ""
+    )
+    untimed = [
+        f for f in report.files if f.family in _DC_FAMILIES and f.lines and not f.timed_lines
+    ]
+    if untimed:
+        # Say what could not be read rather than guess: times in an unknown layout give no span,
+        # no gap and no "last run", so nothing that needs a time was judged for these files.
+        verdicts.append(
+            Verdict(
+                "logs-untimed",
+                Severity.info,
+                f"no time could be read in {len(untimed)} log file(s) ("
+                + ", ".join(f"{f.path}: {f.family}" for f in untimed)
+                + "): their lines were counted, but nothing that needs a time was judged from them",
+            )
+        )
+    if tomcat_files and not any(f.timed_lines for f in tomcat_files):
+        verdicts.append(
+            Verdict(
+                "dbcleanup-untimed",
+                Severity.info,
+                "no time could be read in orion.log (its timestamp layout is not one epodc knows): "
+                "whether the cleanup task runs every minute was not checked",
+            )
+        )
     if windowed and not any(w.lines for w in windows.values()):
         verdicts.append(
             not_checked(
@@ -713,6 +871,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
     for timeline in report.timelines:
         if not tomcat_files:
             continue
+        if not any(f.timed_lines for f in tomcat_files):
+            continue  # said above (dbcleanup-untimed)
         if not any(w.lines for w in tomcat_windows):
             # No orion.log line in the window says nothing sure about the task (the window may
             # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
@@ -762,7 +922,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                     Verdict(
                         "dbcleanup-missing",
                         Severity.critical,
-                        f"orion.log covers {_span(span)}{' of the window' if windowed else ''} without one "
+                        f"orion.log covers {_span(span)}{window_text} ({_fmt(min(times))} to "
+                        f"{_fmt(max(times))}) without one "
                         "'Running DataChannel DbCleanupTask' line: the "
                         "data-channel cleanup task is not running (KB87143 Example 2)",
                     )
@@ -798,9 +959,13 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 unknown=False,
             )
         )
-    if not any(f.family != "unknown" and f.lines for f in report.files):
+    if not any(
+        f.family in _DC_FAMILIES and f.lines and (f.timed_lines or f.layout != "none")
+        for f in report.files
+    ):
         # Lines were read, but from nothing epodc knows as a data-channel log (a stray file, a
-        # binary file named .log): what the signatures did not find says nothing.
+        # binary file named .log, a DC name over content with no known layout and no time):
+        # what the signatures did not find says nothing.
         verdicts.append(
             not_checked(
                 "logs-unrecognised",
@@ -838,8 +1003,33 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
 # The verdict id for logs that could not all be read; `diag logs` exits 3 on it when nothing
 # worse was found (like a monitoring plugin that could not check everything).
 INCOMPLETE = "logs-incomplete"
-# Verdicts that say nothing was read at all (an empty window): never logs-ok beside them.
-NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised"})
+# Verdicts that say nothing was read at all (an empty window), or that what needs a time
+# could not be judged (orion.log's times unreadable): never logs-ok beside them.
+NOTHING_SEEN = frozenset({"window-empty", "logs-unrecognised", "dbcleanup-untimed"})
+_DC_FAMILIES = ("handler", "tomcat", "agent")
+
+
+def _breakdown(result: SignatureResult | None) -> str:
+    """'12029 ERROR_WINHTTP_CANNOT_CONNECT x 5, 12007 ... x 1': every value counted, decoded."""
+    if result is None:
+        return ""
+    if result.decoded:
+        return ", ".join(f"{d.value} {d.name} x {d.count}" for d in result.decoded)
+    return ", ".join(f"{value} x {count}" for value, count in result.groups)
+
+
+def _remedy(*results: SignatureResult | None) -> str:
+    """Where to look, from the decoded causes (DNS, route, TLS, the application server)."""
+    from epodc_diag.logs.decode import REMEDIES
+
+    keys: list[str] = []
+    for result in results:
+        for decoded in result.decoded if result is not None else ():
+            if decoded.remedy and decoded.remedy not in keys:
+                keys.append(decoded.remedy)
+    if not keys:
+        return "check server.ini, DNS and port 8444 with `epodc diag network`"
+    return "check " + "; ".join(REMEDIES[k] for k in keys)
 
 
 def exit_code(report: LogReport) -> int:

@@ -15,12 +15,21 @@ import os
 import stat
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from epodc_diag.errors import InputError
-from epodc_diag.logs.layouts import family_of
+from epodc_diag.logs.layouts import (
+    ABSOLUTE,
+    ROLLOVER_BACKSTEP,
+    SAMPLE_LINES,
+    TimeFormat,
+    classify,
+    date_in_name,
+    detect_time_format,
+    seconds_of_day,
+)
 
 CHUNK = 8 * 1024 * 1024
 MAX_LINE = 32 * 1024 * 1024
@@ -33,15 +42,21 @@ _LOG_SUFFIXES = (".log", ".txt", ".gz", ".bak", ".old")
 @dataclass(frozen=True)
 class LogFile:
     path: Path
-    family: str
+    family: str  # handler, tomcat, agent, other (read, not a DC log) or unknown
     encoding: str  # utf-8/ansi (scanned as bytes), utf-16-le, utf-16-be
     compressed: bool
     size: int  # bytes on disk
     note: str = ""  # why it is read differently than its name suggests (a damaged .gz, ...)
+    decided_by: str = "name"  # how the family was decided (name, content, both)
+    layout: str = "none"  # line layout of most sampled lines: handler, log4j, ma5, none
+    handler: str | None = None  # the Agent Handler of a server_<host>.log
+    time_format: TimeFormat | None = None  # None: no line of the sample starts with a time
 
     @property
     def splittable(self) -> bool:
-        return not self.compressed and self.encoding == "bytes"
+        # A time-only layout counts its midnights from the start: it is read in one piece.
+        time_only = self.time_format is not None and self.time_format.layout == ABSOLUTE
+        return not self.compressed and self.encoding == "bytes" and not time_only
 
 
 _NOT_LOGS = (
@@ -88,7 +103,12 @@ def _reason(exc: OSError) -> str:
     return " ".join(text.split()).lower()
 
 
+# How much of a file's start and end is sampled to decide its family and time layout.
+SAMPLE_BYTES = 64 * 1024
+
+
 def describe(path: Path) -> LogFile:
+    tail = b""
     try:
         # O_NONBLOCK: a FIFO put in place of a log must not block the open (it is refused next).
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -97,7 +117,10 @@ def describe(path: Path) -> LogFile:
             if not stat.S_ISREG(status.st_mode):
                 raise InputError(f"cannot read {path}: not a regular file")
             size = status.st_size
-            head = raw.read(4096)
+            head = raw.read(SAMPLE_BYTES)
+            if size > 2 * SAMPLE_BYTES and not head.startswith(b"\x1f\x8b"):
+                raw.seek(size - SAMPLE_BYTES)
+                tail = raw.read(SAMPLE_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {_reason(exc)}") from None
     compressed = head.startswith(b"\x1f\x8b")
@@ -105,15 +128,102 @@ def describe(path: Path) -> LogFile:
     if compressed:
         try:
             with _GzipStream(path) as inner:
-                head = inner.read(4096)
+                head = inner.read(SAMPLE_BYTES)
                 damage = inner.damage
         except OSError as exc:
             raise InputError(f"cannot read {path}: {_reason(exc)}") from None
         if not head:
             # Nothing can be decompressed: scan it as the bytes it is, and say so.
             compressed, note = False, f"damaged gzip ({damage or 'empty'}); scanned as raw bytes"
-    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-    return LogFile(path, family_of(name), _sniff(head), compressed, size, note)
+    encoding = _sniff(head)
+    lines = _sample_lines(head, tail, encoding, whole=not tail and len(head) < SAMPLE_BYTES)
+    found = classify(path.name, lines)
+    time_format, _ = detect_time_format(lines)
+    log = LogFile(
+        path,
+        found.family,
+        encoding,
+        compressed,
+        size,
+        note,
+        found.decided_by,
+        found.layout,
+        found.handler,
+        time_format,
+    )
+    if time_format is not None and time_format.layout == ABSOLUTE:
+        return replace(log, time_format=_date_time_only(log, status.st_mtime))
+    return log
+
+
+def _sample_lines(head: bytes, tail: bytes, encoding: str, *, whole: bool) -> list[bytes]:
+    """Up to SAMPLE_LINES whole lines from the start and as many from the end, as UTF-8 bytes."""
+
+    def text(block: bytes, at_start: bool) -> bytes:
+        if encoding == "bytes":
+            return block
+        if not at_start and len(block) % 2:
+            block = block[1:]
+        decoded = block.decode(encoding, "replace").lstrip("\ufeff")
+        return decoded.encode("utf-8", "surrogatepass")
+
+    first = text(head, True).split(b"\n")
+    if not whole and len(first) > 1:
+        first = first[:-1]  # cut inside a line
+    lines = first[:SAMPLE_LINES]
+    if tail:
+        last = text(tail, False).split(b"\n")[1:]
+        lines += last[-SAMPLE_LINES:]
+    return [line.rstrip(b"\r") for line in lines if line.strip()]
+
+
+def _date_time_only(log: LogFile, mtime: float) -> TimeFormat:
+    """A time-only layout (log4j %d{ABSOLUTE}): where the clock passed midnight, and the date of
+    the first line, from the file's name or else from its modification time."""
+    from datetime import date, datetime, timedelta
+
+    assert log.time_format is not None
+    # Read times of day only: any date does, and no roll-over is known yet.
+    fmt = replace(log.time_format, base=date(1900, 1, 1), rollovers=())
+    rollovers: list[int] = []
+    previous: int | None = None
+    last_seconds: int | None = None
+    starts = fmt.starts()
+    try:
+        for offset, chunk in chunks(log):
+            positions = [0] if chunk[:1] != b"\n" else []
+            positions += [m.start() + 1 for m in starts.finditer(chunk)]
+            for pos in positions:
+                moment = fmt.read(chunk, pos)
+                if moment is None:
+                    continue
+                seconds = seconds_of_day(moment)
+                if previous is not None and seconds < previous - ROLLOVER_BACKSTEP:
+                    rollovers.append(offset + pos)
+                previous = seconds
+            last_seconds = previous if previous is not None else last_seconds
+    except InputError:
+        pass  # unreadable now: the scan says so
+    fmt = log.time_format
+    named = date_in_name(log.path.name)
+    if named is not None:
+        return replace(
+            fmt,
+            base=named,
+            rollovers=tuple(rollovers),
+            note=f"time only; date {named} from the file name",
+        )
+    modified = datetime.fromtimestamp(mtime)
+    last_day = modified.date()
+    if last_seconds is not None and last_seconds > seconds_of_day(modified) + 3600:
+        last_day -= timedelta(days=1)  # the last line was written before the last midnight
+    base = last_day - timedelta(days=len(rollovers))
+    return replace(
+        fmt,
+        base=base,
+        rollovers=tuple(rollovers),
+        note=f"time only; date from the file's modification time ({modified:%Y-%m-%d %H:%M})",
+    )
 
 
 def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:

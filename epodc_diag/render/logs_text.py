@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from epodc_diag.logs.scan import LogReport
+from epodc_diag.logs.scan import FileSummary, LogReport
 from epodc_diag.render.data import cell
 from epodc_diag.render.marks import mark
 
@@ -39,7 +39,7 @@ def print_logs(report: LogReport) -> None:
     out.print(
         table(
             "Files",
-            ("file", "family", "encoding", "size", "lines", "first", "last"),
+            ("file", "family", "encoding", "size", "lines", "timed", "first", "last"),
             [
                 (
                     f.path,
@@ -47,6 +47,7 @@ def print_logs(report: LogReport) -> None:
                     f.encoding + (" gz" if f.compressed else ""),
                     _size(f.bytes),
                     f.lines,
+                    _share(f.timed_share),
                     _t(f.first_time),
                     _t(f.last_time),
                 )
@@ -54,6 +55,8 @@ def print_logs(report: LogReport) -> None:
             ],
         )
     )
+    for f in report.files:
+        out.print(f"  {_how_read(f)}", highlight=False, markup=False)
     out.print(
         table(
             "Signatures",
@@ -71,7 +74,15 @@ def print_logs(report: LogReport) -> None:
             f"{_d(timeline.since_last) or '-'} before {_newest_where(report)} ({_t(timeline.reference_time)})"
         )
     for s in report.signatures:
-        if s.groups:
+        if s.decoded:
+            out.print(
+                table(
+                    f"{s.id}: counts by value",
+                    ("value", "count", "name", "meaning"),
+                    [(d.value, d.count, d.name, d.meaning) for d in s.decoded],
+                )
+            )
+        elif s.groups:
             out.print(table(f"{s.id}: counts by name", ("name", "count"), s.groups))
     shown = [s for s in report.signatures if s.examples]
     if shown:
@@ -121,12 +132,35 @@ def logs_markdown(report: LogReport) -> str:
         out += ["", "### Examples", ""]
         for s, e in examples:
             out += [f"`{s.id}` {e.file}:{e.line}", "", "```text", e.text, "```", ""]
-    out += ["", "| file | family | lines | first | last |", "|---|---|---:|---|---|"]
+    decoded = [(s, d) for s in report.signatures for d in s.decoded]
+    if decoded:
+        out += ["", "| signature | value | count | name | meaning |", "|---|---|---:|---|---|"]
+        for s, d in decoded:
+            out.append(f"| {s.id} | {d.value} | {d.count} | {_md(d.name)} | {_md(d.meaning)} |")
+    out += [
+        "",
+        "| file | family | how decided | layout | time layout | timed | lines | first | last |",
+        "|---|---|---|---|---|---:|---:|---|---|",
+    ]
     for f in report.files:
         out.append(
-            f"| {_md(f.path)} | {f.family} | {f.lines} | {_t(f.first_time)} | {_t(f.last_time)} |"
+            f"| {_md(f.path)} | {f.family} | {_md(f.decided_by)} | {f.layout} | "
+            f"{_md(f.time_layout or 'none')} | {_share(f.timed_share)} | {f.lines} | "
+            f"{_t(f.first_time)} | {_t(f.last_time)} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _share(share: float) -> str:
+    return f"{share:.0%}" if share < 0.995 or share == 1 else ">99%"
+
+
+def _how_read(f: FileSummary) -> str:
+    """One line per file: what it was taken for, why, and how its times were read."""
+    times = f"times {f.time_layout}" if f.time_layout else "no time read"
+    note = f" ({f.time_note})" if f.time_note else ""
+    handler = f", Agent Handler {f.handler}" if f.handler else ""
+    return f"{f.path}: {f.family}{handler} by {f.decided_by}; layout {f.layout}; {times}{note}"
 
 
 def _newest_where(report: LogReport) -> str:

@@ -64,6 +64,7 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
         if c is not None
     ]
     others = [c for c in facts.candidates if (c.kind, c.value, c.source.line) not in chosen]
+    out.extend(f"  (chosen: {note})" for note in facts.notes)
     if others:
         out.append("Other hosts, addresses and ports in the file:")
         for c in others:

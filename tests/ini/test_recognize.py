@@ -79,3 +79,38 @@ def test_a_password_inside_a_value_is_never_a_host() -> None:
     values = [c.value for v in ini.values for c in recognise(v)]
     assert "secret-host.example.com" not in values and "pw.example.org" not in values
     assert "proxy.example.com" in values
+
+
+def test_this_machines_own_name_gives_way_to_the_application_server() -> None:
+    """A remote Agent Handler's server.ini names the handler itself too: the application server
+    is the other name, whatever key order or shape says (issue 11 item 8)."""
+    ini = parse_ini(
+        b"[Settings]\r\nLocalComputerName=ah02.corp.example.com\r\nLocalIPAddress=10.9.0.22\r\n"
+        b"[Server]\r\nDNSName=ah02.corp.example.com\r\nServerName=epo01.corp.example.com\r\n"
+        b"IPAddress=10.9.0.22\r\nServerIP=10.9.0.10\r\n"
+    )
+    facts = server_facts(ini)
+    assert facts.host is not None and facts.host.value == "epo01.corp.example.com"
+    assert facts.ip is not None and facts.ip.value == "10.9.0.10"
+    assert any("preferred over ah02.corp.example.com" in n for n in facts.notes), facts.notes
+    # unknown keys, by shape: the machine's own name first in the file, another service's host
+    ini = parse_ini(
+        b"[Agent]\nComputerName=AH02\nMachineFQDN=ah02.corp.example.com\n"
+        b"[Mail]\nSmtpRelay=mail.corp.example.com\n[Tomcat]\nEndpoint=https://epo01.corp.example.com:8444/\n"
+    )
+    facts = server_facts(ini)
+    assert facts.host is not None and facts.host.value == "epo01.corp.example.com", facts.notes
+    # the caller's identity of this machine counts too (its host name, its addresses)
+    ini = parse_ini(b"[X]\nA=10.1.1.5\nB=10.1.1.9\n")
+    assert server_facts(ini, own_names=["10.1.1.5"]).ip.value == "10.1.1.9"  # type: ignore[union-attr]
+
+
+def test_the_epo_servers_own_ini_keeps_its_own_name() -> None:
+    """On the ePO server the application server is this machine: nothing else is named."""
+    ini = parse_ini(
+        b"[Server]\r\nComputerName=EPOSRV01\r\nDNSName=eposrv01.corp.example.com\r\n"
+        b"[Mail]\r\nSmtpServer=mail.corp.example.com\r\n"
+    )
+    facts = server_facts(ini)
+    assert facts.host is not None and facts.host.value == "eposrv01.corp.example.com"
+    assert facts.notes == ()  # nothing to choose from: nothing to say

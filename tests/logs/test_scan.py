@@ -298,3 +298,51 @@ def test_catalogue_errors_are_clear() -> None:
         )
     one = parse_catalog('[[signature]]\nid = "new"\nanchor = "New line"\n', "t.toml")
     assert one[0].exact and one[0].families == ("handler", "tomcat", "agent")
+
+
+def test_continuation_lines_take_the_time_before_them_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multi-line entry (stack trace, SQL) longer than a chunk: a signature inside it takes the
+    time of the timed line before it, and the file's last time is its last TIMED line however
+    long the untimed tail (the old scan looked 20 lines back and gave up)."""
+    monkeypatch.setattr(sources, "CHUNK", 4 * 1024)
+    path = tmp_path / "server_AH1.log"
+    lines = [
+        f"2026-11-26 08:00:{s:02d}.000 I #04708 NAIMSERV Received [PropsVersion]" for s in range(50)
+    ]
+    lines.append(
+        "2026-11-26 09:30:00.000 E #04708 EPODAL ePOData_Connection.cpp(815): UPDATE x SET"
+    )
+    lines += [f"    [Column{n}] = @P{n}," for n in range(3000)]
+    lines.append(f"    -- {KB1}")  # inside the statement, in a later chunk
+    lines += [f"    [More{n}] = @Q{n}," for n in range(3000)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = scan(expand([path])[0])
+    (summary,) = report.files
+    assert summary.last_time == datetime(2026, 11, 26, 9, 30)
+    assert summary.first_time == datetime(2026, 11, 26, 8, 0)
+    assert summary.timed_lines == 51 and summary.lines == len(lines)
+    assert 0 < summary.timed_share < 0.01
+    kb = report.signature("kb-mcupload-12029")
+    assert kb is not None and kb.count == 1 and kb.last == datetime(2026, 11, 26, 9, 30)
+    assert kb.examples[0].time == datetime(2026, 11, 26, 9, 30)
+
+
+def test_hits_in_a_long_untimed_stretch_take_the_last_time_before_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of matching lines without a time of their own, over several chunks: each takes
+    the time of the last timed line before it, in this chunk or an earlier one."""
+    monkeypatch.setattr(sources, "CHUNK", 16 * 1024)
+    run = "INFO [t] Internal.DbCleanupTask - Running DataChannel DbCleanupTask"
+    lines = [f"2026-11-26 08:00:00,000 {run}", *[run] * 3000, f"2026-11-26 08:07:00,000 {run}"]
+    lines += [run] * 3000
+    path = tmp_path / "orion.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = scan(expand([path])[0])
+    (timeline,) = report.timelines
+    assert timeline.runs == 6002
+    assert timeline.first == datetime(2026, 11, 26, 8, 0)
+    assert timeline.last == datetime(2026, 11, 26, 8, 7)
+    assert timeline.largest_gap == timedelta(minutes=7)
