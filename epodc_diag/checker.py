@@ -339,6 +339,7 @@ def log_evidence(report: LogReport) -> LogEvidence:
                 s.last,
                 s.files,
                 tuple((e.file, e.line, e.text) for e in s.examples),
+                tuple((d.value, d.count, d.name, d.remedy) for d in s.decoded),
             )
             for s in report.signatures
         ),
@@ -387,6 +388,8 @@ def _handler_logs(report: LogReport) -> tuple[HandlerLogFacts, ...]:
     early, which must not read as a handler that stopped). Only a server_<host>.log names a
     handler; other files in DB\\Logs (EpoApSvr_*, Eventparser_*, Server.log, backups without a
     host) never become one."""
+    from epodc_diag.logs.scan import host_folder
+
     merged: dict[str, HandlerLogFacts] = {}
     for f in report.files:
         name = f.handler
@@ -394,12 +397,16 @@ def _handler_logs(report: LogReport) -> tuple[HandlerLogFacts, ...]:
             continue
         seen = merged.get(name.upper())
         if seen is None:
-            merged[name.upper()] = HandlerLogFacts(name, f.path, f.lines, f.last_time)
+            merged[name.upper()] = HandlerLogFacts(
+                name, f.path, f.lines, f.last_time, str(host_folder(Path(f.path)))
+            )
             continue
         times = [t for t in (seen.last_time, f.last_time) if t is not None]
         newest = max(times, default=None)
         path = f.path if f.last_time is not None and f.last_time == newest else seen.path
-        merged[name.upper()] = HandlerLogFacts(seen.handler, path, seen.lines + f.lines, newest)
+        merged[name.upper()] = HandlerLogFacts(
+            seen.handler, path, seen.lines + f.lines, newest, seen.host
+        )
     return tuple(merged.values())
 
 

@@ -113,6 +113,8 @@ class SignatureFacts:
     last: datetime | None = None
     files: tuple[str, ...] = ()
     examples: tuple[tuple[str, int, str], ...] = ()  # (file, line, text)
+    # every logged value, decoded: (value, count, symbolic name, remedy key of logs.decode)
+    decoded: tuple[tuple[str, int, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ class HandlerLogFacts:
     path: str
     lines: int
     last_time: datetime | None
+    # The machine the log was written on (its install or folder): log times are compared only
+    # within one machine, whose clock they share.
+    host: str = ""
 
 
 @dataclass(frozen=True)

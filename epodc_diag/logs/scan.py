@@ -842,9 +842,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
         # Say what could not be read rather than guess: times in an unknown layout give no span,
         # no gap and no "last run", so nothing that needs a time was judged for these files.
         verdicts.append(
-            Verdict(
+            not_checked(
                 "logs-untimed",
-                Severity.info,
                 f"no time could be read in {len(untimed)} log file(s) ("
                 + ", ".join(f"{f.path}: {f.family}" for f in untimed)
                 + "): their lines were counted, but nothing that needs a time was judged from them",
@@ -852,9 +851,8 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
         )
     if tomcat_files and not any(f.timed_lines for f in tomcat_files):
         verdicts.append(
-            Verdict(
+            not_checked(
                 "dbcleanup-untimed",
-                Severity.info,
                 "no time could be read in orion.log (its timestamp layout is not one epodc knows): "
                 "whether the cleanup task runs every minute was not checked",
             )
@@ -889,14 +887,15 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
         if times:
             span = max(times) - min(times)
         if timeline.runs == 0:
-            untimed = report.signature(timeline.signature)
-            if untimed is not None and untimed.count:
+            cleanup_lines = report.signature(timeline.signature)
+            if cleanup_lines is not None and cleanup_lines.count:
                 # The task's lines are there but none carried a readable time: whether it still
                 # runs cannot be told, and "runs every minute" would be a guess.
                 verdicts.append(
                     not_checked(
                         "dbcleanup-unknown",
-                        f"orion.log has {untimed.count} 'Running DataChannel DbCleanupTask' line(s) "
+                        f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
+                        "line(s) "
                         "but no readable time on any of them: when the task last ran is unknown",
                     )
                 )

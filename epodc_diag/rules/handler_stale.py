@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from epodc_diag import limits
-from epodc_diag.evidence import Evidence
+from epodc_diag.evidence import Evidence, HandlerLogFacts
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
 
@@ -84,14 +84,21 @@ class HandlerStale(Rule):
                             )
                         )
         logs = evidence.logs
-        if logs is not None and len(logs.handler_logs) >= 2:
-            times = [h.last_time for h in logs.handler_logs if h.last_time is not None]
+        # Log times are compared only among logs written on one machine (one clock): a remote
+        # handler's log copied beside them may run hours ahead or behind.
+        by_host: dict[str, list[HandlerLogFacts]] = {}
+        for handler_log in logs.handler_logs if logs is not None else ():
+            by_host.setdefault(handler_log.host, []).append(handler_log)
+        for group in by_host.values():
+            if len(group) < 2:
+                continue
+            times = [h.last_time for h in group if h.last_time is not None]
             newest_log = max(times, default=None)
             # An empty log (just rotated) says nothing either way; one with lines but no
             # readable time leaves its handler unjudged.
-            written = [h for h in logs.handler_logs if h.lines]
-            logs_judged = len(times) >= 2 and len(times) == len(written)
-            for handler_log in logs.handler_logs:
+            written = [h for h in group if h.lines]
+            logs_judged = logs_judged or (len(times) >= 2 and len(times) == len(written))
+            for handler_log in group:
                 if handler_log.last_time is None or newest_log is None:
                     continue
                 name = handler_log.handler.upper()
@@ -102,7 +109,7 @@ class HandlerStale(Rule):
                     o is not handler_log
                     and o.last_time is not None
                     and (newest_log - o.last_time).total_seconds() <= active_within
-                    for o in logs.handler_logs
+                    for o in group
                 )
                 if quiet > stale_after and others_active:
                     stale.setdefault(name, []).append(
@@ -128,7 +135,8 @@ class HandlerStale(Rule):
                 )
             raise Skip(
                 "the database holds no check-in time for every Agent Handler and too little recent "
-                "queue activity to compare them, and fewer than two Agent Handler logs were read"
+                "queue activity to compare them, and no two Agent Handler logs from one machine "
+                "(one clock) were read"
             )
         registered = len(db.handlers) if db is not None else len(logs.handler_logs) if logs else 0
         everyone = registered > 0 and len(stale) >= registered

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from epodc_diag import limits
-from epodc_diag.evidence import Evidence
+from epodc_diag.evidence import Evidence, LogEvidence
+from epodc_diag.logs.decode import REMEDIES
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown
 
@@ -62,8 +63,14 @@ class TomcatUnreachable(Rule):
                         if sig.examples
                         else ", ".join(sig.files)
                     )
+                    values = ", ".join(f"{v} {name} x {n}" for v, n, name, _ in sig.decoded)
                     items.append(
-                        EvidenceItem("logs", where, f"{sig.count} x '{what}', last at {sig.last}")
+                        EvidenceItem(
+                            "logs",
+                            where,
+                            f"{sig.count} x '{what}', last at {sig.last}"
+                            + (f" (by value: {values})" if values else ""),
+                        )
                     )
             strong = (
                 logs.count("kb-mcupload-12029") > 0 and logs.count("kb-naimserv-send-failed") > 0
@@ -126,8 +133,10 @@ class TomcatUnreachable(Rule):
             raise Unknown("the Agent Handler logs given hold no line that could be read")
         severity = Severity.critical if strong else Severity.warning
         count = logs.count("kb-mcupload-12029") if logs else 0
+        causes = _decoded_causes(logs)
         summary = (
             f"the Agent Handler logs {count} failure(s) to send DC status to the application server"
+            + (f" ({_decoded_names(logs)})" if logs is not None and _decoded_names(logs) else "")
             if count
             else "DC requests were delivered but their status was never set"
         )
@@ -141,6 +150,7 @@ class TomcatUnreachable(Rule):
                     "maintenance task later finds it past its expire time and expires it"
                 ),
                 remediation=[
+                    *(f"The logged errors point at {REMEDIES[key]}" for key in causes),
                     "Open <ePO install dir>\\DB\\server.ini on the Agent Handler and confirm the IP address and DNS "
                     "name it uses for the application server (`epodc diag ini`)",
                     "Make sure DNS on the Agent Handler resolves the ePO server to that address (`epodc diag network`)",
@@ -150,3 +160,22 @@ class TomcatUnreachable(Rule):
                 severity=severity,
             )
         ]
+
+
+def _decoded_causes(logs: LogEvidence | None) -> list[str]:
+    """The remedy keys of the logged send-failure values, most frequent first."""
+    if logs is None:
+        return []
+    counts: dict[str, int] = {}
+    for sid in ("kb-mcupload-12029", "kb-naimserv-send-failed"):
+        sig = logs.signature(sid)
+        for _, n, _, remedy in sig.decoded if sig else ():
+            if remedy:
+                counts[remedy] = counts.get(remedy, 0) + n
+    return sorted(counts, key=lambda k: -counts[k])
+
+
+def _decoded_names(logs: LogEvidence) -> str:
+    """'12029 ERROR_WINHTTP_CANNOT_CONNECT x 66': what the MCUPLOAD failures were."""
+    sig = logs.signature("kb-mcupload-12029")
+    return ", ".join(f"{v} {name} x {n}" for v, n, name, _ in (sig.decoded if sig else ()))
