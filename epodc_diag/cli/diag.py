@@ -43,30 +43,95 @@ app = typer.Typer(
 )
 
 
-@app.command("client")
+@app.command(
+    "client",
+    short_help="Which Agent Handler is working a system's DC requests, with a verdict each.",
+)
 def client_command(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="The system's name (EPOLeafNode.NodeName; any case).")
+        str,
+        typer.Argument(
+            help="The system: its NetBIOS name (EPOLeafNode.NodeName, any case), FQDN, IP "
+            "address or agent GUID.",
+            show_default=False,
+        ),
     ],
+    guid: Annotated[
+        Optional[str],
+        typer.Option(
+            "--guid",
+            help="The agent GUID of the system to show when several share NAME (re-imaged or "
+            "cloned systems).",
+        ),
+    ] = None,
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: TableFormatOption = TableFormat.table,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show absolute times beside relative ones.")
+    ] = False,
 ) -> None:
     """Which Agent Handler is working a client's DC requests (KB87143), with a verdict per request.
 
     Verdicts: waiting (no handler has attempted it), retrying (next retry at ...), retry-overdue,
-    retries-exhausted (the agent never answered its wake-up), expired-still-queued.
-    Exit 0 when nothing is wrong, 1 for warnings, 3 when the client is unknown or the database
-    cannot be read.
+    retries-exhausted (the agent never answered its wake-up), expired-still-queued. A request
+    several handlers attempted is judged by its latest attempt. When several systems share the
+    name, they are listed and --guid chooses one.
+    Exit 0 when nothing is wrong, 1 for warnings, 3 when the client is unknown or ambiguous or the
+    database cannot be read.
     """
-    from epodc_diag.db.reports import client_report
+    from epodc_diag.db.reports import AmbiguousClientError, client_report
 
     with database_session(ctx, db, site, epo_dir) as session:
-        report = client_report(session, name)
-    _emit(report, output, "client")
+        try:
+            report = client_report(session, name, guid)
+        except AmbiguousClientError as exc:
+            _emit_matches(exc, output, session.clock().now)
+            raise
+    _emit(report, output, "client", verbose)
     raise typer.Exit(report.severity.exit_code)
+
+
+def _emit_matches(exc: object, output: TableFormat, now: object) -> None:
+    """The systems an ambiguous name matches, on stdout, before the one-line error."""
+    from datetime import datetime
+
+    from epodc_diag.db.reports import AmbiguousClientError
+
+    assert isinstance(exc, AmbiguousClientError) and isinstance(now, datetime)
+    if output is TableFormat.json:
+        from epodc_diag.render.data import to_json
+
+        echo_text(to_json({"kind": "client-matches", "error": str(exc), "matches": exc.matches}))
+        return
+    if output is TableFormat.csv:
+        from epodc_diag.render.data import to_csv
+
+        columns = ("ClientName", "AgentGUID", "IPAddress", "LastUpdate", "AgentVersion")
+        echo_text(
+            to_csv(
+                (*columns, "Requests", "NodeID"),
+                [
+                    (
+                        m.name,
+                        m.agent_guid,
+                        m.ip,
+                        m.last_update,
+                        m.agent_version,
+                        m.requests,
+                        m.node_id,
+                    )
+                    for m in exc.matches
+                ],
+            )
+        )
+        return
+    from epodc_diag.render.dbreports import print_ambiguous
+    from epodc_diag.render.tables import console
+
+    print_ambiguous(console(), exc.matches, now)
 
 
 @app.command("queue")
@@ -103,7 +168,7 @@ def cleanup_command(
     raise typer.Exit(report.severity.exit_code)
 
 
-def _emit(report: object, output: TableFormat, kind: str) -> None:
+def _emit(report: object, output: TableFormat, kind: str, verbose: bool = False) -> None:
     from epodc_diag.db.reports import CleanupReport, ClientReport, QueueReport
     from epodc_diag.render.data import to_json
 
@@ -124,7 +189,7 @@ def _emit(report: object, output: TableFormat, kind: str) -> None:
 
     out = console()
     if isinstance(report, ClientReport):
-        dbreports.print_client(out, report)
+        dbreports.print_client(out, report, verbose)
     elif isinstance(report, QueueReport):
         dbreports.print_queue(out, report)
     elif isinstance(report, CleanupReport):

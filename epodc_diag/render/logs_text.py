@@ -25,7 +25,7 @@ def _size(n: int) -> str:
 
 
 def print_logs(report: LogReport) -> None:
-    from epodc_diag.render.tables import console, table, verdict_line
+    from epodc_diag.render.tables import console, print_wrapped, table, verdict_line
 
     out = console()
     lines = sum(f.lines for f in report.files)
@@ -86,7 +86,7 @@ def print_logs(report: LogReport) -> None:
     for note in report.notes:
         out.print(f"note: {note}")
     for verdict in report.verdicts:
-        out.print(verdict_line(verdict))
+        print_wrapped(out, verdict_line(verdict))
 
 
 def _md(text: object) -> str:
