@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -33,12 +34,13 @@ def _interrupted(signum: int | None) -> int:
 
 
 def _show(exc: Any) -> None:
-    """click's own usage message, scrubbed like every other line on stderr (a value may be secret)."""
+    """The help `epodc` alone asks for, on stdout (so `epodc | more` shows it), scrubbed like
+    every other line (a value may be secret)."""
     import io
 
     buffer = io.StringIO()
     exc.show(file=buffer)
-    sys.stderr.write(scrub_secrets(buffer.getvalue()))
+    sys.stdout.write(scrub_secrets(buffer.getvalue()))
 
 
 def _usage_line(exc: Any) -> None:
@@ -46,7 +48,9 @@ def _usage_line(exc: Any) -> None:
     first line only, and click's own form spreads it over four (usage, hint, blank, error)."""
     context = getattr(exc, "ctx", None)
     command = getattr(context, "command_path", None) or PROG
-    _error(f"{exc.format_message()} (see '{command} --help')")
+    # click 8.5 with typer 0.24 adds the "Did you mean" hint twice: keep one.
+    message = re.sub(r"( Did you mean [^?]*\?)(\1)+", r"\1", exc.format_message())
+    _error(f"{message} (see '{command} --help')")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

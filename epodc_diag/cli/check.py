@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import re
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,11 +150,32 @@ def check_command(
             refuse_output_onto_inputs(output_file, located, options)
         result = run_check(located, options, rules, describe_target(located))
     text = render(result, output, fail_on.value, verbose)
+    code = result.exit_code(fail_on.value)
     if output_file is not None:
-        _write_atomically(output_file, text)
+        # A file never gets colour, whatever the renderer chose for the terminal beside it.
+        _write_atomically(output_file, without_ansi(text))
+        _note_written(output_file, code)
     else:
         echo_text(text)
-    raise typer.Exit(result.exit_code(fail_on.value))
+    raise typer.Exit(code)
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def without_ansi(text: str) -> str:
+    """`text` without terminal escape sequences (colours, styles, hyperlinks)."""
+    return _ANSI.sub("", text)
+
+
+def _note_written(path: Path, code: int) -> None:
+    """One line on a terminal saying where the report went; nothing for a scheduler or a
+    monitor, whose stderr is not a terminal and would only collect noise."""
+    if not sys.stderr.isatty():
+        return
+    from epodc_diag.render.report import EXIT_NAMES
+
+    typer.echo(f"Report written to {path} ({EXIT_NAMES.get(code, code)})", err=True)
 
 
 def _demo(scenario: str, options: CheckOptions, rules: Sequence[type[Rule]]) -> CheckResult:

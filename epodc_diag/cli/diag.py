@@ -45,7 +45,7 @@ app = typer.Typer(
 
 @app.command(
     "client",
-    short_help="Which Agent Handler is working a system's DC requests, with a verdict each.",
+    short_help="Which Agent Handler works a system's DC requests, a verdict each.",
 )
 def client_command(
     ctx: typer.Context,
@@ -134,7 +134,7 @@ def _emit_matches(exc: object, output: TableFormat, now: object) -> None:
     print_ambiguous(console(), exc.matches, now)
 
 
-@app.command("queue")
+@app.command("queue", short_help="The DC work queue: requests by type, expired ones, handler load.")
 def queue_command(
     ctx: typer.Context,
     db: DbOption = None,
@@ -151,7 +151,7 @@ def queue_command(
     raise typer.Exit(report.severity.exit_code)
 
 
-@app.command("cleanup")
+@app.command("cleanup", short_help="Whether the dbcleanup task runs (KB87143 Example 2).")
 def cleanup_command(
     ctx: typer.Context,
     db: DbOption = None,
@@ -224,7 +224,7 @@ def _facts(ctx: typer.Context, ini: IniFile) -> ServerFacts:
     return server_facts(ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"])
 
 
-@app.command("ini")
+@app.command("ini", short_help="server.ini: its keys and the application server it names.")
 def ini_command(
     ctx: typer.Context,
     path: Annotated[
@@ -300,7 +300,7 @@ def ini_command(
     raise typer.Exit(1 if problems else 0)
 
 
-@app.command("network")
+@app.command("network", short_help="DNS, reverse DNS, port 8444 and TLS to the ePO server.")
 def network_command(
     ctx: typer.Context,
     host: Annotated[
@@ -402,7 +402,7 @@ class LogFormat(str, enum.Enum):
     markdown = "markdown"
 
 
-@app.command("logs")
+@app.command("logs", short_help="Known data-channel signatures in the handler, Tomcat, agent logs.")
 def logs_command(
     ctx: typer.Context,
     paths: Annotated[

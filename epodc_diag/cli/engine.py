@@ -23,7 +23,7 @@ app = typer.Typer(
 _PROGRESS_AGENT_HOURS = 50_000
 
 
-@app.command("scenarios")
+@app.command("scenarios", short_help="List the fault scenarios the engine can simulate.")
 def scenarios_command(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="text or json.")
@@ -61,7 +61,7 @@ def _parse_start(value: str | None) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
-@app.command("simulate")
+@app.command("simulate", short_help="Simulate a site: database, server.ini, logs, network.")
 def simulate_command(
     ctx: typer.Context,
     out: Annotated[
