@@ -97,7 +97,7 @@ def print_client(out: Console, report: ClientReport, verbose: bool = False) -> N
         facts.append(
             f"found by {'FQDN' if report.matched_by == 'fqdn' else report.matched_by.upper()}"
         )
-    out.print("; ".join(facts))
+    print_wrapped(out, Text("; ".join(facts)))
     _clock(out, report)
     if report.duplicates:
         out.print(

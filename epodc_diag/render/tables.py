@@ -36,6 +36,11 @@ PIPED_WIDTH = 160
 PROSE_MIN = 24
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\r?\n)")
+# Never broken over two lines: a date with its time, and an amount with its unit ("9 min ago").
+_UNBREAKABLE = re.compile(
+    r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"|\b\d+(?:\.\d+)? (?:s|ms|min|h|days?|kB|MB)\b"
+)
 
 
 class _TrimmedStream:
@@ -189,7 +194,7 @@ def print_wrapped(out: Console, text: Text, indent: int = 2, keep: str = "") -> 
     """`text` wrapped between words to the console's width, the continuation lines indented (a
     verdict's code stays at the left edge, where the eye looks for it). `keep` is a part of the
     text that must stay on one line (such as `[requests 42, 66]`)."""
-    plain = text.plain
+    plain = _UNBREAKABLE.sub(lambda m: m.group(0).replace(" ", "\0"), text.plain)
     if keep and keep in plain:
         at = plain.rindex(keep)
         plain = plain[:at] + keep.replace(" ", "\0") + plain[at + len(keep) :]

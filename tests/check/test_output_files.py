@@ -100,7 +100,7 @@ def test_textfile_and_reports_follow_the_umask_bundles_stay_private(
             cwd=tmp_path,
             timeout=120,
             check=False,
-            preexec_fn=lambda: os.umask(0o027),  # noqa: PLW1509 - single-threaded test helper
+            preexec_fn=lambda: os.umask(0o027),
         )
 
     run("check", "--site", str(site), "-f", "prometheus", "-o", "epodc.prom")
