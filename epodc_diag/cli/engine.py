@@ -31,6 +31,7 @@ def scenarios_command(
 ) -> None:
     """List the fault scenarios, one line each (combine them with commas)."""
     from epodc_diag.engine.scenarios import SCENARIOS
+    from epodc_diag.render.plain import hanging, terminal_width
 
     if output is OutputFormat.json:
         rows = [
@@ -41,7 +42,7 @@ def scenarios_command(
         return
     width = max(len(s.name) for s in SCENARIOS)
     for s in SCENARIOS:
-        typer.echo(f"{s.name:<{width}}  {s.summary}")
+        typer.echo(hanging(f"{s.name:<{width}}  {s.summary}", terminal_width(), width + 2))
 
 
 def _parse_start(value: str | None) -> datetime | None:

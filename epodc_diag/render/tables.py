@@ -8,7 +8,6 @@ not fit the width, the table is printed as records instead (one block per row, l
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from rich.text import Text
 from epodc_diag.model import Severity, Verdict
 from epodc_diag.render.data import cell
 from epodc_diag.render.marks import mark
+from epodc_diag.render.plain import UNBREAKABLE, output_width, wrap_words
 
 MARKS = {
     Severity.ok: ("✓", "green"),
@@ -29,18 +29,11 @@ MARKS = {
     Severity.critical: ("✗", "red"),
 }
 
-# Piped into a file or a ticket without COLUMNS set, tables get this width.
-PIPED_WIDTH = 160
 # A prose column is never squeezed below this many characters before the table gives way to
 # records.
-PROSE_MIN = 24
+PROSE_MIN = 16
 
 _TRAILING_BLANKS = re.compile(r"[ \t]+(?=\r?\n)")
-# Never broken over two lines: a date with its time, and an amount with its unit ("9 min ago").
-_UNBREAKABLE = re.compile(
-    r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-    r"|\b\d+(?:\.\d+)? (?:s|ms|min|h|days?|kB|MB)\b"
-)
 
 
 class _TrimmedStream:
@@ -56,19 +49,6 @@ class _TrimmedStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-
-
-def output_width(stream: Any = None) -> int | None:
-    """The width to lay out for: the terminal's own (None lets rich ask it), else $COLUMNS when
-    it is a number, else PIPED_WIDTH."""
-    target = sys.stdout if stream is None else stream
-    isatty = getattr(target, "isatty", None)
-    if isatty is not None and isatty():
-        return None
-    columns = os.environ.get("COLUMNS", "").strip()
-    if columns.isdigit() and 20 <= int(columns) <= 1000:
-        return int(columns)
-    return PIPED_WIDTH
 
 
 def console() -> Console:
@@ -136,22 +116,6 @@ def _hanging(label: str, value: str, width: int) -> Iterable[Text]:
         yield Text(" " * len(label) + line)
 
 
-def wrap_words(text: str, width: int) -> list[str]:
-    """`text` in lines of at most `width` characters, broken only between words (a word longer
-    than the width stays whole on its own line)."""
-    out: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split(" "):
-            if line and len(line) + 1 + len(word) > width:
-                out.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
-        out.append(line)
-    return out
-
-
 def table(
     title: str | None,
     columns: Sequence[str],
@@ -194,7 +158,7 @@ def print_wrapped(out: Console, text: Text, indent: int = 2, keep: str = "") -> 
     """`text` wrapped between words to the console's width, the continuation lines indented (a
     verdict's code stays at the left edge, where the eye looks for it). `keep` is a part of the
     text that must stay on one line (such as `[requests 42, 66]`)."""
-    plain = _UNBREAKABLE.sub(lambda m: m.group(0).replace(" ", "\0"), text.plain)
+    plain = UNBREAKABLE.sub(lambda m: m.group(0).replace(" ", "\0"), text.plain)
     if keep and keep in plain:
         at = plain.rindex(keep)
         plain = plain[:at] + keep.replace(" ", "\0") + plain[at + len(keep) :]
