@@ -124,9 +124,9 @@ def simulate_command(
     ] = OutputFormat.text,
 ) -> None:
     """Simulate a site and write its database, server.ini, logs and network to --out."""
-    from epodc_diag.engine.model import DEFAULT_START, SimulationSettings
+    from epodc_diag.engine.model import DEFAULT_START, SimulationSettings, simulate
     from epodc_diag.engine.scenarios import parse_scenarios
-    from epodc_diag.engine.writer import WriteOptions, simulate_site
+    from epodc_diag.engine.writer import WriteOptions, prepare_output, simulate_site, write_site
     from epodc_diag.render.progress import progress_bar
 
     engine_cfg = state(ctx).settings.values["engine"]
@@ -148,7 +148,15 @@ def simulate_command(
 
     try:
         with progress_bar("simulating", enabled=long_run) as progress:
-            summary = simulate_site(settings, out, options, force=force, progress=progress)
+            if progress is None:
+                summary = simulate_site(settings, out, options, force=force)
+            else:
+                # Two phases on one bar: the model, then writing the site (as long again on a
+                # big site), so the bar does not sit at 100% while the files are written.
+                prepare_output(out, force)
+                result = simulate(settings, progress)
+                progress.phase(f"writing the site to {out}")
+                summary = write_site(result, out, options, force, release=True)
     except sqlite3.Error as exc:  # the site's database could not be written (the folder is removed)
         detail = " ".join(str(exc).split()) or type(exc).__name__
         if "full" in detail.lower():
