@@ -89,10 +89,10 @@ def print_logs(report: LogReport) -> None:
                 fields = (
                     "  " + " ".join(f"{k}={v}" for k, v in e.fields.items()) if e.fields else ""
                 )
-                out.print(f"  [{s.id}] {e.file}:{e.line}{fields}", highlight=False, markup=False)
-                out.print(f"      {e.text}", highlight=False, markup=False)
+                print_wrapped(out, Text(f"  [{s.id}] {e.file}:{e.line}{fields}"), indent=6)
+                print_wrapped(out, Text(f"      {e.text}"), indent=8)
     for note in report.notes:
-        out.print(f"note: {note}")
+        print_wrapped(out, Text(f"note: {note}"))
     for verdict in report.verdicts:
         print_wrapped(out, verdict_line(verdict))
 

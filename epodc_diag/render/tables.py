@@ -158,6 +158,13 @@ def print_wrapped(out: Console, text: Text, indent: int = 2, keep: str = "") -> 
     """`text` wrapped between words to the console's width, the continuation lines indented (a
     verdict's code stays at the left edge, where the eye looks for it). `keep` is a part of the
     text that must stay on one line (such as `[requests 42, 66]`)."""
+    from epodc_diag.secrets import scrub_secrets
+
+    # Scrubbed whole before it is cut: the stream scrubs each line, and a secret cut in two
+    # would match on neither.
+    clean = scrub_secrets(text.plain)
+    if clean != text.plain:
+        text = Text(clean, style=text.style)
     plain = UNBREAKABLE.sub(lambda m: m.group(0).replace(" ", "\0"), text.plain)
     if keep and keep in plain:
         at = plain.rindex(keep)
