@@ -120,7 +120,13 @@ def check_command(
         _list_rules()
         return
     if explain is not None:
-        echo_text(get(explain).explanation())
+        if sys.stdout.isatty():
+            # On a terminal, formatted; piped or redirected, the Markdown itself (for a ticket).
+            from epodc_diag.render.tables import print_markdown
+
+            print_markdown(get(explain).explanation())
+        else:
+            echo_text(get(explain).explanation())
         return
     rules = select(only, skip)
     sources = sum(

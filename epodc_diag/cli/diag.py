@@ -79,8 +79,8 @@ def client_command(
     retries-exhausted (the agent never answered its wake-up), expired-still-queued. A request
     several handlers attempted is judged by its latest attempt. When several systems share the
     name, they are listed and --guid chooses one.
-    Exit 0 when nothing is wrong, 1 for warnings, 3 when the client is unknown or ambiguous or the
-    database cannot be read.
+    Exit 0 when nothing is wrong, 1 for warnings, 2 when its requests are stuck behind a stopped
+    cleanup task, 3 when the client is unknown or ambiguous or the database cannot be read.
     """
     from epodc_diag.db.reports import AmbiguousClientError, client_report
 

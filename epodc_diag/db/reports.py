@@ -340,6 +340,26 @@ def _match(session: DbSession, node: dict[str, Any]) -> NodeMatch:
     )
 
 
+def _cleanup_stopped(session: DbSession, now: datetime) -> Verdict | None:
+    """Why expired requests are still queued, when the dbcleanup task is the reason: rated as
+    `diag cleanup` and `check` rate it (critical), so the three commands agree."""
+    run_times = [parse_db_time(row[0]) for row in session.run("kb_cleanup_next_run").rows]
+    known = [t for t in run_times if t is not None]
+    if known and min(known) >= now - GRACE:
+        return None
+    due = (
+        f"was due at {_iso(min(known))}, {_minutes(now - min(known))} ago"
+        if known
+        else "is not scheduled"
+    )
+    return Verdict(
+        "cleanup-overdue",
+        Severity.critical,
+        f"the dbcleanup task {due}: that is why this system's expired requests are still queued "
+        "(KB87143 Example 2; see `epodc diag cleanup`)",
+    )
+
+
 def client_report(session: DbSession, name: str, guid: str | None = None) -> ClientReport:
     """One managed system's data-channel requests with a verdict each.
 
@@ -450,6 +470,10 @@ def client_report(session: DbSession, name: str, guid: str | None = None) -> Cli
                     "handler query shows nothing for it",
                 )
             )
+    if any(r.verdict.code == "expired-still-queued" for r in requests):
+        stopped = _cleanup_stopped(session, clock.now)
+        if stopped is not None:
+            verdicts.append(stopped)
     return ClientReport(
         name=str(node["ClientName"]),
         node_id=node["NodeID"],

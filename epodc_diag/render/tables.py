@@ -185,6 +185,13 @@ def print_wrapped(out: Console, text: Text, indent: int = 2, keep: str = "") -> 
         out.print(Text(" " * indent) + part if number else part, soft_wrap=True)
 
 
+def print_markdown(text: str) -> None:
+    """Markdown (a rule's explanation) as formatted text on a terminal."""
+    from rich.markdown import Markdown
+
+    console().print(Markdown(text))
+
+
 def print_block(out: Console, *items: Table | Text | str) -> None:
     for item in items:
         out.print(item)

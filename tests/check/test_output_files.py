@@ -109,3 +109,21 @@ def test_textfile_and_reports_follow_the_umask_bundles_stay_private(
     assert stat.S_IMODE((tmp_path / "epodc.prom").stat().st_mode) == 0o640
     assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o640
     assert stat.S_IMODE((tmp_path / "b.zip").stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_explain_is_formatted_on_a_terminal_and_markdown_in_a_pipe(tmp_path: Path) -> None:
+    """D28: `check --explain` printed raw Markdown on a terminal."""
+    code, screen = _in_a_terminal(["check", "--explain", "tomcat-unreachable"], tmp_path)
+    assert code == 0
+    assert "KB87143 Example 1." in screen
+    assert "**KB87143" not in screen and "# tomcat-unreachable" not in screen
+    piped = subprocess.run(
+        [sys.executable, "-m", "epodc_diag", "check", "--explain", "tomcat-unreachable"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+        check=False,
+    )
+    assert piped.stdout.startswith("# tomcat-unreachable") and "**KB87143" in piped.stdout

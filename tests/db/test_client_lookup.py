@@ -187,3 +187,20 @@ def test_the_command_lists_duplicates_then_fails_in_one_line(database: Path) -> 
     assert "RequestID" in header.split(",") and ",20," in first
     help_text = run_epodc("diag", "client", "--help", env={"COLUMNS": "200"}).stdout
     assert "FQDN" in help_text and "--guid" in help_text
+
+
+def test_requests_stuck_behind_a_stopped_cleanup_are_critical(tmp_path: Path) -> None:
+    """diag client rates what `diag cleanup` and `check` rate critical the same way (D16)."""
+    path = _database(tmp_path / "stalled.db")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE OrionTaskQueueMT SET RunTime = ?", (iso(NOW - timedelta(hours=1)),))
+    conn.commit()
+    conn.close()
+    with _session(path) as session:
+        stalled = client_report(session, "ALPHA")
+    with _session(_database(tmp_path / "running.db")) as session:
+        running = client_report(session, "ALPHA")
+    assert "cleanup-overdue" in {v.code for v in stalled.verdicts}
+    assert stalled.severity.exit_code == 2
+    assert "cleanup-overdue" not in {v.code for v in running.verdicts}
+    assert running.severity.exit_code == 1
