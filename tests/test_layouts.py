@@ -56,6 +56,12 @@ def test_relative_times_use_one_unit() -> None:
     assert relative(now, now) == "now"
 
 
+def test_wrapping_leaves_no_trailing_blanks() -> None:
+    line = "  InstallDir = C:\\Program Files\\McAfee\\ePolicy Orchestrator\\    (line 4)"
+    for width in range(30, 80):
+        assert all(part == part.rstrip() for part in hanging(line, width, 2).splitlines())
+
+
 def test_wrapping_breaks_between_words_and_keeps_times_whole() -> None:
     line = "! retry-overdue: last attempt by EPOAH01 at 2026-11-26 01:49:25; its retry was due"
     for width in range(30, 90):
@@ -97,7 +103,7 @@ def test_a_plain_http_port_is_explained() -> None:
         done = run_epodc(
             "diag", "network", "--host", "localhost", "--ip", "127.0.0.1", "--port", str(port)
         )
-    assert "not with TLS (plain HTTP, or a proxy?)" in done.stdout
+    assert "not with TLS (plain HTTP, or a proxy?)" in " ".join(done.stdout.split())
 
 
 def test_logs_of_a_file_that_is_no_log_have_no_empty_placeholders(tmp_path: Path) -> None:

@@ -87,8 +87,8 @@ def hanging(line: str, width: int | None, indent: int = 2) -> str:
     remainder = line[own + len(head) :].strip()
     if not remainder:
         return line
-    tail = wrap_words(remainder, max(20, width - own - indent))
-    return "\n".join([" " * own + head, *(" " * (own + indent) + t for t in tail)])
+    tail = [t.strip() for t in wrap_words(remainder, max(20, width - own - indent))]
+    return "\n".join([" " * own + head.rstrip(), *(" " * (own + indent) + t for t in tail if t)])
 
 
 def wrapped(text: str, indent: int = 2) -> str:
