@@ -72,6 +72,7 @@ def _commands(site: Path, client: str) -> list[tuple[list[str], list[str] | None
         ["diag", "client", client, "--site", s],
         ["diag", "client", client, "--site", s, "-v"],
         ["diag", "queue", "--site", s],
+        ["diag", "clients", "--site", s],
         ["diag", "cleanup", "--site", s],
         ["diag", "logs", "--site", s],
         ["diag", "network", "--site", s],

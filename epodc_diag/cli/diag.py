@@ -94,6 +94,51 @@ def client_command(
     raise typer.Exit(report.severity.exit_code)
 
 
+@app.command(
+    "clients", short_help="The systems whose requests have a verdict, e.g. retries-exhausted."
+)
+def clients_command(
+    ctx: typer.Context,
+    verdict: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--verdict",
+            help="Only requests with this verdict (repeatable): waiting, retrying, "
+            "retry-overdue, retries-exhausted, expired, expired-still-queued, attempted.",
+        ),
+    ] = None,
+    db: DbOption = None,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    output: TableFormatOption = TableFormat.table,
+) -> None:
+    """The managed systems with queued data-channel requests, and their requests' verdicts (as
+    `diag client` gives them): the list to tag in the ePO console or to wake up, which the
+    queue's counts cannot give. `--format csv` for a spreadsheet or a tagging import.
+
+    Exit 0 when no listed request is a problem, 1 for warnings, 3 when the database cannot be
+    read or a verdict is unknown.
+    """
+    from epodc_diag.db.reports import clients_report
+
+    with database_session(ctx, db, site, epo_dir) as session:
+        report = clients_report(session, tuple(verdict or ()))
+    if output is TableFormat.json:
+        from epodc_diag.render.data import to_json
+
+        echo_text(to_json({"kind": "clients", **_as_dict(report)}))
+    elif output is TableFormat.csv:
+        from epodc_diag.render.dbreports import clients_csv
+
+        echo_text(clients_csv(report))
+    else:
+        from epodc_diag.render.dbreports import print_clients
+        from epodc_diag.render.tables import console
+
+        print_clients(console(), report)
+    raise typer.Exit(report.severity.exit_code)
+
+
 def _emit_matches(exc: object, output: TableFormat, now: object) -> None:
     """The systems an ambiguous name matches, on stdout, before the one-line error."""
     from datetime import datetime

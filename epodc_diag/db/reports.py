@@ -223,6 +223,124 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def requests_from_rows(rows: list[dict[str, Any]], now: datetime) -> list[ClientRequest]:
+    """Requests with a verdict each, from the rows of `client_requests` or `queue_requests`.
+
+    One request has one row per Agent Handler that attempted it: the latest attempt decides.
+    """
+    latest: dict[Any, dict[str, Any]] = {}
+    attempts: dict[Any, int] = {}
+    for row in rows:
+        key = row["RequestID"]
+        attempts[key] = attempts.get(key, 0) + (row["HandlerID"] is not None)
+        kept = latest.get(key)
+        when = parse_db_time(row["DCLastAttemptTime"])
+        kept_when = parse_db_time(kept["DCLastAttemptTime"]) if kept is not None else None
+        if kept is None or (when is not None and (kept_when is None or when >= kept_when)):
+            latest[key] = row
+    requests: list[ClientRequest] = []
+    for key, row in latest.items():
+        expire = parse_db_time(row["DCExpireTime"])
+        last = parse_db_time(row["DCLastAttemptTime"])
+        delay = _int(row["RetryDelaySeconds"])
+        retries = _int(row["RetriesRemaining"])
+        attempted = row["HandlerID"] is not None
+        handler = (
+            row["HandlerName"]
+            if row["HandlerName"] is not None
+            else (f"handler #{row['HandlerID']} (not registered)" if attempted else None)
+        )
+        verdict, next_retry = _request_verdict(
+            now, expire, last, delay, retries, handler, attempted
+        )
+        requests.append(
+            ClientRequest(
+                request_id=row["RequestID"],
+                request_type=str(row["DCRequest"]),
+                handler=handler,
+                handler_ip=row["HandlerIP"],
+                last_attempt=last,
+                retry_delay_seconds=delay,
+                retries_remaining=retries,
+                expire_time=expire,
+                next_retry=next_retry,
+                verdict=verdict,
+                attempts=attempts[key],
+            )
+        )
+    return requests
+
+
+# ================================================================ clients
+
+# The verdicts a request can get (see _request_verdict), for `diag clients --verdict`.
+REQUEST_VERDICTS = (
+    "waiting",
+    "retrying",
+    "retry-overdue",
+    "retries-exhausted",
+    "expired",
+    "expired-still-queued",
+    "attempted",
+)
+
+
+@dataclass(frozen=True)
+class ClientRequests:
+    """One managed system and those of its queued requests that have the verdicts asked for."""
+
+    name: str
+    node_id: Any
+    agent_guid: str | None
+    requests: tuple[ClientRequest, ...]
+
+
+@dataclass(frozen=True)
+class ClientsReport:
+    clock: Clock
+    verdicts_asked: tuple[str, ...]  # empty: every verdict
+    clients: tuple[ClientRequests, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return worst([r.verdict for c in self.clients for r in c.requests])
+
+
+def clients_report(session: DbSession, verdicts: tuple[str, ...] = ()) -> ClientsReport:
+    """Every system with queued requests whose verdict is one of `verdicts` (all when empty):
+    the list to tag in the ePO console or to wake, which the counts of `diag queue` cannot give."""
+    unknown = [v for v in verdicts if v not in REQUEST_VERDICTS]
+    if unknown:
+        raise InputError(
+            f"unknown verdict {', '.join(unknown)} (known: {', '.join(REQUEST_VERDICTS)})"
+        )
+    session.check_epo_schema()
+    clock = session.clock()
+    from epodc_diag.db.connect import ResultLimits
+
+    # Every queued request is read (a row per attempt): more than the default cap on a big site.
+    rows = session.run("queue_requests", limits=ResultLimits(max_rows=1_000_000)).dicts()
+    by_node: dict[Any, list[dict[str, Any]]] = {}
+    nodes: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        by_node.setdefault(row["NodeID"], []).append(row)
+        nodes.setdefault(row["NodeID"], row)
+    clients: list[ClientRequests] = []
+    for node_id, node_rows in by_node.items():
+        chosen = tuple(
+            r
+            for r in requests_from_rows(node_rows, clock.now)
+            if not verdicts or r.verdict.code in verdicts
+        )
+        if chosen:
+            node = nodes[node_id]
+            clients.append(
+                ClientRequests(str(node["ClientName"]), node_id, node["AgentGUID"], chosen)
+            )
+    clients.sort(key=lambda c: (c.name.upper(), str(c.node_id)))
+    return ClientsReport(clock=clock, verdicts_asked=verdicts, clients=tuple(clients))
+
+
 _GUID_RE = re.compile(
     r"^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$"
 )
@@ -411,47 +529,7 @@ def client_report(session: DbSession, name: str, guid: str | None = None) -> Cli
         same_name = _node_rows(session, "client_node", {"client_name": str(node["ClientName"])})
         duplicates = tuple(_match(session, n) for n in same_name if n["NodeID"] != node["NodeID"])
     rows = session.run("client_requests", {"node_id": node["NodeID"]}).dicts()
-    # One request has one row per Agent Handler that attempted it: the latest attempt decides.
-    latest: dict[Any, dict[str, Any]] = {}
-    attempts: dict[Any, int] = {}
-    for row in rows:
-        key = row["RequestID"]
-        attempts[key] = attempts.get(key, 0) + (row["HandlerID"] is not None)
-        kept = latest.get(key)
-        when = parse_db_time(row["DCLastAttemptTime"])
-        kept_when = parse_db_time(kept["DCLastAttemptTime"]) if kept is not None else None
-        if kept is None or (when is not None and (kept_when is None or when >= kept_when)):
-            latest[key] = row
-    requests: list[ClientRequest] = []
-    for key, row in latest.items():
-        expire = parse_db_time(row["DCExpireTime"])
-        last = parse_db_time(row["DCLastAttemptTime"])
-        delay = _int(row["RetryDelaySeconds"])
-        retries = _int(row["RetriesRemaining"])
-        attempted = row["HandlerID"] is not None
-        handler = (
-            row["HandlerName"]
-            if row["HandlerName"] is not None
-            else (f"handler #{row['HandlerID']} (not registered)" if attempted else None)
-        )
-        verdict, next_retry = _request_verdict(
-            clock.now, expire, last, delay, retries, handler, attempted
-        )
-        requests.append(
-            ClientRequest(
-                request_id=row["RequestID"],
-                request_type=str(row["DCRequest"]),
-                handler=handler,
-                handler_ip=row["HandlerIP"],
-                last_attempt=last,
-                retry_delay_seconds=delay,
-                retries_remaining=retries,
-                expire_time=expire,
-                next_retry=next_retry,
-                verdict=verdict,
-                attempts=attempts[key],
-            )
-        )
+    requests = requests_from_rows(rows, clock.now)
     verdicts: list[Verdict] = []
     if not requests:
         verdicts.append(

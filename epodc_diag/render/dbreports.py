@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from epodc_diag.db.reports import CleanupReport, ClientReport, NodeMatch, QueueReport
+from epodc_diag.db.reports import (
+    CleanupReport,
+    ClientReport,
+    ClientsReport,
+    NodeMatch,
+    QueueReport,
+)
 from epodc_diag.render.data import to_csv
 from epodc_diag.render.tables import FittingTable, print_wrapped, table, verdict_line
 
@@ -109,7 +115,9 @@ def print_client(out: Console, report: ClientReport, verbose: bool = False) -> N
             )
         )
     if report.requests:
-        requests = _requests_table(report, verbose)
+        requests = _first_fitting(
+            out, _requests_table(report, verbose), _requests_table(report, verbose, with_ip=False)
+        )
         if out.width < CLIENT_TABLE_WIDTH or requests.minimum_width() > out.width:
             # One block per request: room for the absolute times and the retry delay too.
             requests = _requests_table(report, True, records=True)
@@ -123,7 +131,9 @@ def print_client(out: Console, report: ClientReport, verbose: bool = False) -> N
         print_wrapped(out, verdict_line(verdict))
 
 
-def _requests_table(report: ClientReport, absolute: bool, records: bool = False) -> FittingTable:
+def _requests_table(
+    report: ClientReport, absolute: bool, records: bool = False, with_ip: bool = True
+) -> FittingTable:
     now = report.clock.now
     columns = ["ID", "Type", "Handler", "IP", "Last attempt", "Retries", "Expires", "Verdict"]
     if records:
@@ -142,7 +152,11 @@ def _requests_table(report: ClientReport, absolute: bool, records: bool = False)
         ]
         if records:
             row.insert(6, f"{r.retry_delay_seconds} s" if r.retry_delay_seconds is not None else "")
+        if not with_ip:
+            del row[3]
         rows.append(row)
+    if not with_ip:
+        columns.remove("IP")
     title = (
         "Data-channel requests (the KB's handler lookup, plus requests no handler has "
         "attempted; the latest attempt of each)"
@@ -173,6 +187,68 @@ def client_csv(report: ClientReport) -> str:
         for r in report.requests
     ]
     return to_csv(CLIENT_COLUMNS, rows)
+
+
+CLIENTS_COLUMNS = (
+    "ClientName", "AgentGUID", "Requests", "Verdicts", "RequestIDs", "Handlers",
+    "LastAttempt", "EarliestExpire",
+)  # fmt: skip
+
+
+def _clients_rows(report: ClientsReport, absolute: bool) -> list[tuple[Any, ...]]:
+    now = report.clock.now
+    rows = []
+    for c in report.clients:
+        codes: dict[str, int] = {}
+        for r in c.requests:
+            codes[r.verdict.code] = codes.get(r.verdict.code, 0) + 1
+        attempts = [r.last_attempt for r in c.requests if r.last_attempt is not None]
+        expires = [r.expire_time for r in c.requests if r.expire_time is not None]
+        last = max(attempts) if attempts else None
+        first_expire = min(expires) if expires else None
+        rows.append(
+            (
+                c.name,
+                c.agent_guid or "",
+                len(c.requests),
+                " ".join(f"{code}:{n}" for code, n in codes.items()),
+                " ".join(str(r.request_id) for r in c.requests),
+                " ".join(sorted({r.handler for r in c.requests if r.handler})),
+                last if absolute else when(last, now, False),
+                first_expire if absolute else when(first_expire, now, False),
+            )
+        )
+    return rows
+
+
+def print_clients(out: Console, report: ClientsReport) -> None:
+    _clock(out, report)
+    asked = ", ".join(report.verdicts_asked) or "any verdict"
+    requests = sum(len(c.requests) for c in report.clients)
+    title = f"{len(report.clients)} system(s) with {requests} queued request(s) ({asked})"
+    rows = [row[:4] + row[5:] for row in _clients_rows(report, False)]
+    columns = ("Client", "AgentGUID", "Requests", "Verdicts", "Handlers", "Last attempt", "Expires")
+    full = table(title, columns, rows, prose=("Verdicts", "Handlers"))
+    # Narrower: the GUID is left to the CSV and JSON (and `diag client NAME`).
+    narrow = table(
+        title,
+        columns[:1] + columns[2:],
+        [row[:1] + row[2:] for row in rows],
+        prose=("Verdicts", "Handlers"),
+    )
+    out.print(_first_fitting(out, full, narrow))
+
+
+def _first_fitting(out: Console, *choices: FittingTable) -> FittingTable:
+    """The first table that fits the width; the last one (as records) when none does."""
+    for choice in choices:
+        if choice.minimum_width() <= out.width:
+            return choice
+    return choices[-1]
+
+
+def clients_csv(report: ClientsReport) -> str:
+    return to_csv(CLIENTS_COLUMNS, _clients_rows(report, True))
 
 
 def print_queue(out: Console, report: QueueReport) -> None:

@@ -123,6 +123,7 @@ def _all_commands(site: Path, client: str, work: Path) -> list[list[str]]:
     for sub in ("queue", "cleanup"):
         commands += [["diag", sub, "--site", s, "-f", f] for f in ("table", "json", "csv")]
     commands += [["diag", "client", client, "--site", s, "-f", f] for f in ("table", "json", "csv")]
+    commands += [["diag", "clients", "--site", s, "-f", f] for f in ("table", "json", "csv")]
     commands += [
         ["diag", "client", client, "--site", s, "-v"],
         ["diag", "client", "no-such-client-✓", "--site", s],

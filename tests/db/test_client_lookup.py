@@ -204,3 +204,55 @@ def test_requests_stuck_behind_a_stopped_cleanup_are_critical(tmp_path: Path) ->
     assert stalled.severity.exit_code == 2
     assert "cleanup-overdue" not in {v.code for v in running.verdicts}
     assert running.severity.exit_code == 1
+
+
+def test_clients_lists_the_systems_behind_a_verdict(database: Path) -> None:
+    """D13: the affected systems themselves, not a count; one verdict per request."""
+    from epodc_diag.db.reports import clients_report
+
+    with _session(database) as session:
+        expired = clients_report(session, ("expired-still-queued",))
+        everyone = clients_report(session)
+        with pytest.raises(InputError, match="unknown verdict no-such"):
+            clients_report(session, ("no-such",))
+    assert [(c.name, [r.request_id for r in c.requests]) for c in expired.clients] == [
+        ("ALPHA", [11, 12, 13])
+    ]
+    listed = {c.agent_guid: [r.request_id for r in c.requests] for c in everyone.clients}
+    assert listed == {GUID_ALPHA: [10, 11, 12, 13], GUID_DUP_2: [20]}  # 10 once, not twice
+
+
+def test_clients_csv_names_the_system_with_no_retries_left(tmp_path: Path) -> None:
+    """The CSV names exactly the one system whose latest attempt left no retries (a row added
+    here), with its GUID and request ID, for tagging in the ePO console."""
+    import csv
+    import io
+
+    path = _database(tmp_path / "epo.db")
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO EPOAgentHandlerDataChannelWQMT VALUES (30, 'EPOSRV:AGENTWAKEUP', 2, 60, ?)",
+        (iso(NOW + timedelta(hours=2)),),
+    )
+    conn.execute(
+        "INSERT INTO EPOAgentHandlerDataChannelWQAttemptsMT VALUES (30, 1, ?, 0)",
+        (iso(NOW - timedelta(minutes=5)),),
+    )
+    conn.commit()
+    conn.close()
+    done = run_epodc(
+        "diag",
+        "clients",
+        "--db",
+        f"sqlite:///{path}",
+        "--verdict",
+        "retries-exhausted",
+        "-f",
+        "csv",
+    )
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [(r["ClientName"], r["AgentGUID"], r["RequestIDs"]) for r in rows] == [
+        ("DUP-PC", GUID_DUP_1, "30")
+    ]
+    bad = run_epodc("diag", "clients", "--db", f"sqlite:///{path}", "--verdict", "nope")
+    assert bad.returncode == 3 and len(bad.stderr.strip().splitlines()) == 1
