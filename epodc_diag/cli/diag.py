@@ -90,8 +90,33 @@ def client_command(
         except AmbiguousClientError as exc:
             _emit_matches(exc, output, session.clock().now)
             raise
-    _emit(report, output, "client", verbose)
+    lines = _client_log_lines(ctx, site, epo_dir, report.name, report.agent_guid, output)
+    _emit(report, output, "client", verbose, lines)
     raise typer.Exit(report.severity.exit_code)
+
+
+def _client_log_lines(
+    ctx: typer.Context,
+    site: Path | None,
+    epo_dir: Path | None,
+    name: str,
+    guid: str | None,
+    output: TableFormat,
+) -> list[object]:
+    """The system's own lines in the handler and agent logs of the site or install, if any."""
+    if output is TableFormat.csv:
+        return []
+    from epodc_diag.errors import EpodcError
+    from epodc_diag.logs.client_lines import client_lines
+
+    try:
+        located = locate(ctx, site, epo_dir)
+        if located is None:
+            return []
+        found, _ = client_lines([located.handler_logs], [located.agent_logs], name, guid)
+    except (EpodcError, OSError):
+        return []  # the logs are extra evidence here; the database answer stands without them
+    return list(found)
 
 
 @app.command(
@@ -213,12 +238,19 @@ def cleanup_command(
     raise typer.Exit(report.severity.exit_code)
 
 
-def _emit(report: object, output: TableFormat, kind: str, verbose: bool = False) -> None:
+def _emit(
+    report: object,
+    output: TableFormat,
+    kind: str,
+    verbose: bool = False,
+    log_lines: list[object] | None = None,
+) -> None:
     from epodc_diag.db.reports import CleanupReport, ClientReport, QueueReport
     from epodc_diag.render.data import to_json
 
     if output is TableFormat.json:
-        echo_text(to_json({"kind": kind, **_as_dict(report)}))
+        extra = {"log_lines": log_lines} if log_lines is not None else {}
+        echo_text(to_json({"kind": kind, **_as_dict(report), **extra}))
         return
     from epodc_diag.render import dbreports
 
@@ -234,7 +266,7 @@ def _emit(report: object, output: TableFormat, kind: str, verbose: bool = False)
 
     out = console()
     if isinstance(report, ClientReport):
-        dbreports.print_client(out, report, verbose)
+        dbreports.print_client(out, report, verbose, log_lines or [])
     elif isinstance(report, QueueReport):
         dbreports.print_queue(out, report)
     elif isinstance(report, CleanupReport):

@@ -89,7 +89,9 @@ def matches_table(matches: Sequence[NodeMatch], now: datetime, title: str) -> Ta
     )
 
 
-def print_client(out: Console, report: ClientReport, verbose: bool = False) -> None:
+def print_client(
+    out: Console, report: ClientReport, verbose: bool = False, log_lines: Sequence[Any] = ()
+) -> None:
     now = report.clock.now
     out.print(Text(f"{report.name}  {report.agent_guid or ''}", style="bold"))
     facts = [f"EPOLeafNode.AutoID {report.node_id}"]
@@ -123,6 +125,10 @@ def print_client(out: Console, report: ClientReport, verbose: bool = False) -> N
             requests = _requests_table(report, True, records=True)
             requests.records_only = True
         out.print(requests)
+    if log_lines:
+        out.print(Text(f"Its newest lines in the handler and agent logs ({len(log_lines)})"))
+        for found in log_lines:
+            print_wrapped(out, Text(f"  {found.path.name}:{found.line}  {found.text}"), indent=6)
     for verdict, ids in report.request_groups:
         line = verdict_line(verdict)
         line.append(f"  {_ids(ids)}", style="dim")

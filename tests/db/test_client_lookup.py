@@ -19,7 +19,7 @@ from epodc_diag.db.connect import ConnectionSettings, open_database
 from epodc_diag.db.reports import AmbiguousClientError, client_report
 from epodc_diag.db.session import DbSession
 from epodc_diag.errors import InputError
-from tests.conftest import run_epodc
+from tests.conftest import SiteFactory, run_epodc
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
 GUID_ALPHA = "a1b2c3d4-0000-1111-2222-333344445555"
@@ -256,3 +256,21 @@ def test_clients_csv_names_the_system_with_no_retries_left(tmp_path: Path) -> No
     ]
     bad = run_epodc("diag", "clients", "--db", f"sqlite:///{path}", "--verdict", "nope")
     assert bad.returncode == 3 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_client_s_own_log_lines_are_shown(make_site: SiteFactory) -> None:
+    """D16: the lines about the system in the handler logs epodc already reads."""
+    import json
+
+    from tests.db.test_cli_db import _queued_client
+
+    site = make_site("tomcat-unreachable", agents=300, handlers=2, hours=2.0)
+    name = _queued_client(site)
+    data = json.loads(run_epodc("diag", "client", name, "--site", str(site), "-f", "json").stdout)
+    lines = data["log_lines"]
+    assert lines, "a queued client's wake-ups are in the handler logs"
+    for found in lines:
+        assert name in found["text"] or data["agent_guid"] in found["text"]
+    assert any("server_" in found["path"] for found in lines)
+    table = run_epodc("diag", "client", name, "--site", str(site), env={"COLUMNS": "120"})
+    assert "newest lines in the handler and agent logs" in table.stdout
