@@ -72,6 +72,14 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for errors (for bug reports).")
     ] = False,
+    ascii_marks: Annotated[
+        bool,
+        typer.Option(
+            "--ascii",
+            help="Plain ASCII output: [OK] [XX] marks and +--+ tables (also EPODC_ASCII=1; "
+            "chosen by itself for a code page without the marks).",
+        ),
+    ] = False,
     config: Annotated[
         Optional[Path],
         typer.Option(
@@ -81,6 +89,10 @@ def root(
         ),
     ] = None,
 ) -> None:
+    if ascii_marks:
+        from epodc_diag.render.marks import use_ascii
+
+        use_ascii(True)
     ctx.obj = State(debug=debug, config_path=config)
 
 

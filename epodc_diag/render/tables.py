@@ -19,7 +19,7 @@ from rich.text import Text
 
 from epodc_diag.model import Severity, Verdict
 from epodc_diag.render.data import cell
-from epodc_diag.render.marks import mark
+from epodc_diag.render.marks import ascii_only, mark
 from epodc_diag.render.plain import UNBREAKABLE, output_width, wrap_words
 
 MARKS = {
@@ -125,7 +125,15 @@ def table(
     """A table whose columns keep their values whole, except those named in `prose` (text that
     may wrap between words); numbers are right-aligned."""
     data = [list(row) for row in rows]
-    result = FittingTable(title, title_justify="left", show_lines=False, header_style="bold")
+    from rich import box
+
+    result = FittingTable(
+        title,
+        title_justify="left",
+        show_lines=False,
+        header_style="bold",
+        box=box.ASCII2 if ascii_only() else box.HEAVY_HEAD,
+    )
     for index, column in enumerate(columns):
         values = [row[index] for row in data if row[index] is not None and row[index] != ""]
         numeric = bool(values) and all(_is_number(v) for v in values)

@@ -211,3 +211,26 @@ def test_every_command_survives_a_code_page(make_site: SiteFactory, tmp_path: Pa
     # The commands themselves work: only the unknown client is an error.
     errors = sorted(" ".join(args) for args, code in normal.items() if code == 3)
     assert errors == [f"diag client no-such-client-✓ --site {site}"]
+
+
+def test_ascii_option_and_variable_give_pure_ascii(make_site: SiteFactory) -> None:
+    """`--ascii` (and EPODC_ASCII=1) make every mark and every table border ASCII, even where
+    the output could carry Unicode."""
+    from tests.conftest import run_epodc
+    from tests.db.test_cli_db import _queued_client
+
+    site = make_site("cleanup-stalled,tomcat-unreachable", **SIZE)
+    s = str(site)
+    commands = [
+        ["check", "--site", s],
+        ["diag", "queue", "--site", s],
+        ["diag", "client", _queued_client(site), "--site", s],
+        ["diag", "logs", "--site", s],
+        ["diag", "network", "--site", s],
+    ]
+    for args in commands:
+        by_option = run_epodc("--ascii", *args, env={"PYTHONIOENCODING": "utf-8"})
+        by_variable = run_epodc(*args, env={"PYTHONIOENCODING": "utf-8", "EPODC_ASCII": "1"})
+        for done in (by_option, by_variable):
+            assert done.returncode in (0, 1, 2), (args, done.stderr)
+            assert done.stdout.isascii(), (args, [c for c in done.stdout if not c.isascii()][:5])
