@@ -48,9 +48,17 @@ def _usage_line(exc: Any) -> None:
     first line only, and click's own form spreads it over four (usage, hint, blank, error)."""
     context = getattr(exc, "ctx", None)
     command = getattr(context, "command_path", None) or PROG
-    # click 8.5 with typer 0.24 adds the "Did you mean" hint twice: keep one.
-    message = re.sub(r"( Did you mean [^?]*\?)(\1)+", r"\1", exc.format_message())
-    _error(f"{message} (see '{command} --help')")
+    _error(f"{_one_hint(exc.format_message())} (see '{command} --help')")
+
+
+def _one_hint(message: str) -> str:
+    """click 8.5 with typer 0.24 gives the "Did you mean" hint twice (in two wordings when
+    several commands are close): keep the first."""
+    first = re.search(r"Did you mean[^?]*\?", message)
+    if first is None:
+        return message
+    rest = re.sub(r"\s*\(?Did you mean[^?]*\?\)?", "", message[first.end() :])
+    return message[: first.end()] + rest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
