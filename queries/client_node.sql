@@ -1,5 +1,5 @@
 -- name: client_node
--- summary: The managed system with this name, as EPOLeafNode records it.
+-- summary: The managed systems with this name, as EPOLeafNode records them (duplicates included).
 -- source: epodc; EPOLeafNode columns documented by KB87143.
 -- parameters:
 --   client_name  the system's NodeName (compared case-insensitively, as SQL Server does)

@@ -1,9 +1,9 @@
 -- name: client_requests
--- summary: Every queued DC request of one client, with its delivery attempts if any.
+-- summary: Every queued DC request of one managed system, with its delivery attempts if any.
 -- source: epodc. Like kb_client_handler, but with outer joins: a request no Agent Handler has
 --         attempted yet is missing from the KB's query, and that absence is itself a clue.
 -- parameters:
---   client_name  the system's NodeName (compared case-insensitively)
+--   node_id  the system's EPOLeafNode.AutoID (one row of a name that several systems share)
 -- columns: RequestID, DCRequest, RetryDelaySeconds, DCExpireTime, HandlerID, HandlerName,
 --          HandlerIP, DCLastAttemptTime, RetriesRemaining
 SELECT
@@ -20,5 +20,5 @@ FROM EPOLeafNode AS ELN
 JOIN EPOAgentHandlerDataChannelWQMT AS DCWQ ON DCWQ.Target = ELN.AutoID
 LEFT JOIN EPOAgentHandlerDataChannelWQAttemptsMT AS DCWQAttempts ON DCWQAttempts.ParentID = DCWQ.AutoID
 LEFT JOIN EPORegisteredApacheServers AS AH ON AH.AutoID = DCWQAttempts.AgentHandlerId
-WHERE ELN.NodeName = :client_name /*nocase*/
+WHERE ELN.AutoID = :node_id
 ORDER BY DCWQ.AutoID, DCWQAttempts.LastDeliveryAttempt

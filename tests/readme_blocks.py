@@ -2,11 +2,13 @@
 
 The blocks run in order in one empty folder (a block may use the site an earlier block wrote).
 `python -m tests.readme_blocks --write` refreshes them in README.md; the tests fail when a block
-is stale. Trailing spaces are ignored (rich pads table titles with them).
+is stale. Trailing spaces are ignored. The blocks are made at 100 columns (COLUMNS=100), the
+width a README is read at.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -45,6 +47,7 @@ def run_all(found: list[Block], folder: Path) -> list[tuple[Block, str, int]]:
             capture_output=True,
             text=True,
             cwd=folder,
+            env={**os.environ, "COLUMNS": "100"},
             timeout=300,
             check=False,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -71,12 +72,13 @@ def _interrupted(signum: int | None) -> int:
 
 
 def _show(exc: Any) -> None:
-    """click's own usage message, scrubbed like every other line on stderr (a value may be secret)."""
+    """The help `epodc` alone asks for, on stdout (so `epodc | more` shows it), scrubbed like
+    every other line (a value may be secret)."""
     import io
 
     buffer = io.StringIO()
     exc.show(file=buffer)
-    sys.stderr.write(scrub_secrets(buffer.getvalue()))
+    sys.stdout.write(scrub_secrets(buffer.getvalue()))
 
 
 def _usage_line(exc: Any) -> None:
@@ -84,7 +86,17 @@ def _usage_line(exc: Any) -> None:
     first line only, and click's own form spreads it over four (usage, hint, blank, error)."""
     context = getattr(exc, "ctx", None)
     command = getattr(context, "command_path", None) or PROG
-    _error(f"{exc.format_message()} (see '{command} --help')")
+    _error(f"{_one_hint(exc.format_message())} (see '{command} --help')")
+
+
+def _one_hint(message: str) -> str:
+    """click 8.5 with typer 0.24 gives the "Did you mean" hint twice (in two wordings when
+    several commands are close): keep the first."""
+    first = re.search(r"Did you mean[^?]*\?", message)
+    if first is None:
+        return message
+    rest = re.sub(r"\s*\(?Did you mean[^?]*\?\)?", "", message[first.end() :])
+    return message[: first.end()] + rest
 
 
 def main(argv: Sequence[str] | None = None) -> int:

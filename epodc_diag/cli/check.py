@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import re
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
@@ -132,7 +134,13 @@ def check_command(
         _list_rules()
         return
     if explain is not None:
-        echo_text(get(explain).explanation())
+        if sys.stdout.isatty():
+            # On a terminal, formatted; piped or redirected, the Markdown itself (for a ticket).
+            from epodc_diag.render.tables import print_markdown
+
+            print_markdown(get(explain).explanation())
+        else:
+            echo_text(get(explain).explanation())
         return
     only, skip = _names(only), _names(skip)
     rules = select(only, skip)
@@ -164,11 +172,32 @@ def check_command(
             refuse_output_onto_inputs(output_file, located, options)
         result = run_check(located, options, rules, describe_target(located))
     text = render(result, output, fail_on.value, verbose)
+    code = result.exit_code(fail_on.value)
     if output_file is not None:
-        _write_atomically(output_file, text)
+        # A file never gets colour, whatever the renderer chose for the terminal beside it.
+        _write_atomically(output_file, without_ansi(text))
+        _note_written(output_file, code)
     else:
         echo_text(text)
-    raise typer.Exit(result.exit_code(fail_on.value))
+    raise typer.Exit(code)
+
+
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def without_ansi(text: str) -> str:
+    """`text` without terminal escape sequences (colours, styles, hyperlinks)."""
+    return _ANSI.sub("", text)
+
+
+def _note_written(path: Path, code: int) -> None:
+    """One line on a terminal saying where the report went; nothing for a scheduler or a
+    monitor, whose stderr is not a terminal and would only collect noise."""
+    if not sys.stderr.isatty():
+        return
+    from epodc_diag.render.report import EXIT_NAMES
+
+    typer.echo(f"Report written to {path} ({EXIT_NAMES.get(code, code)})", err=True)
 
 
 def _names(values: list[str] | None) -> list[str] | None:

@@ -43,33 +43,168 @@ app = typer.Typer(
 )
 
 
-@app.command("client")
+@app.command(
+    "client",
+    short_help="Which Agent Handler works a system's DC requests, a verdict each.",
+)
 def client_command(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="The system's name (EPOLeafNode.NodeName; any case).")
+        str,
+        typer.Argument(
+            help="The system: its NetBIOS name (EPOLeafNode.NodeName, any case), FQDN, IP "
+            "address or agent GUID.",
+            show_default=False,
+        ),
     ],
+    guid: Annotated[
+        Optional[str],
+        typer.Option(
+            "--guid",
+            help="The agent GUID of the system to show when several share NAME (re-imaged or "
+            "cloned systems).",
+        ),
+    ] = None,
+    db: DbOption = None,
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    output: TableFormatOption = TableFormat.table,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show absolute times beside relative ones.")
+    ] = False,
+) -> None:
+    """Which Agent Handler is working a client's DC requests (KB87143), with a verdict per request.
+
+    Verdicts: waiting (no handler has attempted it), retrying (next retry at ...), retry-overdue,
+    retries-exhausted (the agent never answered its wake-up), expired-still-queued. A request
+    several handlers attempted is judged by its latest attempt. When several systems share the
+    name, they are listed and --guid chooses one.
+    Exit 0 when nothing is wrong, 1 for warnings, 2 when its requests are stuck behind a stopped
+    cleanup task, 3 when the client is unknown or ambiguous or the database cannot be read.
+    """
+    from epodc_diag.db.reports import AmbiguousClientError, client_report
+
+    with database_session(ctx, db, site, epo_dir) as session:
+        try:
+            report = client_report(session, name, guid)
+        except AmbiguousClientError as exc:
+            _emit_matches(exc, output, session.clock().now)
+            raise
+    lines = _client_log_lines(ctx, site, epo_dir, report.name, report.agent_guid, output)
+    _emit(report, output, "client", verbose, lines)
+    raise typer.Exit(report.exit_code)
+
+
+def _client_log_lines(
+    ctx: typer.Context,
+    site: Path | None,
+    epo_dir: Path | None,
+    name: str,
+    guid: str | None,
+    output: TableFormat,
+) -> list[object]:
+    """The system's own lines in the handler and agent logs of the site or install, if any."""
+    if output is TableFormat.csv:
+        return []
+    from epodc_diag.errors import EpodcError
+    from epodc_diag.logs.client_lines import client_lines
+
+    try:
+        located = locate(ctx, site, epo_dir)
+        if located is None:
+            return []
+        found, _ = client_lines([located.handler_logs], [located.agent_logs], name, guid)
+    except (EpodcError, OSError):
+        return []  # the logs are extra evidence here; the database answer stands without them
+    return list(found)
+
+
+@app.command(
+    "clients", short_help="The systems whose requests have a verdict, e.g. retries-exhausted."
+)
+def clients_command(
+    ctx: typer.Context,
+    verdict: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--verdict",
+            help="Only requests with this verdict (repeatable): waiting, retrying, "
+            "retry-overdue, retries-exhausted, expired, expired-still-queued, attempted.",
+        ),
+    ] = None,
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: TableFormatOption = TableFormat.table,
 ) -> None:
-    """Which Agent Handler is working a client's DC requests (KB87143), with a verdict per request.
+    """The managed systems with queued data-channel requests, and their requests' verdicts (as
+    `diag client` gives them): the list to tag in the ePO console or to wake up, which the
+    queue's counts cannot give. `--format csv` for a spreadsheet or a tagging import.
 
-    Verdicts: waiting (no handler has attempted it), retrying (next retry at ...), retry-overdue,
-    retries-exhausted (the agent never answered its wake-up), expired-still-queued.
-    Exit 0 when nothing is wrong, 1 for warnings, 3 when the client is unknown or the database
-    cannot be read.
+    Exit 0 when no listed request is a problem, 1 for warnings, 3 when the database cannot be
+    read or a verdict is unknown.
     """
-    from epodc_diag.db.reports import client_report
+    from epodc_diag.db.reports import clients_report
 
     with database_session(ctx, db, site, epo_dir) as session:
-        report = client_report(session, name)
-    _emit(report, output, "client")
+        report = clients_report(session, tuple(verdict or ()))
+    if output is TableFormat.json:
+        from epodc_diag.render.data import to_json
+
+        echo_text(to_json({"kind": "clients", **_as_dict(report)}))
+    elif output is TableFormat.csv:
+        from epodc_diag.render.dbreports import clients_csv
+
+        echo_text(clients_csv(report))
+    else:
+        from epodc_diag.render.dbreports import print_clients
+        from epodc_diag.render.tables import console
+
+        print_clients(console(), report)
     raise typer.Exit(report.exit_code)
 
 
-@app.command("queue")
+def _emit_matches(exc: object, output: TableFormat, now: object) -> None:
+    """The systems an ambiguous name matches, on stdout, before the one-line error."""
+    from datetime import datetime
+
+    from epodc_diag.db.reports import AmbiguousClientError
+
+    assert isinstance(exc, AmbiguousClientError) and isinstance(now, datetime)
+    if output is TableFormat.json:
+        from epodc_diag.render.data import to_json
+
+        echo_text(to_json({"kind": "client-matches", "error": str(exc), "matches": exc.matches}))
+        return
+    if output is TableFormat.csv:
+        from epodc_diag.render.data import to_csv
+
+        columns = ("ClientName", "AgentGUID", "IPAddress", "LastUpdate", "AgentVersion")
+        echo_text(
+            to_csv(
+                (*columns, "Requests", "NodeID"),
+                [
+                    (
+                        m.name,
+                        m.agent_guid,
+                        m.ip,
+                        m.last_update,
+                        m.agent_version,
+                        m.requests,
+                        m.node_id,
+                    )
+                    for m in exc.matches
+                ],
+            )
+        )
+        return
+    from epodc_diag.render.dbreports import print_ambiguous
+    from epodc_diag.render.tables import console
+
+    print_ambiguous(console(), exc.matches, now)
+
+
+@app.command("queue", short_help="The DC work queue: requests by type, expired ones, handler load.")
 def queue_command(
     ctx: typer.Context,
     db: DbOption = None,
@@ -86,7 +221,7 @@ def queue_command(
     raise typer.Exit(report.exit_code)
 
 
-@app.command("cleanup")
+@app.command("cleanup", short_help="Whether the dbcleanup task runs (KB87143 Example 2).")
 def cleanup_command(
     ctx: typer.Context,
     db: DbOption = None,
@@ -103,12 +238,19 @@ def cleanup_command(
     raise typer.Exit(report.exit_code)
 
 
-def _emit(report: object, output: TableFormat, kind: str) -> None:
+def _emit(
+    report: object,
+    output: TableFormat,
+    kind: str,
+    verbose: bool = False,
+    log_lines: list[object] | None = None,
+) -> None:
     from epodc_diag.db.reports import CleanupReport, ClientReport, QueueReport
     from epodc_diag.render.data import to_json
 
     if output is TableFormat.json:
-        echo_text(to_json({"kind": kind, **_as_dict(report)}))
+        extra = {"log_lines": log_lines} if log_lines is not None else {}
+        echo_text(to_json({"kind": kind, **_as_dict(report), **extra}))
         return
     from epodc_diag.render import dbreports
 
@@ -124,7 +266,7 @@ def _emit(report: object, output: TableFormat, kind: str) -> None:
 
     out = console()
     if isinstance(report, ClientReport):
-        dbreports.print_client(out, report)
+        dbreports.print_client(out, report, verbose, log_lines or [])
     elif isinstance(report, QueueReport):
         dbreports.print_queue(out, report)
     elif isinstance(report, CleanupReport):
@@ -159,7 +301,7 @@ def _facts(ctx: typer.Context, ini: IniFile) -> ServerFacts:
     return server_facts(ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"])
 
 
-@app.command("ini")
+@app.command("ini", short_help="server.ini: its keys and the application server it names.")
 def ini_command(
     ctx: typer.Context,
     path: Annotated[
@@ -236,7 +378,7 @@ def ini_command(
     raise typer.Exit(1 if problems else 0)
 
 
-@app.command("network")
+@app.command("network", short_help="DNS, reverse DNS, port 8444 and TLS to the ePO server.")
 def network_command(
     ctx: typer.Context,
     host: Annotated[
@@ -338,7 +480,7 @@ class LogFormat(str, enum.Enum):
     markdown = "markdown"
 
 
-@app.command("logs")
+@app.command("logs", short_help="Known data-channel signatures in the handler, Tomcat, agent logs.")
 def logs_command(
     ctx: typer.Context,
     paths: Annotated[

@@ -23,7 +23,7 @@ app = typer.Typer(
 _PROGRESS_AGENT_HOURS = 50_000
 
 
-@app.command("scenarios")
+@app.command("scenarios", short_help="List the fault scenarios the engine can simulate.")
 def scenarios_command(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="text or json.")
@@ -31,6 +31,7 @@ def scenarios_command(
 ) -> None:
     """List the fault scenarios, one line each (combine them with commas)."""
     from epodc_diag.engine.scenarios import SCENARIOS
+    from epodc_diag.render.plain import hanging, terminal_width
 
     if output is OutputFormat.json:
         rows = [
@@ -41,7 +42,7 @@ def scenarios_command(
         return
     width = max(len(s.name) for s in SCENARIOS)
     for s in SCENARIOS:
-        typer.echo(f"{s.name:<{width}}  {s.summary}")
+        typer.echo(hanging(f"{s.name:<{width}}  {s.summary}", terminal_width(), width + 2))
 
 
 def _parse_start(value: str | None) -> datetime | None:
@@ -61,7 +62,7 @@ def _parse_start(value: str | None) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
-@app.command("simulate")
+@app.command("simulate", short_help="Simulate a site: database, server.ini, logs, network.")
 def simulate_command(
     ctx: typer.Context,
     out: Annotated[
@@ -123,9 +124,9 @@ def simulate_command(
     ] = OutputFormat.text,
 ) -> None:
     """Simulate a site and write its database, server.ini, logs and network to --out."""
-    from epodc_diag.engine.model import DEFAULT_START, SimulationSettings
+    from epodc_diag.engine.model import DEFAULT_START, SimulationSettings, simulate
     from epodc_diag.engine.scenarios import parse_scenarios
-    from epodc_diag.engine.writer import WriteOptions, simulate_site
+    from epodc_diag.engine.writer import WriteOptions, prepare_output, simulate_site, write_site
     from epodc_diag.render.progress import progress_bar
 
     engine_cfg = state(ctx).settings.values["engine"]
@@ -147,7 +148,15 @@ def simulate_command(
 
     try:
         with progress_bar("simulating", enabled=long_run) as progress:
-            summary = simulate_site(settings, out, options, force=force, progress=progress)
+            if progress is None:
+                summary = simulate_site(settings, out, options, force=force)
+            else:
+                # Two phases on one bar: the model, then writing the site (as long again on a
+                # big site), so the bar does not sit at 100% while the files are written.
+                prepare_output(out, force)
+                result = simulate(settings, progress)
+                progress.phase(f"writing the site to {out}")
+                summary = write_site(result, out, options, force, release=True)
     except sqlite3.Error as exc:  # the site's database could not be written (the folder is removed)
         detail = " ".join(str(exc).split()) or type(exc).__name__
         if "full" in detail.lower():

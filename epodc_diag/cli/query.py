@@ -28,13 +28,16 @@ app = typer.Typer(
 def list_command() -> None:
     """List the queries in the catalogue, with their parameters."""
     from epodc_diag.db.catalog import catalog
+    from epodc_diag.render.plain import hanging, terminal_width
 
     queries = catalog()
     width = max(len(n) for n in queries)
     for name, query in queries.items():
         params = ", ".join(query.parameter_names)
         suffix = f"  [{params}]" if params else ""
-        typer.echo(f"{name:<{width}}  {query.summary}{suffix}")
+        typer.echo(
+            hanging(f"{name:<{width}}  {query.summary}{suffix}", terminal_width(), width + 2)
+        )
 
 
 @app.command("show")

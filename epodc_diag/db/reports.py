@@ -7,6 +7,7 @@ report says which clock "now" came from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -51,6 +52,28 @@ class ClientRequest:
     expire_time: datetime | None
     next_retry: datetime | None
     verdict: Verdict
+    attempts: int = 0  # attempt rows (one per Agent Handler that tried it); the latest is shown
+
+
+@dataclass(frozen=True)
+class NodeMatch:
+    """One EPOLeafNode row a client name, GUID or address matched."""
+
+    node_id: Any
+    name: str
+    agent_guid: str | None
+    ip: str | None = None
+    last_update: datetime | None = None
+    agent_version: str | None = None
+    requests: int = 0  # its queued data-channel requests
+
+
+class AmbiguousClientError(InputError):
+    """Several managed systems match; the caller lists them and asks for --guid."""
+
+    def __init__(self, message: str, matches: tuple[NodeMatch, ...]) -> None:
+        super().__init__(message)
+        self.matches = matches
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,11 @@ class ClientReport:
     requests: tuple[ClientRequest, ...]
     verdicts: tuple[Verdict, ...]
     other_nodes: int = 0  # more EPOLeafNode rows with the same name (duplicates in ePO)
+    matched_by: str = "name"  # name, fqdn, guid or ip: how the argument found the system
+    ip: str | None = None
+    last_update: datetime | None = None  # the agent's last communication (probed column)
+    agent_version: str | None = None
+    duplicates: tuple[NodeMatch, ...] = ()  # the other systems with this name
 
     @property
     def severity(self) -> Severity:
@@ -75,6 +103,62 @@ class ClientReport:
     def kb_rows(self) -> tuple[ClientRequest, ...]:
         """The rows the KB's own query shows: requests with a delivery attempt by a handler."""
         return tuple(r for r in self.requests if r.handler is not None)
+
+    @property
+    def request_groups(self) -> tuple[tuple[Verdict, tuple[Any, ...]], ...]:
+        """The requests' verdicts, one per verdict code: a client with ten requests stuck the same
+        way reads as one line that says ten, not ten lines."""
+        by_code: dict[str, list[ClientRequest]] = {}
+        for r in self.requests:
+            by_code.setdefault(r.verdict.code, []).append(r)
+        groups: list[tuple[Verdict, tuple[Any, ...]]] = []
+        for code, members in by_code.items():
+            ids = tuple(r.request_id for r in members)
+            if len(members) == 1:
+                groups.append((members[0].verdict, ids))
+            else:
+                groups.append((_group_verdict(code, members, self.clock.now), ids))
+        return tuple(groups)
+
+
+def _span(deltas: list[timedelta]) -> str:
+    low, high = _minutes(min(deltas)), _minutes(max(deltas))
+    return low if low == high else f"{low} to {high}"
+
+
+def _group_verdict(code: str, members: list[ClientRequest], now: datetime) -> Verdict:
+    """One verdict for several requests that share a code, with the range of their times."""
+    first = members[0].verdict
+    count = len(members)
+    severity = max((m.verdict.severity for m in members), key=lambda s: s.rank)
+    expired = [now - m.expire_time for m in members if m.expire_time is not None]
+    if code == "expired-still-queued" and expired:
+        text = (
+            f"{count} requests expired {_span(expired)} ago and are still queued: the cleanup "
+            "task should have removed them within a minute (KB87143 Example 2; see "
+            "`epodc diag cleanup`)"
+        )
+    elif code == "retry-overdue":
+        handlers = sorted({m.handler or "an unknown handler" for m in members})
+        late = [now - m.next_retry for m in members if m.next_retry is not None]
+        text = (
+            f"{count} requests' retries by {', '.join(handlers)} are overdue"
+            f"{' by ' + _span(late) if late else ''}: either the wake-ups got through and the "
+            "status never reached Tomcat (KB87143 Example 1), or that handler stopped working "
+            "the queue"
+        )
+    elif code == "retries-exhausted":
+        text = (
+            f"{count} requests have no retries left: the agent did not answer its wake-up calls "
+            "(port 8081); the work waits for the agent's next ASCI"
+        )
+    elif code == "waiting":
+        text = f"{count} requests are queued and no Agent Handler has attempted them yet"
+    elif code == "retrying":
+        text = f"{count} requests are being retried on schedule"
+    else:
+        text = f"{count} requests: {first.summary}"
+    return Verdict(code, severity, text)
 
 
 def _lingering_after() -> timedelta:
@@ -149,16 +233,23 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def client_report(session: DbSession, name: str) -> ClientReport:
-    session.check_epo_schema()
-    clock = session.clock()
-    nodes = session.run("client_node", {"client_name": name}).dicts()
-    if not nodes:
-        raise InputError(f"no managed system named '{name}' in EPOLeafNode")
-    node = nodes[0]
-    rows = session.run("client_requests", {"client_name": name}).dicts()
-    requests: list[ClientRequest] = []
+def requests_from_rows(rows: list[dict[str, Any]], now: datetime) -> list[ClientRequest]:
+    """Requests with a verdict each, from the rows of `client_requests` or `queue_requests`.
+
+    One request has one row per Agent Handler that attempted it: the latest attempt decides.
+    """
+    latest: dict[Any, dict[str, Any]] = {}
+    attempts: dict[Any, int] = {}
     for row in rows:
+        key = row["RequestID"]
+        attempts[key] = attempts.get(key, 0) + (row["HandlerID"] is not None)
+        kept = latest.get(key)
+        when = parse_db_time(row["DCLastAttemptTime"])
+        kept_when = parse_db_time(kept["DCLastAttemptTime"]) if kept is not None else None
+        if kept is None or (when is not None and (kept_when is None or when >= kept_when)):
+            latest[key] = row
+    requests: list[ClientRequest] = []
+    for key, row in latest.items():
         expire = parse_db_time(row["DCExpireTime"])
         last = parse_db_time(row["DCLastAttemptTime"])
         delay = _int(row["RetryDelaySeconds"])
@@ -170,7 +261,7 @@ def client_report(session: DbSession, name: str) -> ClientReport:
             else (f"handler #{row['HandlerID']} (not registered)" if attempted else None)
         )
         verdict, next_retry = _request_verdict(
-            clock.now, expire, last, delay, retries, handler, attempted
+            now, expire, last, delay, retries, handler, attempted
         )
         requests.append(
             ClientRequest(
@@ -184,8 +275,278 @@ def client_report(session: DbSession, name: str) -> ClientReport:
                 expire_time=expire,
                 next_retry=next_retry,
                 verdict=verdict,
+                attempts=attempts[key],
             )
         )
+    return requests
+
+
+# ================================================================ clients
+
+# The verdicts a request can get (see _request_verdict), for `diag clients --verdict`.
+REQUEST_VERDICTS = (
+    "waiting",
+    "retrying",
+    "retry-overdue",
+    "retries-exhausted",
+    "expired",
+    "expired-still-queued",
+    "attempted",
+)
+
+
+@dataclass(frozen=True)
+class ClientRequests:
+    """One managed system and those of its queued requests that have the verdicts asked for."""
+
+    name: str
+    node_id: Any
+    agent_guid: str | None
+    requests: tuple[ClientRequest, ...]
+
+
+@dataclass(frozen=True)
+class ClientsReport:
+    clock: Clock
+    verdicts_asked: tuple[str, ...]  # empty: every verdict
+    clients: tuple[ClientRequests, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return worst([r.verdict for c in self.clients for r in c.requests])
+
+    @property
+    def exit_code(self) -> int:
+        """A listing: no listed request is a problem (or none is listed) exits 0."""
+        return self.severity.exit_code
+
+
+def clients_report(session: DbSession, verdicts: tuple[str, ...] = ()) -> ClientsReport:
+    """Every system with queued requests whose verdict is one of `verdicts` (all when empty):
+    the list to tag in the ePO console or to wake, which the counts of `diag queue` cannot give."""
+    unknown = [v for v in verdicts if v not in REQUEST_VERDICTS]
+    if unknown:
+        raise InputError(
+            f"unknown verdict {', '.join(unknown)} (known: {', '.join(REQUEST_VERDICTS)})"
+        )
+    session.check_epo_schema()
+    clock = session.clock()
+    from epodc_diag.db.connect import ResultLimits
+
+    # Every queued request is read (a row per attempt): more than the default cap on a big site.
+    rows = session.run("queue_requests", limits=ResultLimits(max_rows=1_000_000)).dicts()
+    by_node: dict[Any, list[dict[str, Any]]] = {}
+    nodes: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        by_node.setdefault(row["NodeID"], []).append(row)
+        nodes.setdefault(row["NodeID"], row)
+    clients: list[ClientRequests] = []
+    for node_id, node_rows in by_node.items():
+        chosen = tuple(
+            r
+            for r in requests_from_rows(node_rows, clock.now)
+            if not verdicts or r.verdict.code in verdicts
+        )
+        if chosen:
+            node = nodes[node_id]
+            clients.append(
+                ClientRequests(str(node["ClientName"]), node_id, node["AgentGUID"], chosen)
+            )
+    clients.sort(key=lambda c: (c.name.upper(), str(c.node_id)))
+    return ClientsReport(clock=clock, verdicts_asked=verdicts, clients=tuple(clients))
+
+
+_GUID_RE = re.compile(
+    r"^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})\}?$"
+)
+
+
+def _guid_params(text: str) -> dict[str, str] | None:
+    found = _GUID_RE.match(text.strip())
+    if found is None:
+        return None
+    bare = found.group(1).upper()
+    return {"agent_guid": "{" + bare + "}", "agent_guid_bare": bare}
+
+
+def _same_guid(a: str | None, b: str) -> bool:
+    return a is not None and a.strip("{} ").upper() == b.strip("{} ").upper()
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _node_rows(session: DbSession, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return session.run(query, params).dicts()
+
+
+def _find_nodes(session: DbSession, text: str) -> tuple[list[dict[str, Any]], str]:
+    """The EPOLeafNode rows `text` names, and how: a NetBIOS name (any case), an agent GUID (with
+    or without braces), an IP address (where the table records one), or an FQDN (its first label
+    is the NetBIOS name ePO keeps)."""
+    guid = _guid_params(text)
+    if guid is not None:
+        return _node_rows(session, "client_node_by_guid", guid), "guid"
+    if _is_ip(text):
+        try:
+            return _node_rows(session, "client_node_by_ip", {"ip_address": text.strip()}), "ip"
+        except QuerySkipped as exc:
+            raise InputError(
+                f"cannot look a system up by IP address here ({exc.reason}); give its name or "
+                "agent GUID"
+            ) from None
+    rows = _node_rows(session, "client_node", {"client_name": text})
+    if rows or "." not in text.strip("."):
+        return rows, "name"
+    short = text.strip().split(".", 1)[0]
+    return _node_rows(session, "client_node", {"client_name": short}), "fqdn"
+
+
+def _suggestions(session: DbSession, text: str) -> list[str]:
+    """Names close to `text` ("did you mean ...?"), from the names that start like it."""
+    import difflib
+
+    from epodc_diag.db.connect import ResultLimits
+    from epodc_diag.errors import DatabaseError
+
+    name = text.strip().split(".", 1)[0]
+    if len(name) < 2 or _guid_params(text) is not None or _is_ip(text):
+        return []
+    prefix = re.sub(r"([\\%_\[])", r"\\\1", name[:2]) + "%"
+    try:
+        rows = session.run(
+            "client_names_like", {"name_prefix": prefix}, ResultLimits(max_rows=50_000)
+        ).rows
+    except (DatabaseError, QuerySkipped):
+        return []
+    names = sorted({str(r[0]) for r in rows if r[0] is not None})
+    by_upper = {n.upper(): n for n in names}
+    close = difflib.get_close_matches(name.upper(), list(by_upper), n=5, cutoff=0.6)
+    starting = [n for n in names if n.upper().startswith(name.upper())][:5]
+    return list(dict.fromkeys([*(by_upper[c] for c in close), *starting]))[:5]
+
+
+def _node_details(
+    session: DbSession, node_id: Any
+) -> tuple[str | None, datetime | None, str | None]:
+    """The agent's IP address, last communication and version, where the table has them."""
+    ip: str | None = None
+    last: datetime | None = None
+    version: str | None = None
+    try:
+        first = session.run("client_node_ip", {"node_id": node_id}).first()
+        if first is not None and first["IPAddress"] not in (None, ""):
+            ip = str(first["IPAddress"])
+    except QuerySkipped:
+        pass
+    try:
+        first = session.run("client_node_activity", {"node_id": node_id}).first()
+        if first is not None:
+            last = parse_db_time(first["LastUpdate"])
+            version = None if first["AgentVersion"] in (None, "") else str(first["AgentVersion"])
+    except QuerySkipped:
+        pass
+    return ip, last, version
+
+
+def _match(session: DbSession, node: dict[str, Any]) -> NodeMatch:
+    ip, last, version = _node_details(session, node["NodeID"])
+    requests = {
+        row["RequestID"]
+        for row in session.run("client_requests", {"node_id": node["NodeID"]}).dicts()
+    }
+    return NodeMatch(
+        node_id=node["NodeID"],
+        name=str(node["ClientName"]),
+        agent_guid=node["AgentGUID"],
+        ip=ip,
+        last_update=last,
+        agent_version=version,
+        requests=len(requests),
+    )
+
+
+def _cleanup_stopped(session: DbSession, now: datetime) -> Verdict | None:
+    """Why expired requests are still queued, when the dbcleanup task is the reason: rated as
+    `diag cleanup` and `check` rate it (critical), so the three commands agree."""
+    run_times = [parse_db_time(row[0]) for row in session.run("kb_cleanup_next_run").rows]
+    known = [t for t in run_times if t is not None]
+    if run_times and not known:
+        return None  # a RunTime that cannot be read: diag cleanup says so (unknown)
+    if known and min(known) >= now - limits.current().cleanup_late:
+        return None
+    due = (
+        f"was due at {_iso(min(known))}, {_minutes(now - min(known))} ago"
+        if known
+        else "is not scheduled"
+    )
+    return Verdict(
+        "cleanup-overdue",
+        Severity.critical,
+        f"the dbcleanup task {due}: that is why this system's expired requests are still queued "
+        "(KB87143 Example 2; see `epodc diag cleanup`)",
+    )
+
+
+def client_report(session: DbSession, name: str, guid: str | None = None) -> ClientReport:
+    """One managed system's data-channel requests with a verdict each.
+
+    `name` is a NetBIOS name, FQDN, IP address or agent GUID; `guid` chooses among several
+    systems that share a name (or names the system alone when `name` is empty). Several matches
+    and no `guid` raise AmbiguousClientError with the matches listed.
+    """
+    session.check_epo_schema()
+    clock = session.clock()
+    text = name.strip()
+    if not text and not guid:
+        raise InputError("give the system's name, FQDN, IP address or agent GUID")
+    if guid is not None and _guid_params(guid) is None:
+        raise InputError(
+            f"--guid '{guid}' is not an agent GUID ({{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}})"
+        )
+    if text:
+        nodes, matched_by = _find_nodes(session, text)
+    else:
+        params = _guid_params(guid or "")
+        assert params is not None
+        nodes, matched_by = _node_rows(session, "client_node_by_guid", params), "guid"
+    if not nodes:
+        shown = text or guid
+        hint = _suggestions(session, text) if text else []
+        more = f"; did you mean {', '.join(hint)}?" if hint else ""
+        raise InputError(
+            f"no managed system named '{shown}' in EPOLeafNode (give its NetBIOS name, FQDN, "
+            f"IP address or agent GUID){more}"
+        )
+    everyone = nodes
+    if guid is not None and text:
+        nodes = [n for n in nodes if _same_guid(n["AgentGUID"], guid)]
+        if not nodes:
+            raise AmbiguousClientError(
+                f"no system matching '{text}' has agent GUID {guid}",
+                tuple(_match(session, n) for n in everyone),
+            )
+    if len(nodes) > 1:
+        raise AmbiguousClientError(
+            f"{len(nodes)} managed systems match '{text}' (duplicate EPOLeafNode rows, common "
+            "after re-imaging or VDI cloning); choose one with --guid GUID",
+            tuple(_match(session, n) for n in nodes),
+        )
+    node = nodes[0]
+    ip, last_update, agent_version = _node_details(session, node["NodeID"])
+    duplicates: tuple[NodeMatch, ...] = ()
+    if matched_by in ("name", "fqdn") or len(everyone) > 1:
+        same_name = _node_rows(session, "client_node", {"client_name": str(node["ClientName"])})
+        duplicates = tuple(_match(session, n) for n in same_name if n["NodeID"] != node["NodeID"])
+    rows = session.run("client_requests", {"node_id": node["NodeID"]}).dicts()
+    requests = requests_from_rows(rows, clock.now)
     verdicts: list[Verdict] = []
     if not requests:
         verdicts.append(
@@ -204,6 +565,10 @@ def client_report(session: DbSession, name: str) -> ClientReport:
                     "handler query shows nothing for it",
                 )
             )
+    if any(r.verdict.code == "expired-still-queued" for r in requests):
+        stopped = _cleanup_stopped(session, clock.now)
+        if stopped is not None:
+            verdicts.append(stopped)
     return ClientReport(
         name=str(node["ClientName"]),
         node_id=node["NodeID"],
@@ -211,7 +576,12 @@ def client_report(session: DbSession, name: str) -> ClientReport:
         clock=clock,
         requests=tuple(requests),
         verdicts=tuple(verdicts),
-        other_nodes=len(nodes) - 1,
+        other_nodes=len(duplicates),
+        matched_by=matched_by,
+        ip=ip,
+        last_update=last_update,
+        agent_version=agent_version,
+        duplicates=duplicates,
     )
 
 

@@ -47,11 +47,13 @@ def to_json(value: Any) -> str:
     return json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n"
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, timespec: str = "seconds") -> str:
+    """A value as table text. Times to the second: that is what a person compares; machine
+    formats (JSON, CSV) keep the milliseconds."""
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="milliseconds")
+        return value.isoformat(sep=" ", timespec=timespec)
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, enum.Enum):
@@ -64,5 +66,5 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([cell(v) for v in row])
+        writer.writerow([cell(v, "milliseconds") for v in row])
     return buffer.getvalue()

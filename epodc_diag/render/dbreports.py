@@ -2,77 +2,176 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
-from epodc_diag.db.reports import CleanupReport, ClientReport, QueueReport
+from epodc_diag.db.reports import (
+    CleanupReport,
+    ClientReport,
+    ClientsReport,
+    NodeMatch,
+    QueueReport,
+)
 from epodc_diag.render.data import to_csv
-from epodc_diag.render.tables import table, verdict_line
+from epodc_diag.render.tables import FittingTable, print_wrapped, table, verdict_line
 
 CLIENT_COLUMNS = (
-    "ClientName", "AgentGUID", "HandlerName", "HandlerIP", "DCRequest", "DCLastAttemptTime",
-    "RetryDelaySeconds", "RetriesRemaining", "DCExpireTime", "Verdict", "Detail",
+    "ClientName", "AgentGUID", "RequestID", "HandlerName", "HandlerIP", "DCRequest",
+    "DCLastAttemptTime", "RetryDelaySeconds", "RetriesRemaining", "DCExpireTime", "Verdict",
+    "Detail",
 )  # fmt: skip
+
+# Below this width `diag client` shows one block per request instead of a table.
+CLIENT_TABLE_WIDTH = 120
 
 
 def _clock(out: Console, report: Any) -> None:
     out.print(
-        Text(f"now: {report.clock.now:%Y-%m-%d %H:%M:%S} ({report.clock.source})", style="dim")
+        Text(f"now: {report.clock.now:%Y-%m-%d %H:%M:%S}, {report.clock.source}", style="dim")
     )
 
 
-def print_client(out: Console, report: ClientReport) -> None:
-    out.print(
-        Text(
-            f"{report.name}  {report.agent_guid or ''}  (EPOLeafNode.AutoID {report.node_id})",
-            style="bold",
+def relative(moment: datetime | None, now: datetime) -> str:
+    """`9 min ago`, `in 49 min`, `now`: how far `moment` is from `now`, in one unit."""
+    if moment is None:
+        return ""
+    seconds = int((moment - now).total_seconds())
+    size = abs(seconds)
+    if size < 5:
+        return "now"
+    if size < 120:
+        amount = f"{size} s"
+    elif size < 7200:
+        amount = f"{size // 60} min"
+    elif size < 172800:
+        amount = f"{size / 3600:.1f} h"
+    else:
+        amount = f"{size / 86400:.1f} days"
+    return f"{amount} ago" if seconds < 0 else f"in {amount}"
+
+
+def when(moment: datetime | None, now: datetime, absolute: bool) -> str:
+    """A relative time, with the absolute one after it when asked for."""
+    if moment is None:
+        return ""
+    shown = relative(moment, now)
+    return f"{shown} ({moment:%Y-%m-%d %H:%M:%S})" if absolute else shown
+
+
+def _ids(ids: tuple[Any, ...]) -> str:
+    listed = ", ".join(str(i) for i in ids[:8])
+    more = f" and {len(ids) - 8} more" if len(ids) > 8 else ""
+    return f"[request {listed}]" if len(ids) == 1 else f"[requests {listed}{more}]"
+
+
+def matches_table(matches: Sequence[NodeMatch], now: datetime, title: str) -> Table:
+    """Systems one name matches: enough to tell them apart and choose one with --guid."""
+    return table(
+        title,
+        ("Name", "AgentGUID", "IP", "Last communication", "Agent", "Requests", "AutoID"),
+        [
+            (
+                m.name,
+                m.agent_guid or "",
+                m.ip or "",
+                when(m.last_update, now, False),
+                m.agent_version or "",
+                m.requests,
+                m.node_id,
+            )
+            for m in matches
+        ],
+    )
+
+
+def print_client(
+    out: Console, report: ClientReport, verbose: bool = False, log_lines: Sequence[Any] = ()
+) -> None:
+    now = report.clock.now
+    out.print(Text(f"{report.name}  {report.agent_guid or ''}", style="bold"))
+    facts = [f"EPOLeafNode.AutoID {report.node_id}"]
+    if report.ip:
+        facts.append(f"IP {report.ip}")
+    if report.last_update is not None:
+        facts.append(f"last communication {when(report.last_update, now, True)}")
+    if report.agent_version:
+        facts.append(f"agent {report.agent_version}")
+    if report.matched_by != "name":
+        facts.append(
+            f"found by {'FQDN' if report.matched_by == 'fqdn' else report.matched_by.upper()}"
         )
-    )
+    print_wrapped(out, Text("; ".join(facts)))
     _clock(out, report)
-    if report.other_nodes:
+    if report.duplicates:
         out.print(
-            f"note: {report.other_nodes} more EPOLeafNode row(s) carry this name; the first is shown"
+            matches_table(
+                report.duplicates,
+                now,
+                f"{len(report.duplicates)} other system(s) carry this name (not shown below; "
+                "choose one with --guid)",
+            )
         )
     if report.requests:
-        rows = [
-            (
-                r.request_id,
-                r.request_type,
-                r.handler or "-",
-                r.handler_ip or "",
-                r.last_attempt,
-                r.retry_delay_seconds,
-                r.retries_remaining,
-                r.expire_time,
-                r.verdict.code,
-            )
-            for r in report.requests
-        ]
-        out.print(
-            table(
-                "Data-channel requests (the KB's handler lookup, plus requests no handler has attempted)",
-                (
-                    "ID",
-                    "DCRequest",
-                    "HandlerName",
-                    "HandlerIP",
-                    "DCLastAttemptTime",
-                    "RetryDelaySeconds",
-                    "RetriesRemaining",
-                    "DCExpireTime",
-                    "Verdict",
-                ),
-                rows,
-            )
+        requests = _first_fitting(
+            out, _requests_table(report, verbose), _requests_table(report, verbose, with_ip=False)
         )
-        for r in report.requests:
-            line = verdict_line(r.verdict)
-            line.append(f"  [request {r.request_id}]", style="dim")
-            out.print(line)
+        if out.width < CLIENT_TABLE_WIDTH or requests.minimum_width() > out.width:
+            # One block per request: room for the absolute times and the retry delay too.
+            requests = _requests_table(report, True, records=True)
+            requests.records_only = True
+        out.print(requests)
+    if log_lines:
+        out.print(Text(f"Its newest lines in the handler and agent logs ({len(log_lines)})"))
+        for found in log_lines:
+            print_wrapped(out, Text(f"  {found.path.name}:{found.line}  {found.text}"), indent=6)
+    for verdict, ids in report.request_groups:
+        line = verdict_line(verdict)
+        line.append(f"  {_ids(ids)}", style="dim")
+        print_wrapped(out, line, keep=_ids(ids))
     for verdict in report.verdicts:
-        out.print(verdict_line(verdict))
+        print_wrapped(out, verdict_line(verdict))
+
+
+def _requests_table(
+    report: ClientReport, absolute: bool, records: bool = False, with_ip: bool = True
+) -> FittingTable:
+    now = report.clock.now
+    columns = ["ID", "Type", "Handler", "IP", "Last attempt", "Retries", "Expires", "Verdict"]
+    if records:
+        columns.insert(6, "Retry delay")
+    rows = []
+    for r in report.requests:
+        row: list[Any] = [
+            r.request_id,
+            r.request_type,
+            r.handler or "-",
+            r.handler_ip or "",
+            when(r.last_attempt, now, absolute),
+            r.retries_remaining,
+            when(r.expire_time, now, absolute),
+            r.verdict.code,
+        ]
+        if records:
+            row.insert(6, f"{r.retry_delay_seconds} s" if r.retry_delay_seconds is not None else "")
+        if not with_ip:
+            del row[3]
+        rows.append(row)
+    if not with_ip:
+        columns.remove("IP")
+    title = (
+        "Data-channel requests (the KB's handler lookup, plus requests no handler has "
+        "attempted; the latest attempt of each)"
+    )
+    return table(title, columns, rows)
+
+
+def print_ambiguous(out: Console, matches: Sequence[NodeMatch], now: datetime) -> None:
+    out.print(matches_table(matches, now, "Managed systems that match (choose one with --guid)"))
 
 
 def client_csv(report: ClientReport) -> str:
@@ -80,6 +179,7 @@ def client_csv(report: ClientReport) -> str:
         (
             report.name,
             report.agent_guid,
+            r.request_id,
             r.handler,
             r.handler_ip,
             r.request_type,
@@ -93,6 +193,68 @@ def client_csv(report: ClientReport) -> str:
         for r in report.requests
     ]
     return to_csv(CLIENT_COLUMNS, rows)
+
+
+CLIENTS_COLUMNS = (
+    "ClientName", "AgentGUID", "Requests", "Verdicts", "RequestIDs", "Handlers",
+    "LastAttempt", "EarliestExpire",
+)  # fmt: skip
+
+
+def _clients_rows(report: ClientsReport, absolute: bool) -> list[tuple[Any, ...]]:
+    now = report.clock.now
+    rows = []
+    for c in report.clients:
+        codes: dict[str, int] = {}
+        for r in c.requests:
+            codes[r.verdict.code] = codes.get(r.verdict.code, 0) + 1
+        attempts = [r.last_attempt for r in c.requests if r.last_attempt is not None]
+        expires = [r.expire_time for r in c.requests if r.expire_time is not None]
+        last = max(attempts) if attempts else None
+        first_expire = min(expires) if expires else None
+        rows.append(
+            (
+                c.name,
+                c.agent_guid or "",
+                len(c.requests),
+                " ".join(f"{code}:{n}" for code, n in codes.items()),
+                " ".join(str(r.request_id) for r in c.requests),
+                " ".join(sorted({r.handler for r in c.requests if r.handler})),
+                last if absolute else when(last, now, False),
+                first_expire if absolute else when(first_expire, now, False),
+            )
+        )
+    return rows
+
+
+def print_clients(out: Console, report: ClientsReport) -> None:
+    _clock(out, report)
+    asked = ", ".join(report.verdicts_asked) or "any verdict"
+    requests = sum(len(c.requests) for c in report.clients)
+    title = f"{len(report.clients)} system(s) with {requests} queued request(s) ({asked})"
+    rows = [row[:4] + row[5:] for row in _clients_rows(report, False)]
+    columns = ("Client", "AgentGUID", "Requests", "Verdicts", "Handlers", "Last attempt", "Expires")
+    full = table(title, columns, rows, prose=("Verdicts", "Handlers"))
+    # Narrower: the GUID is left to the CSV and JSON (and `diag client NAME`).
+    narrow = table(
+        title,
+        columns[:1] + columns[2:],
+        [row[:1] + row[2:] for row in rows],
+        prose=("Verdicts", "Handlers"),
+    )
+    out.print(_first_fitting(out, full, narrow))
+
+
+def _first_fitting(out: Console, *choices: FittingTable) -> FittingTable:
+    """The first table that fits the width; the last one (as records) when none does."""
+    for choice in choices:
+        if choice.minimum_width() <= out.width:
+            return choice
+    return choices[-1]
+
+
+def clients_csv(report: ClientsReport) -> str:
+    return to_csv(CLIENTS_COLUMNS, _clients_rows(report, True))
 
 
 def print_queue(out: Console, report: QueueReport) -> None:
@@ -120,15 +282,21 @@ def print_queue(out: Console, report: QueueReport) -> None:
             if report.oldest_created and age
             else "n/a",
         ),
-        ("earliest expire time", report.earliest_expire),
+        ("earliest expire time", when(report.earliest_expire, report.clock.now, True) or "n/a"),
     ]
     out.print(table("Queue", ("fact", "value"), facts))
     out.print(
         table(
             "Agent Handlers",
-            ("HandlerName", "HandlerIP", "Attempts", "NoRetriesLeft", "LastAttempt"),
+            ("Handler", "IP", "Attempts", "No retries left", "Last attempt"),
             [
-                (h.name, h.ip, h.attempts, h.no_retries_left, h.last_attempt)
+                (
+                    h.name,
+                    h.ip,
+                    h.attempts,
+                    h.no_retries_left,
+                    when(h.last_attempt, report.clock.now, True),
+                )
                 for h in report.handlers
             ],
         )
@@ -136,7 +304,7 @@ def print_queue(out: Console, report: QueueReport) -> None:
     for note in report.skipped:
         out.print(Text(f"skipped: {note}", style="dim"))
     for verdict in report.verdicts:
-        out.print(verdict_line(verdict))
+        print_wrapped(out, verdict_line(verdict))
 
 
 def queue_csv(report: QueueReport) -> str:
@@ -161,7 +329,7 @@ def print_cleanup(out: Console, report: CleanupReport) -> None:
     for note in report.skipped:
         out.print(Text(f"skipped: {note}", style="dim"))
     for verdict in report.verdicts:
-        out.print(verdict_line(verdict))
+        print_wrapped(out, verdict_line(verdict))
 
 
 def cleanup_csv(report: CleanupReport) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from epodc_diag.logs.scan import FileSummary, LogReport
@@ -16,8 +17,15 @@ def _t(moment: datetime | None) -> str:
 def _d(delta: timedelta | None) -> str:
     if delta is None:
         return ""
-    seconds = int(delta.total_seconds())
-    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
+    # One scale for every duration epodc prints (as the database diagnostics do).
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _size(n: int) -> str:
@@ -25,53 +33,53 @@ def _size(n: int) -> str:
 
 
 def print_logs(report: LogReport) -> None:
-    from epodc_diag.render.tables import console, table, verdict_line
+    from rich.text import Text
+
+    from epodc_diag.render.tables import console, print_wrapped, table, verdict_line
 
     out = console()
     lines = sum(f.lines for f in report.files)
     window = ""
     if report.since or report.until:
         window = f", window {_t(report.since) or '...'} to {_t(report.until) or '...'}"
-    out.print(
-        f"{len(report.files)} file(s), {_size(sum(f.bytes for f in report.files))}, {lines} lines, "
-        f"{_t(report.oldest)} to {_t(report.newest)}{window}"
+    span = (
+        f", {_t(report.oldest)} to {_t(report.newest)}" if report.oldest and report.newest else ""
     )
     out.print(
-        table(
-            "Files",
-            ("file", "family", "encoding", "size", "lines", "timed", "first", "last"),
-            [
-                (
-                    f.path,
-                    f.family,
-                    f.encoding + (" gz" if f.compressed else ""),
-                    _size(f.bytes),
-                    f.lines,
-                    _share(f.timed_share),
-                    _t(f.first_time),
-                    _t(f.last_time),
-                )
-                for f in report.files
-            ],
-        )
+        f"{len(report.files)} file(s), {_size(sum(f.bytes for f in report.files))}, {lines} lines"
+        f"{span or ', no timestamped line'}{window}"
     )
+    for title, columns, rows in _file_tables(report):
+        out.print(table(title, columns, rows))
     for f in report.files:
+        # How each file was read: its family and why, its time layout, the timed share.
         out.print(f"  {_how_read(f)}", highlight=False, markup=False)
+    at, day = _time_format(report)
     out.print(
         table(
-            "Signatures",
+            f"Signatures{day.replace(',', ':', 1)}",
             ("signature", "count", "first", "last", "files", "reference"),
             [
-                (s.id, s.count, _t(s.first), _t(s.last), len(s.files), s.reference)
+                (s.id, s.count, at(s.first), at(s.last), len(s.files), s.reference)
                 for s in report.signatures
             ],
+            prose=("reference",),
         )
     )
     for timeline in report.timelines:
-        out.print(
-            f"{timeline.signature}: {timeline.runs} run(s); largest gap {_d(timeline.largest_gap) or '-'}"
-            f"{' after ' + _t(timeline.largest_gap_after) if timeline.largest_gap_after else ''}; last run "
-            f"{_d(timeline.since_last) or '-'} before {_newest_where(report)} ({_t(timeline.reference_time)})"
+        if not timeline.runs:
+            print_wrapped(out, Text(f"{timeline.signature}: no run in these logs"))
+            continue
+        reference = f" ({_t(timeline.reference_time)})" if timeline.reference_time else ""
+        print_wrapped(
+            out,
+            Text(
+                f"{timeline.signature}: {timeline.runs} run(s); largest gap "
+                f"{_d(timeline.largest_gap) or '-'}"
+                f"{' after ' + _t(timeline.largest_gap_after) if timeline.largest_gap_after else ''}"
+                f"; last run {_d(timeline.since_last) or '-'} before {_newest_where(report)}"
+                f"{reference}"
+            ),
         )
     for s in report.signatures:
         if s.decoded:
@@ -92,12 +100,66 @@ def print_logs(report: LogReport) -> None:
                 fields = (
                     "  " + " ".join(f"{k}={v}" for k, v in e.fields.items()) if e.fields else ""
                 )
-                out.print(f"  [{s.id}] {e.file}:{e.line}{fields}", highlight=False, markup=False)
-                out.print(f"      {e.text}", highlight=False, markup=False)
+                print_wrapped(out, Text(f"  [{s.id}] {e.file}:{e.line}{fields}"), indent=6)
+                print_wrapped(out, Text(f"      {e.text}"), indent=8)
     for note in report.notes:
-        out.print(f"note: {note}")
+        print_wrapped(out, Text(f"note: {note}"))
     for verdict in report.verdicts:
-        out.print(verdict_line(verdict))
+        print_wrapped(out, verdict_line(verdict))
+
+
+def _time_format(report: LogReport) -> tuple[Callable[[datetime | None], str], str]:
+    """How a table shows times: without the date when every time in the report shares one
+    (the date then goes in the title, as the returned note)."""
+    moments = [t for f in report.files for t in (f.first_time, f.last_time) if t is not None]
+    one_day = len({t.date() for t in moments}) == 1
+
+    def shown(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        return f"{moment:%H:%M:%S}" if one_day else _t(moment)
+
+    return shown, (f", times on {moments[0]:%Y-%m-%d}" if one_day and moments else "")
+
+
+def _file_tables(
+    report: LogReport,
+) -> list[tuple[str, tuple[str, ...], list[tuple[object, ...]]]]:
+    """The files read, one table per folder (the folder named once, in the title, not repeated on
+    every row; so are a family and an encoding all its files share), times without their date
+    when every time in the report shares one date."""
+    from pathlib import PurePath
+
+    shown, day = _time_format(report)
+    folders: dict[str, list[tuple[object, ...]]] = {}
+    for f in report.files:
+        path = PurePath(str(f.path))
+        folders.setdefault(str(path.parent), []).append(
+            (
+                path.name,
+                f.family,
+                f.encoding + (" gz" if f.compressed else ""),
+                _size(f.bytes),
+                f.lines,
+                _share(f.timed_share),
+                shown(f.first_time),
+                shown(f.last_time),
+            )
+        )
+    columns = ("file", "family", "encoding", "size", "lines", "timed", "first", "last")
+    tables = []
+    for folder, rows in folders.items():
+        shared = [i for i in (1, 2) if len(rows) > 1 and len({row[i] for row in rows}) == 1]
+        notes = "".join(f", {columns[i]} {rows[0][i]}" for i in shared)
+        keep = [i for i in range(len(columns)) if i not in shared]
+        tables.append(
+            (
+                f"Files in {folder}{notes}{day}",
+                tuple(columns[i] for i in keep),
+                [tuple(row[i] for i in keep) for row in rows],
+            )
+        )
+    return tables
 
 
 def _md(text: object) -> str:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+from typing import Any
+
 from epodc_diag.ini.reader import IniFile
 from epodc_diag.ini.recognize import Candidate, ServerFacts, is_secret_key
 from epodc_diag.model import CheckStatus, Severity, Verdict
@@ -9,6 +14,92 @@ from epodc_diag.render.marks import mark
 from epodc_diag.secrets import scrub_secrets
 
 MASK = "********"
+# Piped into a file or a ticket without COLUMNS set, tables get this width and text is not
+# wrapped at all (a reader's own viewer wraps it).
+PIPED_WIDTH = 160
+# Never broken over two lines: a date with its time, and an amount with its unit ("9 min ago").
+UNBREAKABLE = re.compile(
+    r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"|\b\d+(?:\.\d+)? (?:s|ms|min|h|days?|kB|MB)\b"
+)
+
+
+def output_width(stream: Any = None) -> int | None:
+    """The width to lay out for: a terminal's own (None: ask it), else $COLUMNS when it is a
+    number, else PIPED_WIDTH."""
+    target = sys.stdout if stream is None else stream
+    isatty = getattr(target, "isatty", None)
+    if isatty is not None and isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and 20 <= int(columns) <= 1000:
+        return int(columns)
+    return PIPED_WIDTH
+
+
+def terminal_width() -> int | None:
+    """The terminal's width, or None when stdout is a pipe or a file (then a list that promises
+    one line per item keeps that promise for grep and scripts)."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    if isatty is not None and isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    return None
+
+
+def text_width() -> int | None:
+    """The width plain text wraps to: the terminal's, or $COLUMNS; None (no wrapping) for a pipe
+    or a file without COLUMNS."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    if isatty is not None and isatty():
+        import shutil
+
+        return shutil.get_terminal_size().columns
+    width = output_width()
+    return None if width == PIPED_WIDTH and not os.environ.get("COLUMNS") else width
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` characters, broken only between words (a word longer
+    than the width stays whole on its own line; a date with its time counts as one word)."""
+    protected = UNBREAKABLE.sub(lambda m: m.group(0).replace(" ", "\0"), text)
+    out: list[str] = []
+    for paragraph in protected.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        out.append(line)
+    return [line.replace("\0", " ") for line in out]
+
+
+def hanging(line: str, width: int | None, indent: int = 2) -> str:
+    """`line` wrapped to `width` between words, the continuation lines indented by `indent`
+    more than the line's own indentation (no wrapping when `width` is None)."""
+    if width is None or len(line) <= width:
+        return line
+    own = len(line) - len(line.lstrip(" "))
+    head = wrap_words(line[own:], max(20, width - own))[0]
+    remainder = line[own + len(head) :].strip()
+    if not remainder:
+        return line
+    tail = [t.strip() for t in wrap_words(remainder, max(20, width - own - indent))]
+    return "\n".join([" " * own + head.rstrip(), *(" " * (own + indent) + t for t in tail if t)])
+
+
+def wrapped(text: str, indent: int = 2) -> str:
+    """Every line of `text` wrapped to the output's width with a hanging indent."""
+    width = text_width()
+    if width is None:
+        return text
+    ends = "\n" if text.endswith("\n") else ""
+    return "\n".join(hanging(line, width, indent) for line in text.splitlines()) + ends
+
+
 MARKS = {Severity.ok: "✓", Severity.info: "·", Severity.warning: "!", Severity.critical: "✗"}
 
 
@@ -56,8 +147,9 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
             _where(facts.port),
         ),
     )
+    value_width = max(len(shown) for _, shown, _ in rows)
     for label, shown, where in rows:
-        out.append(f"  {label:<11} {shown:<40} {where}".rstrip())
+        out.append(f"  {label:<11} {shown:<{value_width}}  {where}".rstrip())
     chosen = [
         (c.kind, c.value, c.source.line)
         for c in (facts.host, facts.ip, facts.port)
@@ -69,9 +161,9 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
         out.append("Other hosts, addresses and ports in the file:")
         for c in others:
             shown = f"{c.value}:{c.port}" if c.port is not None and c.kind != "port" else c.value
-            out.append(f"  {c.kind:<9} {shown:<40} {_where(c)}")
+            out.append(f"  {c.kind:<11} {shown:<{value_width}}  {_where(c)}")
     if ini.issues:
         out.append("Issues:")
         out.extend(f"  ! {issue.message}" for issue in ini.issues)
     # The last line of defence: nothing secret leaves, whatever a line above was built from.
-    return scrub_secrets("\n".join(out) + "\n")
+    return wrapped(scrub_secrets("\n".join(out) + "\n"), indent=4)

@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+
+class Progress:
+    """A `(done, total)` callback that drives the bar, and `phase()` for a step whose length
+    is unknown (writing the result), so the bar never sits at 100% while work goes on."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar = bar
+        self._task = task
+
+    def __call__(self, done: float, total: float) -> None:
+        self._bar.update(self._task, completed=done / total if total else 1.0)
+
+    def phase(self, description: str) -> None:
+        # total=None: rich shows a moving bar and no percentage or time left.
+        self._bar.update(self._task, description=description, total=None, completed=0)
 
 
 @contextmanager
-def progress_bar(
-    description: str, enabled: bool = True
-) -> Iterator[Callable[[float, float], None] | None]:
-    """Yield a `(done, total)` callback that drives a rich progress bar, or None when off."""
+def progress_bar(description: str, enabled: bool = True) -> Iterator[Progress | None]:
+    """Yield a Progress that drives a rich progress bar, or None when off."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
 
-    with Progress(
+    with RichProgress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
@@ -26,9 +42,4 @@ def progress_bar(
         console=Console(stderr=True),
         transient=True,
     ) as bar:
-        task = bar.add_task(description, total=1.0)
-
-        def update(done: float, total: float) -> None:
-            bar.update(task, completed=done / total if total else 1.0)
-
-        yield update
+        yield Progress(bar, bar.add_task(description, total=1.0))

@@ -58,7 +58,7 @@ def test_diag_client_table_json_csv_and_unknown(make_site: SiteFactory) -> None:
     name = _queued_client(site)
     table = epodc("diag", "client", name.lower(), "--site", str(site))
     assert table.returncode in (0, 1), table.stderr
-    assert name in table.stdout and "HandlerName" in table.stdout
+    assert name in table.stdout and "Handler" in table.stdout
     data = json.loads(epodc("diag", "client", name, "--site", str(site), "-f", "json").stdout)
     assert data["name"] == name and data["requests"]
     rows = list(
@@ -71,7 +71,8 @@ def test_diag_client_table_json_csv_and_unknown(make_site: SiteFactory) -> None:
     assert unknown.returncode == 3
     assert (
         unknown.stderr.strip()
-        == "epodc: error: no managed system named 'NO-SUCH-PC' in EPOLeafNode"
+        == "epodc: error: no managed system named 'NO-SUCH-PC' in EPOLeafNode (give its "
+        "NetBIOS name, FQDN, IP address or agent GUID)"
     )
 
 

@@ -86,12 +86,17 @@ def test_every_query_gives_the_same_rows_through_odbc(
 
 def _compare_catalogue(direct: DbSession, odbc: DbSession) -> int:
     now = direct.clock().now
-    client = direct.db.select(
-        "SELECT ELN.NodeName FROM EPOLeafNode ELN "
+    client, node_id, guid = direct.db.select(
+        "SELECT ELN.NodeName, ELN.AutoID, ELN.AgentGUID FROM EPOLeafNode ELN "
         "JOIN EPOAgentHandlerDataChannelWQMT W ON W.Target = ELN.AutoID LIMIT 1"
-    ).rows[0][0]
+    ).rows[0]
     params = {
         "client_name": client.lower(),
+        "node_id": node_id,
+        "agent_guid": guid.lower(),
+        "agent_guid_bare": guid.strip("{}"),
+        "ip_address": "10.162.0.1",
+        "name_prefix": client[:3] + "%",
         "now": now,
         "stale_before": now - DEFAULT.lingering_after,
         "stalled_before": now - DEFAULT.stalled_attempt,
