@@ -49,11 +49,18 @@ def print_logs(report: LogReport) -> None:
         f"{len(report.files)} file(s), {_size(sum(f.bytes for f in report.files))}, {lines} lines"
         f"{span or ', no timestamped line'}{window}"
     )
-    for title, columns, rows in _file_tables(report):
-        out.print(table(title, columns, rows))
+    from pathlib import PurePath
+
+    by_folder: dict[str, list[FileSummary]] = {}
     for f in report.files:
-        # How each file was read: its family and why, its time layout, the timed share.
-        out.print(f"  {_how_read(f)}", highlight=False, markup=False)
+        by_folder.setdefault(str(PurePath(str(f.path)).parent), []).append(f)
+    for (title, columns, rows), folder in zip(_file_tables(report), by_folder, strict=True):
+        out.print(table(title, columns, rows))
+        for f in by_folder[folder]:
+            # How each file was read (the folder is in the title): family and why, time layout.
+            out.print(
+                f"  {_how_read(f, PurePath(str(f.path)).name)}", highlight=False, markup=False
+            )
     at, day = _time_format(report)
     out.print(
         table(
@@ -217,12 +224,12 @@ def _share(share: float) -> str:
     return f"{share:.0%}" if share < 0.995 or share == 1 else ">99%"
 
 
-def _how_read(f: FileSummary) -> str:
+def _how_read(f: FileSummary, shown: str | None = None) -> str:
     """One line per file: what it was taken for, why, and how its times were read."""
     times = f"times {f.time_layout}" if f.time_layout else "no time read"
     note = f" ({f.time_note})" if f.time_note else ""
     handler = f", Agent Handler {f.handler}" if f.handler else ""
-    return f"{f.path}: {f.family}{handler} by {f.decided_by}; layout {f.layout}; {times}{note}"
+    return f"{shown or f.path}: {f.family}{handler} by {f.decided_by}; layout {f.layout}; {times}{note}"
 
 
 def _newest_where(report: LogReport) -> str:
