@@ -7,6 +7,7 @@ is stale. Trailing spaces are ignored (rich pads table titles with them).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -38,12 +39,15 @@ def normal(text: str) -> str:
 
 def run_all(found: list[Block], folder: Path) -> list[tuple[Block, str, int]]:
     results = []
-    for block in found:
+    for number, block in enumerate(found):
         args = shlex.split(block.command)[1:]
+        # A history file per block: each block shows a first run, whatever ran before it.
+        env = {**os.environ, "EPODC_HISTORY": str(folder / f"history-{number}.sqlite")}
         done = subprocess.run(
             [sys.executable, "-m", "epodc_diag", *args],
             capture_output=True,
             text=True,
+            env=env,
             cwd=folder,
             timeout=300,
             check=False,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from epodc_diag import __version__
-from epodc_diag.cli import bundle, check, diag, engine, query
+from epodc_diag.cli import bundle, check, diag, engine, history, query
 from epodc_diag.cli.common import State
 
 app = typer.Typer(
@@ -65,3 +65,4 @@ app.command("bundle", short_help="A support-ticket attachment, redacted on reque
 )
 app.add_typer(engine.app, name="engine")
 app.add_typer(query.app, name="query")
+app.add_typer(history.app, name="history")
