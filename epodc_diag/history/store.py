@@ -22,6 +22,7 @@ from typing import Any
 
 HISTORY_ENV = "EPODC_HISTORY"
 HISTORY_FILENAME = "history.sqlite"
+HISTORY_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15_000  # a check writes for milliseconds; waiting this long means a stuck peer
 
@@ -193,19 +194,11 @@ class HistoryStore:
         try:
             db.row_factory = sqlite3.Row
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._refuse_foreign(db)  # before WAL mode, which would rewrite its header
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             with _transaction(db):
-                tables = {
-                    str(r[0])
-                    for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                }
-                if tables and "meta" not in tables:
-                    # Someone else's database (say, --history pointed at a site's ePO
-                    # database): never add tables to it, never move it aside.
-                    raise HistoryUnavailable(
-                        f"{self.path} is an SQLite database but not an epodc history"
-                    )
+                self._refuse_foreign(db)
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
@@ -226,8 +219,30 @@ class HistoryStore:
             raise
         return db
 
+    def _refuse_foreign(self, db: sqlite3.Connection) -> None:
+        """Someone else's database (say, --history pointed at a site's ePO database): never add
+        tables to it, never move it aside."""
+        tables = {
+            str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        if tables and "meta" not in tables:
+            raise HistoryUnavailable(f"{self.path} is an SQLite database but not an epodc history")
+
     def _start_afresh(self, cause: sqlite3.DatabaseError) -> sqlite3.Connection:
-        """Move a damaged file aside (kept for a post-mortem) and begin a new one."""
+        """Move a damaged file aside (kept for a post-mortem) and begin a new one. Only a file
+        that was a history (SQLite's header, or a history file's name): a path that names some
+        other file by mistake (a config file, a log) is left alone."""
+        try:
+            with self.path.open("rb") as handle:
+                header = handle.read(16)
+        except OSError as exc:
+            raise HistoryUnavailable(
+                f"cannot read history file {self.path}: {exc.strerror or exc}"
+            ) from None
+        if header != b"SQLite format 3\x00" and self.path.suffix.lower() not in HISTORY_SUFFIXES:
+            raise HistoryUnavailable(
+                f"{self.path} is not an epodc history file ({cause}); it was left as it is"
+            )
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:

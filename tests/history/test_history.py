@@ -149,7 +149,9 @@ def test_history_path_from_config_and_default_location(
     assert done.returncode == 0 and expected.is_file()
 
 
-@pytest.mark.parametrize("damage", [b"this is not an SQLite file\n" * 50, b"SQLite format 3\x00" + b"\xff" * 4000])
+@pytest.mark.parametrize(
+    "damage", [b"this is not an SQLite file\n" * 50, b"SQLite format 3\x00" + b"\xff" * 4000]
+)
 def test_a_damaged_history_file_is_a_warning_and_a_fresh_file(
     tmp_path: Path, _history_in_tmp: Path, damage: bytes
 ) -> None:
@@ -187,6 +189,14 @@ def test_an_unusable_history_path_is_a_warning_never_a_failed_check(tmp_path: Pa
     assert done.returncode == 2
     assert "not an epodc history" in done.stderr
     assert database.read_bytes() == before
+    # A path that names some other file by mistake is left as it is, not moved aside.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n" * 100, encoding="utf-8")
+    done = run_epodc("check", "--site", str(site), "--history", str(notes))
+    assert done.returncode == 2
+    assert "is not an epodc history file" in done.stderr and "left as it is" in done.stderr
+    assert notes.read_text(encoding="utf-8") == "my notes\n" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-folder", "notes.txt", "site"]
 
 
 def test_retention_keeps_the_newest_runs_per_target_and_drops_old_ones(tmp_path: Path) -> None:
