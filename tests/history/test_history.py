@@ -229,7 +229,7 @@ def _run(target: str, when: datetime, findings: int = 1) -> dict[str, Any]:
 
 def _writer(path: str, target: str, count: int) -> None:
     with HistoryStore(Path(path)) as store:
-        for i in range(count):
+        for _ in range(count):
             store.record(**_run(target, datetime.now(timezone.utc)), keep_runs=1000)
             store.runs(target, limit=10)
 
