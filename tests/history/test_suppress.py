@@ -4,6 +4,7 @@ their expiry, in every format."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ from epodc_diag.evidence import Evidence
 from epodc_diag.history.suppress import Suppression, apply, parse_expires, tomllib
 from epodc_diag.model import Finding, Severity
 from tests.conftest import SiteFactory, run_epodc
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "report.schema.json").read_text(encoding="utf-8"))
