@@ -16,7 +16,7 @@ from epodc_diag.checker import CheckResult
 from epodc_diag.config import parse_settings
 from epodc_diag.errors import ConfigError, UsageError
 from epodc_diag.evidence import Evidence
-from epodc_diag.history.suppress import Suppression, apply, parse_expires, tomllib
+from epodc_diag.history.suppress import Suppression, apply, parse_expires
 from epodc_diag.model import Finding, Severity
 from tests.conftest import SiteFactory, run_epodc
 
