@@ -66,3 +66,6 @@ app.command("bundle", short_help="A support-ticket attachment, redacted on reque
 app.add_typer(engine.app, name="engine")
 app.add_typer(query.app, name="query")
 app.add_typer(history.app, name="history")
+app.command("watch", short_help="Check again and again while you fix; Ctrl-C for a summary.")(
+    history.watch_command
+)

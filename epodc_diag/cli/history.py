@@ -347,3 +347,75 @@ def diff_command(
         lines.append(f"note: different targets: {a.target} / {b.target}")
     lines += change_lines(changes, metrics, ascii_only())
     echo_text("\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------ epodc watch
+
+
+def watch_command(
+    ctx: typer.Context,
+    site: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--site",
+            help="A simulated site folder (from `epodc engine simulate`).",
+            file_okay=False,
+        ),
+    ] = None,
+    epo_dir: Annotated[
+        Optional[Path],
+        typer.Option("--epo-dir", help="The ePO install folder (default: found).", file_okay=False),
+    ] = None,
+    db: Annotated[
+        Optional[str], typer.Option("--db", help="Database URL, as for `epodc check`.")
+    ] = None,
+    interval: Annotated[
+        float,
+        typer.Option("--interval", "-n", help="Seconds between checks.", min=0.2, max=3600),
+    ] = 5.0,
+    until_healthy: Annotated[
+        bool,
+        typer.Option("--until-healthy", help="Stop (exit 0) once every check is ok."),
+    ] = False,
+    count: Annotated[
+        Optional[int],
+        typer.Option("--count", help="Stop after this many checks (default: until Ctrl-C).", min=1),
+    ] = None,
+) -> None:
+    """Check again and again while you fix: queue depth, expired-but-queued requests, the
+    cleanup task, each Agent Handler's last attempt and the findings, each with its change
+    since the watch started. Redraws in place on a terminal, one line per check when piped;
+    Ctrl-C stops it with a summary ("queue 412 -> 37 in 6 min; cleanup ran 6 times")."""
+    import sys
+    import time
+
+    from epodc_diag.checker import run_check
+    from epodc_diag.cli.common import NetworkMode, check_options, describe_target, locate
+    from epodc_diag.history.watch import Watch, snapshot
+    from epodc_diag.rules.registry import select
+
+    options = check_options(ctx, db, None, None, NetworkMode.auto)
+    located = locate(ctx, site, epo_dir)
+    rules = select(None, None)
+    on_terminal = sys.stdout.isatty()
+    watch = Watch()
+    try:
+        while True:
+            result = run_check(located, options, rules, describe_target(located))
+            watch.add(snapshot(result, datetime.now(timezone.utc)))
+            if on_terminal:
+                # Home and clear, then the view: the terminal shows one current screen.
+                typer.echo("\x1b[H\x1b[2J" + "\n".join(watch.screen(interval)), nl=True)
+            else:
+                typer.echo(watch.line())
+            sys.stdout.flush()
+            healthy = result.exit_code() == 0
+            if (until_healthy and healthy) or (count is not None and watch.count >= count):
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        typer.echo(("\n" if on_terminal else "") + watch.summary())
+        raise
+    typer.echo(watch.summary())
+    if until_healthy and not healthy:
+        raise typer.Exit(result.exit_code())
