@@ -234,3 +234,18 @@ def history_text(view: HistoryView, ascii_only: bool) -> list[str]:
         f"{runs} earlier run{'s' if runs != 1 else ''} recorded):"
     )
     return lines + change_lines(view.findings, view.metrics, ascii_only)
+
+
+def change_summary(view: HistoryView) -> str:
+    """One line for a notification: `new x; ongoing y (since ...); resolved z; queue_depth 4 -> 0`."""
+    parts = []
+    for kind in ("new", "ongoing", "resolved"):
+        ids = [c.id for c in view.findings if c.change == kind]
+        if ids:
+            parts.append(f"{kind} {', '.join(ids)}")
+    parts += [
+        f"{m.name} {_number(m.previous)} -> {_number(m.value)}"
+        for m in view.metrics
+        if m.name in KEY_METRICS and m.delta
+    ]
+    return "; ".join(parts) or "no change"

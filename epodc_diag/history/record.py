@@ -11,14 +11,21 @@ from epodc_diag.checker import CheckResult
 from epodc_diag.history.changes import SERIES_LENGTH, HistoryView, compare
 from epodc_diag.history.store import HistoryStore, HistoryUnavailable, RunFinding
 from epodc_diag.model import Severity
+from epodc_diag.secrets import scrub_secrets
 
 STATUS_NAMES = {0: "ok", 1: "warning", 2: "critical", 3: "unknown"}
 
 
 def run_findings(result: CheckResult) -> list[RunFinding]:
-    found = [RunFinding(f.id, Severity(f.severity).value, f.summary) for f in result.findings]
+    # The file outlives the run: nothing secret goes into it, whatever a summary quotes.
+    found = [
+        RunFinding(f.id, Severity(f.severity).value, scrub_secrets(f.summary))
+        for f in result.findings
+    ]
     found += [
-        RunFinding(s.finding.id, Severity(s.finding.severity).value, s.finding.summary, True)
+        RunFinding(
+            s.finding.id, Severity(s.finding.severity).value, scrub_secrets(s.finding.summary), True
+        )
         for s in result.suppressed
     ]
     return found

@@ -359,6 +359,10 @@ class NagiosReport(Renderer):
         long += [f"UNKNOWN: {line}" for line in result.unavailable_lines()]
         long += [f"SUPPRESSED: {s.finding.id}: {s.line()}" for s in result.suppressed]
         long += [f"NOTE: {n}" for n in result.notes]
+        if result.history is not None and result.history.previous is not None:
+            from epodc_diag.history.changes import change_summary
+
+            long.append(f"SINCE LAST RUN: {change_summary(result.history)}")
         long.append(summary_counts(result))
         return (
             "\n".join([first, *(" ".join(line.split()).replace("|", "/") for line in long)]) + "\n"

@@ -85,6 +85,8 @@ def test_a_fault_is_new_then_ongoing_then_resolved(tmp_path: Path, _history_in_t
     assert "Since the last run (" in text.stdout and "3 earlier runs recorded" in text.stdout
     assert "  new       cleanup-stalled (critical)" in text.stdout
     d = int(depth)
+    nagios = run_epodc("check", "--site", str(site), "--format", "nagios").stdout
+    assert "\nSINCE LAST RUN: ongoing cleanup-stalled\n" in nagios
     assert re.search(rf"\n  queue_depth +0 → {d} \(\+{d}\) +██▁█\n", text.stdout), text.stdout
 
 
