@@ -7,6 +7,7 @@ import enum
 import io
 import json
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -350,6 +351,32 @@ def diff_command(
 
 
 # ------------------------------------------------------------------ epodc watch
+
+WatchOption = Annotated[
+    Optional[float],
+    typer.Option(
+        "--watch",
+        help="Run again every SECONDS until Ctrl-C: redrawn on a terminal, one report after "
+        "another (each after a time line) when piped.",
+        min=0.2,
+        max=3600,
+    ),
+]
+
+
+def repeat(once: Callable[[], int], seconds: float) -> int:
+    """`--watch SECONDS`: `once()` again and again; Ctrl-C ends it (as an interruption)."""
+    import sys
+    import time
+
+    while True:
+        if sys.stdout.isatty():
+            typer.echo("\x1b[H\x1b[2J", nl=False)
+        else:
+            typer.echo(f"-- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        once()
+        sys.stdout.flush()
+        time.sleep(seconds)
 
 
 def watch_command(

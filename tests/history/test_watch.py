@@ -92,3 +92,30 @@ def test_a_terminal_is_redrawn_in_place(tmp_path: Path) -> None:
     assert "epodc watch: CRITICAL at " in text
     assert "queue" in text and "Agent Handler last attempts:" in text
     assert text.rstrip().splitlines()[-1].startswith("epodc watch: queue 39 -> 39 in ")
+
+
+@pytest.mark.parametrize("command", ["queue", "cleanup"])
+def test_diag_watch_repeats_the_report_until_ctrl_c(tmp_path: Path, command: str) -> None:
+    site = tmp_path / "site"
+    simulate(site, "cleanup-stalled")
+    args = ["diag", command, "--site", str(site), "--watch", "0.2", "--format", "csv"]
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "epodc_diag", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert watch.stdout is not None
+    seen = 0
+    lines: list[str] = []
+    while seen < 3:
+        line = watch.stdout.readline()
+        assert line, lines
+        lines.append(line)
+        seen += line.startswith("-- ") and line.rstrip().endswith(" UTC")
+    watch.send_signal(signal.SIGINT)
+    _, err = watch.communicate(timeout=30)
+    assert watch.returncode == 130 and err == "epodc: interrupted\n"
+    first, second, third = (i for i, line in enumerate(lines) if line.startswith("-- "))
+    assert second - first > 1  # a whole report between the time lines
+    assert lines[first + 1 : second] == lines[second + 1 : third]  # the same report again
