@@ -3,7 +3,7 @@ each with its change since the view started; and the summary when the watch ends
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from epodc_diag.checker import CheckResult
@@ -25,7 +25,6 @@ class Snapshot:
     findings: tuple[str, ...]
     cleanup_runs: int | None
     handlers: tuple[tuple[str, str], ...] = ()  # (name, last attempt)
-    queue_by_type: tuple[tuple[str, int], ...] = ()
 
 
 def snapshot(result: CheckResult, taken: datetime) -> Snapshot:
@@ -69,7 +68,6 @@ class Watch:
     last: Snapshot | None = None
     count: int = 0
     cleanup_seen: int = 0
-    _history: list[Snapshot] = field(default_factory=list)
 
     def add(self, snap: Snapshot) -> None:
         if self.last is not None and snap.cleanup_runs is not None:
