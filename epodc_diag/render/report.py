@@ -497,6 +497,8 @@ class TextReport(Renderer):
                     symbol, style = mark("·"), "cyan"
                 elif found and all(Severity(f.severity) is not Severity.critical for f in found):
                     symbol, style = ("!!" if ascii_only() else "!"), "yellow"
+                elif not found and any(x.finding.id == c.name for x in result.suppressed):
+                    symbol, style = "~", "dim"  # found, and accepted for now
                 line = Text(f"  [{symbol}] ", style=style)
                 line.append(c.title)
                 if c.kind == "rule":
