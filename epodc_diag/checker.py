@@ -32,6 +32,8 @@ from epodc_diag.rules.base import Rule, Skip, Unknown
 from epodc_diag.site import Site
 
 if TYPE_CHECKING:
+    from epodc_diag.history.changes import HistoryView
+    from epodc_diag.history.suppress import Suppressed
     from epodc_diag.logs.scan import LogReport
 
 
@@ -64,6 +66,10 @@ class CheckResult:
     # True when --require named the required checks: then only they (and the evidence the user
     # named) can make the answer UNKNOWN; by default any unknown or failed check does
     require_given: bool = False
+    # Findings a [[suppress]] entry covers: shown, never counted (epodc_diag.history.suppress)
+    suppressed: tuple[Suppressed, ...] = ()
+    notes: tuple[str, ...] = ()  # about suppressions that expired or have no expiry
+    history: HistoryView | None = None  # what changed since the last run (epodc_diag.history)
 
     @property
     def severity(self) -> Severity:

@@ -179,6 +179,18 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         )
         for field in dataclasses.fields(Limits)
     },
+    "history": {
+        "enabled": KeySpec(bool, True, "record each `epodc check` in the run history"),
+        "path": KeySpec(
+            str, "", "the history file (empty: $EPODC_HISTORY, else the data folder's)"
+        ),
+        "keep_runs": KeySpec(
+            int, 1000, "runs kept per target (0: no limit)", minimum=0, maximum=10_000_000
+        ),
+        "keep_days": KeySpec(
+            int, 400, "days runs are kept (0: no limit)", minimum=0, maximum=36_500
+        ),
+    },
     "engine": {
         "agents": KeySpec(
             int, 200, "managed systems in a simulated site", minimum=1, maximum=MAX_AGENTS
@@ -209,6 +221,8 @@ class Settings:
     values: Mapping[str, Mapping[str, Any]]
     source: Path | None = None
     lines: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # [[suppress]] entries (epodc_diag.history.suppress.Suppression)
+    suppressions: tuple[Any, ...] = ()
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -346,7 +360,13 @@ def validate(
         return f"{where}, line {line}" if line else where
 
     values = {s: {k: spec.default for k, spec in keys.items()} for s, keys in SPEC.items()}
+    suppressions: tuple[Any, ...] = ()
     for section, table in data.items():
+        if section == "suppress":  # an array of tables, checked where it is used
+            from epodc_diag.history.suppress import parse_suppressions
+
+            suppressions = parse_suppressions(table, where)
+            continue
         if section not in SPEC:
             known = ", ".join(sorted(SPEC))
             raise ConfigError(f"{at(section)}: unknown section [{section}] (known: {known})")
@@ -360,7 +380,7 @@ def validate(
             values[section][key] = _coerce(value, spec, label)
             if (section, key) == ("database", "now"):
                 _check_now(values[section][key], label)
-    return Settings(values, path, dict(lines))
+    return Settings(values, path, dict(lines), suppressions)
 
 
 def _coerce(value: object, spec: KeySpec, label: str) -> Any:

@@ -32,6 +32,18 @@ def _forget_registered_secrets() -> Iterator[None]:
     forget_secrets()
 
 
+@pytest.fixture(autouse=True)
+def _history_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test's `epodc check` runs record into a history file of its own, never into the
+    real user data folder, and one test's runs never show as another's "last run"."""
+    # A folder apart from tmp_path, which tests list and compare.
+    path = tmp_path_factory.mktemp("history") / "epodc-history.sqlite"
+    monkeypatch.setenv("EPODC_HISTORY", str(path))
+    return path
+
+
 def _key(scenarios: str, kwargs: dict[str, Any]) -> str:
     return scenarios + "|" + json.dumps(kwargs, sort_keys=True, default=str)
 

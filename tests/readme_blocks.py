@@ -40,14 +40,20 @@ def normal(text: str) -> str:
 
 def run_all(found: list[Block], folder: Path) -> list[tuple[Block, str, int]]:
     results = []
-    for block in found:
+    for number, block in enumerate(found):
         args = shlex.split(block.command)[1:]
+        # A history file per block: each block shows a first run, whatever ran before it.
+        env = {
+            **os.environ,
+            "EPODC_HISTORY": str(folder / f"history-{number}.sqlite"),
+            "COLUMNS": "100",
+        }
         done = subprocess.run(
             [sys.executable, "-m", "epodc_diag", *args],
             capture_output=True,
             text=True,
+            env=env,
             cwd=folder,
-            env={**os.environ, "COLUMNS": "100"},
             timeout=300,
             check=False,
         )

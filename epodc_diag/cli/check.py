@@ -26,6 +26,14 @@ from epodc_diag.cli.common import (
     locate,
     refuse_output_onto_inputs,
 )
+from epodc_diag.cli.history import (
+    HistoryFileOption,
+    NoHistoryOption,
+    add_suppression,
+    apply_suppressions,
+    history_key,
+    record_history,
+)
 from epodc_diag.errors import UsageError
 from epodc_diag.model import ReportFormat
 
@@ -121,6 +129,27 @@ def check_command(
     list_rules: Annotated[
         bool, typer.Option("--list-rules", help="List the rules and exit.")
     ] = False,
+    history: HistoryFileOption = None,
+    no_history: NoHistoryOption = False,
+    suppress: Annotated[
+        Optional[str],
+        typer.Option(
+            "--suppress",
+            help="Add a [[suppress]] entry for this rule id to the config file (--config, "
+            "$EPODC_CONFIG or ./epodc.toml), then check: its findings are shown as suppressed "
+            "and do not count. Needs --reason; see also --expires.",
+        ),
+    ] = None,
+    reason: Annotated[
+        Optional[str], typer.Option("--reason", help="Why --suppress is acceptable for now.")
+    ] = None,
+    expires: Annotated[
+        Optional[str],
+        typer.Option(
+            "--expires",
+            help="When the --suppress entry ends: 30d, 6w, 3m, 1y or a date (2026-12-31).",
+        ),
+    ] = None,
 ) -> None:
     """Collect the evidence (database, server.ini, network, logs), match it to the known
     data-channel error conditions, and say what is wrong, why, and what to do.
@@ -142,6 +171,10 @@ def check_command(
         else:
             echo_text(get(explain).explanation())
         return
+    if suppress is not None:
+        add_suppression(ctx, suppress, reason, expires)
+    elif reason is not None or expires is not None:
+        raise UsageError("--reason and --expires go with --suppress")
     only, skip = _names(only), _names(skip)
     rules = select(only, skip)
     required = _required(require, rules)
@@ -160,6 +193,7 @@ def check_command(
         # Say so now, not after a check that may take minutes.
         check_output_target(output_file, replace=True, what="report")
     result: CheckResult
+    key = None
     if bundle is not None:
         from epodc_diag.bundle.replay import read_evidence
 
@@ -171,6 +205,12 @@ def check_command(
         if output_file is not None:
             refuse_output_onto_inputs(output_file, located, options)
         result = run_check(located, options, rules, describe_target(located))
+        key = history_key(located)
+    result = apply_suppressions(ctx, result)
+    if not no_history and (not demo or history is not None):
+        # --demo checks a site that is gone when the command ends: not worth a history entry
+        # unless --history asks for one.
+        result = record_history(ctx, result, history, fail_on.value, key)
     text = render(result, output, fail_on.value, verbose)
     code = result.exit_code(fail_on.value)
     if output_file is not None:

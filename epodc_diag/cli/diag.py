@@ -21,6 +21,7 @@ from epodc_diag.cli.common import (
     locate,
     state,
 )
+from epodc_diag.cli.history import WatchOption, repeat
 from epodc_diag.config import MAX_TIMEOUT, MAX_TOTAL_TIMEOUT
 from epodc_diag.errors import InputError, UsageError
 
@@ -211,14 +212,18 @@ def queue_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: TableFormatOption = TableFormat.table,
+    watch: WatchOption = None,
 ) -> None:
     """Requests in the DC work queue by type (KB87143), expired ones still queued, per-handler load."""
     from epodc_diag.db.reports import queue_report
 
-    with database_session(ctx, db, site, epo_dir) as session:
-        report = queue_report(session)
-    _emit(report, output, "queue")
-    raise typer.Exit(report.exit_code)
+    def once() -> int:
+        with database_session(ctx, db, site, epo_dir) as session:
+            report = queue_report(session)
+        _emit(report, output, "queue")
+        return report.exit_code
+
+    raise typer.Exit(once() if watch is None else repeat(once, watch))
 
 
 @app.command("cleanup", short_help="Whether the dbcleanup task runs (KB87143 Example 2).")
@@ -228,14 +233,18 @@ def cleanup_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: TableFormatOption = TableFormat.table,
+    watch: WatchOption = None,
 ) -> None:
     """When the dbcleanup task runs next (KB87143 Example 2), whether it is overdue, and the data table."""
     from epodc_diag.db.reports import cleanup_report
 
-    with database_session(ctx, db, site, epo_dir) as session:
-        report = cleanup_report(session)
-    _emit(report, output, "cleanup")
-    raise typer.Exit(report.exit_code)
+    def once() -> int:
+        with database_session(ctx, db, site, epo_dir) as session:
+            report = cleanup_report(session)
+        _emit(report, output, "cleanup")
+        return report.exit_code
+
+    raise typer.Exit(once() if watch is None else repeat(once, watch))
 
 
 def _emit(

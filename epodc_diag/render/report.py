@@ -92,6 +92,8 @@ def status_text(result: CheckResult, fail_on: str) -> str:
     skipped = state_counts(result)["skipped"]
     # An OK says how much it rests on: the skipped checks are counted, never hidden.
     tail = f", {skipped} skipped (not required)" if skipped else ""
+    if result.suppressed:
+        tail += f", {_count(len(result.suppressed), 'finding')} suppressed"
     return f"data channel OK ({_count(result.passed, 'check')} passed{tail})"
 
 
@@ -116,6 +118,7 @@ def metrics(result: CheckResult) -> dict[str, float]:
         out["tomcat_report_failures"] = logs.count("kb-mcupload-12029")
     out["findings_critical"] = sum(1 for f in result.findings if f.severity == Severity.critical)
     out["findings_warning"] = sum(1 for f in result.findings if f.severity == Severity.warning)
+    out["findings_suppressed"] = len(result.suppressed)  # shown, not counted in the status
     return out
 
 
@@ -180,7 +183,47 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
         ],
         "metrics": metrics(result),
         "evidence": to_dict(result.evidence),
+        **time_dict(result),
     }
+
+
+def time_dict(result: CheckResult) -> dict[str, Any]:
+    """The suppressed findings, the notes about suppressions, and the change since the last
+    run (null when the run was not recorded)."""
+    return {
+        "suppressed": [
+            {
+                "id": s.finding.id,
+                "severity": Severity(s.finding.severity).value,
+                "title": s.finding.title,
+                "summary": s.finding.summary,
+                "reason": s.suppression.reason,
+                "expires": s.suppression.expires.isoformat() if s.suppression.expires else None,
+                "scope": {
+                    k: v
+                    for k, v in (
+                        ("target", s.suppression.target),
+                        ("handler", s.suppression.handler),
+                        ("client", s.suppression.client),
+                    )
+                    if v
+                },
+            }
+            for s in result.suppressed
+        ],
+        "notes": list(result.notes),
+        "history": result.history.to_dict() if result.history is not None else None,
+    }
+
+
+def time_lines(result: CheckResult) -> list[str]:
+    """The notes about suppressions, then what changed since the last run, for people."""
+    from epodc_diag.history.changes import history_text
+
+    lines = [f"note: {n}" for n in result.notes]
+    if result.history is not None:
+        lines += history_text(result.history, ascii_only())
+    return lines
 
 
 def state_counts(result: CheckResult) -> dict[str, int]:
@@ -281,6 +324,16 @@ class MarkdownReport(Renderer):
             out += [f"**Cause**: {f.cause}", "", "**What to do**", ""]
             out += [f"{i}. {step}" for i, step in enumerate(f.remediation, start=1)]
             out += ["", f"References: {', '.join(f.references)}", ""]
+        if result.suppressed:
+            out += ["## Suppressed (shown, not counted)", ""]
+            out += [
+                f"- {s.finding.id}: {_md(s.finding.summary)} ({_md(s.line())})"
+                for s in result.suppressed
+            ]
+            out.append("")
+        time = time_lines(result)
+        if time:
+            out += ["```text", *time, "```", ""]
         out += ["## Checks", "", "| check | status | detail |", "|---|---|---|"]
         for c in result.checks:
             out.append(
@@ -308,6 +361,12 @@ class NagiosReport(Renderer):
         ]
         long += [f"UNKNOWN: {line}" for line in result.unjudged_lines()]
         long += [f"UNKNOWN: {line}" for line in result.unavailable_lines()]
+        long += [f"SUPPRESSED: {s.finding.id}: {s.line()}" for s in result.suppressed]
+        long += [f"NOTE: {n}" for n in result.notes]
+        if result.history is not None and result.history.previous is not None:
+            from epodc_diag.history.changes import change_summary
+
+            long.append(f"SINCE LAST RUN: {change_summary(result.history)}")
         long.append(summary_counts(result))
         return (
             "\n".join([first, *(" ".join(line.split()).replace("|", "/") for line in long)]) + "\n"
@@ -347,6 +406,16 @@ class PrometheusReport(Renderer):
         for f in result.findings:
             lines.append(
                 f'epodc_finding{{id="{_prom_escape(f.id)}",severity="{Severity(f.severity).value}"}} 1'
+            )
+        lines += [
+            "# HELP epodc_finding_suppressed A finding a [[suppress]] entry covers (1): shown, "
+            "not counted in epodc_status.",
+            "# TYPE epodc_finding_suppressed gauge",
+        ]
+        for sup in result.suppressed:
+            lines.append(
+                f'epodc_finding_suppressed{{id="{_prom_escape(sup.finding.id)}",'
+                f'severity="{Severity(sup.finding.severity).value}"}} 1'
             )
         lines += [
             "# HELP epodc_check_state The state of each check: 0 ok (it saw the evidence it needs and "
@@ -432,6 +501,8 @@ class TextReport(Renderer):
                     symbol, style = mark("·"), "cyan"
                 elif found and all(Severity(f.severity) is not Severity.critical for f in found):
                     symbol, style = ("!!" if ascii_only() else "!"), "yellow"
+                elif not found and any(x.finding.id == c.name for x in result.suppressed):
+                    symbol, style = "~", "dim"  # found, and accepted for now
                 line = Text(f"  [{symbol}] ", style=style)
                 line.append(c.title)
                 if c.kind == "rule":
@@ -449,6 +520,10 @@ class TextReport(Renderer):
                     out.print(_indented(c.reason, "dim"))  # what the ok rests on
                 for f in found:
                     self._finding(out, f, verbose)
+                for sup in (x for x in result.suppressed if x.finding.id == c.name):
+                    out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim"))
+        for time_line in time_lines(result):
+            out.print(Text(time_line), soft_wrap=True)
         out.print(Text(self._summary(result, fail_on)), soft_wrap=True)
         return buffer.getvalue()
 
@@ -488,6 +563,8 @@ def summary_counts(result: CheckResult) -> str:
     parts.append(f"{counts['unknown']} unknown")
     if counts["error"]:
         parts.append(f"{counts['error']} failed to run")
+    if result.suppressed:
+        parts.append(f"{len(result.suppressed)} suppressed")
     return ", ".join(parts)
 
 
