@@ -107,7 +107,7 @@ app.command("bundle", short_help="A support-ticket attachment, redacted on reque
 )
 app.add_typer(engine.app, name="engine", short_help="Simulate an ePO site (the reference engine).")
 app.add_typer(query.app, name="query", short_help="The SQL epodc runs: list, show, run.")
-app.add_typer(history.app, name="history")
+app.add_typer(history.app, name="history", short_help="The runs `epodc check` recorded.")
 app.command("watch", short_help="Check again and again while you fix; Ctrl-C for a summary.")(
     history.watch_command
 )
