@@ -45,7 +45,7 @@ def stable(name: str, text: str) -> Any:
         return [
             line
             for line in text.splitlines()
-            if not line.startswith("epodc_check_duration_seconds")
+            if not line.startswith(("epodc_check_duration_seconds", "epodc_last_run_timestamp"))
         ]
     return text
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import time
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -346,13 +347,28 @@ def _perf_label(name: str) -> str:
     return name.replace("'", "_")
 
 
+def perfdata(name: str, value: float) -> str:
+    """One performance-data item as the plugin guidelines write it:
+    `'label'=value[UOM];[warn];[crit];[min];[max]`. Minutes become seconds (`s` is a valid unit,
+    minutes are not); the thresholds are the limits the rules use, so a graph shows them."""
+    from epodc_diag import limits
+
+    limit = limits.current()
+    late = limit.cleanup_late.total_seconds()
+    if name.endswith("_minutes") or name.startswith("minutes_"):
+        label = name.removesuffix("_minutes").removeprefix("minutes_")
+        return f"'{_perf_label(label)}'={value * 60:g}s;;{late:g};0"
+    warn = {"expired_queued": f"{limit.lingering_warn}"}.get(name, "")
+    return f"'{_perf_label(name)}'={value:g};{warn};;0"
+
+
 class NagiosReport(Renderer):
     format = ReportFormat.nagios
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         code = result.exit_code(fail_on)
         text = " ".join(status_text(result, fail_on).split())
-        perf = " ".join(f"'{_perf_label(k)}'={v:g}" for k, v in metrics(result).items())
+        perf = " ".join(perfdata(name, value) for name, value in metrics(result).items())
         first = f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}"
         # The plugin guidelines' long output: one line per finding and per check that could
         # not judge, then the counts, so a notification says everything without -v.
@@ -371,6 +387,26 @@ class NagiosReport(Renderer):
         return (
             "\n".join([first, *(" ".join(line.split()).replace("|", "/") for line in long)]) + "\n"
         )
+
+
+METRIC_HELP = {
+    "queue_depth": "Data-channel requests queued in EPOAgentHandlerDataChannelWQ.",
+    "expired_queued": "Requests still queued past their expire time plus the lingering limit "
+    "(the cleanup task should have removed them).",
+    "no_retries_clients": "Systems with live requests that have no delivery retries left "
+    "(their agents did not answer wake-up calls).",
+    "stalled_attempts": "Live requests attempted long ago and never retried nor completed.",
+    "data_rows": "Rows in EPODataChannelData.",
+    "cleanup_overdue_minutes": "Minutes the dbcleanup task's queued RunTime lies in the past "
+    "(0 when it is on time).",
+    "minutes_since_cleanup_run": "Minutes from the last 'Running DataChannel DbCleanupTask' line "
+    "to the newest line of the same host's logs.",
+    "tomcat_report_failures": "Lines where the Agent Handler failed to send DC status to the "
+    "application server (MCUPLOAD ... Failed to send HTTP request), in the logs read.",
+    "findings_critical": "Critical findings (not suppressed).",
+    "findings_warning": "Warning findings (not suppressed).",
+    "findings_suppressed": "Findings suppressed by an [[suppress]] entry (shown, not counted).",
+}
 
 
 def _prom_escape(value: str) -> str:
@@ -448,10 +484,19 @@ class PrometheusReport(Renderer):
             )
         for name, value in metrics(result).items():
             lines += [
-                f"# HELP epodc_{name} {name.replace('_', ' ')}.",
+                f"# HELP epodc_{name} {METRIC_HELP.get(name, name.replace('_', ' ') + '.')}",
                 f"# TYPE epodc_{name} gauge",
                 f"epodc_{name} {value:g}",
             ]
+        lines += [
+            "# HELP epodc_build_info The epodc version that wrote these metrics (always 1).",
+            "# TYPE epodc_build_info gauge",
+            f'epodc_build_info{{version="{_prom_escape(__version__)}"}} 1',
+            "# HELP epodc_last_run_timestamp_seconds When this check ran (Unix time); alert when "
+            "it grows old, as a textfile outlives the job that stopped writing it.",
+            "# TYPE epodc_last_run_timestamp_seconds gauge",
+            f"epodc_last_run_timestamp_seconds {time.time():.0f}",
+        ]
         return "\n".join(lines) + "\n"
 
 

@@ -85,14 +85,17 @@ def test_markdown_nagios_prometheus(make_site: SiteFactory, tmp_path: Path) -> N
     nagios = epodc("check", "--site", str(site), "--format", "nagios")
     assert nagios.returncode == 2
     first, *long_output = nagios.stdout.splitlines()
-    assert re.fullmatch(r"EPODC CRITICAL - [^|\n]+ \| ('[a-z_]+'=-?[0-9.]+ ?)+", first), first
+    # perfdata as the plugin guidelines write it: 'label'=value[UOM];[warn];[crit];[min]
+    item = r"'[a-z_]+'=-?[0-9.]+(s|%|B|c)?;[0-9.]*;[0-9.]*;[0-9.]*"
+    assert re.fullmatch(rf"EPODC CRITICAL - [^|\n]+ \| ({item} ?)+", first), first
+    assert "'cleanup_overdue'=0s;;300;0" in first  # minutes are not a unit: seconds
     # The plugin guidelines' long output: one line per finding and per check that could not
     # judge (the silent port leaves TLS and the certificate unknown), then the counts.
     assert any(line.startswith("CRITICAL: tomcat-port-closed: ") for line in long_output)
     assert "UNKNOWN: tomcat-tls-failed unknown: no TLS handshake was made" in nagios.stdout
     assert long_output[-1] == "7 ok, 2 findings (2 critical), 0 skipped, 2 unknown"
     assert all("|" not in line for line in long_output)
-    assert "'queue_depth'=" in nagios.stdout and "'minutes_since_cleanup_run'=" in nagios.stdout
+    assert "'queue_depth'=" in nagios.stdout and "'since_cleanup_run'=" in nagios.stdout
     target = tmp_path / "epodc.prom"
     target.write_text("old content", encoding="utf-8")
     prom = epodc("check", "--site", str(site), "--format", "prometheus", "--output", str(target))
