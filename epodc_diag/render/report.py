@@ -514,7 +514,13 @@ class TextReport(Renderer):
         buffer = StringIO()
         import sys
 
-        width = None if sys.stdout.isatty() else 110
+        # A terminal's own width; piped or redirected, $COLUMNS when set, else 110 (D10).
+        width = None
+        if not sys.stdout.isatty():
+            import os
+
+            columns = os.environ.get("COLUMNS", "").strip()
+            width = int(columns) if columns.isdigit() and 60 <= int(columns) <= 1000 else 110
         out = Console(
             file=buffer,
             force_terminal=sys.stdout.isatty(),
@@ -554,19 +560,19 @@ class TextReport(Renderer):
                     line.append(f"  ({c.name})", style="dim")
                 if verbose:
                     line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
-                out.print(line)
+                out.print(_hanging(line, out.width))
                 if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
                     verbose or c.kind == "collector" or c.status is CheckStatus.unknown
                 ):
-                    out.print(_indented(f"{c.status.value}: {c.reason}", "dim"))
+                    out.print(_indented(f"{c.status.value}: {c.reason}", "dim", out.width))
                 elif c.kind == "collector" and c.reason:  # collected, with inputs left out
-                    out.print(_indented(f"note: {c.reason}", "yellow"))
+                    out.print(_indented(f"note: {c.reason}", "yellow", out.width))
                 elif verbose and c.kind == "rule" and c.status is CheckStatus.ok and c.reason:
-                    out.print(_indented(c.reason, "dim"))  # what the ok rests on
+                    out.print(_indented(c.reason, "dim", out.width))  # what the ok rests on
                 for f in found:
                     self._finding(out, f, verbose)
                 for sup in (x for x in result.suppressed if x.finding.id == c.name):
-                    out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim"))
+                    out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim", out.width))
         for time_line in time_lines(result):
             out.print(Text(time_line), soft_wrap=True)
         out.print(Text(self._summary(result, fail_on)), soft_wrap=True)
@@ -576,14 +582,22 @@ class TextReport(Renderer):
     def _finding(out: Any, f: Finding, verbose: bool) -> None:
         severity = Severity(f.severity)
         styles = {Severity.critical: "red", Severity.warning: "yellow"}
-        out.print(_indented(f"{severity.value}: {f.summary}", styles.get(severity, "cyan")))
+        out.print(
+            _indented(f"{severity.value}: {f.summary}", styles.get(severity, "cyan"), out.width)
+        )
         if verbose:
             for e in f.evidence:
-                out.print(_indented(f"evidence ({e.kind}, {e.source}): {e.detail}", "dim"))
-            out.print(_indented(f"why: {f.cause}", "dim"))
+                out.print(
+                    _indented(f"evidence ({e.kind}, {e.source}): {e.detail}", "dim", out.width)
+                )
+            out.print(_indented(f"why: {f.cause}", "dim", out.width))
         for i, step in enumerate(f.remediation, start=1):
-            out.print(_indented(f"{i}. {step}", ""))
-        out.print(_indented(f"see: {', '.join(f.references)}; epodc check --explain {f.id}", "dim"))
+            out.print(_indented(f"{i}. {step}", "", out.width))
+        out.print(
+            _indented(
+                f"see: {', '.join(f.references)}; epodc check --explain {f.id}", "dim", out.width
+            )
+        )
 
     @staticmethod
     def _summary(result: CheckResult, fail_on: str) -> str:
@@ -619,6 +633,49 @@ def reasons_not_ok(result: CheckResult, fail_on: str) -> list[str]:
     if not lines and not result.checked_anything:
         lines.append(status_text(result, fail_on))
     return lines
+
+
+def _hanging(line: Any, width: int) -> Any:
+    """A check's line wrapped between words under its title (never back to column 0, D10),
+    its mark and rule id keeping their styles."""
+    import textwrap
+
+    from rich.text import Text
+
+    plain = line.plain
+    if len(plain) <= width:
+        return line
+    wrapped = textwrap.wrap(
+        plain,
+        width=width,
+        subsequent_indent=" " * 6,
+        break_long_words=False,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    )
+    out = Text("\n".join(wrapped), no_wrap=True)
+    # Copy the styles over: the wrapped text differs from the original only by the breaks.
+    source = 0
+    target = 0
+    joined = out.plain
+    mapping: list[int] = []
+    while source < len(plain) and target < len(joined):
+        if plain[source] == joined[target]:
+            mapping.append(target)
+            source += 1
+            target += 1
+        elif joined[target] in "\n ":
+            target += 1
+        else:
+            mapping.append(target)
+            source += 1
+    for span in line.spans:
+        if span.start < len(mapping):
+            end = mapping[min(span.end, len(mapping)) - 1] + 1
+            out.stylize(span.style, mapping[span.start], end)
+    if line.style:
+        out.stylize(line.style, 0, len(joined))
+    return out
 
 
 def _indented(text: str, style: str, width: int = 110) -> Any:

@@ -219,3 +219,18 @@ def test_demo(tmp_path: Path) -> None:
         and "(tomcat-unreachable)" in result.stdout
     )
     assert list(tmp_path.iterdir()) == []  # the demo site lived in a temporary folder
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_text_report_fits_the_width_it_is_given(columns: str) -> None:
+    """D10: piped with $COLUMNS, every line fits, and a long check line wraps under its title
+    (its rule id never drops to column 0)."""
+    done = run_epodc("check", "--demo", env={"COLUMNS": columns})
+    assert done.returncode == 2
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= int(columns) for line in lines[:-3]), [
+        line for line in lines if len(line) > int(columns)
+    ]
+    assert not any(line.startswith("(") for line in lines)
+    if columns == "80":
+        assert "      (tomcat-unreachable)" in lines
