@@ -99,8 +99,15 @@ class CheckResult:
         """The checks that keep the answer from OK: a required check that is not ok or a
         finding, and (without --require) any check that is unknown or failed."""
         out = []
+        missing = self.missing_required
         for c in self.checks:
-            if c.kind != "rule":
+            if c.kind == "collector":
+                if (
+                    not self.require_given
+                    and c.status is CheckStatus.unknown
+                    and c.name not in missing
+                ):
+                    out.append(c)  # read, but not usable: no OK on it (nor silence)
                 continue
             required_unjudged = c.name in self.required_checks and c.status not in (
                 CheckStatus.ok,
@@ -234,6 +241,14 @@ def _collect_ini(site: Site | None, options: CheckOptions) -> IniEvidence:
     facts = server_facts(
         ini, keys.get("host_keys", []), keys.get("ip_keys", []), keys.get("port_keys", [])
     )
+    if facts.host is None and facts.ip is None:
+        # Read, but it names no application server: nothing downstream can be judged from it.
+        issues = "; ".join(i.message for i in ini.issues[:2])
+        raise Unknown(
+            f"{path} was read but names no ePO server (no DNS name or address key was found"
+            + (f"; {issues}" if issues else "")
+            + "): see `epodc diag ini`"
+        )
     return IniEvidence(
         path=str(path),
         host=facts.host.value if facts.host else None,
@@ -252,6 +267,8 @@ def _collect_network(
 
     if ini is None or (ini.host is None and ini.ip is None):
         raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
+    if options.network_mode == "off":
+        raise Skip("the network checks were turned off (--network off)")
     simulated = site is not None and site.simulated and site.network is not None
     if not simulated:
         allowed, why = live_network_allowed(options.network_mode)
@@ -322,7 +339,15 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
     if not files:
         why = f" ({'; '.join(notes)})" if notes else ""
         raise Skip(f"no log files in {', '.join(inputs)}{why}")
-    return log_evidence(scan(files, examples=2, notes=notes))
+    report = scan(files, examples=2, notes=notes)
+    if not any(f.family in ("handler", "tomcat", "agent") and f.lines for f in report.files):
+        # Lines were read, but from nothing epodc knows as a data-channel log: no rule can use
+        # them, and "no failure found" in them would be a silent pass (as `diag logs` says).
+        raise Unknown(
+            f"none of the {len(report.files)} file(s) read is an Agent Handler, Tomcat or agent "
+            "log with lines (server_<host>.log, orion.log, masvc_<host>.log ...)"
+        )
+    return log_evidence(report)
 
 
 def log_evidence(report: LogReport) -> LogEvidence:
@@ -421,6 +446,8 @@ def _run(name: str, action: Callable[[], Any]) -> tuple[Any, CheckRecord]:
     try:
         value = action()
         status, reason = CheckStatus.ok, ""
+    except Unknown as exc:  # read, but not as the evidence it should be
+        value, status, reason = None, CheckStatus.unknown, str(exc)
     except Skip as exc:
         value, status, reason = None, CheckStatus.skipped, str(exc)
     except EpodcError as exc:
@@ -519,8 +546,10 @@ def collect(
         else:
             value, record = _run("logs", lambda: _collect_logs(site, options))
             if value is not None and value.skipped:
-                # Scanned, but not everything: name what was left out next to the evidence.
-                record = replace(record, reason="; ".join(value.skipped))
+                # Scanned, but not everything: never a ✓ beside it; what was left out is named.
+                record = replace(
+                    record, status=CheckStatus.unknown, reason="; ".join(value.skipped)
+                )
         if value is None:
             unavailable[kind] = f"{COLLECTOR_TITLES[kind]}: {record.reason}"
             if kind in required and record.status is CheckStatus.skipped:

@@ -96,7 +96,8 @@ def run_epodc(
     full = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD")
+        # COLUMNS too: the layout follows it, and a test says the width it wants.
+        if k not in ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD", "COLUMNS", "LINES")
     }
     full.update(env or {})
     return subprocess.run(

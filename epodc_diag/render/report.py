@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from epodc_diag import __version__
-from epodc_diag.checker import CheckResult
+from epodc_diag.checker import COLLECTOR_TITLES, CheckResult
 from epodc_diag.evidence import EVIDENCE_NAMES, KINDS, to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
@@ -67,8 +67,19 @@ def _nothing_checked_reason(result: CheckResult) -> str:
         reasons = first + reasons
     reasons = reasons or [c.reason for c in result.checks if c.kind == "rule" and c.reason]
     reasons = reasons or list(result.evidence.unavailable.values())
-    unique = list(dict.fromkeys(reasons))
-    return "; ".join(unique) or "no rule was selected or none had the evidence it needs"
+    # Rules repeat their collectors' reasons: each phrase once, so the first line stays short.
+    parts: list[str] = []
+    for reason in reasons:
+        for part in reason.split("; "):
+            bare = part.split(": ", 1)[1] if part.startswith(tuple(COLLECTOR_PREFIXES)) else part
+            bare = bare.removeprefix("and ")
+            if bare and not any(bare in seen for seen in parts):
+                parts.append(bare)
+    return "; ".join(parts) or "no rule was selected or none had the evidence it needs"
+
+
+# How a collector's reason begins when a rule repeats it ("ePO database (KB87143 queries): ...").
+COLLECTOR_PREFIXES = [f"{title}: " for title in COLLECTOR_TITLES.values()]
 
 
 def status_text(result: CheckResult, fail_on: str) -> str:
@@ -82,7 +93,7 @@ def status_text(result: CheckResult, fail_on: str) -> str:
     if code == 3:
         # The missing evidence and the checks that could not judge first: they are why the
         # answer is UNKNOWN.
-        parts = missing + result.unjudged_lines() + found
+        parts = missing + _unjudged_beyond_missing(result) + found
         if not result.checked_anything:
             parts.append("nothing else could be checked")
         elif not found:
@@ -96,6 +107,22 @@ def status_text(result: CheckResult, fail_on: str) -> str:
     if result.suppressed:
         tail += f", {_count(len(result.suppressed), 'finding')} suppressed"
     return f"data channel OK ({_count(result.passed, 'check')} passed{tail})"
+
+
+def _unjudged_beyond_missing(result: CheckResult) -> list[str]:
+    """The checks that could not judge, except those the missing evidence already explains
+    (counted instead), so the first line names each cause once."""
+    missing = [why.split(": ", 1)[-1] for why in result.missing_required.values()]
+    lines: list[str] = []
+    explained = 0
+    for check, line in zip(result.unjudged, result.unjudged_lines(), strict=True):
+        if any(m and m in check.reason for m in missing):
+            explained += 1
+        else:
+            lines.append(line)
+    if explained:
+        lines.append(f"{_count(explained, 'check')} could not judge without it")
+    return lines
 
 
 def metrics(result: CheckResult) -> dict[str, float]:

@@ -21,6 +21,16 @@ class AgentsUnreachable(Rule):
     ok_needs = "the queue's delivery attempts read from the ePO database"
     required_with = ("db",)
 
+    def seen(self, evidence: Evidence) -> str:
+        db = evidence.db
+        if db is None:
+            return ""
+        fleet = f" of {db.managed_agents} managed" if db.managed_agents else ""
+        return (
+            f"seen: {db.live_no_retries_clients} system(s){fleet} with live requests that have "
+            f"no delivery retries left ({db.live_no_retries_requests} request(s))"
+        )
+
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
         db = evidence.db

@@ -28,6 +28,9 @@ class TomcatUnreachable(Rule):
     )
     required_with = ("db",)
 
+    def seen(self, evidence: Evidence) -> str:
+        return _seen(evidence) or super().seen(evidence)
+
     def evaluate(self, evidence: Evidence) -> list[Finding]:
         self.check_needs(evidence)
         logs_seen = evidence.logs is not None and bool(
@@ -160,6 +163,26 @@ class TomcatUnreachable(Rule):
                 severity=severity,
             )
         ]
+
+
+def _seen(evidence: Evidence) -> str:
+    parts = []
+    logs = evidence.logs
+    if logs is not None:
+        written = [h for h in logs.handler_logs if h.lines]
+        if written:
+            lines = sum(h.lines for h in written)
+            parts.append(
+                f"{lines} line(s) of {len(written)} Agent Handler log(s) without a failure to "
+                "send DC status"
+            )
+    db = evidence.db
+    if db is not None and db.cleanup_next_run is not None:
+        parts.append(
+            f"{db.stalled_attempts} stalled delivery attempt(s) in the queue while the cleanup "
+            f"task runs (next RunTime {db.cleanup_next_run:%Y-%m-%d %H:%M:%S})"
+        )
+    return "seen: " + "; ".join(parts) if parts else ""
 
 
 def _decoded_causes(logs: LogEvidence | None) -> list[str]:
