@@ -113,10 +113,12 @@ def bundle_command(
         typer.echo(
             f"Cut to fit the size limits: {len(result.cut)} item(s), listed in manifest.json"
         )
-    findings = ", ".join(f"{f.id} ({f.severity.value})" for f in result.result.findings) or "none"
-    typer.echo(f"Findings: {findings}")
+    findings = ", ".join(f"{f.id} ({f.severity.value})" for f in result.result.findings)
     if result.result.exit_code() == 3:
         from epodc_diag.render.report import status_text
 
-        # "Findings: none" alone would read as healthy; say what could not be checked.
+        # "Findings: none" would read as healthy: what could not be checked comes first.
         typer.echo(f"Check result: UNKNOWN - {status_text(result.result, 'warning')}")
+        typer.echo(f"Findings: {findings or 'none in what could be checked'}")
+    else:
+        typer.echo(f"Findings: {findings or 'none'}")
