@@ -94,6 +94,12 @@ class CheckResult:
         """Rules that ran on their evidence and found nothing (never one that lacked it)."""
         return sum(1 for c in self.checks if c.kind == "rule" and c.status is CheckStatus.ok)
 
+    def is_required(self, check: CheckRecord) -> bool:
+        """Whether an OK needs this check: a required rule, or evidence that had to be read."""
+        if check.kind == "collector":
+            return check.name in self.evidence.required
+        return check.name in self.required_checks
+
     @property
     def unjudged(self) -> list[CheckRecord]:
         """The checks that keep the answer from OK: a required check that is not ok or a

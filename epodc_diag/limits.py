@@ -8,38 +8,52 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 
+def _limit(default: float, doc: str) -> Any:
+    """A threshold with its meaning, which epodc.toml's spec and docs read (said once)."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class Limits:
-    # The cleanup task runs every minute: its queued RunTime, or its last run in orion.log, this
-    # far in the past means it has stopped (five missed runs); a gap this long is a pause.
-    cleanup_late_minutes: float = 5.0
-    # An expired request still queued this long after its expire time is lingering: the cleanup
-    # task should have removed it at its next run.
-    lingering_after_minutes: float = 2.0
-    # This many lingering requests make a warning even while the task looks on time.
-    lingering_warn: int = 10
-    # EPODataChannelData rows older than this are worth naming when the cleanup has stopped.
-    data_rows_old_hours: float = 24.0
-    # An Agent Handler silent this long while another worked in the last `handler_active_minutes`
-    # has stopped working the queue.
-    handler_stale_minutes: float = 30.0
-    handler_active_minutes: float = 10.0
-    # Delivery attempts the busiest handler needs before idle peers are compared with it.
-    handler_min_peer_attempts: int = 20
-    # Agents that exhausted every wake-up retry: a finding from this many, and this share of the
-    # managed systems (or `agents_min_clients_without_fleet` when the fleet size is unknown).
-    agents_min_clients: int = 3
-    agents_min_share: float = 0.02
-    agents_min_clients_without_fleet: int = 10
-    # A live request attempted this long ago and never retried nor completed is stalled; this
-    # many of them point at status reports that never reached the application server.
-    stalled_attempt_minutes: float = 15.0
-    tomcat_min_stalled: int = 5
+    # The cleanup task runs every minute: five missed runs mean it has stopped; a gap this long
+    # between runs is a pause.
+    cleanup_late_minutes: float = _limit(
+        5.0, "minutes after which the cleanup task's RunTime or last run means it has stopped"
+    )
+    lingering_after_minutes: float = _limit(
+        2.0, "minutes an expired request may stay queued before it counts as lingering"
+    )
+    lingering_warn: int = _limit(10, "lingering expired requests that make a warning")
+    data_rows_old_hours: float = _limit(
+        24.0, "hours after which EPODataChannelData rows are named as old"
+    )
+    handler_stale_minutes: float = _limit(
+        30.0, "minutes of silence after which an Agent Handler has stopped working the queue"
+    )
+    handler_active_minutes: float = _limit(
+        10.0, "minutes within which another handler must have worked for the comparison"
+    )
+    handler_min_peer_attempts: int = _limit(
+        20, "delivery attempts the busiest handler needs before idle peers are compared"
+    )
+    agents_min_clients: int = _limit(3, "agents with no retries left that make a finding")
+    agents_min_share: float = _limit(
+        0.02, "share of the managed systems (0-1) with no retries left that makes a finding"
+    )
+    agents_min_clients_without_fleet: int = _limit(
+        10, "agents with no retries left that make a finding when the fleet size is unknown"
+    )
+    stalled_attempt_minutes: float = _limit(
+        15.0, "minutes after which a live, attempted, never retried request is stalled"
+    )
+    tomcat_min_stalled: int = _limit(
+        5, "stalled requests that point at status reports not reaching the application server"
+    )
 
     @property
     def cleanup_late(self) -> timedelta:
@@ -86,20 +100,5 @@ def from_settings(section: Mapping[str, Any]) -> Limits:
 
 
 def docs() -> dict[str, str]:
-    """Each limit's meaning, from the comments above: used by the configuration spec."""
-    return {
-        "cleanup_late_minutes": "minutes after which the cleanup task's RunTime or last run means it has stopped",
-        "lingering_after_minutes": "minutes an expired request may stay queued before it counts as lingering",
-        "lingering_warn": "lingering expired requests that make a warning",
-        "data_rows_old_hours": "hours after which EPODataChannelData rows are named as old",
-        "handler_stale_minutes": "minutes of silence after which an Agent Handler has stopped working the queue",
-        "handler_active_minutes": "minutes within which another handler must have worked for the comparison",
-        "handler_min_peer_attempts": "delivery attempts the busiest handler needs before idle peers are compared",
-        "agents_min_clients": "agents with no retries left that make a finding",
-        "agents_min_share": "share of the managed systems (0-1) with no retries left that makes a finding",
-        "agents_min_clients_without_fleet": (
-            "agents with no retries left that make a finding when the fleet size is unknown"
-        ),
-        "stalled_attempt_minutes": "minutes after which a live, attempted, never retried request is stalled",
-        "tomcat_min_stalled": "stalled requests that point at status reports not reaching the application server",
-    }
+    """Each limit's meaning (epodc.toml's spec and examples/epodc.toml use it)."""
+    return {f.name: str(f.metadata["doc"]) for f in dataclasses.fields(Limits)}

@@ -114,9 +114,13 @@ def shown_value(key: str, value: str) -> str:
 STATE_MARKS = {CheckStatus.skipped: "-", CheckStatus.unknown: "?"}
 
 
+def verdict_symbol(verdict: Verdict) -> str:
+    """A verdict's mark (before `mark()`): what could not be checked never gets a pass mark."""
+    return STATE_MARKS.get(verdict.state) or MARKS[verdict.severity]
+
+
 def verdict_line(verdict: Verdict) -> str:
-    symbol = STATE_MARKS.get(verdict.state) or MARKS[verdict.severity]
-    return f"{mark(symbol)} {verdict.code}: {verdict.summary}"
+    return f"{mark(verdict_symbol(verdict))} {verdict.code}: {verdict.summary}"
 
 
 def _where(candidate: Candidate | None) -> str:

@@ -202,8 +202,7 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
                 "kind": c.kind,
                 "title": c.title,
                 "status": c.status.value,
-                "required": c.name in result.required_checks
-                or (c.kind == "collector" and c.name in result.evidence.required),
+                "required": result.is_required(c),
                 "reason": c.reason,
                 "duration_ms": round(c.duration_ms, 3),
             }
@@ -495,11 +494,8 @@ class PrometheusReport(Renderer):
             "# TYPE epodc_check_required gauge",
         ]
         for c in result.checks:
-            required = c.name in result.required_checks or (
-                c.kind == "collector" and c.name in result.evidence.required
-            )
             lines.append(
-                f'epodc_check_required{{check="{_prom_escape(c.name)}"}} {1 if required else 0}'
+                f'epodc_check_required{{check="{_prom_escape(c.name)}"}} {int(result.is_required(c))}'
             )
         lines += [
             "# HELP epodc_check_duration_seconds How long each check took.",
@@ -537,6 +533,8 @@ class TextReport(Renderer):
 
         from rich.console import Console
         from rich.text import Text
+
+        from epodc_diag.render.tables import print_wrapped
 
         buffer = StringIO()
         import sys
@@ -587,7 +585,7 @@ class TextReport(Renderer):
                     line.append(f"  ({c.name})", style="dim")
                 if verbose:
                     line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
-                out.print(_hanging(line, out.width))
+                print_wrapped(out, line, indent=6)  # under its title, never at column 0
                 if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
                     verbose or c.kind == "collector" or c.status is CheckStatus.unknown
                 ):
@@ -660,49 +658,6 @@ def reasons_not_ok(result: CheckResult, fail_on: str) -> list[str]:
     if not lines and not result.checked_anything:
         lines.append(status_text(result, fail_on))
     return lines
-
-
-def _hanging(line: Any, width: int) -> Any:
-    """A check's line wrapped between words under its title (never back to column 0, D10),
-    its mark and rule id keeping their styles."""
-    import textwrap
-
-    from rich.text import Text
-
-    plain = line.plain
-    if len(plain) <= width:
-        return line
-    wrapped = textwrap.wrap(
-        plain,
-        width=width,
-        subsequent_indent=" " * 6,
-        break_long_words=False,
-        break_on_hyphens=False,
-        drop_whitespace=True,
-    )
-    out = Text("\n".join(wrapped), no_wrap=True)
-    # Copy the styles over: the wrapped text differs from the original only by the breaks.
-    source = 0
-    target = 0
-    joined = out.plain
-    mapping: list[int] = []
-    while source < len(plain) and target < len(joined):
-        if plain[source] == joined[target]:
-            mapping.append(target)
-            source += 1
-            target += 1
-        elif joined[target] in "\n ":
-            target += 1
-        else:
-            mapping.append(target)
-            source += 1
-    for span in line.spans:
-        if span.start < len(mapping):
-            end = mapping[min(span.end, len(mapping)) - 1] + 1
-            out.stylize(span.style, mapping[span.start], end)
-    if line.style:
-        out.stylize(line.style, 0, len(joined))
-    return out
 
 
 def _indented(text: str, style: str, width: int = 110) -> Any:

@@ -20,13 +20,13 @@ from rich.text import Text
 from epodc_diag.model import CheckStatus, Severity, Verdict
 from epodc_diag.render.data import cell
 from epodc_diag.render.marks import ascii_only, mark
-from epodc_diag.render.plain import UNBREAKABLE, output_width, wrap_words
+from epodc_diag.render.plain import UNBREAKABLE, output_width, verdict_symbol, wrap_words
 
-MARKS = {
-    Severity.ok: ("✓", "green"),
-    Severity.info: ("·", "cyan"),
-    Severity.warning: ("!", "yellow"),
-    Severity.critical: ("✗", "red"),
+STYLES = {
+    Severity.ok: "green",
+    Severity.info: "cyan",
+    Severity.warning: "yellow",
+    Severity.critical: "red",
 }
 
 # A prose column is never squeezed below this many characters before the table gives way to
@@ -154,11 +154,11 @@ def table(
 
 
 # A verdict that could not check anything never gets a pass mark (EPODC_ASCII: "--", "??").
-STATE_MARKS = {CheckStatus.skipped: ("-", "yellow"), CheckStatus.unknown: ("?", "yellow")}
-
-
 def verdict_line(verdict: Verdict) -> Text:
-    symbol, style = STATE_MARKS.get(verdict.state) or MARKS[verdict.severity]
+    # The symbol is plain text's (render/plain.py); rich adds the colour.
+    symbol = verdict_symbol(verdict)
+    unchecked = verdict.state in (CheckStatus.skipped, CheckStatus.unknown)
+    style = "yellow" if unchecked else STYLES[verdict.severity]
     line = Text()
     line.append(f"{mark(symbol)} ", style=style)
     line.append(f"{verdict.code}", style=f"bold {style}")

@@ -21,14 +21,13 @@ class Unknown(Skip):
     (times that could not be read, a handshake that did not complete). The message says why."""
 
 
-def proof_present(evidence: Evidence, path: str) -> bool:
-    """Whether one piece of positive evidence is there: `db`, `logs.cleanup_runs`, or
-    `db.handlers[].last_update` (any element). None, an empty tuple, False and a zero count are
-    "not there"; a float (seconds) of 0.0 is a reading."""
+def _values(evidence: Evidence, path: str) -> list[object]:
+    """What an evidence path names: `db`, `logs.cleanup_runs`, or `db.handlers[].last_update`
+    (that field of every element)."""
     values: list[object] = [evidence]
     for step in path.split("."):
         each = step.endswith("[]")
-        name = step[:-2] if each else step
+        name = step.removesuffix("[]")
         found: list[object] = []
         for value in values:
             inner = getattr(value, name, None)
@@ -37,22 +36,20 @@ def proof_present(evidence: Evidence, path: str) -> bool:
             elif not each:
                 found.append(inner)
         values = found
-    return any(_there(v) for v in values)
+    return values
+
+
+def proof_present(evidence: Evidence, path: str) -> bool:
+    """Whether one piece of positive evidence is there (any element, for `[]` paths). None, an
+    empty tuple, False and a zero count are "not there"; a float (seconds) of 0.0 is a reading."""
+    return any(_there(v) for v in _values(evidence, path))
 
 
 def _shown(evidence: Evidence, path: str) -> str:
     """A proof's value in a few words (a part is named, not dumped)."""
     if "." not in path:
         return "read from the database" if path == "db" else "read"
-    values: list[object] = [evidence]
-    for step in path.split("."):
-        name = step.removesuffix("[]")
-        found: list[object] = []
-        for value in values:
-            inner = getattr(value, name, None)
-            found.extend(inner if step.endswith("[]") and isinstance(inner, tuple) else [inner])
-        values = found
-    shown = [_words(v) for v in values if _there(v)]
+    shown = [_words(v) for v in _values(evidence, path) if _there(v)]
     text = ", ".join(shown[:3]) + (f" (+{len(shown) - 3} more)" if len(shown) > 3 else "")
     return text if len(text) <= 120 else text[:117] + "..."
 
