@@ -346,7 +346,7 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
         why = f" ({'; '.join(notes)})" if notes else ""
         raise Skip(f"no log files in {', '.join(inputs)}{why}")
     report = scan(files, examples=2, notes=notes)
-    if not any(f.family in ("handler", "tomcat", "agent") and f.lines for f in report.files):
+    if not report.recognised_dc_logs:
         # Lines were read, but from nothing epodc knows as a data-channel log: no rule can use
         # them, and "no failure found" in them would be a silent pass (as `diag logs` says).
         raise Unknown(

@@ -115,6 +115,17 @@ class LogReport:
         return worst(self.verdicts)
 
     @property
+    def recognised_dc_logs(self) -> tuple[FileSummary, ...]:
+        """The files that are data-channel logs with lines epodc could read (a family by name
+        or content, and a known layout or readable times): `diag logs` and `check` say nothing
+        was checked without one."""
+        return tuple(
+            f
+            for f in self.files
+            if f.family in _DC_FAMILIES and f.lines and (f.timed_lines or f.layout != "none")
+        )
+
+    @property
     def exit_code(self) -> int:
         """The shared exit rule (`model.exit_code_of`): 0 only when logs-ok was earned."""
         return exit_code_of(self.verdicts)
@@ -958,10 +969,7 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 unknown=False,
             )
         )
-    if not any(
-        f.family in _DC_FAMILIES and f.lines and (f.timed_lines or f.layout != "none")
-        for f in report.files
-    ):
+    if not report.recognised_dc_logs:
         # Lines were read, but from nothing epodc knows as a data-channel log (a stray file, a
         # binary file named .log, a DC name over content with no known layout and no time):
         # what the signatures did not find says nothing.

@@ -70,3 +70,20 @@ def test_network_off_is_obeyed_on_a_simulated_site(make_site: SiteFactory) -> No
     assert "--network off" in checks["network"]["reason"]
     assert checks["tomcat-port-closed"]["status"] == "skipped"
     assert data["evidence"]["network"] is None
+
+
+def test_a_handler_log_name_over_unknown_content_is_no_evidence(tmp_path: Path) -> None:
+    """`check` and `diag logs` judge "a data-channel log" by one rule (LogReport.
+    recognised_dc_logs): a server_<host>.log name over content with no known layout and no time
+    is not one, so no ✓ from it."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "server_EPOAH01.log").write_text(
+        "".join(f"record {n}: nothing here looks like an Agent Handler line\n" for n in range(50)),
+        encoding="utf-8",
+    )
+    diag = run_epodc("diag", "logs", str(folder))
+    assert diag.returncode == 3 and "logs-unrecognised" in diag.stdout
+    nagios = run_epodc("check", "--logs", str(folder), "-f", "nagios")
+    assert nagios.returncode == 3, nagios.stdout
+    assert nagios.stdout.startswith("EPODC UNKNOWN - logs unavailable: none of the 1 file(s)")
