@@ -31,8 +31,11 @@ def _error(message: str) -> None:
 
 def _monitor_format(args: Sequence[str]) -> str | None:
     """`nagios` or `prometheus` when the command line is `check --format` one of them."""
+    # The command is the first word that names one: global options may come before it, with
+    # values (`--config FILE check ...`).
     words = [a for a in args if not a.startswith("-")]
-    if not words or words[0] != "check":
+    command = next((w for w in words if w in _COMMANDS), None)
+    if command != "check":
         return None
     chosen = None
     for i, arg in enumerate(args):
@@ -45,6 +48,7 @@ def _monitor_format(args: Sequence[str]) -> str | None:
     return chosen if chosen in ("nagios", "prometheus") else None
 
 
+_COMMANDS = frozenset({"check", "bundle", "watch", "diag", "engine", "query", "history"})
 _ARGS: list[str] = []
 
 

@@ -531,6 +531,9 @@ def logs_command(
     from epodc_diag.logs.window import parse_moment
     from epodc_diag.render.progress import progress_bar
 
+    # Loading the settings applies epodc.toml's [limits], which the log verdicts judge by (as
+    # check's rules do): without it a changed limit would make the two disagree.
+    state(ctx).settings  # noqa: B018
     now = datetime.now()
     inputs: list[str] = list(paths or [])
     if not inputs or site is not None or epo_dir is not None:

@@ -162,3 +162,20 @@ def test_the_limits_are_set_once_in_epodc_toml(make_site: SiteFactory, tmp_path:
         "--config", str(config), "check", "--site", str(site), "--only", "cleanup-stalled"
     )
     assert check.returncode == 0, check.stdout
+
+
+def test_diag_logs_judges_by_the_limits_in_epodc_toml(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """diag logs reads [limits] as check does: a late-limit longer than the gap in orion.log makes
+    both say the cleanup task runs, the default makes both say it stopped."""
+    site = make_site("cleanup-stalled", agents=300, handlers=2, hours=2.0)
+    logs = str(site / "Server" / "Logs")
+    config = tmp_path / "epodc.toml"
+    config.write_text("[limits]\ncleanup_late_minutes = 600\n", encoding="utf-8")
+    default = run_epodc("diag", "logs", logs)
+    assert "dbcleanup-stopped" in default.stdout and default.returncode == 2
+    relaxed = run_epodc("--config", str(config), "diag", "logs", logs)
+    assert "dbcleanup-stopped" not in relaxed.stdout, relaxed.stdout
+    check = run_epodc("--config", str(config), "check", "--logs", logs, "--only", "cleanup-stalled")
+    assert "[✓] The data-channel cleanup task runs every minute" in check.stdout

@@ -268,3 +268,12 @@ def test_an_ok_names_what_it_rests_on() -> None:
     assert checks["tomcat-cert"]["status"] == "ok"
     assert "valid from " in checks["tomcat-cert"]["reason"]
     assert checks["tomcat-port-closed"]["reason"] == "seen: network connections = 10.161.0.10 open"
+
+
+def test_a_broken_config_before_the_command_still_answers_the_monitor(tmp_path: Path) -> None:
+    """`epodc --config FILE check -f nagios`: the global option and its value come first."""
+    config = tmp_path / "epodc.toml"
+    config.write_text('[limits]\ncleanup_late_minutes = "soon"\n', encoding="utf-8")
+    nagios = run_epodc("--config", str(config), "check", "--demo", "-f", "nagios")
+    assert nagios.returncode == 3
+    assert nagios.stdout.startswith("EPODC UNKNOWN - ") and "cleanup_late_minutes" in nagios.stdout
