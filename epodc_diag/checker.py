@@ -182,7 +182,9 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         queue = queue_report(session)
         cleanup = cleanup_report(session)
         now = queue.clock.now
-        managed = int(session.run("managed_nodes").rows[0][0] or 0)
+        managed = queue.managed_agents
+        if managed is None:  # queue_report reads it only when some request has no retries left
+            managed = int(session.run("managed_nodes").rows[0][0] or 0)
         stalled = session.run(
             "queue_stalled_attempts",
             {"now": now, "stalled_before": now - limits.current().stalled_attempt},

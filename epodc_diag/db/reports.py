@@ -613,6 +613,8 @@ class QueueReport:
     handlers: tuple[HandlerLoad, ...]
     verdicts: tuple[Verdict, ...]
     skipped: tuple[str, ...] = field(default_factory=tuple)
+    # EPOLeafNode's managed systems, when the retries verdict needed them (None: not read)
+    managed_agents: int | None = None
 
     @property
     def severity(self) -> Severity:
@@ -671,6 +673,7 @@ def queue_report(session: DbSession) -> QueueReport:
             )
         )
     no_retry = int(retries["Requests"] or 0)
+    managed: int | None = None
     if no_retry:
         from epodc_diag.rules.agents_unreachable import unreachable_scale
 
@@ -717,6 +720,7 @@ def queue_report(session: DbSession) -> QueueReport:
         handlers=handlers,
         verdicts=tuple(verdicts),
         skipped=tuple(skipped),
+        managed_agents=managed,
     )
 
 
