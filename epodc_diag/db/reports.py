@@ -473,18 +473,32 @@ def _match(session: DbSession, node: dict[str, Any]) -> NodeMatch:
     )
 
 
+def cleanup_run_times(
+    session: DbSession,
+) -> tuple[tuple[datetime | None, ...], datetime | None]:
+    """The KB's dbcleanup query: each queued task's RunTime (None when unreadable) and the
+    earliest readable one, the next run."""
+    run_times = tuple(parse_db_time(row[0]) for row in session.run("kb_cleanup_next_run").rows)
+    known = [t for t in run_times if t is not None]
+    return run_times, min(known) if known else None
+
+
+def cleanup_overdue(next_run: datetime, now: datetime) -> bool:
+    """Whether the next run lies further in the past than the limit (the task has stopped)."""
+    return next_run < now - limits.current().cleanup_late
+
+
 def _cleanup_stopped(session: DbSession, now: datetime) -> Verdict | None:
     """Why expired requests are still queued, when the dbcleanup task is the reason: rated as
     `diag cleanup` and `check` rate it (critical), so the three commands agree."""
-    run_times = [parse_db_time(row[0]) for row in session.run("kb_cleanup_next_run").rows]
-    known = [t for t in run_times if t is not None]
-    if run_times and not known:
+    run_times, next_run = cleanup_run_times(session)
+    if run_times and next_run is None:
         return None  # a RunTime that cannot be read: diag cleanup says so (unknown)
-    if known and min(known) >= now - limits.current().cleanup_late:
+    if next_run is not None and not cleanup_overdue(next_run, now):
         return None
     due = (
-        f"was due at {_iso(min(known))}, {_minutes(now - min(known))} ago"
-        if known
+        f"was due at {_iso(next_run)}, {_minutes(now - next_run)} ago"
+        if next_run is not None
         else "is not scheduled"
     )
     return Verdict(
@@ -752,9 +766,7 @@ def cleanup_report(session: DbSession) -> CleanupReport:
     session.check_epo_schema()
     clock = session.clock()
     now = clock.now
-    run_times = tuple(parse_db_time(row[0]) for row in session.run("kb_cleanup_next_run").rows)
-    known = [t for t in run_times if t is not None]
-    next_run = min(known) if known else None
+    run_times, next_run = cleanup_run_times(session)
     data_rows = int(session.run("data_table_size").rows[0][0] or 0)
     skipped: list[str] = []
     data_oldest: datetime | None = None
@@ -787,7 +799,7 @@ def cleanup_report(session: DbSession) -> CleanupReport:
                 "whether it is on time is unknown (see `epodc query run kb_cleanup_next_run`)",
             )
         )
-    elif next_run < now - limits.current().cleanup_late:
+    elif cleanup_overdue(next_run, now):
         overdue = now - next_run
         verdicts.append(
             Verdict(
