@@ -61,6 +61,6 @@ def test_prometheus_output_parses_with_the_reference_parser() -> None:
     assert all(
         sample.timestamp is None for family in families.values() for sample in family.samples
     )
-    assert {"epodc_queue_depth", "epodc_minutes_since_cleanup_run", "epodc_check_state"} <= set(
+    assert {"epodc_queue_depth", "epodc_cleanup_log_age_seconds", "epodc_check_state"} <= set(
         families
     )

@@ -375,17 +375,56 @@ def _perf_label(name: str) -> str:
 
 def perfdata(name: str, value: float) -> str:
     """One performance-data item as the plugin guidelines write it:
-    `'label'=value[UOM];[warn];[crit];[min];[max]`. Minutes become seconds (`s` is a valid unit,
-    minutes are not); the thresholds are the limits the rules use, so a graph shows them."""
-    from epodc_diag import limits
+    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit and thresholds from
+    `metric_catalog.perfdata_catalog` (minutes become seconds: `s` is a valid unit, minutes are
+    not; the thresholds are the limits the rules use, so a graph shows them)."""
+    from epodc_diag.render.metric_catalog import perfdata_catalog
 
-    limit = limits.current()
-    late = limit.cleanup_late.total_seconds()
-    if name.endswith("_minutes") or name.startswith("minutes_"):
-        label = name.removesuffix("_minutes").removeprefix("minutes_")
-        return f"'{_perf_label(label)}'={value * 60:g}s;;{late:g};0"
-    warn = {"expired_queued": f"{limit.lingering_warn}"}.get(name, "")
-    return f"'{_perf_label(name)}'={value:g};{warn};;0"
+    spec = next((p for p in perfdata_catalog() if p.key == name), None)
+    if spec is None:
+        return f"'{_perf_label(name)}'={value:g};;;0"
+    shown = value * 60 if name.endswith("_minutes") or name.startswith("minutes_") else value
+    return f"'{_perf_label(spec.label)}'={shown:g}{spec.unit};{spec.warn};{spec.crit};0"
+
+
+# The first line of a plugin's output is what a pager, SMS or mail subject shows: keep it short
+# and put the detail in the long output after it (the monitoring-plugins guidelines).
+NAGIOS_HEADLINE_CHARS = 100
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "..."
+
+
+def nagios_headline(result: CheckResult, fail_on: str) -> str:
+    """The status line's text: the whole verdict when it is short; otherwise the finding ids
+    with their counts (several findings), the one finding's summary cut at a word, or the first
+    reason the answer is UNKNOWN with how many more follow. The long output has every line."""
+    text = " ".join(status_text(result, fail_on).split())
+    if len(text) <= NAGIOS_HEADLINE_CHARS:
+        return text
+    code = result.exit_code(fail_on)
+    shown = [f for f in result.findings if f.severity != Severity.info] or list(result.findings)
+    missing = [line.split(":", 1)[0].strip() for line in result.unavailable_lines()]
+    tail = f"; {', '.join(missing)}" if missing else ""
+    if len(shown) > 1:
+        counts = ", ".join(
+            f"{n} {sev.value}"
+            for sev in (Severity.critical, Severity.warning, Severity.info)
+            if (n := sum(1 for f in shown if f.severity == sev))
+        )
+        return _shorten(
+            f"{counts}: {', '.join(f.id for f in shown)}{tail}", 2 * NAGIOS_HEADLINE_CHARS
+        )
+    if len(shown) == 1 and code != 3:
+        budget = max(40, NAGIOS_HEADLINE_CHARS - len(tail))
+        return _shorten(f"{shown[0].id}: {shown[0].summary}", budget) + tail
+    parts = text.split("; ")
+    more = f" (+{len(parts) - 1} more below)" if len(parts) > 1 else ""
+    return parts[0] + more
 
 
 class NagiosReport(Renderer):
@@ -393,7 +432,7 @@ class NagiosReport(Renderer):
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         code = result.exit_code(fail_on)
-        text = " ".join(status_text(result, fail_on).split())
+        text = nagios_headline(result, fail_on)
         perf = " ".join(perfdata(name, value) for name, value in metrics(result).items())
         first = f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}"
         # The plugin guidelines' long output: one line per finding and per check that could
@@ -415,112 +454,34 @@ class NagiosReport(Renderer):
         )
 
 
-METRIC_HELP = {
-    "queue_depth": "Data-channel requests queued in EPOAgentHandlerDataChannelWQ.",
-    "expired_queued": "Requests still queued past their expire time plus the lingering limit "
-    "(the cleanup task should have removed them).",
-    "no_retries_clients": "Systems with live requests that have no delivery retries left "
-    "(their agents did not answer wake-up calls).",
-    "stalled_attempts": "Live requests attempted long ago and never retried nor completed.",
-    "data_rows": "Rows in EPODataChannelData.",
-    "cleanup_overdue_minutes": "Minutes the dbcleanup task's queued RunTime lies in the past "
-    "(0 when it is on time).",
-    "minutes_since_cleanup_run": "Minutes from the last 'Running DataChannel DbCleanupTask' line "
-    "to the newest line of the same host's logs.",
-    "tomcat_report_failures": "Lines where the Agent Handler failed to send DC status to the "
-    "application server (MCUPLOAD ... Failed to send HTTP request), in the logs read.",
-    "findings_critical": "Critical findings (not suppressed).",
-    "findings_warning": "Warning findings (not suppressed).",
-    "findings_suppressed": "Findings suppressed by an [[suppress]] entry (shown, not counted).",
-}
-
-
 def _prom_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 class PrometheusReport(Renderer):
+    """The text exposition format for node_exporter's textfile collector. Every series comes
+    from `render.metric_catalog.PROMETHEUS_METRICS`, which also writes docs/metrics.md, so a
+    name cannot be emitted without being documented."""
+
     format = ReportFormat.prometheus
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
-        code = result.exit_code(fail_on)
-        lines = [
-            "# HELP epodc_status Overall data-channel status: 0 ok, 1 warning, 2 critical, 3 unknown.",
-            "# TYPE epodc_status gauge",
-            f"epodc_status {code}",
-            "# HELP epodc_evidence_available Whether each kind of evidence could be read (1) or not (0).",
-            "# TYPE epodc_evidence_available gauge",
-            *(
-                f'epodc_evidence_available{{source="{EVIDENCE_NAMES[kind]}"}} '
-                f"{0 if result.evidence.part(kind) is None else 1}"
-                for kind in KINDS
-            ),
-            "# HELP epodc_evidence_required Whether each kind of evidence had to be read (1).",
-            "# TYPE epodc_evidence_required gauge",
-            *(
-                f'epodc_evidence_required{{source="{EVIDENCE_NAMES[kind]}"}} '
-                f"{1 if kind in result.evidence.required else 0}"
-                for kind in KINDS
-            ),
-            "# HELP epodc_finding A condition epodc found (1), by rule id and severity.",
-            "# TYPE epodc_finding gauge",
-        ]
-        for f in result.findings:
-            lines.append(
-                f'epodc_finding{{id="{_prom_escape(f.id)}",severity="{Severity(f.severity).value}"}} 1'
-            )
-        lines += [
-            "# HELP epodc_finding_suppressed A finding a [[suppress]] entry covers (1): shown, "
-            "not counted in epodc_status.",
-            "# TYPE epodc_finding_suppressed gauge",
-        ]
-        for sup in result.suppressed:
-            lines.append(
-                f'epodc_finding_suppressed{{id="{_prom_escape(sup.finding.id)}",'
-                f'severity="{Severity(sup.finding.severity).value}"}} 1'
-            )
-        lines += [
-            "# HELP epodc_check_state The state of each check: 0 ok (it saw the evidence it needs and "
-            "all is well), 1 finding, 2 skipped (evidence not asked for or not there), 3 unknown "
-            "(evidence there but not readable or not judgeable), 4 error.",
-            "# TYPE epodc_check_state gauge",
-        ]
-        for c in result.checks:
-            lines.append(
-                f'epodc_check_state{{check="{_prom_escape(c.name)}",kind="{c.kind}"}} {c.status.number}'
-            )
-        lines += [
-            "# HELP epodc_check_required Whether a check had to judge its evidence for an OK (1).",
-            "# TYPE epodc_check_required gauge",
-        ]
-        for c in result.checks:
-            lines.append(
-                f'epodc_check_required{{check="{_prom_escape(c.name)}"}} {int(result.is_required(c))}'
-            )
-        lines += [
-            "# HELP epodc_check_duration_seconds How long each check took.",
-            "# TYPE epodc_check_duration_seconds gauge",
-        ]
-        for c in result.checks:
-            lines.append(
-                f'epodc_check_duration_seconds{{check="{_prom_escape(c.name)}"}} {c.duration_ms / 1000:.6f}'
-            )
-        for name, value in metrics(result).items():
-            lines += [
-                f"# HELP epodc_{name} {METRIC_HELP.get(name, name.replace('_', ' ') + '.')}",
-                f"# TYPE epodc_{name} gauge",
-                f"epodc_{name} {value:g}",
-            ]
-        lines += [
-            "# HELP epodc_build_info The epodc version that wrote these metrics (always 1).",
-            "# TYPE epodc_build_info gauge",
-            f'epodc_build_info{{version="{_prom_escape(__version__)}"}} 1',
-            "# HELP epodc_last_run_timestamp_seconds When this check ran (Unix time); alert when "
-            "it grows old, as a textfile outlives the job that stopped writing it.",
-            "# TYPE epodc_last_run_timestamp_seconds gauge",
-            f"epodc_last_run_timestamp_seconds {time.time():.0f}",
-        ]
+        from epodc_diag.render.metric_catalog import prometheus_samples
+
+        lines: list[str] = []
+        for spec, samples in prometheus_samples(result, result.exit_code(fail_on)):
+            lines += [f"# HELP {spec.name} {spec.help}", f"# TYPE {spec.name} {spec.type}"]
+            for labels, value in samples:
+                label_text = ",".join(f'{k}="{_prom_escape(v)}"' for k, v in labels)
+                series = f"{spec.name}{{{label_text}}}" if label_text else spec.name
+                lines.append(f"{series} {_prom_value(value)}")
         return "\n".join(lines) + "\n"
+
+
+def _prom_value(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}" if abs(value) >= 1 else f"{value:.6f}".rstrip("0")
 
 
 class TextReport(Renderer):
