@@ -11,14 +11,13 @@
 from __future__ import annotations
 
 import json
-import time
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from epodc_diag import __version__
 from epodc_diag.checker import COLLECTOR_TITLES, CheckResult
-from epodc_diag.evidence import EVIDENCE_NAMES, KINDS, to_dict
+from epodc_diag.evidence import EVIDENCE_NAMES, to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
 from epodc_diag.secrets import scrub_json_value, scrub_secrets
