@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -172,3 +173,24 @@ def minutes(seconds: float | None) -> str:
         return "?"
     whole = int(seconds // 60)
     return f"{whole} min" if whole < 120 else f"{seconds / 3600:.1f} h"
+
+
+def moment(when: datetime | None) -> str:
+    """A time as an administrator reads it in evidence: to the second, no microseconds."""
+    if when is None:
+        return "?"
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def span(first: datetime | None, last: datetime | None) -> str:
+    """'since 00:04, last 02:59' (same day), or with dates when the span crosses midnight,
+    so a one-line summary says since when without -v (ux review D14)."""
+    if first is None and last is None:
+        return ""
+    if first is None or last is None:
+        only = first or last
+        assert only is not None
+        return f"at {only:%Y-%m-%d %H:%M}"
+    if first.date() == last.date():
+        return f"since {first:%Y-%m-%d %H:%M}, last {last:%H:%M}"
+    return f"since {first:%Y-%m-%d %H:%M}, last {last:%Y-%m-%d %H:%M}"

@@ -7,7 +7,7 @@ from typing import ClassVar
 from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
+from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
 
 CLEANUP_SIGNATURE = "dbcleanup-run"  # the signature whose timed lines are the runs
 
@@ -61,7 +61,8 @@ class CleanupStalled(Rule):
                         EvidenceItem(
                             "db",
                             "kb_cleanup_next_run",
-                            f"the dbcleanup task's queued RunTime is {db.cleanup_next_run}, {minutes(late)} before now "
+                            "the dbcleanup task's queued RunTime is "
+                            f"{moment(db.cleanup_next_run)}, {minutes(late)} before now "
                             f"({db.clock})",
                         )
                     )
@@ -82,7 +83,7 @@ class CleanupStalled(Rule):
                     EvidenceItem(
                         "db",
                         "data_table_oldest",
-                        f"EPODataChannelData holds {db.data_rows} row(s), the oldest from {db.data_oldest}",
+                        f"EPODataChannelData holds {db.data_rows} row(s), the oldest from {moment(db.data_oldest)}",
                     )
                 )
         logs = evidence.logs
@@ -109,7 +110,7 @@ class CleanupStalled(Rule):
                     EvidenceItem(
                         "logs",
                         "orion.log",
-                        f"the last 'Running DataChannel DbCleanupTask' line is from {logs.cleanup_last}, "
+                        f"the last 'Running DataChannel DbCleanupTask' line is from {moment(logs.cleanup_last)}, "
                         f"{minutes(logs.cleanup_since_last_seconds)} before the newest log line",
                     )
                 )
@@ -121,7 +122,7 @@ class CleanupStalled(Rule):
             self._check_proof(evidence)
             return []
         summary = (
-            "the DbCleanupTask has stopped: it should run every minute"
+            f"the DbCleanupTask has stopped{_since(evidence)}: it should run every minute"
             if stopped
             else f"{db.stale_expired_queued if db else 0} expired request(s) linger in the queue"
         )
@@ -183,3 +184,19 @@ class CleanupStalled(Rule):
         elif db is None:
             reasons.append(evidence.why_missing("db"))
         raise Unknown("; ".join(reasons) or "no run of the cleanup task was seen")
+
+
+def _since(evidence: Evidence) -> str:
+    """' (no run since 01:19, 100 min)': when the task last ran, from orion.log's last run or
+    the database's overdue RunTime (each on its own clock), so the summary says since when."""
+    logs = evidence.logs
+    if logs is not None and logs.cleanup_last is not None and logs.cleanup_since_last_seconds:
+        return (
+            f" (last run {logs.cleanup_last:%Y-%m-%d %H:%M}, "
+            f"{minutes(logs.cleanup_since_last_seconds)} before the newest log line)"
+        )
+    db = evidence.db
+    if db is not None and db.cleanup_next_run is not None:
+        late = (db.now - db.cleanup_next_run).total_seconds()
+        return f" (next run was due {db.cleanup_next_run:%Y-%m-%d %H:%M}, {minutes(late)} ago)"
+    return ""

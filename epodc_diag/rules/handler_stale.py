@@ -5,7 +5,7 @@ from __future__ import annotations
 from epodc_diag import limits
 from epodc_diag.evidence import Evidence, HandlerLogFacts
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip, Unknown, minutes
+from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
 
 
 class HandlerStale(Rule):
@@ -59,7 +59,7 @@ class HandlerStale(Rule):
                         EvidenceItem(
                             "db",
                             "EPORegisteredApacheServers",
-                            f"{h.name} last checked in at {h.last_update}, {minutes(age)} ago",
+                            f"{h.name} last checked in at {moment(h.last_update)}, {minutes(age)} ago",
                         )
                     )
             busiest = max((h.attempts for h in db.handlers), default=0)
@@ -79,8 +79,9 @@ class HandlerStale(Rule):
                             EvidenceItem(
                                 "db",
                                 "handler_load",
-                                f"{h.name}: {h.attempts} attempt(s) in the queue, last at {h.last_attempt or 'never'}, "
-                                f"while another handler has {busiest} and attempted one at {newest}",
+                                f"{h.name}: {h.attempts} attempt(s) in the queue, last at "
+                                f"{moment(h.last_attempt) if h.last_attempt else 'never'}, "
+                                f"while another handler has {busiest} and attempted one at {moment(newest)}",
                             )
                         )
         logs = evidence.logs
@@ -116,7 +117,7 @@ class HandlerStale(Rule):
                         EvidenceItem(
                             "logs",
                             handler_log.path,
-                            f"its log ends at {handler_log.last_time}, {minutes(quiet)} before the other "
+                            f"its log ends at {moment(handler_log.last_time)}, {minutes(quiet)} before the other "
                             "handlers' logs",
                         )
                     )
@@ -141,12 +142,13 @@ class HandlerStale(Rule):
         registered = len(db.handlers) if db is not None else len(logs.handler_logs) if logs else 0
         everyone = registered > 0 and len(stale) >= registered
         names = ", ".join(sorted(stale))
+        since = _last_active(evidence, sorted(stale))
         return [
             self.finding(
                 summary=(
-                    f"no Agent Handler is working the queue ({names})"
+                    f"no Agent Handler is working the queue ({names}){since}"
                     if everyone
-                    else f"Agent Handler {names} has stopped working the data-channel queue"
+                    else f"Agent Handler {names} has stopped working the data-channel queue{since}"
                 ),
                 evidence=[item for name in sorted(stale) for item in stale[name]],
                 cause=(
@@ -164,3 +166,27 @@ class HandlerStale(Rule):
                 severity=Severity.critical if everyone else Severity.warning,
             )
         ]
+
+
+def _last_active(evidence: Evidence, names: list[str]) -> str:
+    """' (last active 2026-11-26 00:54, 126 min ago)': the newest sign of work of a single stale
+    handler, from the database's clock (check-in or delivery attempt) or else its own log,
+    so the summary says since when without -v (ux review D14)."""
+    if len(names) != 1:
+        return ""
+    name = names[0]
+    db = evidence.db
+    if db is not None:
+        facts = next((h for h in db.handlers if h.name.upper() == name), None)
+        times = [t for t in (facts.last_update, facts.last_attempt) if t] if facts else []
+        if times:
+            last = max(times)
+            age = (db.now - last).total_seconds()
+            return f" (last active {last:%Y-%m-%d %H:%M}, {minutes(age)} ago)"
+        if facts is not None:
+            return " (no delivery attempt or check-in recorded)"
+    logs = evidence.logs
+    for handler_log in logs.handler_logs if logs is not None else ():
+        if handler_log.handler.upper() == name and handler_log.last_time is not None:
+            return f" (its log ends at {handler_log.last_time:%Y-%m-%d %H:%M})"
+    return ""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from epodc_diag import limits
 from epodc_diag.evidence import Evidence, LogEvidence
 from epodc_diag.logs.decode import REMEDIES
 from epodc_diag.model import EvidenceItem, Finding, Severity
-from epodc_diag.rules.base import Rule, Skip, Unknown
+from epodc_diag.rules.base import Rule, Skip, Unknown, span
 
 
 class TomcatUnreachable(Rule):
@@ -71,7 +72,7 @@ class TomcatUnreachable(Rule):
                         EvidenceItem(
                             "logs",
                             where,
-                            f"{sig.count} x '{what}', last at {sig.last}"
+                            f"{sig.count} x '{what}', {span(sig.first, sig.last)}"
                             + (f" (by value: {values})" if values else ""),
                         )
                     )
@@ -138,7 +139,8 @@ class TomcatUnreachable(Rule):
         count = logs.count("kb-mcupload-12029") if logs else 0
         causes = _decoded_causes(logs)
         summary = (
-            f"the Agent Handler logs {count} failure(s) to send DC status to the application server"
+            f"{_who(logs)} {count} failure(s) to send DC status to the application server"
+            + (f" {_when(logs)}" if _when(logs) else "")
             + (f" ({_decoded_names(logs)})" if logs is not None and _decoded_names(logs) else "")
             if count
             else "DC requests were delivered but their status was never set"
@@ -202,3 +204,30 @@ def _decoded_names(logs: LogEvidence) -> str:
     """'12029 ERROR_WINHTTP_CANNOT_CONNECT x 66': what the MCUPLOAD failures were."""
     sig = logs.signature("kb-mcupload-12029")
     return ", ".join(f"{v} {name} x {n}" for v, n, name, _ in (sig.decoded if sig else ()))
+
+
+def _who(logs: LogEvidence | None) -> str:
+    """Which Agent Handlers logged the failures, named (D14): 'Agent Handler EPOAH01 logs',
+    'Agent Handlers EPOAH01, EPOSRV02 log', or 'the Agent Handler logs' when no file names one."""
+    sig = logs.signature("kb-mcupload-12029") if logs is not None else None
+    if logs is None or sig is None:
+        return "the Agent Handler logs"
+    by_path = {h.path: h.handler for h in logs.handler_logs}
+    names: list[str] = []
+    for path in sig.files:
+        name = by_path.get(path) or next(
+            (h for p, h in by_path.items() if Path(p).name == Path(path).name), None
+        )
+        if name and name not in names:
+            names.append(name)
+    if not names:
+        return "the Agent Handler logs"
+    if len(names) == 1:
+        return f"Agent Handler {names[0]} logs"
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"Agent Handlers {shown} log"
+
+
+def _when(logs: LogEvidence | None) -> str:
+    sig = logs.signature("kb-mcupload-12029") if logs is not None else None
+    return span(sig.first, sig.last) if sig is not None else ""
