@@ -293,7 +293,55 @@ _STATUS_MARK = {
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Prose for Markdown: one line, pipes escaped (tables), and angle brackets outside code
+    spans escaped, so `<ePO install dir>` is shown instead of being taken for an HTML tag."""
+    parts = text.replace("\n", " ").split("`")
+    for i in range(0, len(parts), 2):  # even parts lie outside code spans
+        parts[i] = parts[i].replace("|", "\\|").replace("<", "\\<").replace(">", "\\>")
+    return "`".join(parts)
+
+
+def _md_context(result: CheckResult, code: int) -> list[str]:
+    """Who made the report, when, about what, and the clock its verdicts were judged against:
+    a ticket reader sees all of it without asking (ux review D26)."""
+    import socket
+
+    rows = [
+        ("Target", f"`{result.target}`"),
+        ("Status", f"{EXIT_NAMES[code]} (exit {code})"),
+    ]
+    db = result.evidence.db
+    if db is not None:
+        rows.append(("Judged at", f"{db.now:%Y-%m-%d %H:%M:%S} ({_md(db.clock)})"))
+    elif result.evidence.logs is not None and result.evidence.logs.newest is not None:
+        rows.append(
+            ("Judged at", f"{result.evidence.logs.newest:%Y-%m-%d %H:%M:%S} (the newest log line)")
+        )
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    rows.append(
+        ("Generated", f"{generated} on `{socket.gethostname() or '?'}` by epodc {__version__}")
+    )
+    return ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
+
+
+def _md_numbers(result: CheckResult) -> list[str]:
+    from epodc_diag.render.metric_catalog import perfdata_catalog
+
+    numbers = {k: v for k, v in metrics(result).items() if not k.startswith("findings_")}
+    if not numbers:
+        return []
+    specs = {p.key: p for p in perfdata_catalog()}
+    out = ["## Key numbers", "", "| number | value | meaning |", "|---|---:|---|"]
+    for name, value in numbers.items():
+        spec = specs.get(name)
+        if spec is None:
+            out.append(f"| {name} | {value:g} | |")
+            continue
+        # the same label, unit and value as the Nagios perfdata (minutes shown as seconds)
+        shown = value * 60 if spec.unit == "s" and "minutes" in name else value
+        unit = f" {spec.unit}" if spec.unit else ""
+        out.append(f"| {spec.label} | {shown:g}{unit} | {_md(spec.help)} |")
+    return [*out, ""]
 
 
 class MarkdownReport(Renderer):
@@ -304,8 +352,7 @@ class MarkdownReport(Renderer):
         out = [
             f"# epodc check: {EXIT_NAMES[code]}",
             "",
-            f"Target: `{result.target}` {mark('·')} epodc {__version__}",
-            "",
+            *_md_context(result, code),
         ]
         missing = result.unavailable_lines()
         if not missing and not result.checked_anything:
@@ -337,18 +384,18 @@ class MarkdownReport(Renderer):
         for f in result.findings:
             severity = Severity(f.severity)
             out += [
-                f"## {mark(_MD_MARK[severity])} {f.id}: {f.title}",
+                f"## {mark(_MD_MARK[severity])} {f.id}: {_md(f.title)}",
                 "",
-                f"**{severity.value}**: {f.summary}",
+                f"**{severity.value}**: {_md(f.summary)}",
                 "",
             ]
             out += (
                 ["**Evidence**", ""]
-                + [f"- {e.kind} `{e.source}`: {e.detail}" for e in f.evidence]
+                + [f"- {e.kind} `{e.source}`: {_md(e.detail)}" for e in f.evidence]
                 + [""]
             )
-            out += [f"**Cause**: {f.cause}", "", "**What to do**", ""]
-            out += [f"{i}. {step}" for i, step in enumerate(f.remediation, start=1)]
+            out += [f"**Cause**: {_md(f.cause)}", "", "**What to do**", ""]
+            out += [f"{i}. {_md(step)}" for i, step in enumerate(f.remediation, start=1)]
             out += ["", f"References: {', '.join(f.references)}", ""]
         if result.suppressed:
             out += ["## Suppressed (shown, not counted)", ""]
@@ -360,6 +407,7 @@ class MarkdownReport(Renderer):
         time = time_lines(result)
         if time:
             out += ["```text", *time, "```", ""]
+        out += _md_numbers(result)
         out += ["## Checks", "", "| check | status | detail |", "|---|---|---|"]
         for c in result.checks:
             out.append(
