@@ -342,6 +342,12 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
             str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
         ]
     if not inputs:
+        if site is not None and not site.simulated:
+            # --epo-dir was given: name the folders looked for in it (ux review D22)
+            raise Skip(
+                f"none of the log folders of {site.root} is there ({site.handler_logs}, "
+                f"{site.tomcat_logs}, {site.agent_logs}): give --logs PATH"
+            )
         raise Skip("no log folders found (give --epo-dir, --site, or log paths)")
     files, notes = expand(inputs)
     if not files:

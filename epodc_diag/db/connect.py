@@ -401,6 +401,17 @@ def odbc_connection_string(settings: ConnectionSettings, driver: str, password: 
 
 
 def _password(settings: ConnectionSettings) -> str:
+    if not settings.username:
+        raise DatabaseError(
+            f"no SQL login name is set for {settings.description}"
+            + (
+                f" (settings from {settings.source})"
+                if settings.source.endswith(".properties")
+                else ""
+            )
+            + ": set [database] username in epodc.toml (its password in "
+            f'${PASSWORD_ENV}), or authentication = "windows" to log in as this Windows account'
+        )
     value = os.environ.get(PASSWORD_ENV)
     if value:
         return value
@@ -432,6 +443,8 @@ def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
     if args and isinstance(args[0], str) and re.fullmatch(r"[0-9A-Z]{5}", args[0]):
         state = args[0]
     where = settings.description
+    if settings.source.lower().endswith("db.properties"):
+        where += f" (settings from {settings.source})"  # which file to correct (D22)
     if state == "IM002" or "data source name not found" in text or "can't open lib" in text:
         named = re.search(r"driver\s*=\s*\{?([^;}&]+)", settings.url, re.I) or re.search(
             r"lib '([^']+)'", raw
@@ -460,7 +473,8 @@ def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
         or "connection refused" in text
         or ("server" in text and ("not found" in text or "does not exist" in text))
     ):
-        return f"cannot reach SQL Server at {where}: check the server name, instance, port and firewall"
+        target = where if where.startswith("SQL Server") else f"SQL Server at {where}"
+        return f"cannot reach {target}: check the server name, instance, port and firewall"
     if "readonly database" in text or "read-only database" in text:
         return (
             f"{where} can only be read after SQLite recovers or checkpoints it, which would write "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from epodc_diag.db.connect import ConnectionSettings, odbc_pairs
@@ -65,7 +66,7 @@ def connection_settings(
         _register_url_password(url)
         description = describe_url(url)
         if description is None:
-            raise UsageError(not_a_database_url(source))
+            raise UsageError(not_a_database_url(source, url))
         return ConnectionSettings(
             kind="url", url=url, description=description, source=source, **common
         )
@@ -117,6 +118,12 @@ def connection_settings(
             source=str(site.db_properties),
             **common,
         )
+    if site is not None and not site.simulated:
+        # --epo-dir was given: say what is missing in it, not to give --epo-dir (ux review D22)
+        raise DatabaseError(
+            f"{site.root} has no Server\\conf\\orion\\db.properties (is it the ePO install "
+            "folder?): give --db URL or set [database] in epodc.toml"
+        )
     raise DatabaseError(
         "no ePO database configured: give --db URL, --site DIR (a simulated site), --epo-dir DIR "
         "(an ePO install with Server\\conf\\orion\\db.properties), or set [database] in epodc.toml"
@@ -149,12 +156,21 @@ def _register_url_password(url: str) -> None:
         register_secret(fields.get("pwd") or fields.get("password"))
 
 
-def not_a_database_url(source: str) -> str:
-    """The one-line error for a database value that cannot be parsed; it never quotes the value."""
+def not_a_database_url(source: str, value: str = "") -> str:
+    """The one-line error for a database value that cannot be parsed. It never quotes the
+    value, except a plain path to a file that is there (no secret): then it says the URL meant."""
     what = "the --db value" if source == "--db" else source
+    hint = ""
+    if value and "://" not in value and ";" not in value and "@" not in value:
+        try:
+            path = Path(value)
+            if path.is_file():
+                hint = f"; for that SQLite file use --db sqlite:///{path.resolve().as_posix()}"
+        except (OSError, ValueError):
+            pass
     return (
         f"{what} is not a database URL "
-        "(expected sqlite:///FILE, mssql+pyodbc://..., or odbc:<ODBC connection string>)"
+        f"(expected sqlite:///FILE, mssql+pyodbc://..., or odbc:<ODBC connection string>){hint}"
     )
 
 

@@ -170,3 +170,31 @@ def test_a_missing_odbc_driver_is_named_with_the_installed_ones(tmp_path: Path) 
         assert "is not installed; installed drivers: FreeTDS" in line and "SQLite3" in line, line
         assert ("'ODBC Driver 18 for SQL Server'" in line) or ("'No Such Driver'" in line)
         assert "pw-never-shown" not in line and len(line.splitlines()) == 1
+
+
+def test_errors_point_the_right_way(tmp_path: Path) -> None:
+    """ux review D22: each message says what is wrong with what the user gave."""
+    folder = tmp_path / "notepo"
+    folder.mkdir()
+    install = epodc("diag", "queue", "--epo-dir", str(folder))
+    assert install.returncode == 3
+    assert f"{folder} has no Server\\conf\\orion\\db.properties" in install.stderr, install.stderr
+    assert "give --db URL, --site DIR" not in install.stderr
+
+    checked = epodc("check", "--epo-dir", str(folder), "--no-history", "-f", "json")
+    reasons = {c["name"]: c["reason"] for c in json.loads(checked.stdout)["checks"]}
+    assert f"none of the log folders of {folder} is there" in reasons["logs"], reasons["logs"]
+
+    db_file = tmp_path / "epo.db"
+    sqlite3.connect(db_file).close()
+    path = epodc("diag", "queue", "--db", str(db_file))
+    assert path.returncode == 3
+    assert f"use --db sqlite:///{db_file.resolve().as_posix()}" in path.stderr, path.stderr
+
+    cfg = tmp_path / "epodc.toml"
+    cfg.write_text('[database]\nserver = "127.0.0.1"\ndatabase = "ePO"\n', encoding="utf-8")
+    nobody = epodc("--config", str(cfg), "diag", "queue", env={"EPODC_DB_PASSWORD": ""})
+    assert nobody.returncode == 3
+    assert "no SQL login name is set for SQL Server 127.0.0.1 database ePO" in nobody.stderr
+    assert 'authentication = "windows"' in nobody.stderr
+    assert nobody.stderr.count("\n") == 1
