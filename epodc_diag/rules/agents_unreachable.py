@@ -57,7 +57,9 @@ class AgentsUnreachable(Rule):
                     "for their next agent-to-server communication (ASCI) or expires"
                 ),
                 remediation=[
-                    "List the systems: `epodc query run queue_no_retries` and `epodc diag client NAME` for a few",
+                    "List the systems: `epodc diag clients --verdict retries-exhausted --format csv` "
+                    "(to tag them or wake them up from the ePO console), then `epodc diag client "
+                    "NAME` for a few",
                     "Check that they are on and connected (last communication time in the ePO console)",
                     "Allow TCP 8081 inbound on the agents (Windows Firewall rule for the McAfee/Trellix Agent) "
                     "and on any firewall between the Agent Handlers and them",
