@@ -380,3 +380,17 @@ def test_cert_warn_days_is_validated(tmp_path: Path, value: str) -> None:
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cert_warn_days" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_network_ok_says_server_ini_only_when_one_was_read(ca: trustme.CA) -> None:
+    """ux review D4's wording bug: names from the command line are not 'as server.ini says'."""
+    with serving(ca, "localhost", LOOPBACK) as port:
+        given = check_network(SystemNetwork(), "localhost", LOOPBACK, port)
+        from_ini = check_network(
+            SystemNetwork(), "localhost", LOOPBACK, port, source="defaults from DB/server.ini"
+        )
+    ok_given = next(v for v in given.verdicts if v.code == "network-ok")
+    ok_ini = next(v for v in from_ini.verdicts if v.code == "network-ok")
+    assert "server.ini" not in ok_given.summary
+    assert ok_given.summary.startswith("localhost (127.0.0.1) resolves to the address given")
+    assert "resolves as server.ini says" in ok_ini.summary
