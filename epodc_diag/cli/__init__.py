@@ -103,8 +103,20 @@ def _one_hint(message: str) -> str:
     return message[: first.end()] + rest
 
 
+def _old_format_names(args: list[str]) -> list[str]:
+    """`--format table` was the human format's name in the diag, query and history commands
+    before every command called it `text`; scheduled tasks written then keep working."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg in ("-f", "--format") and i + 1 < len(out) and out[i + 1] == "table":
+            out[i + 1] = "text"
+        elif arg in ("--format=table", "-ftable"):
+            out[i] = arg[: -len("table")] + "text"
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _old_format_names(list(sys.argv[1:] if argv is None else argv))
     _ARGS[:] = args
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"{PROG} {__version__}\n")

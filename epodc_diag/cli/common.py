@@ -51,7 +51,7 @@ class OutputFormat(str, enum.Enum):
 
 
 class TableFormat(str, enum.Enum):
-    table = "table"
+    text = "text"
     json = "json"
     csv = "csv"
 
@@ -81,7 +81,7 @@ DbOption = Annotated[
     ),
 ]
 TableFormatOption = Annotated[
-    TableFormat, typer.Option("--format", "-f", help="table, json or csv.")
+    TableFormat, typer.Option("--format", "-f", help="text, json or csv.")
 ]
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 class HostFormat(str, enum.Enum):
     """Output of the file and network diagnostics (plain text, so they start fast)."""
 
-    table = "table"
+    text = "text"
     json = "json"
 
 
@@ -69,7 +69,7 @@ def client_command(
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.table,
+    output: TableFormatOption = TableFormat.text,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show absolute times beside relative ones.")
     ] = False,
@@ -136,7 +136,7 @@ def clients_command(
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.table,
+    output: TableFormatOption = TableFormat.text,
 ) -> None:
     """The managed systems with queued data-channel requests, and their requests' verdicts (as
     `diag client` gives them): the list to tag in the ePO console or to wake up, which the
@@ -211,7 +211,7 @@ def queue_command(
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.table,
+    output: TableFormatOption = TableFormat.text,
     watch: WatchOption = None,
 ) -> None:
     """Requests in the DC work queue by type (KB87143), expired ones still queued, per-handler load."""
@@ -232,7 +232,7 @@ def cleanup_command(
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.table,
+    output: TableFormatOption = TableFormat.text,
     watch: WatchOption = None,
 ) -> None:
     """When the dbcleanup task runs next (KB87143 Example 2), whether it is overdue, and the data table."""
@@ -322,8 +322,8 @@ def ini_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: Annotated[
-        HostFormat, typer.Option("--format", "-f", help="table or json.")
-    ] = HostFormat.table,
+        HostFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = HostFormat.text,
 ) -> None:
     """Read server.ini: its sections and keys, and the application server's name, address and port.
 
@@ -425,8 +425,8 @@ def network_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     output: Annotated[
-        HostFormat, typer.Option("--format", "-f", help="table or json.")
-    ] = HostFormat.table,
+        HostFormat, typer.Option("--format", "-f", help="text or json.")
+    ] = HostFormat.text,
 ) -> None:
     """Check that DNS resolves the ePO server to server.ini's address and that its port 8444 answers.
 
@@ -484,7 +484,7 @@ def network_command(
 
 
 class LogFormat(str, enum.Enum):
-    table = "table"
+    text = "text"
     json = "json"
     markdown = "markdown"
 
@@ -515,8 +515,8 @@ def logs_command(
         typer.Option(help="Processes for large files [default: up to 4].", min=1, max=32),
     ] = None,
     output: Annotated[
-        LogFormat, typer.Option("--format", "-f", help="table, json or markdown.")
-    ] = LogFormat.table,
+        LogFormat, typer.Option("--format", "-f", help="text, json or markdown.")
+    ] = LogFormat.text,
 ) -> None:
     """Find the known data-channel signatures in Agent Handler, Tomcat and agent logs.
 

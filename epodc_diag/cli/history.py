@@ -124,7 +124,7 @@ app = typer.Typer(
 
 
 class ListFormat(str, enum.Enum):
-    table = "table"
+    text = "text"
     json = "json"
     csv = "csv"
 
@@ -189,8 +189,8 @@ def list_command(
         typer.Option("--since", help="Only runs since: 12h, 7d, 2w, or a date (2026-11-01)."),
     ] = None,
     output: Annotated[
-        ListFormat, typer.Option("--format", "-f", help="table, json or csv.")
-    ] = ListFormat.table,
+        ListFormat, typer.Option("--format", "-f", help="text, json or csv.")
+    ] = ListFormat.text,
 ) -> None:
     """List the recorded runs, oldest first: time (UTC), status, finding counts, target."""
     from epodc_diag.history.store import format_time

@@ -85,7 +85,7 @@ def run_command(
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.table,
+    output: TableFormatOption = TableFormat.text,
     max_rows: Annotated[
         int,
         typer.Option(

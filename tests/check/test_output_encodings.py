@@ -27,15 +27,13 @@ def _commands(site: Path) -> list[tuple[list[str], set[int]]]:
     ]
     commands += [(["check", "--site", s, "-v"], verdict)]
     commands += [
-        (["diag", "logs", "--site", s, "-f", fmt], verdict) for fmt in ("table", "json", "markdown")
+        (["diag", "logs", "--site", s, "-f", fmt], verdict) for fmt in ("text", "json", "markdown")
     ]
-    commands += [
-        (["diag", "network", "--site", s, "-f", fmt], verdict) for fmt in ("table", "json")
-    ]
+    commands += [(["diag", "network", "--site", s, "-f", fmt], verdict) for fmt in ("text", "json")]
     commands += [(["diag", "ini", str(site / "DB" / "server.ini")], {0})]
     for sub in ("queue", "cleanup"):
         commands += [
-            (["diag", sub, "--site", s, "-f", fmt], verdict) for fmt in ("table", "json", "csv")
+            (["diag", sub, "--site", s, "-f", fmt], verdict) for fmt in ("text", "json", "csv")
         ]
     commands += [
         (["diag", "client", "--site", s, "no-such-client-✓"], {0, 1, 2, 3}),
@@ -115,15 +113,15 @@ def _all_commands(site: Path, client: str, work: Path) -> list[list[str]]:
         ["check", "--site", s, "-o", str(work / "report-{n}.txt")],
         ["bundle", "--site", s, "--redact", "--output", str(work / "bundle-{n}.zip")],
     ]
-    commands += [["diag", "logs", "--site", s, "-f", f] for f in ("table", "json", "markdown")]
-    commands += [["diag", "network", "--site", s, "-f", f] for f in ("table", "json")]
+    commands += [["diag", "logs", "--site", s, "-f", f] for f in ("text", "json", "markdown")]
+    commands += [["diag", "network", "--site", s, "-f", f] for f in ("text", "json")]
     commands += [
-        ["diag", "ini", str(site / "DB" / "server.ini"), "-f", f] for f in ("table", "json")
+        ["diag", "ini", str(site / "DB" / "server.ini"), "-f", f] for f in ("text", "json")
     ]
     for sub in ("queue", "cleanup"):
-        commands += [["diag", sub, "--site", s, "-f", f] for f in ("table", "json", "csv")]
-    commands += [["diag", "client", client, "--site", s, "-f", f] for f in ("table", "json", "csv")]
-    commands += [["diag", "clients", "--site", s, "-f", f] for f in ("table", "json", "csv")]
+        commands += [["diag", sub, "--site", s, "-f", f] for f in ("text", "json", "csv")]
+    commands += [["diag", "client", client, "--site", s, "-f", f] for f in ("text", "json", "csv")]
+    commands += [["diag", "clients", "--site", s, "-f", f] for f in ("text", "json", "csv")]
     commands += [
         ["diag", "client", client, "--site", s, "-v"],
         ["diag", "client", "no-such-client-✓", "--site", s],
@@ -135,8 +133,7 @@ def _all_commands(site: Path, client: str, work: Path) -> list[list[str]]:
         ["diag", "client", "--help"],
     ]
     commands += [
-        ["query", "run", "kb_request_counts", "--site", s, "-f", f]
-        for f in ("table", "json", "csv")
+        ["query", "run", "kb_request_counts", "--site", s, "-f", f] for f in ("text", "json", "csv")
     ]
     return commands
 

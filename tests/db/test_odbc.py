@@ -194,7 +194,7 @@ def test_freetds_closed_port_fails_at_once_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
-        "epodc: error: cannot reach SQL Server at SQL Server 127.0.0.1"
+        "epodc: error: cannot reach SQL Server 127.0.0.1"
     )
     assert "s3cret" not in result.stderr + result.stdout
     # a refused port needs no waiting: it fails well before the 2 s login timeout
