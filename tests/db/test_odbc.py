@@ -260,3 +260,17 @@ def test_freetds_silent_listener_fails_within_login_timeout(tmp_path: Path) -> N
     assert held, "nothing connected: the test proved nothing"
     assert seconds <= 2 + 1  # the acceptance bound: the login timeout plus one second
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_a_url_without_driver_gives_one_true_line(tmp_path: Path) -> None:
+    """ux review D21: `mssql+pyodbc://@host/db` without driver= leaked SQLAlchemy's SAWarning
+    and then blamed a driver called '?'. Now: one line about the server it could not reach."""
+    from tests.conftest import run_epodc
+
+    url = f"mssql+pyodbc://@127.0.0.1:{_closed_port()}/ePO_EPOSRV01"
+    result = run_epodc("diag", "client", "TEST", "--db", url, env={"EPODC_DB_PASSWORD": "x"})
+    assert result.returncode == 3
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "SAWarning" not in result.stderr and "'?'" not in result.stderr
+    assert lines[0].startswith("epodc: error: cannot reach SQL Server"), lines
