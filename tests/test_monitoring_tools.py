@@ -214,7 +214,7 @@ def test_the_rules_fire_on_epodcs_own_output(make_site: SiteFactory, tmp_path: P
         cases.append(_case(samples, alerts))
         if scenario == "healthy":
             # the same healthy output, but the scheduled task stopped writing it
-            stale = {name: [] for name in RULE_SPECS}
+            stale: dict[str, list[dict[str, Any]]] = {name: [] for name in RULE_SPECS}
             stale["EpodcTextfileStale"] = [_alert("EpodcTextfileStale", {}, NOW)]
             cases.append(_case(samples, stale, stale=True))
     # could not judge: the database named is not there
