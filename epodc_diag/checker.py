@@ -417,7 +417,7 @@ def with_rule_verdicts(report: LogReport) -> LogReport:
     added: list[Verdict] = []
     for rule_id in LOG_ONLY_RULES:
         try:
-            found = BY_ID[rule_id]().evaluate(evidence)
+            found = BY_ID[rule_id]().judge(evidence)
         except Skip:
             continue  # not judgeable from these logs: the scan's own verdicts say what was read
         added += [Verdict(f.id, Severity(f.severity), f.summary) for f in found]
@@ -594,8 +594,7 @@ def evaluate(
         lacking = [kind for kind in rule_class.needs if kind in missing]
         try:
             rule = rule_class()
-            rule.check_needs(evidence)  # the framework's precondition, whatever evaluate does
-            found = rule.evaluate(evidence)
+            found = rule.judge(evidence)  # the framework's preconditions, then the rule's judgement
             status = CheckStatus.finding if found else CheckStatus.ok
             # An ok names the evidence it rests on (shown with -v and in JSON).
             reason = "; ".join(f.summary for f in found) if found else rule.seen(evidence)

@@ -27,7 +27,6 @@ class NetworkRule(Rule):
             raise Unknown(f"{self.ok_needs}: not seen")
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         network = evidence.network
         assert network is not None
         hits = [v for v in network.verdicts if v.code in self.codes]

@@ -32,7 +32,6 @@ class AgentsUnreachable(Rule):
         )
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         db = evidence.db
         assert db is not None
         clients = db.live_no_retries_clients

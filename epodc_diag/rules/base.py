@@ -134,19 +134,21 @@ class Rule(ABC):
         return ""
 
     def check_needs(self, evidence: Evidence) -> None:
-        present = {
-            "db": evidence.db,
-            "ini": evidence.ini,
-            "network": evidence.network,
-            "logs": evidence.logs,
-        }
-        if not any(present[kind] is not None for kind in self.needs):
+        """Skip unless at least one kind of evidence the rule needs was collected."""
+        if not any(evidence.part(kind) is not None for kind in self.needs):
             reasons = "; ".join(evidence.why_missing(kind) for kind in self.needs)
             raise Skip(reasons)
 
+    def judge(self, evidence: Evidence) -> list[Finding]:
+        """The framework's entry point: the preconditions (`check_needs`), then `evaluate`.
+        A rule's `evaluate` only judges; it can rely on its needs having been checked."""
+        self.check_needs(evidence)
+        return self.evaluate(evidence)
+
     @abstractmethod
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        """The findings this rule draws from the evidence (none when all is well)."""
+        """The findings this rule draws from the evidence (none when all is well); called
+        through `judge`, after `check_needs`."""
 
     def finding(
         self,

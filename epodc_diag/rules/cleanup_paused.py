@@ -24,7 +24,6 @@ class CleanupPaused(Rule):
     ok_needs = "at least two timed 'Running DataChannel DbCleanupTask' lines in orion.log"
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         logs = evidence.logs
         assert logs is not None
         if not logs.tomcat_logs:

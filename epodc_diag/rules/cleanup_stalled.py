@@ -33,7 +33,6 @@ class CleanupStalled(Rule):
     required_with = ("db",)
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         if evidence.db is None and not (evidence.logs and evidence.logs.tomcat_logs):
             # Only the database or orion.log show the task; other logs cannot show it is running.
             raise Skip(

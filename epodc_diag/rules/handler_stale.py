@@ -28,7 +28,6 @@ class HandlerStale(Rule):
     )
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         if evidence.db is None and not (evidence.logs and len(evidence.logs.handler_logs) >= 2):
             # Logs can only compare handlers with each other: one handler's log shows nothing.
             raise Skip(

@@ -36,7 +36,6 @@ class TomcatCert(Rule):
     ok_needs = "the certificate of a completed TLS handshake on port 8444, with its validity dates"
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         network = evidence.network
         assert network is not None
         if network.tls_ok is not True:

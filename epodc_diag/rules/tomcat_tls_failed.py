@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from epodc_diag.evidence import Evidence
-from epodc_diag.model import Finding
 from epodc_diag.rules._network import NetworkRule
 from epodc_diag.rules.base import Unknown
 
@@ -28,9 +27,6 @@ class TomcatTlsFailed(NetworkRule):
         "Look for TLS inspection or a proxy between the Agent Handler and the ePO server",
         "Compare the TLS protocol settings of the Agent Handler and the ePO server",
     )
-
-    def evaluate(self, evidence: Evidence) -> list[Finding]:
-        return super().evaluate(evidence)
 
     def check_proof(self, evidence: Evidence) -> None:
         network = evidence.network

@@ -33,7 +33,6 @@ class TomcatUnreachable(Rule):
         return _seen(evidence) or super().seen(evidence)
 
     def evaluate(self, evidence: Evidence) -> list[Finding]:
-        self.check_needs(evidence)
         logs_seen = evidence.logs is not None and bool(
             evidence.logs.handler_logs
             or evidence.logs.count("kb-mcupload-12029")

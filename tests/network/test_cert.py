@@ -227,7 +227,7 @@ def test_odd_simulated_certificates_skip_the_rule_not_crash(described: object) -
         ),
     )
     with pytest.raises(Skip):
-        TomcatCert().evaluate(evidence)
+        TomcatCert().judge(evidence)
 
 
 # ------------------------------------------------------------------ epodc check, every format

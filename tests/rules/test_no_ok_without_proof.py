@@ -131,7 +131,7 @@ def healthy_cases() -> list[tuple[type[Rule], str, dict[str, Any]]]:
 
 def answers_ok(rule: type[Rule], evidence: Evidence) -> bool:
     try:
-        return rule().evaluate(evidence) == []
+        return rule().judge(evidence) == []
     except Skip:  # skipped or unknown: not ok
         return False
 

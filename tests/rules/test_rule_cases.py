@@ -49,7 +49,7 @@ def test_every_rule_has_cases_both_ways_and_a_page() -> None:
     ("rule_id", "case"), all_cases("fires"), ids=lambda v: v if isinstance(v, str) else v["name"]
 )
 def test_fires(rule_id: str, case: dict[str, Any]) -> None:
-    findings = BY_ID[rule_id]().evaluate(evidence_of(case["evidence"]))
+    findings = BY_ID[rule_id]().judge(evidence_of(case["evidence"]))
     assert len(findings) == 1
     finding = findings[0]
     assert finding.id == rule_id
@@ -63,7 +63,7 @@ def test_fires(rule_id: str, case: dict[str, Any]) -> None:
 )
 def test_stays_quiet(rule_id: str, case: dict[str, Any]) -> None:
     evidence = evidence_of(case["evidence"])
-    assert BY_ID[rule_id]().evaluate(evidence) == []
+    assert BY_ID[rule_id]().judge(evidence) == []
     # Quiet is "ok": only on the positive evidence the rule declares.
     assert BY_ID[rule_id].proven(evidence), BY_ID[rule_id].ok_needs
 
@@ -73,7 +73,7 @@ def test_stays_quiet(rule_id: str, case: dict[str, Any]) -> None:
 )
 def test_skips_without_its_evidence(rule_id: str, case: dict[str, Any]) -> None:
     with pytest.raises(Skip) as raised:
-        BY_ID[rule_id]().evaluate(evidence_of(case["evidence"]))
+        BY_ID[rule_id]().judge(evidence_of(case["evidence"]))
     assert not isinstance(raised.value, Unknown), f"unknown, not skipped: {raised.value}"
     assert str(raised.value), "a skip says why"
 
@@ -83,7 +83,7 @@ def test_skips_without_its_evidence(rule_id: str, case: dict[str, Any]) -> None:
 )
 def test_unknown_when_its_evidence_cannot_be_judged(rule_id: str, case: dict[str, Any]) -> None:
     with pytest.raises(Unknown) as raised:
-        BY_ID[rule_id]().evaluate(evidence_of(case["evidence"]))
+        BY_ID[rule_id]().judge(evidence_of(case["evidence"]))
     assert str(raised.value), "an unknown says why"
     if "reason" in case:
         assert case["reason"] in str(raised.value)
