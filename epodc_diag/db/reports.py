@@ -14,6 +14,7 @@ from typing import Any
 
 from epodc_diag import limits
 from epodc_diag.db.session import Clock, DbSession, QuerySkipped, parse_db_time
+from epodc_diag.durations import duration
 from epodc_diag.errors import InputError
 from epodc_diag.model import Severity, Verdict, exit_code_of, not_checked, worst
 
@@ -23,14 +24,7 @@ RETRY_LATE = timedelta(seconds=90)
 
 
 def _minutes(delta: timedelta) -> str:
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    return duration(delta)
 
 
 def _iso(moment: datetime | None) -> str | None:

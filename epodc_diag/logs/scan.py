@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from epodc_diag import limits
+from epodc_diag.durations import duration
 from epodc_diag.interrupt import held_signals
 from epodc_diag.logs.catalog import Signature, signatures
 from epodc_diag.logs.decode import Decoded, decode
@@ -799,8 +800,7 @@ def _fmt(moment: datetime | None) -> str:
 
 
 def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    return duration(delta)
 
 
 def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from epodc_diag import durations
 from epodc_diag.db.reports import (
     CleanupReport,
     ClientReport,
@@ -37,22 +38,8 @@ def _clock(out: Console, report: Any) -> None:
 
 
 def relative(moment: datetime | None, now: datetime) -> str:
-    """`9 min ago`, `in 49 min`, `now`: how far `moment` is from `now`, in one unit."""
-    if moment is None:
-        return ""
-    seconds = int((moment - now).total_seconds())
-    size = abs(seconds)
-    if size < 5:
-        return "now"
-    if size < 120:
-        amount = f"{size} s"
-    elif size < 7200:
-        amount = f"{size // 60} min"
-    elif size < 172800:
-        amount = f"{size / 3600:.1f} h"
-    else:
-        amount = f"{size / 86400:.1f} days"
-    return f"{amount} ago" if seconds < 0 else f"in {amount}"
+    """`9 min ago`, `in 49 min`, `now` (epodc_diag.durations, the one formatter)."""
+    return durations.relative(moment, now)
 
 
 def when(moment: datetime | None, now: datetime, absolute: bool) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from epodc_diag.durations import duration
 from epodc_diag.logs.scan import FileSummary, LogReport
 from epodc_diag.render.data import cell
 from epodc_diag.render.marks import mark
@@ -15,17 +16,8 @@ def _t(moment: datetime | None) -> str:
 
 
 def _d(delta: timedelta | None) -> str:
-    if delta is None:
-        return ""
-    # One scale for every duration epodc prints (as the database diagnostics do).
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
+    # One scale for every duration epodc prints (epodc_diag.durations).
+    return "" if delta is None else duration(delta)
 
 
 def _size(n: int) -> str:

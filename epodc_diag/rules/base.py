@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+from epodc_diag.durations import duration
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 
@@ -171,10 +172,8 @@ class Rule(ABC):
 
 
 def minutes(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    whole = int(seconds // 60)
-    return f"{whole} min" if whole < 120 else f"{seconds / 3600:.1f} h"
+    """A duration in a finding, on the one scale of epodc_diag.durations."""
+    return duration(seconds)
 
 
 def moment(when: datetime | None) -> str:
