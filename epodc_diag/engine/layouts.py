@@ -252,6 +252,18 @@ MIXES: dict[str, tuple[str, LogLayouts]] = {
             remote_clock_offset_minutes=120.0,
         ),
     ),
+    "remote-behind": (
+        "like field, and the remote Agent Handlers' clocks run 90 minutes behind the ePO server's",
+        LogLayouts(
+            handler_stamp="day-first",
+            orion_stamp="absolute",
+            agent_stamp="12-hour",
+            logger_style="padded-full",
+            continuations=True,
+            siblings=True,
+            remote_clock_offset_minutes=-90.0,
+        ),
+    ),
 }
 
 

@@ -125,12 +125,20 @@ class HandlerStale(Rule):
                         if handler_log.clock_offset_seconds
                         else ""
                     )
+                    # Set against the database's clock, a log that ends early is a handler
+                    # that stopped; from the logs alone it may also be a clock running behind.
+                    unsure = (
+                        ""
+                        if "database clock" in handler_log.clock_basis
+                        else " (or its machine's clock runs that much behind: the logs alone "
+                        "cannot tell; the database's check-in times can)"
+                    )
                     stale.setdefault(name, []).append(
                         EvidenceItem(
                             "logs",
                             handler_log.path,
                             f"its log ends at {handler_log.last_time}{shifted}, {minutes(quiet)} "
-                            "before the other handlers' logs",
+                            f"before the other handlers' logs{unsure}",
                         )
                     )
         if not stale:
