@@ -113,7 +113,7 @@ class HostClock:
     assumed (the database, when there is one, tells: `logs.clocks.against_database`).
     """
 
-    host: str  # the Agent Handler's name, or the folder for the folder's own machine
+    host: str  # the Agent Handler's name, or "the other logs of <folder>" for its own machine
     folder: str  # the folder (install root) its logs sit in, beside the others compared
     files: tuple[str, ...]
     newest: datetime | None
@@ -870,7 +870,7 @@ def host_clocks(summaries: Sequence[FileSummary]) -> tuple[HostClock, ...]:
                 )
             out.append(
                 HostClock(
-                    machine or str(folder),
+                    machine or f"the other logs of {folder}",
                     str(folder),
                     tuple(f.path for f in logs),
                     mine,
