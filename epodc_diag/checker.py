@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from epodc_diag import limits
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
+    ClockFacts,
     DbEvidence,
     Evidence,
     HandlerFacts,
@@ -399,6 +400,11 @@ def log_evidence(report: LogReport) -> LogEvidence:
         cleanup_largest_gap_after=timeline.largest_gap_after if timeline else None,
         handler_logs=_handler_logs(report),
         skipped=report.notes,
+        clocks=tuple(
+            ClockFacts(c.host, "logs", c.offset_seconds, c.basis)
+            for c in report.clocks
+            if c.offset_seconds
+        ),
     )
 
 
@@ -443,14 +449,20 @@ def _handler_logs(report: LogReport) -> tuple[HandlerLogFacts, ...]:
         seen = merged.get(name.upper())
         if seen is None:
             merged[name.upper()] = HandlerLogFacts(
-                name, f.path, f.lines, f.last_time, str(host_folder(Path(f.path)))
+                name,
+                f.path,
+                f.lines,
+                f.last_time,
+                str(host_folder(Path(f.path))),
+                f.clock_offset_seconds,
+                next((c.basis for c in report.clocks if f.path in c.files), ""),
             )
             continue
         times = [t for t in (seen.last_time, f.last_time) if t is not None]
         newest = max(times, default=None)
         path = f.path if f.last_time is not None and f.last_time == newest else seen.path
-        merged[name.upper()] = HandlerLogFacts(
-            seen.handler, path, seen.lines + f.lines, newest, seen.host
+        merged[name.upper()] = replace(
+            seen, path=path, lines=seen.lines + f.lines, last_time=newest
         )
     return tuple(merged.values())
 
@@ -570,12 +582,18 @@ def collect(
                 record = replace(record, status=CheckStatus.unknown)
         records.append(record)
         parts[kind] = value
+    logs = parts.get("logs")
+    if logs is not None and parts.get("db") is not None:
+        from epodc_diag.logs.clocks import against_database
+
+        # Log times set against the database's clock: each machine's offset, estimated and shown.
+        logs = against_database(parts["db"], logs)
     evidence = Evidence(
         target=target,
         db=parts.get("db"),
         ini=parts.get("ini"),
         network=parts.get("network"),
-        logs=parts.get("logs"),
+        logs=logs,
         unavailable=unavailable,
         required=required,
     )

@@ -126,6 +126,21 @@ class HandlerLogFacts:
     # The machine the log was written on (its install or folder): log times are compared only
     # within one machine, whose clock they share.
     host: str = ""
+    # How far its machine's clock runs ahead (+) of the clock the comparison uses (the other
+    # logs', or the database's): its times are compared that much earlier. 0: the same clock.
+    clock_offset_seconds: float = 0.0
+    clock_basis: str = ""
+
+
+@dataclass(frozen=True)
+class ClockFacts:
+    """One machine's log clock set against another clock: the other logs beside it, or the
+    database's (shown, and used to compare times across machines)."""
+
+    host: str  # an Agent Handler's name, or "ePO server (orion.log)"
+    against: str  # "logs" or "database"
+    offset_seconds: float  # ahead (+) or behind (-) the clock it is set against
+    basis: str  # what the estimate rests on
 
 
 @dataclass(frozen=True)
@@ -143,6 +158,7 @@ class LogEvidence:
     handler_logs: tuple[HandlerLogFacts, ...] = ()
     # inputs that could not be read (unreadable folder or file, broken link, damaged .gz)
     skipped: tuple[str, ...] = ()
+    clocks: tuple[ClockFacts, ...] = ()  # machines whose clocks were set against another
 
     def signature(self, sid: str) -> SignatureFacts | None:
         return next((s for s in self.signatures if s.id == sid), None)

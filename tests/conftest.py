@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from epodc_diag.engine.layouts import LogLayouts, mix
 from epodc_diag.engine.model import SimulationResult, SimulationSettings, simulate
 from epodc_diag.engine.writer import WriteOptions, write_site
 
@@ -72,12 +73,18 @@ def make_site(tmp_path_factory: pytest.TempPathFactory, run_model: ModelFactory)
         scenarios: str = "healthy",
         log_style: str = "iso",
         ini_encoding: str = "cp1252",
+        layouts: str | LogLayouts = "default",
         **kwargs: Any,
     ) -> Path:
-        key = _key(scenarios, {**kwargs, "log_style": log_style, "ini": ini_encoding})
+        """`layouts`: a named mix of log layouts (`epodc engine layouts`) or a LogLayouts."""
+        chosen = mix(layouts) if isinstance(layouts, str) else layouts
+        extra = {} if chosen.is_default else {"layouts": chosen.describe()}
+        key = _key(scenarios, {**kwargs, "log_style": log_style, "ini": ini_encoding, **extra})
         if key not in cache:
             out = tmp_path_factory.mktemp("site") / "site"
-            write_site(run_model(scenarios, **kwargs), out, WriteOptions(log_style, ini_encoding))
+            write_site(
+                run_model(scenarios, **kwargs), out, WriteOptions(log_style, ini_encoding, chosen)
+            )
             cache[key] = out
         return cache[key]
 

@@ -45,6 +45,39 @@ def scenarios_command(
         typer.echo(hanging(f"{s.name:<{width}}  {s.summary}", terminal_width(), width + 2))
 
 
+@app.command("layouts", short_help="List the log layouts and named mixes the engine writes.")
+def layouts_command(
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """The named layout mixes (--layout-mix) and the choices of each layout option."""
+    from epodc_diag.engine.layouts import FAMILY_STAMPS, LOGGER_STYLES, MIXES, STAMPS
+
+    if output is OutputFormat.json:
+        data = {
+            "mixes": {
+                name: {"summary": summary, "layouts": layouts.describe()}
+                for name, (summary, layouts) in MIXES.items()
+            },
+            "stamps": {name: example for name, (example, _) in STAMPS.items()},
+            "family_stamps": {family: list(names) for family, names in FAMILY_STAMPS.items()},
+            "logger_styles": LOGGER_STYLES,
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo("Layout mixes (--layout-mix):")
+    for name, (summary, _) in MIXES.items():
+        typer.echo(f"  {name:<13} {summary}")
+    typer.echo("Timestamps (--handler-stamp, --orion-stamp, --agent-stamp):")
+    for name, (example, _) in STAMPS.items():
+        usable = ", ".join(f for f, names in FAMILY_STAMPS.items() if name in names)
+        typer.echo(f"  {name:<15} {example}  [{usable}]")
+    typer.echo("Logger styles of orion.log (--logger-style):")
+    for name, example in LOGGER_STYLES.items():
+        typer.echo(f"  {name:<13} {example}")
+
+
 def _parse_start(value: str | None) -> datetime | None:
     if value is None:
         return None
@@ -116,6 +149,48 @@ def simulate_command(
     ini_encoding: Annotated[
         str, typer.Option(help="server.ini encoding: cp1252 or utf-16.")
     ] = "cp1252",
+    layout_mix: Annotated[
+        str,
+        typer.Option(
+            help="A named set of log layouts (see `epodc engine layouts`); the options below "
+            "change single parts of it."
+        ),
+    ] = "default",
+    handler_stamp: Annotated[
+        str | None, typer.Option(help="Agent Handler log timestamps (see `epodc engine layouts`).")
+    ] = None,
+    orion_stamp: Annotated[
+        str | None, typer.Option(help="orion.log timestamps, e.g. iso8601, date, absolute.")
+    ] = None,
+    agent_stamp: Annotated[str | None, typer.Option(help="Agent (masvc) log timestamps.")] = None,
+    logger_style: Annotated[
+        str | None,
+        typer.Option(help="How orion.log decorates its loggers: kb, short-line, padded-full ..."),
+    ] = None,
+    continuations: Annotated[
+        bool | None,
+        typer.Option(
+            "--continuations/--no-continuations",
+            help="Stack traces in orion.log and multi-line SQL in the handler logs.",
+        ),
+    ] = None,
+    sibling_logs: Annotated[
+        bool | None,
+        typer.Option(
+            "--sibling-logs/--no-sibling-logs",
+            help="EpoApSvr_*, Eventparser_* and Server_backup.log beside the handler logs.",
+        ),
+    ] = None,
+    remote_clock_offset: Annotated[
+        float | None,
+        typer.Option(
+            help="Minutes the remote Agent Handlers' clocks run ahead (negative: behind) of the "
+            "ePO server's; their logs are written in that time.",
+            min=-1440,
+            max=1440,
+            callback=finite_number,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing simulated site in --out.")
     ] = False,
@@ -124,6 +199,7 @@ def simulate_command(
     ] = OutputFormat.text,
 ) -> None:
     """Simulate a site and write its database, server.ini, logs and network to --out."""
+    from epodc_diag.engine.layouts import mix
     from epodc_diag.engine.model import DEFAULT_START, SimulationSettings, simulate
     from epodc_diag.engine.scenarios import parse_scenarios
     from epodc_diag.engine.writer import WriteOptions, prepare_output, simulate_site, write_site
@@ -138,7 +214,24 @@ def simulate_command(
         scenarios=parse_scenarios(scenario),
         start=_parse_start(start) or DEFAULT_START,
     )
-    options = WriteOptions(log_style=log_style.lower(), ini_encoding=ini_encoding.lower())
+    overrides: dict[str, object] = {
+        name: value
+        for name, value in (
+            ("handler_stamp", handler_stamp and handler_stamp.lower()),
+            ("orion_stamp", orion_stamp and orion_stamp.lower()),
+            ("agent_stamp", agent_stamp and agent_stamp.lower()),
+            ("logger_style", logger_style and logger_style.lower()),
+            ("continuations", continuations),
+            ("siblings", sibling_logs),
+            ("remote_clock_offset_minutes", remote_clock_offset),
+        )
+        if value is not None
+    }
+    options = WriteOptions(
+        log_style=log_style.lower(),
+        ini_encoding=ini_encoding.lower(),
+        layouts=mix(layout_mix, **overrides),
+    )
     if options.log_style not in ("iso", "compact"):
         raise UsageError(f"--log-style must be iso or compact, got {log_style!r}")
     if options.ini_encoding not in ("cp1252", "utf-16"):

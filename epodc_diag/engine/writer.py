@@ -7,7 +7,8 @@ Layout (mirrors `<ePO install dir>` so the same diagnostics read a real host and
     ground-truth.json             the injected faults (tests read it; diagnostics never do)
     epo.db                        the ePO database snapshot (SQLite, ePO's table names)
     DB/server.ini                 Windows INI, CRLF, ANSI (or UTF-16 LE with BOM)
-    DB/Logs/server_<handler>.log  one Agent Handler log per handler
+    DB/Logs/server_<handler>.log  one Agent Handler log per handler (and, when asked, the
+                                  server's other logs: EpoApSvr_*, Eventparser_*, Server_backup)
     Server/Logs/orion.log         Tomcat (log4j)
     Agent/logs/masvc_<client>.log McAfee Agent 5.x logs of a few clients
 """
@@ -21,13 +22,20 @@ import random
 import shutil
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from epodc_diag import __version__
 from epodc_diag.engine import model
+from epodc_diag.engine.layouts import (
+    SQL_CONTINUATION,
+    STACK_TRACE,
+    STAMPS,
+    LogLayouts,
+    orion_body,
+)
 from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
 from epodc_diag.engine.scenarios import expected_conditions
 from epodc_diag.errors import OutputError, SiteError
@@ -63,6 +71,14 @@ TOMCAT_PORT = 8444
 class WriteOptions:
     log_style: str = "iso"  # iso: 2026-11-26 08:00:01.123; compact: 20261126080001 (ePO 4.x)
     ini_encoding: str = "cp1252"
+    # Timestamp layouts, logger decoration, continuation lines, sibling logs, remote clocks;
+    # the default writes what the engine always wrote.
+    layouts: LogLayouts = field(default_factory=LogLayouts)
+
+    @property
+    def handler_stamp(self) -> str:
+        """The Agent Handler logs' stamp: `layouts` when it says one, else `log_style`."""
+        return self.layouts.handler_stamp if self.layouts.handler_stamp != "iso" else self.log_style
 
 
 class _Clock:
@@ -98,20 +114,41 @@ class _Clock:
 LineFormatter = Callable[[LogLine], str]
 
 
-def _write_log(path: Path, lines: list[LogLine], formatter: LineFormatter, release: bool) -> None:
+def _write_log(
+    path: Path,
+    lines: list[LogLine],
+    formatter: LineFormatter,
+    release: bool,
+    tail: Callable[[LogLine], list[str]] | None = None,
+    clock: _Clock | None = None,
+) -> None:
     """Write a log in time order with CRLF endings, in chunks.
 
     Events are appended as the model handles them, a few milliseconds out of order within a
     flow; a stable sort by time puts them in the order a real log has. With `release` the list
-    is emptied afterwards, so one log's memory is free before the next is formatted.
+    is emptied afterwards, so one log's memory is free before the next is formatted. `tail`
+    gives lines written after the last event (a stack trace); with `clock` the file's
+    modification time is its last line's time on that clock, as on the host that wrote it
+    (a time-only layout takes its date from there).
     """
     lines.sort(key=lambda line: line.t)
+    last = lines[-1] if lines else None
     with path.open("wb") as handle:
         for first in range(0, len(lines), 20_000):
             chunk = lines[first : first + 20_000]
             handle.write(("\r\n".join(map(formatter, chunk)) + "\r\n").encode("utf-8"))
+        if tail is not None and last is not None:
+            handle.write(("\r\n".join(tail(last)) + "\r\n").encode("utf-8"))
+    if clock is not None and last is not None:
+        _touch(path, clock, last.t)
     if release:
         lines.clear()
+
+
+def _touch(path: Path, clock: _Clock, t: float) -> None:
+    # The wall-clock reading of the writing host, as this machine's local time reads it back.
+    stamp = clock.moment(t).replace(tzinfo=None).timestamp()
+    os.utime(path, (stamp, stamp))
 
 
 def _handler_formatter(clock: _Clock, style: str) -> LineFormatter:
@@ -161,6 +198,141 @@ def _agent_formatter(clock: _Clock, pid: int) -> LineFormatter:
         )
 
     return format_line
+
+
+def _stamper(clock: _Clock, name: str) -> Callable[[float], str]:
+    """Stamps in one layout; the whole-second part is cached, as most lines share it."""
+    form = STAMPS[name][1]
+    seconds: dict[int, datetime] = {}
+
+    def stamp(t: float) -> str:
+        base, ms = clock.split(t)
+        return form(seconds.setdefault(int(base.timestamp()), base), ms)
+
+    return stamp
+
+
+def _every(line: LogLine, n: int) -> bool:
+    """A deterministic pick of about one line in `n` (continuation lines go after it)."""
+    return int(line.t * 1000) % n == 0
+
+
+def _layout_handler_formatter(clock: _Clock, layouts: LogLayouts, style: str) -> LineFormatter:
+    stamp = _stamper(clock, style)
+    compact = style == "compact"
+
+    def format_line(line: LogLine) -> str:
+        text = stamp(line.t)
+        if compact:
+            out = (
+                f"{text}   {line.severity}   #{line.thread}   {line.component:<12}  {line.message}"
+            )
+        else:
+            out = f"{text} {line.severity} #{line.thread:05d} {line.component} {line.message}"
+        if layouts.continuations and line.component == "MOD_EPO" and _every(line, 5):
+            sql = (
+                f"{text} X #{line.thread:05d} EPODAL ePOData_Connection.cpp(815): "
+                "UPDATE [dbo].[EPOLeafNode] SET"
+            )
+            out = "\r\n".join((out, sql, *SQL_CONTINUATION))
+        return out
+
+    return format_line
+
+
+def _orion_thread(line: LogLine) -> str:
+    if line.component.startswith("Internal."):
+        return f"scheduler-TaskQueueEngine-thread-{line.thread}"
+    return f"http-nio-8443-exec-{line.thread}"
+
+
+def _layout_orion_formatter(clock: _Clock, layouts: LogLayouts) -> LineFormatter:
+    stamp = _stamper(clock, layouts.orion_stamp)
+    style = layouts.logger_style
+
+    def format_line(line: LogLine) -> str:
+        text = stamp(line.t)
+        out = f"{text} {orion_body(line.severity, _orion_thread(line), line.component, line.message, style)}"
+        if layouts.continuations and line.component == "core.DataChannelService":
+            error = orion_body(
+                "ERROR",
+                f"http-nio-8443-exec-{line.thread}",
+                "base.DatabaseUtil",
+                "Query failed, the statement is retried",
+                style,
+            )
+            out = "\r\n".join((out, f"{text} {error}", *STACK_TRACE))
+        return out
+
+    return format_line
+
+
+def _orion_tail(clock: _Clock, layouts: LogLayouts) -> Callable[[LogLine], list[str]]:
+    """A long stack trace after the last line: the file's last time is still that line's."""
+    stamp = _stamper(clock, layouts.orion_stamp)
+
+    def tail(last: LogLine) -> list[str]:
+        error = orion_body(
+            "ERROR",
+            "http-nio-8443-exec-7",
+            "core.OrionServlet",
+            "request failed",
+            layouts.logger_style,
+        )
+        return [f"{stamp(last.t)} {error}"] + [STACK_TRACE[n % len(STACK_TRACE)] for n in range(60)]
+
+    return tail
+
+
+def _layout_agent_formatter(clock: _Clock, pid: int, name: str) -> LineFormatter:
+    stamp = _stamper(clock, name)
+
+    def format_line(line: LogLine) -> str:
+        return f"{stamp(line.t)} masvc({pid}.{line.thread}) {line.component}.{line.severity}: {line.message}"
+
+    return format_line
+
+
+def _sibling_logs(root: Path, result: SimulationResult, clock: _Clock, style: str) -> None:
+    """What else the ePO server's DB\\Logs holds: none of it is an Agent Handler's log, though
+    the application server's log carries handler-like components."""
+    server = result.server.name
+    end = result.end
+    apsvr = [
+        LogLine(t, "I", 1234, "EPOAPSVR", f"Loaded {40 + n % 7} extensions, {n} tasks scheduled")
+        for n, t in enumerate(range(0, int(end), 900))
+    ] + [
+        LogLine(
+            t + 1.5,
+            "X",
+            1234,
+            "MOD_EPO",
+            f"mod_epo.cpp(260): Processing epo request, session ID={n}",
+        )
+        for n, t in enumerate(range(300, int(end), 1800))
+    ]
+    events = [
+        LogLine(t + 7.25, "I", 2211, "EventParser", f"Processed {3 + n % 17} events")
+        for n, t in enumerate(range(0, int(end), 300))
+    ]
+    old = _Clock(clock.start - timedelta(days=400))
+    backup = [
+        LogLine(
+            3600.0 + n,
+            "E",
+            4708,
+            "MCUPLOAD",
+            "SecureHttp.cpp(968): Failed to send HTTP request. Error=12029 (12029)",
+        )
+        for n in range(3)
+    ]
+    for name, lines, at in (
+        (f"EpoApSvr_{server}.log", apsvr, clock),
+        (f"Eventparser_{server}.log", events, clock),
+        ("Server_backup.log", backup, old),
+    ):
+        formatter = _layout_handler_formatter(at, LogLayouts(), style)
+        _write_log(root / HANDLER_LOG_DIR / name, lines, formatter, release=False, clock=at)
 
 
 def _server_ini(result: SimulationResult, encoding: str) -> bytes:
@@ -505,6 +677,7 @@ def write_site(
         raise OutputError(
             f"unknown ini encoding '{options.ini_encoding}' (known: {', '.join(INI_ENCODINGS)})"
         )
+    options.layouts.validate()
     prepare_output(out, force)
     parent = out.resolve().parent
     # The temporary folder's name is known before it exists, so an interruption at any point
@@ -551,15 +724,11 @@ def _restore(out: Path, old: Path | None) -> None:
             old.rename(out)
 
 
-def _write_into(
-    root: Path, result: SimulationResult, options: WriteOptions, release: bool
-) -> dict[str, Any]:
-    s = result.settings
-    clock = _Clock(s.start)
-    for folder in (HANDLER_LOG_DIR, ORION_LOG.parent, AGENT_LOG_DIR):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    (root / INI_PATH).write_bytes(_server_ini(result, options.ini_encoding))
-    handler_format = _handler_formatter(clock, options.log_style)
+def _write_logs(
+    root: Path, result: SimulationResult, clock: _Clock, style: str, release: bool
+) -> None:
+    """The logs in the engine's original layouts (the default, unchanged byte for byte)."""
+    handler_format = _handler_formatter(clock, style)
     for handler, lines in zip(result.handlers, result.handler_logs, strict=True):
         _write_log(
             root / HANDLER_LOG_DIR / f"server_{handler.name}.log", lines, handler_format, release
@@ -574,6 +743,63 @@ def _write_into(
             _agent_formatter(clock, pid),
             release,
         )
+
+
+def _write_layout_logs(
+    root: Path, result: SimulationResult, clock: _Clock, options: WriteOptions, release: bool
+) -> None:
+    """The logs in the layouts `options.layouts` asks for; each file's modification time is its
+    last line's time on the clock of the host that wrote it."""
+    layouts = options.layouts
+    style = options.handler_stamp
+    # A remote Agent Handler writes its log in its own local time; the ePO server's handler
+    # (the first) shares the server's clock, as does the database.
+    remote = _Clock(clock.start + timedelta(minutes=layouts.remote_clock_offset_minutes))
+    for index, (handler, lines) in enumerate(
+        zip(result.handlers, result.handler_logs, strict=True)
+    ):
+        at = clock if index == 0 else remote
+        _write_log(
+            root / HANDLER_LOG_DIR / f"server_{handler.name}.log",
+            lines,
+            _layout_handler_formatter(at, layouts, style),
+            release,
+            clock=at,
+        )
+    if layouts.siblings:
+        _sibling_logs(root, result, clock, style)
+    _write_log(
+        root / ORION_LOG,
+        result.orion_log,
+        _layout_orion_formatter(clock, layouts),
+        release,
+        tail=_orion_tail(clock, layouts) if layouts.continuations else None,
+        clock=clock,
+    )
+    for index in sorted(result.agent_logs):
+        agent = result.agents[index]
+        pid = 1000 + (index * 7919) % 8000
+        _write_log(
+            root / AGENT_LOG_DIR / f"masvc_{agent.name}.log",
+            result.agent_logs[index],
+            _layout_agent_formatter(clock, pid, layouts.agent_stamp),
+            release,
+            clock=clock,
+        )
+
+
+def _write_into(
+    root: Path, result: SimulationResult, options: WriteOptions, release: bool
+) -> dict[str, Any]:
+    s = result.settings
+    clock = _Clock(s.start)
+    for folder in (HANDLER_LOG_DIR, ORION_LOG.parent, AGENT_LOG_DIR):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / INI_PATH).write_bytes(_server_ini(result, options.ini_encoding))
+    if options.layouts.is_default:
+        _write_logs(root, result, clock, options.log_style, release)
+    else:
+        _write_layout_logs(root, result, clock, options, release)
     table_counts = _database(root / DATABASE_FILE, result, clock)
     network = network_description(result, clock)
     (root / NETWORK_FILE).write_text(_dump(network), encoding="utf-8", newline="\n")
@@ -599,6 +825,17 @@ def _write_into(
         faults["cleanup_stalled_at"] = clock.iso(result.cleanup_stalled_at)
     if result.handler_down is not None:
         faults["handler_down_at"] = clock.iso(result.handlers[result.handler_down].down_at)
+    settings: dict[str, Any] = {
+        "agents": s.agents,
+        "handlers": s.handlers,
+        "hours": s.hours,
+        "seed": s.seed,
+        "log_style": options.log_style,
+        "ini_encoding": options.ini_encoding,
+    }
+    if not options.layouts.is_default:
+        # Only when asked for: a default site's ground truth stays as it always was.
+        settings["layouts"] = options.layouts.describe()
     truth = {
         "schema": "epodc.groundtruth/1",
         "scenarios": list(result.scenarios),
@@ -606,14 +843,7 @@ def _write_into(
         "faults": faults,
         "counts": counts,
         "tables": table_counts,
-        "settings": {
-            "agents": s.agents,
-            "handlers": s.handlers,
-            "hours": s.hours,
-            "seed": s.seed,
-            "log_style": options.log_style,
-            "ini_encoding": options.ini_encoding,
-        },
+        "settings": settings,
     }
     (root / GROUND_TRUTH_FILE).write_text(_dump(truth), encoding="utf-8", newline="\n")
     # Written last: its list of files is what --force may later remove, and nothing else.
@@ -650,4 +880,4 @@ def site_files(root: Path) -> list[Path]:
     return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
 
 
-__all__ = ["WriteOptions", "simulate_site", "site_files", "write_site"]
+__all__ = ["LogLayouts", "WriteOptions", "simulate_site", "site_files", "write_site"]

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -96,6 +96,30 @@ class FileSummary:
     timed_lines: int = 0  # lines that start with a time in the file's layout
     timed_share: float = 0.0  # timed_lines / lines (the rest are continuations or unreadable)
     handler: str | None = None  # the Agent Handler this log belongs to (server_<host>.log)
+    # How far the clock of the machine that wrote it runs ahead of the other logs beside it
+    # (`HostClock`); its times are compared that much earlier. 0: the same clock is assumed.
+    clock_offset_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class HostClock:
+    """The clock of one machine whose logs were read, as the logs show it.
+
+    An Agent Handler writes only its own `server_<host>.log`, so each handler name is a machine;
+    the other logs of a folder (orion.log, the agent's) are the folder's own machine. Logs copied
+    from several machines may each be in their own local time: a machine whose newest line is
+    later than the newest line of every other log beside it (at least two others, which agree)
+    cannot have stopped, so its clock runs ahead, by about that much. A machine whose logs end
+    earlier may have stopped or run behind: the logs alone cannot tell, and the same clock is
+    assumed (the database, when there is one, tells: `logs.clocks.against_database`).
+    """
+
+    host: str  # the Agent Handler's name, or "the other logs of <folder>" for its own machine
+    folder: str  # the folder (install root) its logs sit in, beside the others compared
+    files: tuple[str, ...]
+    newest: datetime | None
+    offset_seconds: float  # ahead (+) of the reference; 0.0: the same clock assumed
+    basis: str  # how the offset was estimated, or why none is assumed
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,7 @@ class LogReport:
     notes: tuple[str, ...]
     verdicts: tuple[Verdict, ...]
     seconds: float
+    clocks: tuple[HostClock, ...] = ()  # per machine, where logs of several machines were read
 
     @property
     def severity(self) -> Severity:
@@ -648,11 +673,18 @@ def _merge(
     # Measured within --since/--until: "now" for the cleanup task is the end of the window
     # (its newest line, at most --until), not the newest line of the whole file.
     windows = _windows(files, per_file)
+    clocks = host_clocks(summaries)
+    offsets = {path: clock.offset_seconds for clock in clocks for path in clock.files}
+    if any(offsets.values()):
+        summaries = [replace(f, clock_offset_seconds=offsets.get(f.path, 0.0)) for f in summaries]
     newest_by_host: dict[Path, datetime] = {}
     for log in files:
         newest = windows[str(log.path)].last
         if log.family == "other":
             continue  # not a data-channel log: no evidence of how far the DC logs reach
+        if newest is not None and offsets.get(str(log.path)):
+            # A machine whose clock runs ahead: its newest line, on the reference's clock.
+            newest -= timedelta(seconds=offsets[str(log.path)])
         host = host_folder(log.path)
         if newest is not None and (host not in newest_by_host or newest > newest_by_host[host]):
             newest_by_host[host] = newest
@@ -759,8 +791,95 @@ def _merge(
         notes=tuple(notes),
         verdicts=(),
         seconds=seconds,
+        clocks=clocks,
     )
     return _with_verdicts(report, windows)
+
+
+def machine_of(summary: FileSummary) -> str:
+    """The machine a log was written on, within its folder: an Agent Handler's log is its
+    handler's (server_<host>.log); any other log is the folder's own machine ("")."""
+    if summary.family == "handler" and summary.handler:
+        return summary.handler.upper()
+    return ""
+
+
+def host_clocks(summaries: Sequence[FileSummary]) -> tuple[HostClock, ...]:
+    """Each machine's clock per folder (`HostClock`), where a folder holds data-channel logs of
+    more than one machine; a machine whose logs end after everything it is compared with gets
+    its estimated offset.
+
+    The reference is the folder's own machine (orion.log, the agent's logs) when an Agent
+    Handler's log agrees with it (two sources, so neither has merely stopped); a machine ending
+    later than that by more than the margin runs ahead. Without such a reference, a machine
+    runs ahead only when it ends after each of at least two others.
+    """
+    margin = limits.current().handler_active
+    groups: dict[Path, dict[str, list[FileSummary]]] = {}
+    for f in summaries:
+        if f.family not in _DC_FAMILIES:
+            continue
+        groups.setdefault(host_folder(Path(f.path)), {}).setdefault(machine_of(f), []).append(f)
+    out: list[HostClock] = []
+    for folder, machines in groups.items():
+        if len(machines) < 2:
+            continue
+        newest = {
+            m: max((f.last_time for f in logs if f.last_time is not None), default=None)
+            for m, logs in machines.items()
+        }
+        own = newest.get("")
+        reference: datetime | None = None
+        agreeing: list[str] = []
+        if own is not None:
+            agreeing = [
+                m for m, t in newest.items() if m and t is not None and abs(t - own) <= margin
+            ]
+            if agreeing:
+                reference = max([own, *(t for m in agreeing if (t := newest[m]) is not None)])
+        for machine, logs in machines.items():
+            mine = newest[machine]
+            others = {m: t for m, t in newest.items() if m != machine and t is not None}
+            ahead_of: datetime | None = None
+            if mine is None:
+                basis = "no readable time"
+            elif reference is not None and machine and machine not in agreeing:
+                if mine - reference > margin:
+                    ahead_of = reference
+                    named = ", ".join(["this folder's own logs", *sorted(agreeing)])
+                else:
+                    basis = (
+                        "ends earlier than the other logs beside it: stopped, or a clock that "
+                        "runs behind; the logs cannot tell (the same clock is assumed)"
+                    )
+            elif (
+                reference is None
+                and len(others) >= 2
+                and all(mine - t > margin for t in others.values())
+            ):
+                ahead_of = max(others.values())
+                named = ", ".join(sorted(m or "this folder's own logs" for m in others))
+            else:
+                basis = "agrees with the other logs beside it (the same clock is assumed)"
+            offset = 0.0
+            if ahead_of is not None and mine is not None:
+                offset = round((mine - ahead_of).total_seconds() / 60.0) * 60.0
+                basis = (
+                    f"its newest line ({_fmt(mine)}) is {_span(mine - ahead_of)} after the "
+                    f"newest line of the other logs beside it ({_fmt(ahead_of)}: {named}); a log "
+                    "cannot end after it was copied, so its clock runs ahead by about that much"
+                )
+            out.append(
+                HostClock(
+                    machine or f"the other logs of {folder}",
+                    str(folder),
+                    tuple(f.path for f in logs),
+                    mine,
+                    offset,
+                    basis,
+                )
+            )
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -804,8 +923,6 @@ def _span(delta: timedelta) -> str:
 
 
 def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
-    from dataclasses import replace
-
     windowed = report.since is not None or report.until is not None
     verdicts: list[Verdict] = []
     mcupload = report.signature("kb-mcupload-12029")

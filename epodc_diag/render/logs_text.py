@@ -53,6 +53,8 @@ def print_logs(report: LogReport) -> None:
             out.print(
                 f"  {_how_read(f, PurePath(str(f.path)).name)}", highlight=False, markup=False
             )
+    for line in clock_lines(report):
+        print_wrapped(out, Text(line), indent=4)
     at, day = _time_format(report)
     out.print(
         table(
@@ -209,7 +211,28 @@ def logs_markdown(report: LogReport) -> str:
             f"{_md(f.time_layout or 'none')} | {_share(f.timed_share)} | {f.lines} | "
             f"{_t(f.first_time)} | {_t(f.last_time)} |"
         )
+    clocks = clock_lines(report)
+    if clocks:
+        out += ["", *(f"- {_md(line.strip())}" for line in clocks[1:])]
     return "\n".join(out) + "\n"
+
+
+def clock_lines(report: LogReport) -> list[str]:
+    """The machines' clocks, where one runs ahead of the others beside it (nothing otherwise):
+    each machine, its offset and what the estimate rests on."""
+    if not any(c.offset_seconds for c in report.clocks):
+        return []
+    lines = ["Clocks of the machines whose logs were read together:"]
+    for c in report.clocks:
+        offset = c.offset_seconds
+        how = (
+            f"runs {_d(timedelta(seconds=offset))} {'ahead' if offset > 0 else 'behind'}; its "
+            "times are compared that much earlier"
+            if offset
+            else "the reference clock"
+        )
+        lines.append(f"  {c.host}: {how} ({c.basis})")
+    return lines
 
 
 def _share(share: float) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from epodc_diag import limits
 from epodc_diag.evidence import Evidence, HandlerLogFacts
+from epodc_diag.logs.clocks import describe_offset
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
 
@@ -84,40 +87,58 @@ class HandlerStale(Rule):
                             )
                         )
         logs = evidence.logs
-        # Log times are compared only among logs written on one machine (one clock): a remote
-        # handler's log copied beside them may run hours ahead or behind.
+        # Log times are compared only among logs read together from one place (an install, a
+        # folder), and each on its own machine's clock: a remote handler's log copied beside
+        # them may run hours ahead or behind (`clock_offset_seconds`, estimated from the logs
+        # or the database and shown).
         by_host: dict[str, list[HandlerLogFacts]] = {}
         for handler_log in logs.handler_logs if logs is not None else ():
             by_host.setdefault(handler_log.host, []).append(handler_log)
         for group in by_host.values():
             if len(group) < 2:
                 continue
-            times = [h.last_time for h in group if h.last_time is not None]
+            ends = {id(h): _common_clock(h) for h in group}
+            times = [t for t in ends.values() if t is not None]
             newest_log = max(times, default=None)
             # An empty log (just rotated) says nothing either way; one with lines but no
             # readable time leaves its handler unjudged.
             written = [h for h in group if h.lines]
             logs_judged = logs_judged or (len(times) >= 2 and len(times) == len(written))
             for handler_log in group:
-                if handler_log.last_time is None or newest_log is None:
+                end = ends[id(handler_log)]
+                if end is None or newest_log is None:
                     continue
                 name = handler_log.handler.upper()
                 if known and name not in known:
                     continue
-                quiet = (newest_log - handler_log.last_time).total_seconds()
+                quiet = (newest_log - end).total_seconds()
                 others_active = any(
                     o is not handler_log
-                    and o.last_time is not None
-                    and (newest_log - o.last_time).total_seconds() <= active_within
+                    and ends[id(o)] is not None
+                    and (newest_log - ends[id(o)]).total_seconds() <= active_within  # type: ignore[operator]
                     for o in group
                 )
                 if quiet > stale_after and others_active:
+                    shifted = (
+                        f" (its clock {describe_offset(handler_log.clock_offset_seconds)}: "
+                        f"{handler_log.clock_basis})"
+                        if handler_log.clock_offset_seconds
+                        else ""
+                    )
+                    # Set against the database's clock, a log that ends early is a handler
+                    # that stopped; from the logs alone it may also be a clock running behind.
+                    unsure = (
+                        ""
+                        if "database clock" in handler_log.clock_basis
+                        else " (or its machine's clock runs that much behind: the logs alone "
+                        "cannot tell; the database's check-in times can)"
+                    )
                     stale.setdefault(name, []).append(
                         EvidenceItem(
                             "logs",
                             handler_log.path,
-                            f"its log ends at {moment(handler_log.last_time)}, {minutes(quiet)} before the other "
-                            "handlers' logs",
+                            f"its log ends at {moment(handler_log.last_time)}{shifted}, "
+                            f"{minutes(quiet)} before the other handlers' logs{unsure}",
                         )
                     )
         if not stale:
@@ -189,3 +210,10 @@ def _last_active(evidence: Evidence, names: list[str]) -> str:
         if handler_log.handler.upper() == name and handler_log.last_time is not None:
             return f" (its log ends at {handler_log.last_time:%Y-%m-%d %H:%M})"
     return ""
+
+
+def _common_clock(log: HandlerLogFacts) -> datetime | None:
+    """The log's end on the clock the comparison uses (its machine's offset taken off)."""
+    if log.last_time is None:
+        return None
+    return log.last_time - timedelta(seconds=log.clock_offset_seconds)

@@ -1,6 +1,9 @@
-"""`epodc check` on engine sites: it reports exactly the injected conditions, alone and in pairs.
+"""`epodc check` on engine sites: it reports exactly the injected conditions, alone and in pairs,
+whatever layouts the logs are written in.
 
-The test reads each site's ground truth; `check` itself never does.
+The test reads each site's ground truth; `check` itself never does. Every scenario and pair runs
+in the default layouts for three seeds, and in every other layout mix (`epodc engine layouts`):
+one mix per combination in the fast loop (they take turns), all of them in the slow run.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import pytest
 
 from epodc_diag.checker import CheckOptions, run_check
 from epodc_diag.config import defaults
+from epodc_diag.engine.layouts import MIXES
 from epodc_diag.engine.scenarios import SCENARIOS
 from epodc_diag.model import CheckStatus, Severity
 from epodc_diag.rules.registry import RULES
@@ -21,6 +25,29 @@ from tests.conftest import SiteFactory, ground_truth
 FAULTS = [s.name for s in SCENARIOS if s.name != "healthy"]
 COMBOS = [("healthy",)] + [(n,) for n in FAULTS] + list(itertools.combinations(FAULTS, 2))
 SEEDS = (1, 2, 3)
+# The mixes other than the default, each a different set of timestamp layouts, logger
+# decorations, continuation lines, sibling logs and remote clocks.
+OTHER_MIXES = tuple(name for name in MIXES if name != "default")
+
+
+def _matrix() -> list[object]:
+    """(combo, mix, seed): in the fast loop each combination runs in one other mix (taking
+    turns, so every mix is seen); the rest of mixes and seeds are slow."""
+    cases: list[object] = []
+    for index, combo in enumerate(COMBOS):
+        turn = OTHER_MIXES[index % len(OTHER_MIXES)]
+        for layout in OTHER_MIXES:
+            for seed in SEEDS:
+                fast = layout == turn and seed == 1
+                marks = () if fast else (pytest.mark.slow,)
+                cases.append(
+                    pytest.param(
+                        combo, layout, seed, marks=marks, id=f"{'+'.join(combo)}-{layout}-{seed}"
+                    )
+                )
+    return cases
+
+
 OPTIONS = CheckOptions(database=dict(defaults().values["database"]))
 
 
@@ -51,6 +78,22 @@ def test_reports_exactly_the_injected_conditions(
         assert found == []
 
 
+@pytest.mark.parametrize(("combo", "layout", "seed"), _matrix())
+def test_reports_exactly_the_injected_conditions_in_every_layout_mix(
+    make_site: SiteFactory, combo: tuple[str, ...], layout: str, seed: int
+) -> None:
+    site = make_site(",".join(combo), agents=300, handlers=2, hours=2.0, seed=seed, layouts=layout)
+    expected = ground_truth(site)["expected_conditions"]
+    found, errors = check(site)
+    assert errors == []
+    assert found == expected
+    if combo == ("healthy",):
+        assert found == []
+
+
 def test_every_scenario_is_covered() -> None:
     assert {name for combo in COMBOS for name in combo} == {s.name for s in SCENARIOS}
     assert len(COMBOS) == 1 + len(FAULTS) + len(FAULTS) * (len(FAULTS) - 1) // 2
+    # at least three layout mixes per scenario besides the default, each in the fast loop
+    assert len(OTHER_MIXES) >= 3
+    assert len(COMBOS) >= len(OTHER_MIXES)
