@@ -939,6 +939,3 @@ def _with(settings: ConnectionSettings, **changes: Any) -> ConnectionSettings:
     from dataclasses import replace
 
     return replace(settings, **changes)
-
-
-Opener = Callable[[ConnectionSettings], Database]

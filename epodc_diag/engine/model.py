@@ -232,7 +232,6 @@ class Simulation:
         s, rng = self.s, self.rng
         self.domain = rng.choice(_DOMAINS)
         octet = rng.randrange(16, 200)
-        self.net_octet = octet
         server_name = f"EPOSRV{rng.randrange(1, 10):02d}"
         self.server = Handler(
             server_name,

@@ -202,8 +202,3 @@ def print_markdown(text: str) -> None:
     from rich.markdown import Markdown
 
     console().print(Markdown(text))
-
-
-def print_block(out: Console, *items: Table | Text | str) -> None:
-    for item in items:
-        out.print(item)
