@@ -207,6 +207,7 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         now=now,
         managed_agents=managed,
         queue_total=queue.total,
+        queue_by_type=queue.by_type,
         expired_queued=queue.expired_queued,
         stale_expired_queued=queue.stale_expired_queued,
         live_no_retries_requests=queue.no_retries_requests,

@@ -35,6 +35,8 @@ class DbEvidence:
     now: datetime
     managed_agents: int = 0
     queue_total: int = 0
+    # (request type, how many queued): the KB's count query, for `epodc watch`
+    queue_by_type: tuple[tuple[str, int], ...] = ()
     expired_queued: int = 0
     stale_expired_queued: int = 0  # expired more than two cleanup periods ago, still queued
     live_no_retries_requests: int = 0

@@ -8,13 +8,24 @@ import io
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from epodc_diag.cli.common import echo_text, state
+from epodc_diag.cli.common import (
+    DbOption,
+    EpoDirOption,
+    IniOption,
+    NetworkMode,
+    NetworkOption,
+    SiteOption,
+    echo_text,
+    finite_number,
+    state,
+)
 from epodc_diag.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,9 +54,16 @@ def _today() -> date:
 # ------------------------------------------------------------------ epodc check's part
 
 
-def add_suppression(ctx: typer.Context, rule: str, reason: str | None, expires: str | None) -> None:
-    """`epodc check --suppress ID --reason ... --expires 30d`: append the entry to the config
-    file the settings come from, then let the check read it back like any other."""
+def add_suppression(
+    ctx: typer.Context,
+    rule: str,
+    reason: str | None,
+    expires: str | None,
+    scope: dict[str, str | None] | None = None,
+) -> None:
+    """`epodc check --suppress ID --reason ... --expires 30d [--suppress-handler AH]`: append the
+    entry to the config file the settings come from, then let the check read it back like any
+    other. `scope` narrows it: target, handler, client (see history.suppress)."""
     from epodc_diag.config import find_config
     from epodc_diag.history.suppress import add_to_config, entry_text, parse_expires
     from epodc_diag.rules.registry import BY_ID
@@ -54,6 +72,13 @@ def add_suppression(ctx: typer.Context, rule: str, reason: str | None, expires: 
         raise UsageError(f"--suppress: unknown rule '{rule}' (see `epodc check --list-rules`)")
     if not reason or not reason.strip():
         raise UsageError('--suppress needs --reason "why this is acceptable for now"')
+    narrowed: dict[str, str] = {}
+    for key, value in (scope or {}).items():
+        if value is None:
+            continue
+        if not value.strip():
+            raise UsageError(f"--suppress-{key}: give the {key} the entry is about")
+        narrowed[key] = value.strip()
     root = state(ctx)
     path = find_config(root.config_path)
     if path is None:
@@ -62,11 +87,12 @@ def add_suppression(ctx: typer.Context, rule: str, reason: str | None, expires: 
         )
     today = _today()
     until = parse_expires(expires, today) if expires is not None else None
-    add_to_config(path, entry_text(rule, reason.strip(), until, {}, today))
+    add_to_config(path, entry_text(rule, reason.strip(), until, narrowed, today))
     root.config_path = path
     root._settings = None  # read the file again, with the new entry
     when = f"until {until.isoformat()}" if until else "with no expiry date (it will be flagged)"
-    typer.echo(f"epodc: {rule} suppressed {when} in {path}", err=True)
+    where = "".join(f", {key} {value}" for key, value in narrowed.items())
+    typer.echo(f"epodc: {rule}{where} suppressed {when} in {path}", err=True)
 
 
 def history_key(located: Site | None) -> str | None:
@@ -360,6 +386,7 @@ WatchOption = Annotated[
         "another (each after a time line) when piped.",
         min=0.2,
         max=3600,
+        callback=finite_number,
     ),
 ]
 
@@ -381,68 +408,88 @@ def repeat(once: Callable[[], int], seconds: float) -> int:
 
 def watch_command(
     ctx: typer.Context,
-    site: Annotated[
-        Optional[Path],
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    db: DbOption = None,
+    ini: IniOption = None,
+    network: NetworkOption = NetworkMode.auto,
+    logs: Annotated[
+        Optional[list[str]],
         typer.Option(
-            "--site",
-            help="A simulated site folder (from `epodc engine simulate`).",
-            file_okay=False,
+            "--logs", help="Log files or folders to read instead of the site's (repeatable)."
         ),
     ] = None,
-    epo_dir: Annotated[
-        Optional[Path],
-        typer.Option("--epo-dir", help="The ePO install folder (default: found).", file_okay=False),
-    ] = None,
-    db: Annotated[
-        Optional[str], typer.Option("--db", help="Database URL, as for `epodc check`.")
+    require: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--require",
+            help="Checks that must be ok (or a finding) for an OK, as for `epodc check`.",
+        ),
     ] = None,
     interval: Annotated[
         float,
-        typer.Option("--interval", "-n", help="Seconds between checks.", min=0.2, max=3600),
+        typer.Option(
+            "--interval",
+            "-n",
+            help="Seconds between checks.",
+            min=0.2,
+            max=3600,
+            callback=finite_number,
+        ),
     ] = 5.0,
     until_healthy: Annotated[
         bool,
-        typer.Option("--until-healthy", help="Stop (exit 0) once every check is ok."),
+        typer.Option(
+            "--until-healthy",
+            help="Stop (exit 0) once the check is OK, as `epodc check` with the same options "
+            "would say (suppressions included).",
+        ),
     ] = False,
     count: Annotated[
         Optional[int],
         typer.Option("--count", help="Stop after this many checks (default: until Ctrl-C).", min=1),
     ] = None,
 ) -> None:
-    """Check again and again while you fix: queue depth, expired-but-queued requests, the
-    cleanup task, each Agent Handler's last attempt and the findings, each with its change
-    since the watch started. Redraws in place on a terminal, one line per check when piped;
-    Ctrl-C stops it with a summary ("queue 412 -> 37 in 6 min; cleanup ran 6 times")."""
+    """Check again and again while you fix: queue depth (in all and by request type),
+    expired-but-queued requests, the cleanup task's last run, each Agent Handler's last attempt,
+    the newest log signature hits and the findings, each with its change since the watch
+    started. Reads the same evidence as `epodc check` with the same options. Redraws in place
+    on a terminal, one line per check when piped; Ctrl-C stops it with a summary ("queue 412 ->
+    37 in 6 min; cleanup ran 6 times")."""
     import sys
     import time
 
     from epodc_diag.checker import run_check
-    from epodc_diag.cli.common import NetworkMode, check_options, describe_target, locate
+    from epodc_diag.cli.check import required_names
+    from epodc_diag.cli.common import check_options, describe_target, locate
     from epodc_diag.history.watch import Watch, snapshot
     from epodc_diag.rules.registry import select
 
-    options = check_options(ctx, db, None, None, NetworkMode.auto)
-    located = locate(ctx, site, epo_dir)
     rules = select(None, None)
+    options = replace(
+        check_options(ctx, db, logs, ini, network), require=required_names(require, rules)
+    )
+    located = locate(ctx, site, epo_dir)
     on_terminal = sys.stdout.isatty()
     watch = Watch()
     try:
         while True:
             result = run_check(located, options, rules, describe_target(located))
+            result = apply_suppressions(ctx, result)
             watch.add(snapshot(result, datetime.now(timezone.utc)))
             if on_terminal:
                 # Home and clear, then the view: the terminal shows one current screen.
-                typer.echo("\x1b[H\x1b[2J" + "\n".join(watch.screen(interval)), nl=True)
+                echo_text("\x1b[H\x1b[2J" + "\n".join(watch.screen(interval)) + "\n")
             else:
-                typer.echo(watch.line())
+                echo_text(watch.line() + "\n")
             sys.stdout.flush()
             healthy = result.exit_code() == 0
             if (until_healthy and healthy) or (count is not None and watch.count >= count):
                 break
             time.sleep(interval)
     except KeyboardInterrupt:
-        typer.echo(("\n" if on_terminal else "") + watch.summary())
+        echo_text(("\n" if on_terminal else "") + watch.summary() + "\n")
         raise
-    typer.echo(watch.summary())
+    echo_text(watch.summary() + "\n")
     if until_healthy and not healthy:
         raise typer.Exit(result.exit_code())
