@@ -69,6 +69,8 @@ class CheckResult:
     # Findings a [[suppress]] entry covers: shown, never counted (epodc_diag.history.suppress)
     suppressed: tuple[Suppressed, ...] = ()
     notes: tuple[str, ...] = ()  # about suppressions that expired or have no expiry
+    # Findings that count again because the [[suppress]] entry covering them expired
+    expired_suppressions: tuple[Suppressed, ...] = ()
     history: HistoryView | None = None  # what changed since the last run (epodc_diag.history)
 
     @property

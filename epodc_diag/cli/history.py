@@ -149,6 +149,12 @@ app = typer.Typer(
 )
 
 
+# The JSON documents of `epodc history` (docs/history.schema.json).
+LIST_SCHEMA = "epodc.history/1"
+RUN_SCHEMA = "epodc.history-run/1"
+DIFF_SCHEMA = "epodc.history-diff/1"
+
+
 class ListFormat(str, enum.Enum):
     table = "table"
     json = "json"
@@ -230,7 +236,7 @@ def list_command(
     if target:
         runs = [r for r in runs if target.lower() in r.target.lower()]
     if output is ListFormat.json:
-        document = {"schema": "epodc.history/1", "runs": [r.to_dict() for r in runs]}
+        document = {"schema": LIST_SCHEMA, "runs": [r.to_dict() for r in runs]}
         echo_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return
     if output is ListFormat.csv:
@@ -317,7 +323,8 @@ def show_command(
     with store:
         run = _run(store, run_ref)
     if output is RunFormat.json:
-        echo_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        document = {"schema": RUN_SCHEMA, **run.to_dict()}
+        echo_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return
     lines = [
         f"run {run.id}: {run.status.upper()} ({_counts(run)})",
@@ -361,9 +368,11 @@ def diff_command(
         a, b = _run(store, older), _run(store, newer)
     changes, metrics = diff_runs(a, b)
     if output is RunFormat.json:
+        outline = ("checks", "metrics")  # the diff's own metrics say what moved
         document = {
-            "from": a.to_dict() | {"checks": None, "metrics": None},
-            "to": b.to_dict() | {"checks": None, "metrics": None},
+            "schema": DIFF_SCHEMA,
+            "from": {k: v for k, v in a.to_dict().items() if k not in outline},
+            "to": {k: v for k, v in b.to_dict().items() if k not in outline},
             "findings": [c.to_dict() for c in changes],
             "metrics": [m.to_dict() for m in metrics],
         }

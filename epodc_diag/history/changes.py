@@ -41,6 +41,7 @@ class FindingChange:
             "change": self.change,
             "first_seen": format_time(self.first_seen) if self.first_seen else None,
             "suppressed": self.suppressed,
+            "summary": self.summary,
         }
 
 
@@ -94,6 +95,7 @@ class HistoryView:
             },
             "findings": [f.to_dict() for f in self.findings],
             "metrics": [m.to_dict() for m in self.metrics],
+            "recovered_from": str(self.recovered_from) if self.recovered_from else None,
         }
 
 

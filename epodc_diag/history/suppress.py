@@ -175,6 +175,7 @@ def apply(result: CheckResult, suppressions: Sequence[Suppression], today: date)
         return result
     kept: list[Finding] = []
     suppressed: list[Suppressed] = []
+    expired: list[Suppressed] = []
     notes: list[str] = list(result.notes)
     for finding in result.findings:
         matching = [s for s in suppressions if s.applies_to(result.target, finding)]
@@ -185,6 +186,9 @@ def apply(result: CheckResult, suppressions: Sequence[Suppression], today: date)
             suppressed.append(Suppressed(finding, entry))
             continue
         kept.append(finding)
+        if matching:
+            # The entry that ended last is the one the finding came back from.
+            expired.append(Suppressed(finding, max(matching, key=lambda s: s.expires or date.min)))
         for s in matching:
             assert s.expires is not None
             notes.append(
@@ -197,7 +201,13 @@ def apply(result: CheckResult, suppressions: Sequence[Suppression], today: date)
                 f"{s.rule}: suppressed with no expiry date ({s.where}); add expires = "
                 "<date> so it is reviewed"
             )
-    return replace(result, findings=tuple(kept), suppressed=tuple(suppressed), notes=tuple(notes))
+    return replace(
+        result,
+        findings=tuple(kept),
+        suppressed=tuple(suppressed),
+        expired_suppressions=tuple(expired),
+        notes=tuple(notes),
+    )
 
 
 def _toml_string(text: str) -> str:

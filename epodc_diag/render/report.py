@@ -14,7 +14,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from epodc_diag import __version__
 from epodc_diag.checker import COLLECTOR_TITLES, CheckResult
@@ -22,6 +22,9 @@ from epodc_diag.evidence import EVIDENCE_NAMES, KINDS, to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
 from epodc_diag.secrets import scrub_json_value, scrub_secrets
+
+if TYPE_CHECKING:
+    from epodc_diag.history.suppress import Suppressed
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -214,29 +217,35 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
     }
 
 
-def time_dict(result: CheckResult) -> dict[str, Any]:
-    """The suppressed findings, the notes about suppressions, and the change since the last
-    run (null when the run was not recorded)."""
+def _suppression_dict(s: Suppressed) -> dict[str, Any]:
+    entry = s.suppression
     return {
-        "suppressed": [
-            {
-                "id": s.finding.id,
-                "severity": Severity(s.finding.severity).value,
-                "title": s.finding.title,
-                "summary": s.finding.summary,
-                "reason": s.suppression.reason,
-                "expires": s.suppression.expires.isoformat() if s.suppression.expires else None,
-                "scope": {
-                    k: v
-                    for k, v in (
-                        ("target", s.suppression.target),
-                        ("handler", s.suppression.handler),
-                        ("client", s.suppression.client),
-                    )
-                    if v
-                },
-            }
-            for s in result.suppressed
+        "id": s.finding.id,
+        "severity": Severity(s.finding.severity).value,
+        "title": s.finding.title,
+        "summary": s.finding.summary,
+        "reason": entry.reason,
+        "expires": entry.expires.isoformat() if entry.expires else None,
+        "scope": {
+            k: v
+            for k, v in (
+                ("target", entry.target),
+                ("handler", entry.handler),
+                ("client", entry.client),
+            )
+            if v
+        },
+    }
+
+
+def time_dict(result: CheckResult) -> dict[str, Any]:
+    """The suppressed findings, the findings whose suppression expired, the notes about
+    suppressions, and the change since the last run (null when the run was not recorded)."""
+    return {
+        "suppressed": [_suppression_dict(s) for s in result.suppressed],
+        "suppression_expired": [
+            _suppression_dict(s) | {"entry": s.suppression.where}
+            for s in result.expired_suppressions
         ],
         "notes": list(result.notes),
         "history": result.history.to_dict() if result.history is not None else None,
