@@ -365,6 +365,13 @@ def log_evidence(report: LogReport) -> LogEvidence:
     """The evidence the rules read from a log scan (`check` and `diag logs` alike)."""
     tomcat = [f for f in report.files if f.family == "tomcat"]
     tomcat_times = [t for f in tomcat for t in (f.first_time, f.last_time) if t is not None]
+    handler_times = [
+        t
+        for f in report.files
+        if f.family == "handler"
+        for t in (f.first_time, f.last_time)
+        if t is not None
+    ]
     timeline = next(iter(report.timelines), None)
     return LogEvidence(
         files=len(report.files),
@@ -372,6 +379,9 @@ def log_evidence(report: LogReport) -> LogEvidence:
         tomcat_logs=len(tomcat),
         tomcat_span_seconds=(max(tomcat_times) - min(tomcat_times)).total_seconds()
         if tomcat_times
+        else 0.0,
+        handler_span_seconds=(max(handler_times) - min(handler_times)).total_seconds()
+        if handler_times
         else 0.0,
         signatures=tuple(
             SignatureFacts(

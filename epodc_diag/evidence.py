@@ -136,6 +136,9 @@ class LogEvidence:
     newest: datetime | None
     tomcat_logs: int = 0  # how many Tomcat logs were scanned (0: cleanup runs not checkable)
     tomcat_span_seconds: float = 0.0
+    # first to last line time over the Agent Handler logs read (0: no times): the window the
+    # report failures were counted in, for a rate per hour
+    handler_span_seconds: float = 0.0
     signatures: tuple[SignatureFacts, ...] = ()
     cleanup_runs: int = 0
     cleanup_last: datetime | None = None

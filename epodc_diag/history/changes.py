@@ -12,10 +12,12 @@ from typing import Any
 from epodc_diag.history.store import Run, RunFinding, format_time
 
 # The metrics the text always shows (the others only when they moved): queue depth,
-# expired-but-queued, report failures to Tomcat, and the cleanup task's lateness.
+# expired-but-queued, report failures to Tomcat (per hour and in all), and the cleanup task's
+# lateness.
 KEY_METRICS = (
     "queue_depth",
     "expired_queued",
+    "tomcat_report_failures_per_hour",
     "tomcat_report_failures",
     "minutes_since_cleanup_run",
     "cleanup_overdue_minutes",

@@ -147,6 +147,10 @@ def metrics(result: CheckResult) -> dict[str, float]:
         if logs.cleanup_since_last_seconds is not None:
             out["minutes_since_cleanup_run"] = round(logs.cleanup_since_last_seconds / 60, 1)
         out["tomcat_report_failures"] = logs.count("kb-mcupload-12029")
+        if logs.handler_span_seconds >= 60:  # a shorter window makes no meaningful rate
+            out["tomcat_report_failures_per_hour"] = round(
+                out["tomcat_report_failures"] * 3600 / logs.handler_span_seconds, 1
+            )
     out["findings_critical"] = sum(1 for f in result.findings if f.severity == Severity.critical)
     out["findings_warning"] = sum(1 for f in result.findings if f.severity == Severity.warning)
     out["findings_suppressed"] = len(result.suppressed)  # shown, not counted in the status
@@ -438,6 +442,8 @@ METRIC_HELP = {
     "to the newest line of the same host's logs.",
     "tomcat_report_failures": "Lines where the Agent Handler failed to send DC status to the "
     "application server (MCUPLOAD ... Failed to send HTTP request), in the logs read.",
+    "tomcat_report_failures_per_hour": "tomcat_report_failures per hour of the Agent Handler "
+    "logs read (from their first line to their last).",
     "findings_critical": "Critical findings (not suppressed).",
     "findings_warning": "Warning findings (not suppressed).",
     "findings_suppressed": "Findings suppressed by an [[suppress]] entry (shown, not counted).",

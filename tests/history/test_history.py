@@ -463,3 +463,21 @@ def test_the_schemas_reject_what_the_commands_never_write() -> None:
     jsonschema.validate(document, history)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document | {"findings": [change | {"change": "gone"}]}, history)
+
+
+def test_report_failures_per_hour_with_its_previous_value_and_delta(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    simulate(site, "tomcat-unreachable")
+    broken = check_json(site)
+    logs = broken["evidence"]["logs"]
+    failures = broken["metrics"]["tomcat_report_failures"]
+    assert failures > 0 and logs["handler_span_seconds"] > 3600
+    rate = round(failures * 3600 / logs["handler_span_seconds"], 1)
+    assert broken["metrics"]["tomcat_report_failures_per_hour"] == rate
+
+    simulate(site, "healthy")  # the application server answers again
+    fixed = check_json(site)
+    per_hour = metric(fixed, "tomcat_report_failures_per_hour")
+    assert (per_hour["previous"], per_hour["value"], per_hour["delta"]) == (rate, 0, -rate)
+    text = run_epodc("check", "--site", str(site)).stdout
+    assert re.search(r"\n  tomcat_report_failures_per_hour +0 → 0 \(no change\)", text), text
