@@ -400,19 +400,43 @@ WatchOption = Annotated[
 ]
 
 
-def repeat(once: Callable[[], int], seconds: float) -> int:
-    """`--watch SECONDS`: `once()` again and again; Ctrl-C ends it (as an interruption)."""
+Watched = tuple[int, dict[str, float]]  # a report's exit code and the numbers it watches
+
+
+def repeat(once: Callable[[], Watched], seconds: float, name: str) -> int:
+    """`--watch SECONDS`: `once()` again and again until Ctrl-C, which ends it (as an
+    interruption) after a summary of how the watched numbers moved. On a terminal each report
+    replaces the last, with a line of the changes since the start; piped, each report follows a
+    time line, unchanged (a script reads the same format every time)."""
     import sys
     import time
 
-    while True:
-        if sys.stdout.isatty():
-            typer.echo("\x1b[H\x1b[2J", nl=False)
-        else:
-            typer.echo(f"-- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')} UTC")
-        once()
-        sys.stdout.flush()
-        time.sleep(seconds)
+    from epodc_diag.history.watch import change_line, number_summary
+    from epodc_diag.render.report import EXIT_NAMES
+
+    on_terminal = sys.stdout.isatty()
+    started = datetime.now(timezone.utc)
+    first: dict[str, float] | None = None
+    numbers: dict[str, float] = {}
+    code = 3
+    try:
+        while True:
+            if on_terminal:
+                typer.echo("\x1b[H\x1b[2J", nl=False)
+            else:
+                typer.echo(f"-- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')} UTC")
+            code, numbers = once()
+            if first is None:
+                first = numbers
+            if on_terminal:
+                echo_text(f"since {started.strftime('%H:%M:%S')}: {change_line(first, numbers)}\n")
+            sys.stdout.flush()
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        span = datetime.now(timezone.utc) - started
+        moved = number_summary(first or {}, numbers, span) if first is not None else "nothing read"
+        echo_text(f"epodc {name} --watch: {moved}; now {EXIT_NAMES[code]}\n")
+        raise
 
 
 def watch_command(

@@ -8,7 +8,7 @@ Handler's last delivery attempt, the newest hits of the log signatures, and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from epodc_diag.checker import CheckResult
 from epodc_diag.model import Severity
@@ -123,6 +123,32 @@ def _moved(first: datetime | None, now: datetime | None, short: bool = True) -> 
     if first == now:
         return ""
     return f" (was {_short(first) if short else _clock(first)})"
+
+
+def change_line(first: dict[str, float], now: dict[str, float]) -> str:
+    """`queue 19 (-20); expired-but-queued 6 (-16); type EPOSRV:AGENTWAKEUP 0 (-20)`: every
+    number now, with its change since `first`; a name that is gone counts as 0."""
+    names = list(dict.fromkeys([*now, *first]))
+    return "; ".join(
+        f"{n} {_number(now.get(n, 0))}{_change(first.get(n, 0), now.get(n, 0))}" for n in names
+    )
+
+
+def number_summary(first: dict[str, float], now: dict[str, float], span: timedelta) -> str:
+    """`queue 39 -> 19 in 2 min; expired-but-queued 22 -> 6`: the numbers that moved (the first
+    one always), for the line a watch ends with."""
+    seconds = span.total_seconds()
+    took = f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    names = list(dict.fromkeys([*first, *now]))
+    parts = [
+        f"{n} {_number(first.get(n, 0))} -> {_number(now.get(n, 0))}"
+        for i, n in enumerate(names)
+        if i == 0 or first.get(n, 0) != now.get(n, 0)
+    ]
+    if not parts:
+        return f"no numbers in {took}"
+    parts[0] += f" in {took}"
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,9 @@ def test_a_terminal_is_redrawn_in_place_as_the_database_changes(tmp_path: Path) 
 def test_diag_watch_repeats_the_report_until_ctrl_c(tmp_path: Path, command: str) -> None:
     site = tmp_path / "site"
     simulate(site, "cleanup-stalled")
+    by_type, _, _ = database_facts(site)
+    drained, drained_count = max(by_type.items(), key=lambda kv: kv[1])
+    total = sum(by_type.values())
     args = ["diag", command, "--site", str(site), "--watch", "0.2", "--format", "csv"]
     watch = subprocess.Popen(
         [sys.executable, "-m", "epodc_diag", *args],
@@ -146,19 +149,94 @@ def test_diag_watch_repeats_the_report_until_ctrl_c(tmp_path: Path, command: str
         text=True,
     )
     assert watch.stdout is not None
-    seen = 0
     lines: list[str] = []
-    while seen < 3:
-        line = watch.stdout.readline()
-        assert line, lines
-        lines.append(line)
-        seen += line.startswith("-- ") and line.rstrip().endswith(" UTC")
-    watch.send_signal(signal.SIGINT)
-    _, err = watch.communicate(timeout=30)
-    assert watch.returncode == 130 and err == "epodc: interrupted\n"
+
+    def read_reports(count: int) -> None:
+        seen = 0
+        while seen < count:
+            line = watch.stdout.readline() if watch.stdout else ""
+            assert line, lines
+            lines.append(line)
+            seen += line.startswith("-- ") and line.rstrip().endswith(" UTC")
+
+    read_reports(3)
     first, second, third = (i for i, line in enumerate(lines) if line.startswith("-- "))
     assert second - first > 1  # a whole report between the time lines
     assert lines[first + 1 : second] == lines[second + 1 : third]  # the same report again
+    change_database(site, drained)
+
+    def changed(report: list[str]) -> bool:
+        if command == "queue":
+            return not any(line.startswith(f"{drained},") for line in report)
+        return any(line.startswith("2026-11-26 01:59:00") for line in report)
+
+    # Until a whole report shows the change (the pipe may still hold older ones): each
+    # read_reports(1) ends on the time line after one whole report.
+    while True:
+        start = len(lines)
+        read_reports(1)
+        if changed(lines[start:-1]):
+            break
+    watch.send_signal(signal.SIGINT)
+    out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 130 and err == "epodc: interrupted\n"
+    summary = out.splitlines()[-1]
+    # The summary says how the watched numbers moved since the start.
+    if command == "queue":
+        assert summary.startswith(
+            f"epodc diag queue --watch: queue {total} -> {total - drained_count} in "
+        ), summary
+        assert f"; type {drained} {drained_count} -> 0; " in summary
+    else:
+        assert summary.startswith("epodc diag cleanup --watch: expired-but-queued 22 -> "), summary
+        assert "; overdue min " in summary
+    assert re.search(r"; now (OK|WARNING|CRITICAL|UNKNOWN)$", summary)
+
+
+def test_diag_watch_on_a_terminal_shows_the_changes_since_the_start(tmp_path: Path) -> None:
+    import pty
+
+    site = tmp_path / "site"
+    simulate(site, "cleanup-stalled")
+    by_type, _, _ = database_facts(site)
+    drained, drained_count = max(by_type.items(), key=lambda kv: kv[1])
+    total = sum(by_type.values())
+    leader, follower = pty.openpty()
+    watch = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "epodc_diag",
+            "diag",
+            "queue",
+            "--site",
+            str(site),
+            "--watch",
+            "0.2",
+        ],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(follower)
+    screen = bytearray()
+    try:
+        text = read_until(leader, screen, lambda t: "\nsince " in t)
+        assert re.search(rf"\nsince \d\d:\d\d:\d\d: queue {total}; expired-but-queued 22; ", text)
+        change_database(site, drained)
+        moved = f"queue {total - drained_count} (-{drained_count}); "
+        text = read_until(leader, screen, lambda t: moved in t)
+        assert f"; type {drained} 0 (-{drained_count})" in text.split("\x1b[H\x1b[2J")[-1]
+        watch.send_signal(signal.SIGINT)
+        text = read_until(leader, screen, lambda t: False)
+    finally:
+        os.close(leader)
+    assert watch.wait(timeout=30) == 130
+    assert (
+        text.rstrip()
+        .splitlines()[-1]
+        .startswith(f"epodc diag queue --watch: queue {total} -> {total - drained_count} in ")
+    )
 
 
 # ---------------------------------------------------------------- the database changes while it
