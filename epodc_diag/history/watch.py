@@ -263,6 +263,10 @@ class Watch:
         assert self.first is not None and self.last is not None
         return [f for f in self.first.findings if f not in self.last.findings]
 
+    def _came(self) -> list[str]:
+        assert self.first is not None and self.last is not None
+        return [f for f in self.last.findings if f not in self.first.findings]
+
     # ------------------------------------------------------------------ the forms
 
     def line(self) -> str:
@@ -298,6 +302,10 @@ class Watch:
                 )
             )
         parts.append(self._findings())
+        if self._came():
+            parts.append("new since the start: " + ", ".join(self._came()))
+        if self._resolved():
+            parts.append("resolved since the start: " + ", ".join(self._resolved()))
         # Request types, handler names and signature ids come from the evidence: a stray line
         # break in one must not split the line a log or a `while read` loop relies on.
         return " ".join("; ".join(parts).split())
@@ -352,9 +360,10 @@ class Watch:
                 for c in hits[:SCREEN_HITS]
             ]
         lines += ["", "  " + self._findings()]
-        gone = self._resolved()
-        if gone:
-            lines.append("  resolved since the start: " + ", ".join(gone))
+        if self._came():
+            lines.append("  new since the start: " + ", ".join(self._came()))
+        if self._resolved():
+            lines.append("  resolved since the start: " + ", ".join(self._resolved()))
         return lines
 
     def summary(self) -> str:
@@ -383,7 +392,7 @@ class Watch:
         gone = self._resolved()
         if gone:
             parts.append("resolved: " + ", ".join(gone))
-        came = [f for f in last.findings if f not in first.findings]
+        came = self._came()
         if came:
             parts.append("new: " + ", ".join(came))
         parts.append(f"now {last.status}")

@@ -397,7 +397,13 @@ def test_a_fault_suppressed_then_expired_then_repaired(tmp_path: Path) -> None:
     assert (queue["previous"], queue["value"], queue["delta"]) == (depth, 0, -depth)
     assert queue["series"] == [depth, depth, 0]
 
-    runs = history_json("list")["runs"]
+    markdown = run_epodc("check", "--site", str(site), "--format", "markdown", env=env).stdout
+    # The fourth run, healthy after healthy: markdown carries the same block as text.
+    assert "\nSince the last run (" in markdown and "3 earlier runs recorded" in markdown
+    assert "\n  no findings then or now\n" in markdown
+    assert re.search(r"\n  queue_depth +0 → 0 \(no change\) +\S+\n", markdown), markdown
+
+    runs = history_json("list")["runs"][:3]
     assert [(r["status"], r["critical"], r["suppressed"]) for r in runs] == [
         ("ok", 0, 1),
         ("critical", 1, 0),

@@ -51,7 +51,7 @@ def test_a_pipe_gets_one_line_per_check_until_the_site_is_healthy(tmp_path: Path
     assert watch.returncode == 0, err
     lines = out.splitlines()
     assert "; OK; queue 0 (-39); expired-but-queued 0 (-22);" in lines[-2]
-    assert lines[-2].endswith("findings: none")
+    assert lines[-2].endswith("findings: none; resolved since the start: cleanup-stalled")
     assert lines[-1].startswith("epodc watch: queue 39 -> 0 in ")
     assert "resolved: cleanup-stalled; now OK" in lines[-1]
     assert "\x1b[" not in out  # no terminal codes on a pipe
