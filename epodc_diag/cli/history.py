@@ -391,8 +391,9 @@ WatchOption = Annotated[
     Optional[float],
     typer.Option(
         "--watch",
-        help="Run again every SECONDS until Ctrl-C: redrawn on a terminal, one report after "
-        "another (each after a time line) when piped.",
+        help="Run again every SECONDS until Ctrl-C, which prints how the numbers moved: "
+        "redrawn on a terminal with the changes since the start, one report after another "
+        "(each after a time line) when piped.",
         min=0.2,
         max=3600,
         callback=finite_number,
