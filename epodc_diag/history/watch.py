@@ -63,6 +63,13 @@ def _timeline_ids() -> frozenset[str]:
     return frozenset(s.id for s in signatures() if s.timeline)
 
 
+def _shown(name: str) -> str:
+    """A name from the database as the view prints it: a control character (a line break, an
+    escape sequence) in a request type or a handler name must not redraw the terminal or split
+    the line."""
+    return "".join(c if c.isprintable() else "?" for c in name)
+
+
 def snapshot(result: CheckResult, taken: datetime) -> Snapshot:
     from epodc_diag.render.report import EXIT_NAMES, metrics
 
@@ -70,8 +77,13 @@ def snapshot(result: CheckResult, taken: datetime) -> Snapshot:
     handlers: tuple[HandlerSeen, ...] = ()
     by_type: tuple[tuple[str, int], ...] | None = None
     if db is not None:
-        handlers = tuple(HandlerSeen(h.name, h.last_attempt, h.attempts) for h in db.handlers)
-        by_type = db.queue_by_type
+        handlers = tuple(
+            HandlerSeen(_shown(h.name), h.last_attempt, h.attempts) for h in db.handlers
+        )
+        counts: dict[str, int] = {}
+        for name, count in db.queue_by_type:
+            counts[_shown(name)] = counts.get(_shown(name), 0) + count
+        by_type = tuple(counts.items())
     hits: tuple[SignatureHit, ...] | None = None
     if logs is not None:
         heartbeat = _timeline_ids()

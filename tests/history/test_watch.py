@@ -381,3 +381,48 @@ def test_watch_judges_the_evidence_check_judges(tmp_path: Path) -> None:
         done = run_epodc("watch", "--site", str(healthy), "--count", "1", *options)
         assert done.returncode == 3 and done.stdout == "", options
         assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_view_measures_from_the_first_snapshot_and_never_prints_control_characters() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from epodc_diag.checker import CheckResult
+    from epodc_diag.evidence import DbEvidence, Evidence, HandlerFacts, LogEvidence, SignatureFacts
+    from epodc_diag.history.watch import Watch, snapshot
+
+    start = datetime(2026, 11, 28, 6, 0, tzinfo=timezone.utc)
+
+    def result(types: tuple[tuple[str, int], ...], hits: int, attempt: int) -> CheckResult:
+        db = DbEvidence(
+            "sqlite",
+            "site",
+            start,
+            queue_total=sum(n for _, n in types),
+            queue_by_type=types,
+            handlers=(HandlerFacts("AH\x1b[2J1", last_attempt=start + timedelta(minutes=attempt)),),
+        )
+        logs = LogEvidence(
+            files=1,
+            newest=start,
+            signatures=(
+                SignatureFacts("kb-mcupload-12029", hits, last=start + timedelta(minutes=hits)),
+            )
+            if hits
+            else (),
+        )
+        return CheckResult("site", Evidence("site", db=db, logs=logs), (), ())
+
+    watch = Watch()
+    watch.add(snapshot(result((("EVIL\nTYPE", 5), ("B", 2)), 0, 1), start))
+    watch.add(snapshot(result((("B", 3),), 4, 7), start + timedelta(minutes=3)))
+    line = watch.line()
+    assert "\n" not in line and "\x1b" not in line
+    assert "; queue 3 (-4); " in line
+    assert "; by type B 3 (+1), EVIL?TYPE 0 (-5); " in line
+    assert "; last attempts AH?[2J1 06:07:00 (was 06:01:00); " in line
+    assert "; newest hits kb-mcupload-12029 4 (new) at 06:04:00; " in line
+    screen = "\n".join(watch.screen(5))
+    assert "\x1b" not in screen
+    assert "    EVIL?TYPE        0 (-5)" in screen
+    # No check ran in this made-up result: nothing to call OK on.
+    assert watch.summary() == "epodc watch: queue 7 -> 3 in 3 min; now UNKNOWN"
