@@ -70,6 +70,8 @@ class CheckResult:
     # Findings a [[suppress]] entry covers: shown, never counted (epodc_diag.history.suppress)
     suppressed: tuple[Suppressed, ...] = ()
     notes: tuple[str, ...] = ()  # about suppressions that expired or have no expiry
+    # Findings that count again because the [[suppress]] entry covering them expired
+    expired_suppressions: tuple[Suppressed, ...] = ()
     history: HistoryView | None = None  # what changed since the last run (epodc_diag.history)
 
     @property
@@ -208,6 +210,7 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         now=now,
         managed_agents=managed,
         queue_total=queue.total,
+        queue_by_type=queue.by_type,
         expired_queued=queue.expired_queued,
         stale_expired_queued=queue.stale_expired_queued,
         live_no_retries_requests=queue.no_retries_requests,
@@ -369,6 +372,13 @@ def log_evidence(report: LogReport) -> LogEvidence:
     """The evidence the rules read from a log scan (`check` and `diag logs` alike)."""
     tomcat = [f for f in report.files if f.family == "tomcat"]
     tomcat_times = [t for f in tomcat for t in (f.first_time, f.last_time) if t is not None]
+    handler_times = [
+        t
+        for f in report.files
+        if f.family == "handler"
+        for t in (f.first_time, f.last_time)
+        if t is not None
+    ]
     timeline = next(iter(report.timelines), None)
     return LogEvidence(
         files=len(report.files),
@@ -376,6 +386,9 @@ def log_evidence(report: LogReport) -> LogEvidence:
         tomcat_logs=len(tomcat),
         tomcat_span_seconds=(max(tomcat_times) - min(tomcat_times)).total_seconds()
         if tomcat_times
+        else 0.0,
+        handler_span_seconds=(max(handler_times) - min(handler_times)).total_seconds()
+        if handler_times
         else 0.0,
         signatures=tuple(
             SignatureFacts(

@@ -35,6 +35,8 @@ class DbEvidence:
     now: datetime
     managed_agents: int = 0
     queue_total: int = 0
+    # (request type, how many queued): the KB's count query, for `epodc watch`
+    queue_by_type: tuple[tuple[str, int], ...] = ()
     expired_queued: int = 0
     stale_expired_queued: int = 0  # expired more than two cleanup periods ago, still queued
     live_no_retries_requests: int = 0
@@ -149,6 +151,9 @@ class LogEvidence:
     newest: datetime | None
     tomcat_logs: int = 0  # how many Tomcat logs were scanned (0: cleanup runs not checkable)
     tomcat_span_seconds: float = 0.0
+    # first to last line time over the Agent Handler logs read (0: no times): the window the
+    # report failures were counted in, for a rate per hour
+    handler_span_seconds: float = 0.0
     signatures: tuple[SignatureFacts, ...] = ()
     cleanup_runs: int = 0
     cleanup_last: datetime | None = None

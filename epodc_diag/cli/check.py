@@ -150,6 +150,27 @@ def check_command(
             help="When the --suppress entry ends: 30d, 6w, 3m, 1y or a date (2026-12-31).",
         ),
     ] = None,
+    suppress_target: Annotated[
+        Optional[str],
+        typer.Option(
+            "--suppress-target",
+            help="The --suppress entry applies only where the report's target contains this.",
+        ),
+    ] = None,
+    suppress_handler: Annotated[
+        Optional[str],
+        typer.Option(
+            "--suppress-handler",
+            help="The --suppress entry applies only to findings naming this Agent Handler.",
+        ),
+    ] = None,
+    suppress_client: Annotated[
+        Optional[str],
+        typer.Option(
+            "--suppress-client",
+            help="The --suppress entry applies only to findings naming this client system.",
+        ),
+    ] = None,
 ) -> None:
     """Collect the evidence (database, server.ini, network, logs), match it to the known
     data-channel error conditions, and say what is wrong, why, and what to do.
@@ -171,13 +192,16 @@ def check_command(
         else:
             echo_text(get(explain).explanation())
         return
+    scope = {"target": suppress_target, "handler": suppress_handler, "client": suppress_client}
     if suppress is not None:
-        add_suppression(ctx, suppress, reason, expires)
-    elif reason is not None or expires is not None:
-        raise UsageError("--reason and --expires go with --suppress")
+        add_suppression(ctx, suppress, reason, expires, scope)
+    elif reason is not None or expires is not None or any(v is not None for v in scope.values()):
+        raise UsageError(
+            "--reason, --expires and --suppress-target/-handler/-client go with --suppress"
+        )
     only, skip = _names(only), _names(skip)
     rules = select(only, skip)
-    required = _required(require, rules)
+    required = required_names(require, rules)
     sources = sum(
         1 for given in (demo, bundle is not None, site is not None or epo_dir is not None) if given
     )
@@ -247,7 +271,7 @@ def _names(values: list[str] | None) -> list[str] | None:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
 
 
-def _required(values: list[str] | None, rules: Sequence[type[Rule]]) -> tuple[str, ...] | None:
+def required_names(values: list[str] | None, rules: Sequence[type[Rule]]) -> tuple[str, ...] | None:
     """--require's names, checked: rule ids that run, evidence kinds, or `none`."""
     from epodc_diag.checker import KIND_NAMES
     from epodc_diag.rules.registry import BY_ID

@@ -21,7 +21,7 @@ from epodc_diag.cli.common import (
     locate,
     state,
 )
-from epodc_diag.cli.history import WatchOption, repeat
+from epodc_diag.cli.history import Watched, WatchOption, repeat
 from epodc_diag.config import MAX_TIMEOUT, MAX_TOTAL_TIMEOUT
 from epodc_diag.errors import InputError, UsageError
 
@@ -217,13 +217,18 @@ def queue_command(
     """Requests in the DC work queue by type (KB87143), expired ones still queued, per-handler load."""
     from epodc_diag.db.reports import queue_report
 
-    def once() -> int:
+    def once() -> Watched:
         with database_session(ctx, db, site, epo_dir) as session:
             report = queue_report(session)
         _emit(report, output, "queue")
-        return report.exit_code
+        numbers: dict[str, float] = {
+            "queue": report.total,
+            "expired-but-queued": report.stale_expired_queued,
+        }
+        numbers |= {f"type {name}": count for name, count in report.by_type}
+        return report.exit_code, numbers
 
-    raise typer.Exit(once() if watch is None else repeat(once, watch))
+    raise typer.Exit(once()[0] if watch is None else repeat(once, watch, "diag queue"))
 
 
 @app.command("cleanup", short_help="Whether the dbcleanup task runs (KB87143 Example 2).")
@@ -238,13 +243,19 @@ def cleanup_command(
     """When the dbcleanup task runs next (KB87143 Example 2), whether it is overdue, and the data table."""
     from epodc_diag.db.reports import cleanup_report
 
-    def once() -> int:
+    def once() -> Watched:
         with database_session(ctx, db, site, epo_dir) as session:
             report = cleanup_report(session)
         _emit(report, output, "cleanup")
-        return report.exit_code
+        overdue = report.overdue_by.total_seconds() / 60 if report.overdue_by else 0.0
+        numbers: dict[str, float] = {
+            "expired-but-queued": report.stale_expired_queued,
+            "data rows": report.data_rows,
+            "overdue min": round(overdue, 1),
+        }
+        return report.exit_code, numbers
 
-    raise typer.Exit(once() if watch is None else repeat(once, watch))
+    raise typer.Exit(once()[0] if watch is None else repeat(once, watch, "diag cleanup"))
 
 
 def _emit(

@@ -8,13 +8,24 @@ import io
 import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from epodc_diag.cli.common import echo_text, state
+from epodc_diag.cli.common import (
+    DbOption,
+    EpoDirOption,
+    IniOption,
+    NetworkMode,
+    NetworkOption,
+    SiteOption,
+    echo_text,
+    finite_number,
+    state,
+)
 from epodc_diag.errors import UsageError
 
 if TYPE_CHECKING:
@@ -43,9 +54,16 @@ def _today() -> date:
 # ------------------------------------------------------------------ epodc check's part
 
 
-def add_suppression(ctx: typer.Context, rule: str, reason: str | None, expires: str | None) -> None:
-    """`epodc check --suppress ID --reason ... --expires 30d`: append the entry to the config
-    file the settings come from, then let the check read it back like any other."""
+def add_suppression(
+    ctx: typer.Context,
+    rule: str,
+    reason: str | None,
+    expires: str | None,
+    scope: dict[str, str | None] | None = None,
+) -> None:
+    """`epodc check --suppress ID --reason ... --expires 30d [--suppress-handler AH]`: append the
+    entry to the config file the settings come from, then let the check read it back like any
+    other. `scope` narrows it: target, handler, client (see history.suppress)."""
     from epodc_diag.config import find_config
     from epodc_diag.history.suppress import add_to_config, entry_text, parse_expires
     from epodc_diag.rules.registry import BY_ID
@@ -54,6 +72,13 @@ def add_suppression(ctx: typer.Context, rule: str, reason: str | None, expires: 
         raise UsageError(f"--suppress: unknown rule '{rule}' (see `epodc check --list-rules`)")
     if not reason or not reason.strip():
         raise UsageError('--suppress needs --reason "why this is acceptable for now"')
+    narrowed: dict[str, str] = {}
+    for key, value in (scope or {}).items():
+        if value is None:
+            continue
+        if not value.strip():
+            raise UsageError(f"--suppress-{key}: give the {key} the entry is about")
+        narrowed[key] = value.strip()
     root = state(ctx)
     path = find_config(root.config_path)
     if path is None:
@@ -62,11 +87,12 @@ def add_suppression(ctx: typer.Context, rule: str, reason: str | None, expires: 
         )
     today = _today()
     until = parse_expires(expires, today) if expires is not None else None
-    add_to_config(path, entry_text(rule, reason.strip(), until, {}, today))
+    add_to_config(path, entry_text(rule, reason.strip(), until, narrowed, today))
     root.config_path = path
     root._settings = None  # read the file again, with the new entry
     when = f"until {until.isoformat()}" if until else "with no expiry date (it will be flagged)"
-    typer.echo(f"epodc: {rule} suppressed {when} in {path}", err=True)
+    where = "".join(f", {key} {value}" for key, value in narrowed.items())
+    typer.echo(f"epodc: {rule}{where} suppressed {when} in {path}", err=True)
 
 
 def history_key(located: Site | None) -> str | None:
@@ -121,6 +147,12 @@ app = typer.Typer(
     help="The runs `epodc check` recorded: list them, show one, compare two.",
     no_args_is_help=True,
 )
+
+
+# The JSON documents of `epodc history` (docs/history.schema.json).
+LIST_SCHEMA = "epodc.history/1"
+RUN_SCHEMA = "epodc.history-run/1"
+DIFF_SCHEMA = "epodc.history-diff/1"
 
 
 class ListFormat(str, enum.Enum):
@@ -204,7 +236,7 @@ def list_command(
     if target:
         runs = [r for r in runs if target.lower() in r.target.lower()]
     if output is ListFormat.json:
-        document = {"schema": "epodc.history/1", "runs": [r.to_dict() for r in runs]}
+        document = {"schema": LIST_SCHEMA, "runs": [r.to_dict() for r in runs]}
         echo_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return
     if output is ListFormat.csv:
@@ -291,7 +323,8 @@ def show_command(
     with store:
         run = _run(store, run_ref)
     if output is RunFormat.json:
-        echo_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        document = {"schema": RUN_SCHEMA, **run.to_dict()}
+        echo_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return
     lines = [
         f"run {run.id}: {run.status.upper()} ({_counts(run)})",
@@ -335,9 +368,11 @@ def diff_command(
         a, b = _run(store, older), _run(store, newer)
     changes, metrics = diff_runs(a, b)
     if output is RunFormat.json:
+        outline = ("checks", "metrics")  # the diff's own metrics say what moved
         document = {
-            "from": a.to_dict() | {"checks": None, "metrics": None},
-            "to": b.to_dict() | {"checks": None, "metrics": None},
+            "schema": DIFF_SCHEMA,
+            "from": {k: v for k, v in a.to_dict().items() if k not in outline},
+            "to": {k: v for k, v in b.to_dict().items() if k not in outline},
             "findings": [c.to_dict() for c in changes],
             "metrics": [m.to_dict() for m in metrics],
         }
@@ -356,93 +391,139 @@ WatchOption = Annotated[
     Optional[float],
     typer.Option(
         "--watch",
-        help="Run again every SECONDS until Ctrl-C: redrawn on a terminal, one report after "
-        "another (each after a time line) when piped.",
+        help="Run again every SECONDS until Ctrl-C, which prints how the numbers moved: "
+        "redrawn on a terminal with the changes since the start, one report after another "
+        "(each after a time line) when piped.",
         min=0.2,
         max=3600,
+        callback=finite_number,
     ),
 ]
 
 
-def repeat(once: Callable[[], int], seconds: float) -> int:
-    """`--watch SECONDS`: `once()` again and again; Ctrl-C ends it (as an interruption)."""
+Watched = tuple[int, dict[str, float]]  # a report's exit code and the numbers it watches
+
+
+def repeat(once: Callable[[], Watched], seconds: float, name: str) -> int:
+    """`--watch SECONDS`: `once()` again and again until Ctrl-C, which ends it (as an
+    interruption) after a summary of how the watched numbers moved. On a terminal each report
+    replaces the last, with a line of the changes since the start; piped, each report follows a
+    time line, unchanged (a script reads the same format every time)."""
     import sys
     import time
 
-    while True:
-        if sys.stdout.isatty():
-            typer.echo("\x1b[H\x1b[2J", nl=False)
-        else:
-            typer.echo(f"-- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')} UTC")
-        once()
-        sys.stdout.flush()
-        time.sleep(seconds)
+    from epodc_diag.history.watch import change_line, number_summary
+    from epodc_diag.render.report import EXIT_NAMES
+
+    on_terminal = sys.stdout.isatty()
+    started = datetime.now(timezone.utc)
+    first: dict[str, float] | None = None
+    numbers: dict[str, float] = {}
+    code = 3
+    try:
+        while True:
+            if on_terminal:
+                typer.echo("\x1b[H\x1b[2J", nl=False)
+            else:
+                typer.echo(f"-- {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')} UTC")
+            code, numbers = once()
+            if first is None:
+                first = numbers
+            if on_terminal:
+                echo_text(f"since {started.strftime('%H:%M:%S')}: {change_line(first, numbers)}\n")
+            sys.stdout.flush()
+            time.sleep(seconds)
+    except KeyboardInterrupt:
+        span = datetime.now(timezone.utc) - started
+        moved = number_summary(first or {}, numbers, span) if first is not None else "nothing read"
+        echo_text(f"epodc {name} --watch: {moved}; now {EXIT_NAMES[code]}\n")
+        raise
 
 
 def watch_command(
     ctx: typer.Context,
-    site: Annotated[
-        Optional[Path],
+    site: SiteOption = None,
+    epo_dir: EpoDirOption = None,
+    db: DbOption = None,
+    ini: IniOption = None,
+    network: NetworkOption = NetworkMode.auto,
+    logs: Annotated[
+        Optional[list[str]],
         typer.Option(
-            "--site",
-            help="A simulated site folder (from `epodc engine simulate`).",
-            file_okay=False,
+            "--logs", help="Log files or folders to read instead of the site's (repeatable)."
         ),
     ] = None,
-    epo_dir: Annotated[
-        Optional[Path],
-        typer.Option("--epo-dir", help="The ePO install folder (default: found).", file_okay=False),
-    ] = None,
-    db: Annotated[
-        Optional[str], typer.Option("--db", help="Database URL, as for `epodc check`.")
+    require: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--require",
+            help="Checks that must be ok (or a finding) for an OK, as for `epodc check`.",
+        ),
     ] = None,
     interval: Annotated[
         float,
-        typer.Option("--interval", "-n", help="Seconds between checks.", min=0.2, max=3600),
+        typer.Option(
+            "--interval",
+            "-n",
+            help="Seconds between checks.",
+            min=0.2,
+            max=3600,
+            callback=finite_number,
+        ),
     ] = 5.0,
     until_healthy: Annotated[
         bool,
-        typer.Option("--until-healthy", help="Stop (exit 0) once every check is ok."),
+        typer.Option(
+            "--until-healthy",
+            help="Stop (exit 0) once the check is OK, as `epodc check` with the same options "
+            "would say (suppressions included).",
+        ),
     ] = False,
     count: Annotated[
         Optional[int],
         typer.Option("--count", help="Stop after this many checks (default: until Ctrl-C).", min=1),
     ] = None,
 ) -> None:
-    """Check again and again while you fix: queue depth, expired-but-queued requests, the
-    cleanup task, each Agent Handler's last attempt and the findings, each with its change
-    since the watch started. Redraws in place on a terminal, one line per check when piped;
-    Ctrl-C stops it with a summary ("queue 412 -> 37 in 6 min; cleanup ran 6 times")."""
+    """Check again and again while you fix: queue depth (in all and by request type),
+    expired-but-queued requests, the cleanup task's last run, each Agent Handler's last attempt,
+    the newest log signature hits and the findings, each with its change since the watch
+    started. Reads the same evidence as `epodc check` with the same options. Redraws in place
+    on a terminal, one line per check when piped; Ctrl-C stops it with a summary ("queue 412 ->
+    37 in 6 min; cleanup ran 6 times")."""
     import sys
     import time
 
     from epodc_diag.checker import run_check
-    from epodc_diag.cli.common import NetworkMode, check_options, describe_target, locate
+    from epodc_diag.cli.check import required_names
+    from epodc_diag.cli.common import check_options, describe_target, locate
     from epodc_diag.history.watch import Watch, snapshot
     from epodc_diag.rules.registry import select
 
-    options = check_options(ctx, db, None, None, NetworkMode.auto)
-    located = locate(ctx, site, epo_dir)
     rules = select(None, None)
+    options = replace(
+        check_options(ctx, db, logs, ini, network), require=required_names(require, rules)
+    )
+    located = locate(ctx, site, epo_dir)
     on_terminal = sys.stdout.isatty()
     watch = Watch()
     try:
         while True:
             result = run_check(located, options, rules, describe_target(located))
+            result = apply_suppressions(ctx, result)
             watch.add(snapshot(result, datetime.now(timezone.utc)))
             if on_terminal:
                 # Home and clear, then the view: the terminal shows one current screen.
-                typer.echo("\x1b[H\x1b[2J" + "\n".join(watch.screen(interval)), nl=True)
+                echo_text("\x1b[H\x1b[2J" + "\n".join(watch.screen(interval)) + "\n")
             else:
-                typer.echo(watch.line())
+                echo_text(watch.line() + "\n")
             sys.stdout.flush()
             healthy = result.exit_code() == 0
             if (until_healthy and healthy) or (count is not None and watch.count >= count):
                 break
             time.sleep(interval)
     except KeyboardInterrupt:
-        typer.echo(("\n" if on_terminal else "") + watch.summary())
+        echo_text(("\n" if on_terminal else "") + watch.summary() + "\n")
         raise
-    typer.echo(watch.summary())
+    echo_text(watch.summary() + "\n")
     if until_healthy and not healthy:
         raise typer.Exit(result.exit_code())

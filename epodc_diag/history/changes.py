@@ -12,10 +12,12 @@ from typing import Any
 from epodc_diag.history.store import Run, RunFinding, format_time
 
 # The metrics the text always shows (the others only when they moved): queue depth,
-# expired-but-queued, report failures to Tomcat, and the cleanup task's lateness.
+# expired-but-queued, report failures to Tomcat (per hour and in all), and the cleanup task's
+# lateness.
 KEY_METRICS = (
     "queue_depth",
     "expired_queued",
+    "tomcat_report_failures_per_hour",
     "tomcat_report_failures",
     "minutes_since_cleanup_run",
     "cleanup_overdue_minutes",
@@ -41,6 +43,7 @@ class FindingChange:
             "change": self.change,
             "first_seen": format_time(self.first_seen) if self.first_seen else None,
             "suppressed": self.suppressed,
+            "summary": self.summary,
         }
 
 
@@ -94,6 +97,7 @@ class HistoryView:
             },
             "findings": [f.to_dict() for f in self.findings],
             "metrics": [m.to_dict() for m in self.metrics],
+            "recovered_from": str(self.recovered_from) if self.recovered_from else None,
         }
 
 

@@ -7,7 +7,7 @@ counts again, with a note saying so; an entry with no expiry is flagged every ti
 because "for now" has a way of becoming "for ever".
 
 Handlers and clients are not separate fields of a finding, so `handler` and `client` match when
-the finding's summary or evidence names them (case-insensitive).
+the finding's summary or evidence names them as a whole name (case-insensitive; see `names`).
 """
 
 from __future__ import annotations
@@ -61,13 +61,21 @@ class Suppression:
             return False
         if self.target and self.target.lower() not in target.lower():
             return False
-        text = " ".join(
-            [finding.summary, *(f"{e.source} {e.detail}" for e in finding.evidence)]
-        ).lower()
-        return all(not name or name.lower() in text for name in (self.handler, self.client))
+        text = " ".join([finding.summary, *(f"{e.source} {e.detail}" for e in finding.evidence)])
+        return all(not name or names(text, name) for name in (self.handler, self.client))
 
     def expired(self, today: date) -> bool:
         return self.expires is not None and today >= self.expires
+
+
+def names(text: str, name: str) -> bool:
+    """Whether `text` names `name` as a whole name (case-insensitive): `EPOAH1` is not named by
+    "EPOAH10", nor `10.0.0.1` by "10.0.0.12"; a host name still matches its FQDN
+    ("epoah01.corp.example") and its log file ("server_EPOAH01.log")."""
+    pattern = (
+        rf"(?<![A-Za-z0-9-])(?<![A-Za-z0-9-]\.){re.escape(name.strip())}(?![A-Za-z0-9-])(?!\.\d)"
+    )
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,7 @@ def apply(result: CheckResult, suppressions: Sequence[Suppression], today: date)
         return result
     kept: list[Finding] = []
     suppressed: list[Suppressed] = []
+    expired: list[Suppressed] = []
     notes: list[str] = list(result.notes)
     for finding in result.findings:
         matching = [s for s in suppressions if s.applies_to(result.target, finding)]
@@ -177,6 +186,9 @@ def apply(result: CheckResult, suppressions: Sequence[Suppression], today: date)
             suppressed.append(Suppressed(finding, entry))
             continue
         kept.append(finding)
+        if matching:
+            # The entry that ended last is the one the finding came back from.
+            expired.append(Suppressed(finding, max(matching, key=lambda s: s.expires or date.min)))
         for s in matching:
             assert s.expires is not None
             notes.append(
@@ -189,7 +201,13 @@ def apply(result: CheckResult, suppressions: Sequence[Suppression], today: date)
                 f"{s.rule}: suppressed with no expiry date ({s.where}); add expires = "
                 "<date> so it is reviewed"
             )
-    return replace(result, findings=tuple(kept), suppressed=tuple(suppressed), notes=tuple(notes))
+    return replace(
+        result,
+        findings=tuple(kept),
+        suppressed=tuple(suppressed),
+        expired_suppressions=tuple(expired),
+        notes=tuple(notes),
+    )
 
 
 def _toml_string(text: str) -> str:
@@ -215,12 +233,20 @@ def entry_text(
 
 
 def add_to_config(path: Path, entry: str) -> None:
-    """Append one `[[suppress]]` entry, keeping everything already in the file (comments, order,
-    line endings). The new text is parsed first, so a file that would not load is never written."""
+    """Add one `[[suppress]]` entry at the end, keeping everything already in the file (comments,
+    order, line endings, a byte-order mark). The new text is parsed first, so a file that would
+    not load is never written; the file is replaced in one step (a reader, or a check starting
+    at the same moment, sees the old file or the new one, never half of it), keeping its mode."""
     from epodc_diag.config import MAX_CONFIG_BYTES
     from epodc_diag.fileio import read_regular_file
+    from epodc_diag.outputs import write_output
 
-    raw = read_regular_file(path, what="config file", max_bytes=MAX_CONFIG_BYTES, error=ConfigError)
+    def read() -> bytes:
+        return read_regular_file(
+            path, what="config file", max_bytes=MAX_CONFIG_BYTES, error=ConfigError
+        )
+
+    raw = read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -234,8 +260,7 @@ def add_to_config(path: Path, entry: str) -> None:
         raise ConfigError(
             f"{path}: cannot add a [[suppress]] entry to this file ({exc}); add it by hand"
         ) from None
-    try:
-        with path.open("ab") as handle:
-            handle.write(addition.encode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
+    if read() != raw:
+        # Someone saved the file while this entry was being made: never write over their edit.
+        raise ConfigError(f"{path} changed while the entry was being added; run the command again")
+    write_output(path, raw + addition.encode("utf-8"), replace=True, what="config file")

@@ -65,6 +65,20 @@ def _tomcat_failures(result: CheckResult, code: int) -> list[Sample]:
     return [] if logs is None else _one(logs.count("kb-mcupload-12029"))
 
 
+def _failures_per_hour(result: CheckResult, code: int) -> list[Sample]:
+    logs = result.evidence.logs
+    if logs is None or logs.handler_span_seconds < 60:
+        return []
+    return _one(round(logs.count("kb-mcupload-12029") * 3600 / logs.handler_span_seconds, 1))
+
+
+def _by_type(result: CheckResult, code: int) -> list[Sample]:
+    db = result.evidence.db
+    if db is None:
+        return []
+    return [((("type", name),), float(count)) for name, count in db.queue_by_type]
+
+
 def _per_handler(read: Callable[..., float | None]) -> Callable[[CheckResult, int], list[Sample]]:
     def samples(result: CheckResult, code: int) -> list[Sample]:
         db = result.evidence.db
@@ -235,6 +249,20 @@ PROMETHEUS_METRICS: tuple[PromMetric, ...] = (
         source="logs",
     ),
     PromMetric(
+        "epodc_tomcat_report_failures_per_hour",
+        "epodc_tomcat_report_failures per hour of the Agent Handler logs read (from their first "
+        "line to their last; absent for less than a minute of log).",
+        _failures_per_hour,
+        source="logs",
+    ),
+    PromMetric(
+        "epodc_queue_requests",
+        "Data-channel requests queued, by request type (the KB87143 count of request types).",
+        _by_type,
+        labels=("type",),
+        source="database",
+    ),
+    PromMetric(
         "epodc_handler_queued_attempts",
         "Queued requests each Agent Handler has attempted to deliver.",
         _per_handler(lambda db, h: h.attempts),
@@ -350,6 +378,12 @@ def perfdata_catalog() -> tuple[PerfData, ...]:
         ),
         PerfData(
             "tomcat_report_failures", "tomcat_report_failures", "", "KB Example 1 failure lines"
+        ),
+        PerfData(
+            "tomcat_report_failures_per_hour",
+            "tomcat_report_failures_per_hour",
+            "",
+            "KB Example 1 failure lines per hour of handler log",
         ),
         PerfData("findings_critical", "findings_critical", "", "critical findings"),
         PerfData("findings_warning", "findings_warning", "", "warning findings"),

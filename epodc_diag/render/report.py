@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from epodc_diag import __version__
 from epodc_diag.checker import COLLECTOR_TITLES, CheckResult
@@ -21,6 +21,9 @@ from epodc_diag.evidence import EVIDENCE_NAMES, to_dict
 from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
 from epodc_diag.secrets import scrub_json_value, scrub_secrets
+
+if TYPE_CHECKING:
+    from epodc_diag.history.suppress import Suppressed
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -143,6 +146,10 @@ def metrics(result: CheckResult) -> dict[str, float]:
         if logs.cleanup_since_last_seconds is not None:
             out["minutes_since_cleanup_run"] = round(logs.cleanup_since_last_seconds / 60, 1)
         out["tomcat_report_failures"] = logs.count("kb-mcupload-12029")
+        if logs.handler_span_seconds >= 60:  # a shorter window makes no meaningful rate
+            out["tomcat_report_failures_per_hour"] = round(
+                out["tomcat_report_failures"] * 3600 / logs.handler_span_seconds, 1
+            )
     out["findings_critical"] = sum(1 for f in result.findings if f.severity == Severity.critical)
     out["findings_warning"] = sum(1 for f in result.findings if f.severity == Severity.warning)
     out["findings_suppressed"] = len(result.suppressed)  # shown, not counted in the status
@@ -213,29 +220,35 @@ def report_dict(result: CheckResult, fail_on: str) -> dict[str, Any]:
     }
 
 
-def time_dict(result: CheckResult) -> dict[str, Any]:
-    """The suppressed findings, the notes about suppressions, and the change since the last
-    run (null when the run was not recorded)."""
+def _suppression_dict(s: Suppressed) -> dict[str, Any]:
+    entry = s.suppression
     return {
-        "suppressed": [
-            {
-                "id": s.finding.id,
-                "severity": Severity(s.finding.severity).value,
-                "title": s.finding.title,
-                "summary": s.finding.summary,
-                "reason": s.suppression.reason,
-                "expires": s.suppression.expires.isoformat() if s.suppression.expires else None,
-                "scope": {
-                    k: v
-                    for k, v in (
-                        ("target", s.suppression.target),
-                        ("handler", s.suppression.handler),
-                        ("client", s.suppression.client),
-                    )
-                    if v
-                },
-            }
-            for s in result.suppressed
+        "id": s.finding.id,
+        "severity": Severity(s.finding.severity).value,
+        "title": s.finding.title,
+        "summary": s.finding.summary,
+        "reason": entry.reason,
+        "expires": entry.expires.isoformat() if entry.expires else None,
+        "scope": {
+            k: v
+            for k, v in (
+                ("target", entry.target),
+                ("handler", entry.handler),
+                ("client", entry.client),
+            )
+            if v
+        },
+    }
+
+
+def time_dict(result: CheckResult) -> dict[str, Any]:
+    """The suppressed findings, the findings whose suppression expired, the notes about
+    suppressions, and the change since the last run (null when the run was not recorded)."""
+    return {
+        "suppressed": [_suppression_dict(s) for s in result.suppressed],
+        "suppression_expired": [
+            _suppression_dict(s) | {"entry": s.suppression.where}
+            for s in result.expired_suppressions
         ],
         "notes": list(result.notes),
         "history": result.history.to_dict() if result.history is not None else None,

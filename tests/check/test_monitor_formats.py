@@ -67,6 +67,10 @@ def test_prometheus_series_follow_the_conventions_and_are_documented(broken_site
     assert handlers["EPOAH01"] > 1800 > handlers["EPOSRV02"], handlers
     overdue = families["epodc_cleanup_overdue_seconds"].samples[0].value
     assert overdue > 300, overdue
+    # per request type: the types add up to the queue's depth
+    by_type = families["epodc_queue_requests"].samples
+    assert len(by_type) >= 2 and all(s.labels["type"] for s in by_type)
+    assert sum(s.value for s in by_type) == families["epodc_queue_depth"].samples[0].value
 
 
 def test_prometheus_leaves_out_what_it_did_not_read(tmp_path: Path) -> None:

@@ -328,3 +328,162 @@ def test_sparkline_shape() -> None:
     assert sparkline([0, 5, 10]) == "▁▅█"
     assert sparkline([3, 3, 3]) == "▁▁▁"
     assert sparkline([10, 0], ascii_only=True) == "#_"
+
+
+HISTORY_SCHEMA = json.loads((REPO / "docs" / "history.schema.json").read_text(encoding="utf-8"))
+
+
+def history_json(*args: str) -> dict[str, Any]:
+    done = run_epodc("history", *args, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    jsonschema.validate(document, HISTORY_SCHEMA)
+    return document
+
+
+@pytest.mark.slow
+def test_a_fault_suppressed_then_expired_then_repaired(tmp_path: Path) -> None:
+    """One site through a fault, a suppression of it, the suppression's expiry and the repair:
+    each run's report and the history say which it was, and every document fits its schema."""
+    site = tmp_path / "site"
+    simulate(site, "cleanup-stalled")
+    cfg = tmp_path / "epodc.toml"
+    today = datetime.now(timezone.utc).date()
+
+    def entry(expires: str) -> None:
+        cfg.write_text(
+            '# change window\n[[suppress]]\nrule = "cleanup-stalled"\nreason = "CHG-9"\n'
+            f"expires = {expires}\n",
+            encoding="utf-8",
+        )
+
+    env = {"EPODC_CONFIG": str(cfg)}
+    entry((today + timedelta(days=1)).isoformat())
+    live = check_json(site, env=env)
+    assert live["status"] == "ok" and live["findings"] == []
+    assert [s["id"] for s in live["suppressed"]] == ["cleanup-stalled"]
+    assert live["suppression_expired"] == []
+    assert changes(live)["cleanup-stalled"]["change"] == "new"
+    assert changes(live)["cleanup-stalled"]["suppressed"] is True
+    depth = live["metrics"]["queue_depth"]
+
+    entry(today.isoformat())  # the day it expires: it no longer applies
+    expired = check_json(site, env=env)
+    assert expired["status"] == "critical" and expired["suppressed"] == []
+    assert [f["id"] for f in expired["findings"]] == ["cleanup-stalled"]
+    assert expired["suppression_expired"] == [
+        {
+            "id": "cleanup-stalled",
+            "severity": "critical",
+            "title": expired["findings"][0]["title"],
+            "summary": expired["findings"][0]["summary"],
+            "reason": "CHG-9",
+            "expires": today.isoformat(),
+            "scope": {},
+            "entry": "[[suppress]] entry 1",
+        }
+    ]
+    assert expired["notes"][0].startswith(f"cleanup-stalled: its suppression expired on {today}")
+    back = changes(expired)["cleanup-stalled"]
+    assert back["change"] == "ongoing" and back["suppressed"] is False
+    # Ongoing since the run that first saw it, suppressed or not.
+    assert back["first_seen"] == expired["history"]["previous_run"]["recorded_at"]
+
+    simulate(site, "healthy")  # the repair
+    repaired = check_json(site, env=env)
+    assert repaired["status"] == "ok" and repaired["suppression_expired"] == []
+    assert changes(repaired)["cleanup-stalled"]["change"] == "resolved"
+    queue = metric(repaired, "queue_depth")
+    assert (queue["previous"], queue["value"], queue["delta"]) == (depth, 0, -depth)
+    assert queue["series"] == [depth, depth, 0]
+
+    markdown = run_epodc("check", "--site", str(site), "--format", "markdown", env=env).stdout
+    # The fourth run, healthy after healthy: markdown carries the same block as text.
+    assert "\nSince the last run (" in markdown and "3 earlier runs recorded" in markdown
+    assert "\n  no findings then or now\n" in markdown
+    assert re.search(r"\n  queue_depth +0 → 0 \(no change\) +\S+\n", markdown), markdown
+
+    runs = history_json("list")["runs"][:3]
+    assert [(r["status"], r["critical"], r["suppressed"]) for r in runs] == [
+        ("ok", 0, 1),
+        ("critical", 1, 0),
+        ("ok", 0, 0),
+    ]
+    first = history_json("show", str(runs[0]["id"]))
+    assert first["schema"] == "epodc.history-run/1"
+    assert [(f["id"], f["suppressed"]) for f in first["findings"]] == [("cleanup-stalled", True)]
+    assert first["metrics"]["queue_depth"] == depth
+    diff = history_json("diff", str(runs[0]["id"]), str(runs[2]["id"]))
+    assert diff["schema"] == "epodc.history-diff/1"
+    assert [(c["id"], c["change"]) for c in diff["findings"]] == [("cleanup-stalled", "resolved")]
+    assert next(m for m in diff["metrics"] if m["name"] == "queue_depth")["delta"] == -depth
+
+
+def test_the_schemas_reject_what_the_commands_never_write() -> None:
+    """The schemas can fail: an unknown field, a change that is not new/ongoing/resolved, or a
+    history document without its schema name are each refused."""
+    run = {
+        "id": 1,
+        "target": "simulated site /x",
+        "recorded_at": "2026-11-28T06:00:00Z",
+        "evaluated_at": None,
+        "epodc_version": "1",
+        "status": "ok",
+        "exit_code": 0,
+        "critical": 0,
+        "warning": 0,
+        "info": 0,
+        "suppressed": 0,
+        "findings": [],
+        "checks": {"cleanup-stalled": "ok"},
+        "metrics": {"queue_depth": 0},
+    }
+    jsonschema.validate({"schema": "epodc.history/1", "runs": [run]}, HISTORY_SCHEMA)
+    jsonschema.validate({"schema": "epodc.history-run/1", **run}, HISTORY_SCHEMA)
+    for bad in (
+        {"runs": [run]},
+        {"schema": "epodc.history/1", "runs": [run | {"colour": "red"}]},
+        {"schema": "epodc.history-run/1", **run, "extra": 1},
+        {"schema": "epodc.history-run/1", **run, "checks": {"x": "fine"}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, HISTORY_SCHEMA)
+    history = SCHEMA["properties"]["history"]
+    change = {
+        "id": "x",
+        "severity": "critical",
+        "change": "new",
+        "first_seen": None,
+        "suppressed": False,
+        "summary": "",
+    }
+    document = {
+        "file": "h.sqlite",
+        "run_id": 2,
+        "runs_before": 1,
+        "previous_run": None,
+        "findings": [change],
+        "metrics": [],
+        "recovered_from": None,
+    }
+    jsonschema.validate(document, history)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document | {"findings": [change | {"change": "gone"}]}, history)
+
+
+def test_report_failures_per_hour_with_its_previous_value_and_delta(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    simulate(site, "tomcat-unreachable")
+    broken = check_json(site)
+    logs = broken["evidence"]["logs"]
+    failures = broken["metrics"]["tomcat_report_failures"]
+    assert failures > 0 and logs["handler_span_seconds"] > 3600
+    rate = round(failures * 3600 / logs["handler_span_seconds"], 1)
+    assert broken["metrics"]["tomcat_report_failures_per_hour"] == rate
+
+    simulate(site, "healthy")  # the application server answers again
+    fixed = check_json(site)
+    per_hour = metric(fixed, "tomcat_report_failures_per_hour")
+    assert (per_hour["previous"], per_hour["value"], per_hour["delta"]) == (rate, 0, -rate)
+    text = run_epodc("check", "--site", str(site)).stdout
+    assert re.search(r"\n  tomcat_report_failures_per_hour +0 → 0 \(no change\)", text), text

@@ -239,3 +239,103 @@ def test_parse_expires() -> None:
     for bad in ("0d", "2026-11-28", "tomorrow", "-3d"):
         with pytest.raises(UsageError):
             parse_expires(bad, today)
+
+
+@pytest.mark.slow
+def test_check_suppress_writes_a_scoped_entry_that_matches_whole_names(
+    tmp_path: Path, make_site: SiteFactory
+) -> None:
+    site = make_site("handler-down")  # handler-stale: Agent Handler EPOAH01 stopped
+    cfg = tmp_path / "epodc.toml"
+    cfg.write_text("# ours\n", encoding="utf-8")
+
+    def suppress(*scope: str) -> Any:
+        return run_epodc(
+            *("--config", str(cfg), "check", "--site", str(site), "--format", "json"),
+            *("--suppress", "handler-stale", "--reason", "AH rebuild", "--expires", "7d"),
+            *scope,
+        )
+
+    def counted(done: Any) -> bool:
+        report = json.loads(done.stdout)
+        return report["suppressed"] == [] and "handler-stale" in [
+            f["id"] for f in report["findings"]
+        ]
+
+    # A prefix of the handler's name is another handler: the finding still counts.
+    done = suppress("--suppress-handler", "EPOAH0")
+    assert done.returncode == 1 and counted(done), done.stderr
+    assert tomllib.loads(cfg.read_text(encoding="utf-8"))["suppress"][0]["handler"] == "EPOAH0"
+    # Another target: still counts.
+    done = suppress("--suppress-target", "some-other-server", "--suppress-handler", "EPOAH01")
+    assert done.returncode == 1 and counted(done)
+    # The handler itself, on this target (any case): suppressed, and said so on stderr.
+    done = suppress("--suppress-target", str(site), "--suppress-handler", "epoah01")
+    assert done.returncode == 0, done.stdout
+    assert done.stderr.startswith(
+        f"epodc: handler-stale, target {site}, handler epoah01 suppressed until "
+    )
+    report = json.loads(done.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert report["suppressed"][0]["scope"] == {"target": str(site), "handler": "epoah01"}
+    entries = tomllib.loads(cfg.read_text(encoding="utf-8"))["suppress"]
+    assert [e.get("target") for e in entries] == [None, "some-other-server", str(site)]
+    assert cfg.read_text(encoding="utf-8").startswith("# ours\n")
+    # A client scope is written the same way.
+    suppress("--suppress-client", "VDI-00055")
+    assert tomllib.loads(cfg.read_text(encoding="utf-8"))["suppress"][3]["client"] == "VDI-00055"
+
+
+def test_check_suppress_replaces_the_config_file_in_one_step(
+    tmp_path: Path, make_site: SiteFactory
+) -> None:
+    """The config is written whole to a new file that takes its name (never appended in place,
+    where a crash or a reader would see half an entry); its mode and a symbolic link to it
+    are kept."""
+    site = make_site("cleanup-stalled")
+    real = tmp_path / "settings" / "epodc.toml"
+    real.parent.mkdir()
+    original = "\ufeff# ours, with a byte-order mark\n[network]\nport = 8444\n"
+    real.write_text(original, encoding="utf-8")
+    real.chmod(0o640)
+    link = tmp_path / "epodc.toml"
+    link.symlink_to(real)
+    inode = real.stat().st_ino
+    done = run_epodc(
+        *("--config", str(link), "check", "--site", str(site), "--no-history"),
+        *("--suppress", "cleanup-stalled", "--reason", "CHG-1", "--expires", "3d"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert real.stat().st_ino != inode  # a new file took the name
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert real.read_text(encoding="utf-8").startswith(original)
+    assert sorted(p.name for p in real.parent.iterdir()) == ["epodc.toml"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--suppress-handler", "AH1"), "go with --suppress"),
+        (("--suppress", "cleanup-stalled", "--reason", "x", "--suppress-client", " "), "client"),
+    ],
+)
+def test_check_suppress_scope_bad_input(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    cfg = config(tmp_path, "# empty\n")
+    done = run_epodc("--config", str(cfg), "check", "--demo", *args)
+    assert done.returncode == 3 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert cfg.read_text(encoding="utf-8") == "# empty\n"
+
+
+def test_scope_names_match_whole_names() -> None:
+    from epodc_diag.history.suppress import names
+
+    assert names("Agent Handler AH-02 stopped", "ah-02")
+    assert names("server_EPOAH01.log", "EPOAH01")
+    assert names("epoah01.corp.example answered", "EPOAH01")
+    assert not names("Agent Handler EPOAH10 stopped", "EPOAH1")
+    assert not names("client 10.0.0.12", "10.0.0.1")
+    assert not names("client 110.0.0.1", "10.0.0.1")
