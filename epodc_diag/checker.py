@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from epodc_diag import limits
+from epodc_diag.db.params import derived_params
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
     ClockFacts,
@@ -189,8 +189,7 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         if managed is None:  # queue_report reads it only when some request has no retries left
             managed = int(session.run("managed_nodes").rows[0][0] or 0)
         stalled = session.run(
-            "queue_stalled_attempts",
-            {"now": now, "stalled_before": now - limits.current().stalled_attempt},
+            "queue_stalled_attempts", derived_params(now, ("now", "stalled_before"))
         ).dicts()[0]
         skipped = list(queue.skipped) + list(cleanup.skipped)
         updates: dict[Any, Any] = {}

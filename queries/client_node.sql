@@ -2,7 +2,7 @@
 -- summary: The managed systems with this name, as EPOLeafNode records them (duplicates included).
 -- source: epodc; EPOLeafNode columns documented by KB87143.
 -- parameters:
---   client_name  the system's NodeName (compared case-insensitively, as SQL Server does)
+--   client_name [text]  the system's NodeName (compared case-insensitively, as SQL Server does)
 -- columns: NodeID, ClientName, AgentGUID
 SELECT
     ELN.AutoID AS NodeID,

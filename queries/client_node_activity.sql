@@ -2,7 +2,7 @@
 -- summary: A managed system's last agent-server communication and agent version.
 -- source: epodc. LastUpdate and AgentVersion are not documented by the KB, so epodc probes first.
 -- parameters:
---   node_id  the system's EPOLeafNode.AutoID
+--   node_id [int]  the system's EPOLeafNode.AutoID
 -- columns: LastUpdate, AgentVersion
 -- requires: EPOLeafNode.LastUpdate, EPOLeafNode.AgentVersion
 SELECT

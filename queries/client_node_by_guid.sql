@@ -2,8 +2,8 @@
 -- summary: The managed system with this agent GUID (as masvc logs and the ePO console show it).
 -- source: epodc; EPOLeafNode columns documented by KB87143.
 -- parameters:
---   agent_guid       the GUID with braces, {XXXXXXXX-...}
---   agent_guid_bare  the same GUID without braces (some databases store it so)
+--   agent_guid [text]  the GUID with braces, {XXXXXXXX-...}
+--   agent_guid_bare [text]  the same GUID without braces (some databases store it so)
 -- columns: NodeID, ClientName, AgentGUID
 SELECT
     ELN.AutoID AS NodeID,

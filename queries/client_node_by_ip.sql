@@ -2,7 +2,7 @@
 -- summary: The managed systems whose agent last reported this IP address.
 -- source: epodc. IPAddress is not documented for EPOLeafNode, so epodc probes for it first.
 -- parameters:
---   ip_address  the address as the agent reports it (10.0.0.5)
+--   ip_address [text]  the address as the agent reports it (10.0.0.5)
 -- columns: NodeID, ClientName, AgentGUID
 -- requires: EPOLeafNode.IPAddress
 SELECT

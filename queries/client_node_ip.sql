@@ -2,7 +2,7 @@
 -- summary: The IP address a managed system's agent last reported (the one wake-up calls go to).
 -- source: epodc. IPAddress is not documented for EPOLeafNode, so epodc probes for it first.
 -- parameters:
---   node_id  the system's EPOLeafNode.AutoID
+--   node_id [int]  the system's EPOLeafNode.AutoID
 -- columns: IPAddress
 -- requires: EPOLeafNode.IPAddress
 SELECT ELN.IPAddress AS IPAddress

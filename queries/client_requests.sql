@@ -3,7 +3,7 @@
 -- source: epodc. Like kb_client_handler, but with outer joins: a request no Agent Handler has
 --         attempted yet is missing from the KB's query, and that absence is itself a clue.
 -- parameters:
---   node_id  the system's EPOLeafNode.AutoID (one row of a name that several systems share)
+--   node_id [int]  the system's EPOLeafNode.AutoID (one row of a name that several systems share)
 -- columns: RequestID, DCRequest, RetryDelaySeconds, DCExpireTime, HandlerID, HandlerName,
 --          HandlerIP, DCLastAttemptTime, RetriesRemaining
 SELECT

@@ -3,7 +3,7 @@
 -- source: KB87143, "To display what Agent Handler is processing a data channel request for a
 --         particular client". The client name is bound, never pasted into the text.
 -- parameters:
---   client_name  the system's NodeName (compared case-insensitively, as SQL Server does)
+--   client_name [text]  the system's NodeName (compared case-insensitively, as SQL Server does)
 -- columns: ClientName, AgentGUID, HandlerName, HandlerIP, DCRequest, DCLastAttemptTime,
 --          RetryDelaySeconds, RetriesRemaining, DCExpireTime
 SELECT

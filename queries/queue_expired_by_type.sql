@@ -2,7 +2,7 @@
 -- summary: Requests still queued long after their expire time, by request type.
 -- source: epodc; documented columns only. The cleanup task should have removed every one.
 -- parameters:
---   stale_before  expired before this (now minus two cleanup periods)
+--   stale_before [datetime]  expired before this (now minus two cleanup periods)
 -- columns: DCRequest, ExpiredQueued, EarliestExpireTime
 SELECT
     DCWQ.Source AS DCRequest,

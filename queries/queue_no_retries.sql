@@ -3,7 +3,7 @@
 -- source: epodc; documented columns only. The attempts with no retries left are found first
 --         (few, usually), then their live requests.
 -- parameters:
---   now  the database's current time
+--   now [datetime]  the database's current time
 -- columns: Requests, Clients
 SELECT
     COUNT(*) AS Requests,

@@ -4,8 +4,8 @@
 --         application server looks like this (KB87143 Example 1), and so does the work of a
 --         handler that stopped.
 -- parameters:
---   now             the database's current time
---   stalled_before  attempted before this (now minus 15 minutes: far longer than any retry delay)
+--   now [datetime]  the database's current time
+--   stalled_before [datetime]  attempted before this (now minus 15 minutes: far longer than any retry delay)
 -- columns: Requests, Handlers
 SELECT
     COUNT(*) AS Requests,

@@ -2,8 +2,8 @@
 -- summary: Size of the DC work queue and how many requests are past their expire time.
 -- source: epodc; documented columns only.
 -- parameters:
---   now           the database's current time (its own clock)
---   stale_before  requests that expired before this should have been removed already
+--   now [datetime]  the database's current time (its own clock)
+--   stale_before [datetime]  requests that expired before this should have been removed already
 -- columns: Requests, ExpiredQueued, StaleExpiredQueued, EarliestExpireTime
 SELECT
     COUNT(*) AS Requests,

@@ -3,7 +3,7 @@
 -- source: epodc; documented columns only. Many of these, or old ones, mean no handler is
 --         working the queue.
 -- parameters:
---   now  the database's current time
+--   now [datetime]  the database's current time
 -- columns: Requests, EarliestExpireTime
 SELECT
     COUNT(*) AS Requests,

@@ -132,7 +132,6 @@ def _query_csvs(
     site: Site | None, options: CheckOptions
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """Every catalogue query that needs no client name, as CSV; and the ones that failed."""
-    from epodc_diag import limits
     from epodc_diag.db.catalog import catalog
     from epodc_diag.db.session import QuerySkipped, open_session
     from epodc_diag.errors import EpodcError
@@ -142,12 +141,10 @@ def _query_csvs(
     failed: dict[str, str] = {}
     try:
         with open_session(options.db_url, site, options.database) as session:
+            from epodc_diag.db.params import derived_params
+
             now = session.clock().now
-            params = {
-                "now": now,
-                "stale_before": now - limits.current().lingering_after,
-                "stalled_before": now - limits.current().stalled_attempt,
-            }
+            params: dict[str, Any] = dict(derived_params(now))
             for name, query in catalog().items():
                 if not set(query.parameter_names) <= set(params) or name in ROW_LEVEL_QUERIES:
                     continue  # one system's queries (client_name, node_id, ...), or every row

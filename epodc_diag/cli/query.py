@@ -99,7 +99,7 @@ def run_command(
     """Run one query read-only and print its rows. `now` defaults to the database's own clock."""
     from epodc_diag.db.catalog import get_query
     from epodc_diag.db.connect import ResultLimits
-    from epodc_diag.db.session import QuerySkipped, parse_db_time
+    from epodc_diag.db.session import QuerySkipped
 
     query = get_query(name)
     params: dict[str, object] = dict(_parse_params(param or []))
@@ -110,28 +110,19 @@ def run_command(
             f"(it takes: {', '.join(query.parameter_names) or 'none'})"
         )
     with database_session(ctx, db, site, epo_dir) as session:
-        for pname in query.parameter_names:
-            if pname in params:
-                if pname in ("now", "stale_before") or pname.endswith(
-                    ("_before", "_after", "_time")
-                ):
-                    moment = parse_db_time(params[pname])
-                    if moment is None:
-                        raise UsageError(
-                            f"--param {pname} must be an ISO date and time, got {params[pname]!r}"
-                        )
-                    params[pname] = moment
-                continue
-            from epodc_diag import limits
+        from epodc_diag.db.params import coerce, derived_params
 
-            if pname == "now":
-                params["now"] = session.clock().now
-            elif pname == "stale_before":
-                params["stale_before"] = session.clock().now - limits.current().lingering_after
-            elif pname == "stalled_before":
-                params["stalled_before"] = session.clock().now - limits.current().stalled_attempt
-            else:
+        for pname in query.parameter_names:
+            if pname in params:  # given: read as the type the .sql header declares
+                params[pname] = coerce(
+                    query.name, pname, query.parameter_type(pname), params[pname]
+                )
+        missing = [p for p in query.parameter_names if p not in params]
+        derived = derived_params(session.clock().now, missing) if missing else {}
+        for pname in missing:
+            if pname not in derived:
                 raise UsageError(f"query {query.name} needs --param {pname}=...")
+            params[pname] = derived[pname]
         try:
             result = session.run(
                 query, params, ResultLimits(max_rows=max_rows, option="--max-rows")

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from epodc_diag.db.guard import MAX_SQL_CHARS, NotReadOnlyError, ensure_select, parameter_names
+from epodc_diag.db.params import TYPES
 from epodc_diag.errors import InputError, UsageError
 from epodc_diag.fileio import read_regular_file
 from epodc_diag.resources import query_files
@@ -51,9 +52,17 @@ class Query:
         replacement = " COLLATE NOCASE" if dialect == "sqlite" else ""
         return re.sub(r"\s*/\*nocase\*/", replacement, self.sql)
 
+    # (name, type) for each parameter, from `--   name [type]  description` in the header
+    parameter_types: tuple[tuple[str, str], ...] = ()
+
     @property
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.parameters)
+
+    def parameter_type(self, name: str) -> str:
+        from epodc_diag.db.params import default_type
+
+        return dict(self.parameter_types).get(name) or default_type(name)
 
 
 _HEADER_RE = re.compile(r"^--\s?(?P<key>[a-z_]+):\s*(?P<value>.*)$")
@@ -84,6 +93,7 @@ def parse_query(path: Path, text: str, shipped: bool = True) -> Query:
     lines = text.replace("\r\n", "\n").split("\n")
     fields: dict[str, str] = {}
     params: list[tuple[str, str]] = []
+    types: list[tuple[str, str]] = []
     current = ""
     body_start = 0
     for index, line in enumerate(lines):
@@ -98,7 +108,17 @@ def parse_query(path: Path, text: str, shipped: bool = True) -> Query:
         continuation = line[2:].strip()
         if current == "parameters" and continuation:
             name, _, description = continuation.partition(" ")
-            params.append((name.strip(), description.strip()))
+            description = description.strip()
+            typed = re.match(r"\[(?P<kind>[a-z]+)\]\s*", description)
+            if typed:
+                if typed.group("kind") not in TYPES:
+                    raise InputError(
+                        f"{path}: parameter {name.strip()} has the unknown type "
+                        f"[{typed.group('kind')}] (known: {', '.join(TYPES)})"
+                    )
+                types.append((name.strip(), typed.group("kind")))
+                description = description[typed.end() :]
+            params.append((name.strip(), description))
         elif current and continuation:
             fields[current] = (fields[current] + " " + continuation).strip()
     else:
@@ -129,6 +149,7 @@ def parse_query(path: Path, text: str, shipped: bool = True) -> Query:
         requires=listed("requires"),
         sql=sql,
         path=path,
+        parameter_types=tuple(types),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from epodc_diag import limits
+from epodc_diag.db.params import derived_params
 from epodc_diag.db.session import Clock, DbSession, QuerySkipped, parse_db_time
 from epodc_diag.durations import duration
 from epodc_diag.errors import InputError
@@ -641,10 +642,9 @@ def queue_report(session: DbSession) -> QueueReport:
     session.check_epo_schema()
     clock = session.clock()
     now = clock.now
-    stale = now - limits.current().lingering_after
     counts = session.run("kb_request_counts").rows
     by_type = tuple((str(row[0]), int(row[1])) for row in counts)
-    summary = session.run("queue_summary", {"now": now, "stale_before": stale}).dicts()[0]
+    summary = session.run("queue_summary", derived_params(now, ("now", "stale_before"))).dicts()[0]
     retries = session.run("queue_no_retries", {"now": now}).dicts()[0]
     unattempted = session.run("queue_unattempted", {"now": now}).dicts()[0]
     skipped: list[str] = []
@@ -768,9 +768,7 @@ def cleanup_report(session: DbSession) -> CleanupReport:
         data_oldest = parse_db_time(session.run("data_table_oldest").rows[0][0])
     except QuerySkipped as exc:
         skipped.append(f"age of the oldest EPODataChannelData row: {exc.reason}")
-    summary = session.run(
-        "queue_summary", {"now": now, "stale_before": now - limits.current().lingering_after}
-    ).dicts()[0]
+    summary = session.run("queue_summary", derived_params(now, ("now", "stale_before"))).dicts()[0]
     stale = int(summary["StaleExpiredQueued"] or 0)
     verdicts: list[Verdict] = []
     overdue: timedelta | None = None
