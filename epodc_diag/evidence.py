@@ -61,6 +61,10 @@ class IniEvidence:
     port: int | None = None
     encoding: str = ""
     issues: tuple[str, ...] = ()
+    # who pinned the application server ("--app-server", "epodc.toml [ini] app_server"), if anyone
+    pinned_by: str = ""
+    choice: tuple[str, ...] = ()  # how the host and address were chosen among several
+    alternatives: tuple[str, ...] = ()  # the candidates passed over, each with where and why
 
 
 @dataclass(frozen=True)
