@@ -234,6 +234,7 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
             for h in queue.handlers
         ),
         skipped=tuple(skipped),
+        task_log=queue.task_log,
     )
 
 
