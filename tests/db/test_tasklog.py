@@ -226,7 +226,7 @@ def test_sql_server_statements_are_read_only_selects(tmp_path: Path) -> None:
     )
     with _db(path) as db:
         recorder = _Recorder(db)
-        tables = read_task_log(recorder, NOW, 24.0)  # type: ignore[arg-type]
+        tables = read_task_log(recorder, NOW, 24.0)
     assert tables[0].entries == 1 and tables[0].failed == 1, tables
     assert any("TOP 20000 [When], [Text x] FROM" in s for s in recorder.sql), recorder.sql
     assert all(s.startswith("SELECT ") for s in recorder.sql)
