@@ -86,6 +86,12 @@ class IniEvidence:
     choice: tuple[str, ...] = ()  # how the host and address were chosen among several
     alternatives: tuple[str, ...] = ()  # the candidates passed over, each with where and why
 
+    def named_hosts(self) -> tuple[str, ...]:
+        """Every host and address this evidence names (the chosen ones and the alternatives,
+        written "<what> <value> (...)"), for a bundle's redaction."""
+        passed = tuple(a.split(" ", 2)[1] for a in self.alternatives if a.count(" ") >= 2)
+        return tuple(x for x in (self.host, self.ip, *passed) if x)
+
 
 @dataclass(frozen=True)
 class NetworkFinding:

@@ -297,3 +297,43 @@ def test_check_uses_the_pin_for_dns_and_8444(make_site: SiteFactory, tmp_path: P
         "nowhere.ad.example.org",
     )
     assert wrong.returncode == 2 and "pinned by --app-server" in wrong.stdout
+
+
+def test_a_redacted_bundle_hides_every_host_the_ini_names(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    import zipfile
+
+    site = _handler_site(make_site, tmp_path)
+    out = tmp_path / "b.zip"
+    result = run_epodc(
+        "bundle",
+        "--site",
+        str(site),
+        "--output",
+        str(out),
+        "--redact",
+        "--app-server",
+        "eposrv02.ad.example.org:10.161.0.10",
+    )
+    assert result.returncode in (0, 1, 2), result.stderr
+    with zipfile.ZipFile(out) as bundle:
+        evidence = bundle.read("evidence.json").decode("utf-8")
+    data = json.loads(evidence)
+    assert data["evidence"]["ini"]["pinned_by"] == "--app-server"
+    for name in ("epoah01", "eposrv02", "10.161.0.11", "10.161.0.10"):
+        assert name not in evidence.lower(), name
+
+
+def test_a_pin_lets_the_network_checks_run_without_server_ini(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    site = _handler_site(make_site, tmp_path)
+    (site / "DB" / "server.ini").unlink()
+    args = ["check", "--site", str(site), "--only", "ini-host-unresolved", "-f", "json"]
+    without = json.loads(run_epodc(*args).stdout)
+    assert without["evidence"]["network"] is None
+    pinned = json.loads(run_epodc(*args, "--app-server", "eposrv02.ad.example.org").stdout)
+    network = pinned["evidence"]["network"]
+    assert network["host"] == "eposrv02.ad.example.org" and network["ip"] is None
+    assert pinned["evidence"]["ini"] is None  # server.ini itself was not read: not claimed
