@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from epodc_diag.errors import DatabaseError
@@ -176,14 +176,9 @@ def _read_table(db: Database, names: Sequence[str], now: datetime, since: dateti
             f"(columns: {', '.join(columns)})",
         )
     time_column = min(times, key=_time_rank)  # stable: the table's own order among equals
-    wanted = [time_column, *texts]
-    top, limit = (f"TOP {MAX_ROWS} ", "") if db.dialect == "mssql" else ("", f" LIMIT {MAX_ROWS}")
-    select_list = ", ".join(_quote(c, db.dialect) for c in wanted)
-    rows = db.select(
-        f"SELECT {top}{select_list} FROM {quoted} "
-        f"ORDER BY {_quote(time_column, db.dialect)} DESC{limit}",
-        limits=ResultLimits(max_rows=MAX_ROWS),
-    ).rows
+    index = list(sample.columns).index(time_column)
+    stored = next(row[index] for row in sample.rows if _as_time(row[index], time_column))
+    rows, capped_read = _window_rows(db, quoted, time_column, texts, _bound(stored, since))
     entries = dc = failed = expired = untimed = 0
     newest: datetime | None = None
     oldest_read: datetime | None = None
@@ -205,7 +200,7 @@ def _read_table(db: Database, names: Sequence[str], now: datetime, since: dateti
         expired += said_expired
         if bad and len(examples) < EXAMPLES:
             examples.append((moment.isoformat(sep=" ", timespec="seconds"), text[:200]))
-    capped = len(rows) >= MAX_ROWS and oldest_read is not None and oldest_read >= since
+    capped = capped_read and oldest_read is not None and oldest_read >= since
     return TaskLogTable(
         table,
         time_column,
@@ -219,6 +214,43 @@ def _read_table(db: Database, names: Sequence[str], now: datetime, since: dateti
         newest,
         tuple(examples),
     )
+
+
+def _bound(stored: Any, since: datetime) -> Any:
+    """`since` in the form the column stores its times, so the database can filter (and use an
+    index) before it sorts: a datetime, epoch seconds or milliseconds, or ISO text with the same
+    separator (ISO text compares in time order)."""
+    if isinstance(stored, datetime):
+        return since
+    if isinstance(stored, (int, float)):
+        seconds = since.replace(tzinfo=timezone.utc).timestamp()
+        return seconds * 1000 if stored > 1e11 else seconds
+    separator = "T" if "T" in str(stored)[:11] else " "
+    return since.strftime(f"%Y-%m-%d{separator}%H:%M:%S")
+
+
+def _window_rows(
+    db: Database, quoted: str, time_column: str, texts: Sequence[str], since: Any
+) -> tuple[tuple[tuple[Any, ...], ...], bool]:
+    """The window's rows, newest first: at most MAX_ROWS, fewer when their text is too large to
+    read at once (then the counts are "at least"). The second value: whether rows were left."""
+    from epodc_diag.db.connect import ResultLimits, ResultTooLargeError
+
+    column = _quote(time_column, db.dialect)
+    select_list = ", ".join(_quote(c, db.dialect) for c in (time_column, *texts))
+    for count in (MAX_ROWS, MAX_ROWS // 10, MAX_ROWS // 100):
+        top, limit = (f"TOP {count} ", "") if db.dialect == "mssql" else ("", f" LIMIT {count}")
+        try:
+            rows = db.select(
+                f"SELECT {top}{select_list} FROM {quoted} WHERE {column} >= :since "
+                f"ORDER BY {column} DESC{limit}",
+                {"since": since},
+                limits=ResultLimits(max_rows=count),
+            ).rows
+        except ResultTooLargeError:
+            continue  # long texts: fewer rows, and say the counts are a lower bound
+        return rows, len(rows) >= count
+    raise DatabaseError(f"its entries are too large to read (even {MAX_ROWS // 100} of them)")
 
 
 def read_task_log(db: Database, now: datetime, hours: float) -> tuple[TaskLogTable, ...]:

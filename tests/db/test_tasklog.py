@@ -211,7 +211,7 @@ class _Recorder:
         if plain.startswith("SELECT TOP "):
             count, _, rest = plain[len("SELECT TOP ") :].partition(" ")
             plain = f"SELECT {rest} LIMIT {count}"
-        return self.inner.select(plain)
+        return self.inner.select(plain, params)
 
     def close(self) -> None:
         self.inner.close()
@@ -228,7 +228,10 @@ def test_sql_server_statements_are_read_only_selects(tmp_path: Path) -> None:
         recorder = _Recorder(db)
         tables = read_task_log(recorder, NOW, 24.0)
     assert tables[0].entries == 1 and tables[0].failed == 1, tables
-    assert any("TOP 20000 [When], [Text x] FROM" in s for s in recorder.sql), recorder.sql
+    assert any(
+        "TOP 20000 [When], [Text x] FROM [OrionSchedulerTaskLog] WHERE [When] >= :since" in s
+        for s in recorder.sql
+    ), recorder.sql
     assert all(s.startswith("SELECT ") for s in recorder.sql)
 
 
