@@ -75,7 +75,7 @@ class Alternative:
 
     what: str  # host or address
     candidate: Candidate
-    why: str  # "this machine's own", "under a key of another service", "found after it", "pinned"
+    why: str  # "this machine's own", "under a key of another service", "pinned over it by ..."
 
 
 @dataclass(frozen=True)
@@ -85,13 +85,6 @@ class AppServerPin:
     host: str | None
     ip: str | None
     origin: str  # "--app-server" or "epodc.toml [ini] app_server"
-
-    def __str__(self) -> str:
-        return ":".join(
-            x
-            for x in (self.host or "", f"[{self.ip}]" if self.ip and ":" in self.ip else self.ip)
-            if x
-        )
 
 
 @dataclass(frozen=True)
