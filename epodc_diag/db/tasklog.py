@@ -107,8 +107,37 @@ def _as_time(value: Any, column: str) -> datetime | None:
             return None
         moment = parse_db_time(value)
         return moment if moment is not None and 2000 <= moment.year < 2100 else None
-    if isinstance(value, str) and re.match(r"^\s*\d{4}-\d{1,2}-\d{1,2}", value):
+    if isinstance(value, str) and _ISO_RE.match(value):
         return parse_db_time(value)
+    if isinstance(value, str) and _OTHER_DATE_RE.match(value):
+        return _other_time(value.strip())
+    return None
+
+
+_ISO_RE = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
+_OTHER_DATE_RE = re.compile(r"^\s*(?:\d{4}/\d{1,2}/\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{4})[ T]\d")
+# Text times that are not ISO, as a varchar column may hold them (month first before day first)
+_OTHER_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+)
+
+
+def _other_time(text: str) -> datetime | None:
+    head = re.sub(r"(\d:\d{2}:\d{2})[.,]\d+", r"\1", text)  # fractions of a second
+    for layout in _OTHER_FORMATS:
+        try:
+            return datetime.strptime(head, layout)
+        except ValueError:
+            continue
     return None
 
 
@@ -178,7 +207,12 @@ def _read_table(db: Database, names: Sequence[str], now: datetime, since: dateti
     time_column = min(times, key=_time_rank)  # stable: the table's own order among equals
     index = list(sample.columns).index(time_column)
     stored = next(row[index] for row in sample.rows if _as_time(row[index], time_column))
-    rows, capped_read = _window_rows(db, quoted, time_column, texts, _bound(stored, since))
+    # Only a time the database orders as time (native, a number, ISO text) can be filtered and
+    # sorted there; text like 11/26/2026 is read as it comes and filtered here.
+    orderable = not isinstance(stored, str) or bool(_ISO_RE.match(stored))
+    rows, capped_read = _window_rows(
+        db, quoted, time_column, texts, _bound(stored, since) if orderable else None
+    )
     entries = dc = failed = expired = untimed = 0
     newest: datetime | None = None
     oldest_read: datetime | None = None
@@ -219,7 +253,7 @@ def _read_table(db: Database, names: Sequence[str], now: datetime, since: dateti
 def _bound(stored: Any, since: datetime) -> Any:
     """`since` in the form the column stores its times, so the database can filter (and use an
     index) before it sorts: a datetime, epoch seconds or milliseconds, or ISO text with the same
-    separator (ISO text compares in time order)."""
+    separator (ISO text compares in time order). Only called for such columns."""
     if isinstance(stored, datetime):
         return since
     if isinstance(stored, (int, float)):
@@ -238,13 +272,13 @@ def _window_rows(
 
     column = _quote(time_column, db.dialect)
     select_list = ", ".join(_quote(c, db.dialect) for c in (time_column, *texts))
+    where = f" WHERE {column} >= :since ORDER BY {column} DESC" if since is not None else ""
     for count in (MAX_ROWS, MAX_ROWS // 10, MAX_ROWS // 100):
         top, limit = (f"TOP {count} ", "") if db.dialect == "mssql" else ("", f" LIMIT {count}")
         try:
             rows = db.select(
-                f"SELECT {top}{select_list} FROM {quoted} WHERE {column} >= :since "
-                f"ORDER BY {column} DESC{limit}",
-                {"since": since},
+                f"SELECT {top}{select_list} FROM {quoted}{where}{limit}",
+                {"since": since} if since is not None else {},
                 limits=ResultLimits(max_rows=count),
             ).rows
         except ResultTooLargeError:

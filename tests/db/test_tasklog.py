@@ -153,7 +153,7 @@ def test_held_out_detail_twin_with_epoch_ms_and_a_healthy_log(tmp_path: Path) ->
         ),
         (
             "CREATE TABLE OrionSchedulerTaskLog (Id INTEGER, Started TEXT, Message TEXT)",
-            [(1, "11/26/2026 10:00 AM", "Wake-up expired")],
+            [(1, "Thursday 10:00", "Wake-up expired")],
             "has no time column epodc can read",
         ),
         (
@@ -191,6 +191,25 @@ def test_absent_tables_and_an_old_log_are_skipped(tmp_path: Path) -> None:
     )
     with pytest.raises(Skip, match="no entries in the last 24 h"):
         _judge(_facts(old))
+
+
+def test_text_times_that_are_not_iso_are_read_and_filtered_here(tmp_path: Path) -> None:
+    """A varchar time like 11/26/2026 10:00:00 AM cannot be sorted by the database: every row is
+    read and the window applied here."""
+    rows = [
+        (i, (NOW - timedelta(hours=i)).strftime("%m/%d/%Y %I:%M:%S %p"), "Agent wake-up expired")
+        for i in range(0, 48, 2)
+    ]
+    path = _make(
+        tmp_path / "us.db",
+        "CREATE TABLE OrionSchedulerTaskLog (Id INTEGER, RanAt VARCHAR(40), Note TEXT)",
+        rows,
+        "OrionSchedulerTaskLog",
+    )
+    facts = _facts(path)
+    assert facts.read == ("OrionSchedulerTaskLog (time: RanAt; text: Note)",)
+    assert (facts.entries, facts.failed) == (13, 13)  # 0, 2, ... 24 hours back
+    assert _judge(facts) == ["task-log-expired"]
 
 
 class _Recorder:
