@@ -35,6 +35,7 @@ from epodc_diag.site import Site
 if TYPE_CHECKING:
     from epodc_diag.history.changes import HistoryView
     from epodc_diag.history.suppress import Suppressed
+    from epodc_diag.ini.recognize import AppServerPin
     from epodc_diag.logs.scan import LogReport
 
 
@@ -49,6 +50,8 @@ class CheckOptions:
     cert_warn_days: int = 30  # [network] cert_warn_days
     log_paths: tuple[str, ...] = ()
     ini_path: str | None = None  # a server.ini to read instead of the site's
+    # the application server as pinned by --app-server or [ini] app_server
+    app_server: AppServerPin | None = None
     network_mode: str = "auto"  # auto, live or off (see `live_network_allowed`)
     kinds: tuple[str, ...] = ("db", "ini", "network", "logs")  # which collectors to run
     # --require: the checks that must be ok (rule ids and evidence kinds); None: the default
@@ -234,6 +237,7 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
             for h in queue.handlers
         ),
         skipped=tuple(skipped),
+        task_log=queue.task_log,
     )
 
 
@@ -250,7 +254,11 @@ def _collect_ini(site: Site | None, options: CheckOptions) -> IniEvidence:
     ini = read_ini(path)
     keys = options.ini_keys
     facts = server_facts(
-        ini, keys.get("host_keys", []), keys.get("ip_keys", []), keys.get("port_keys", [])
+        ini,
+        keys.get("host_keys", []),
+        keys.get("ip_keys", []),
+        keys.get("port_keys", []),
+        pin=options.app_server,
     )
     if facts.host is None and facts.ip is None:
         # Read, but it names no application server: nothing downstream can be judged from it.
@@ -267,6 +275,13 @@ def _collect_ini(site: Site | None, options: CheckOptions) -> IniEvidence:
         port=facts.port.port if facts.port and facts.port.port else None,
         encoding=ini.encoding,
         issues=tuple(i.message for i in ini.issues),
+        pinned_by=facts.pinned_by,
+        choice=facts.notes,
+        alternatives=tuple(
+            f"{a.what} {a.candidate.value} ([{a.candidate.source.section}] "
+            f"{a.candidate.source.key}, line {a.candidate.source.line}: {a.why})"
+            for a in facts.alternatives
+        ),
     )
 
 
@@ -276,6 +291,10 @@ def _collect_network(
     from epodc_diag.network.check import check_network
     from epodc_diag.network.probes import network_for
 
+    pin = options.app_server
+    if (ini is None or (ini.host is None and ini.ip is None)) and pin is not None:
+        # The user named the application server: it can be looked up without server.ini.
+        ini = IniEvidence(path="", host=pin.host, ip=pin.ip, pinned_by=pin.origin)
     if ini is None or (ini.host is None and ini.ip is None):
         raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
     if options.network_mode == "off":
@@ -290,7 +309,11 @@ def _collect_network(
         ini.host,
         ini.ip,
         ini.port or options.network_port,
-        source=ini.path,
+        source=ini.path
+        if not ini.pinned_by
+        else "; ".join(x for x in (f"pinned by {ini.pinned_by}", ini.path) if x),
+        host_from=pin.origin if pin is not None and pin.host else "server.ini",
+        ip_from=pin.origin if pin is not None and pin.ip else "server.ini",
         timeout=options.network_timeout,
         total_timeout=options.network_total_timeout,
         cert_warn_days=options.cert_warn_days,

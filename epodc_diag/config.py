@@ -118,6 +118,11 @@ SPEC: dict[str, dict[str, KeySpec]] = {
         ),
         "ip_keys": KeySpec(list, [], "extra server.ini keys naming its IP address"),
         "port_keys": KeySpec(list, [], "extra server.ini keys naming its port (8444 by default)"),
+        "app_server": KeySpec(
+            str,
+            "",
+            "pin the application server: NAME or NAME:IP, used instead of what server.ini names",
+        ),
     },
     "network": {
         "port": KeySpec(
@@ -380,6 +385,13 @@ def validate(
             values[section][key] = _coerce(value, spec, label)
             if (section, key) == ("database", "now"):
                 _check_now(values[section][key], label)
+            if (section, key) == ("ini", "app_server") and values[section][key].strip():
+                from epodc_diag.ini.recognize import parse_app_server
+
+                try:
+                    parse_app_server(values[section][key], f"[{section}] {key}")
+                except ValueError as exc:
+                    raise ConfigError(f"{at(section, key)}: {exc}") from None
     return Settings(values, path, dict(lines), suppressions)
 
 

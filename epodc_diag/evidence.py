@@ -29,6 +29,25 @@ class HandlerFacts:
 
 
 @dataclass(frozen=True)
+class TaskLogFacts:
+    """What the server task log (OrionSchedulerTaskLog and ...Detail) says about the recent
+    wake-up and data-channel work (`epodc_diag.db.tasklog`)."""
+
+    read: tuple[str, ...] = ()  # tables read, each with the time and text columns used
+    skipped: tuple[str, ...] = ()  # tables not read, each with the reason
+    since: datetime | None = None  # the window's start, on the database's clock
+    hours: float = 0.0
+    entries: int = 0  # entries inside the window
+    dc_entries: int = 0  # of them, about wake-up or data-channel work
+    failed: int = 0  # of those, reporting the work expired or failed
+    expired: int = 0  # of those, saying "expired"
+    untimed: int = 0  # entries whose time could not be read
+    capped: bool = False  # more entries than epodc reads fell in the window: counts are "at least"
+    newest: datetime | None = None
+    examples: tuple[tuple[str, str], ...] = ()  # (time, text) of failed entries
+
+
+@dataclass(frozen=True)
 class DbEvidence:
     source: str  # what database, described without secrets
     clock: str  # where "now" came from
@@ -53,6 +72,7 @@ class DbEvidence:
     skipped: tuple[str, ...] = ()
     # The permission preflight's warnings (the login could write); epodc still only reads.
     warnings: tuple[str, ...] = ()
+    task_log: TaskLogFacts | None = None  # None: not read (evidence from an older epodc)
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,16 @@ class IniEvidence:
     port: int | None = None
     encoding: str = ""
     issues: tuple[str, ...] = ()
+    # who pinned the application server ("--app-server", "epodc.toml [ini] app_server"), if anyone
+    pinned_by: str = ""
+    choice: tuple[str, ...] = ()  # how the host and address were chosen among several
+    alternatives: tuple[str, ...] = ()  # the candidates passed over, each with where and why
+
+    def named_hosts(self) -> tuple[str, ...]:
+        """Every host and address this evidence names (the chosen ones and the alternatives,
+        written "<what> <value> (...)"), for a bundle's redaction."""
+        passed = tuple(a.split(" ", 2)[1] for a in self.alternatives if a.count(" ") >= 2)
+        return tuple(x for x in (self.host, self.ip, *passed) if x)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,16 @@ class Limits:
     tomcat_min_stalled: int = _limit(
         5, "stalled requests that point at status reports not reaching the application server"
     )
+    task_log_hours: float = _limit(
+        24.0, "hours of the server task log read for expired or failed data-channel work"
+    )
+    task_log_min_failed: int = _limit(
+        3, "server task log entries reporting expired or failed DC work that make a finding"
+    )
+    task_log_failed_share: float = _limit(
+        0.5,
+        "share (0-1) of the task log's wake-up/DC entries that must report it expired or failed",
+    )
 
     @property
     def cleanup_late(self) -> timedelta:

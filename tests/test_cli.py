@@ -95,6 +95,7 @@ def test_scenarios_lists_every_scenario_one_line_each(capsys: pytest.CaptureFixt
     assert main(["engine", "scenarios", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["name"]: r["conditions"] for r in rows}["port-blocked"] == [
+        "task-log-expired",
         "tomcat-port-closed",
         "tomcat-unreachable",
     ]

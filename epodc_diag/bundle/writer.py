@@ -333,6 +333,10 @@ def _register(
         redactor.add_many("ipv4", (h.ip for h in evidence.db.handlers))
     if evidence.ini is not None:
         redactor.add_many("host", [evidence.ini.host])
+        # the hosts server.ini names besides the chosen one (another handler, this machine)
+        named = evidence.ini.named_hosts()
+        redactor.add_many("ipv4", [h for h in named if re.fullmatch(r"[0-9.]+", h)])
+        redactor.add_many("host", [h for h in named if re.search(r"[A-Za-z]", h) and ":" not in h])
     if evidence.network is not None:
         network = evidence.network
         redactor.add_many("host", [network.host, network.reverse_name])

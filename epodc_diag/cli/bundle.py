@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from epodc_diag.cli.common import (
+    AppServerOption,
     DbOption,
     EpoDirOption,
     IniOption,
@@ -28,6 +29,7 @@ def bundle_command(
     epo_dir: EpoDirOption = None,
     db: DbOption = None,
     ini: IniOption = None,
+    app_server: AppServerOption = None,
     network: NetworkOption = NetworkMode.auto,
     logs: Annotated[
         Optional[list[str]],
@@ -83,7 +85,7 @@ def bundle_command(
     limits = settings["bundle"]
     located = locate(ctx, site, epo_dir)
     target = describe_target(located)
-    options = check_options(ctx, db, logs, ini, network)
+    options = check_options(ctx, db, logs, ini, network, app_server)
     if output is not None:
         refuse_output_onto_inputs(output, located, options)
     bundle_options = BundleOptions(

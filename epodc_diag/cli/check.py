@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from epodc_diag.cli.common import (
+    AppServerOption,
     DbOption,
     EpoDirOption,
     IniOption,
@@ -69,6 +70,7 @@ def check_command(
     epo_dir: EpoDirOption = None,
     db: DbOption = None,
     ini: IniOption = None,
+    app_server: AppServerOption = None,
     network: NetworkOption = NetworkMode.auto,
     logs: Annotated[
         Optional[list[str]],
@@ -210,7 +212,7 @@ def check_command(
     from epodc_diag.checker import replay, run_check
     from epodc_diag.render.report import render
 
-    options = replace(check_options(ctx, db, logs, ini, network), require=required)
+    options = replace(check_options(ctx, db, logs, ini, network, app_server), require=required)
     if output_file is not None:
         from epodc_diag.outputs import check_output_target
 

@@ -17,6 +17,7 @@ from epodc_diag.config import Settings, load_settings
 if TYPE_CHECKING:
     from epodc_diag.checker import CheckOptions
     from epodc_diag.db.session import DbSession
+    from epodc_diag.ini.recognize import AppServerPin
     from epodc_diag.site import Site
 
 
@@ -125,6 +126,45 @@ IniOption = Annotated[
         "--ini", help="A server.ini to read instead of the install's or site's.", dir_okay=False
     ),
 ]
+
+
+def app_server_option(param: typer.CallbackParam, value: str | None) -> str | None:
+    """--app-server NAME[:IP], checked now (one line and exit 3 on a bad one)."""
+    if value is None:
+        return None
+    from epodc_diag.errors import UsageError
+    from epodc_diag.ini.recognize import parse_app_server
+
+    try:
+        parse_app_server(value, _option_name(param))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return value
+
+
+AppServerOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--app-server",
+        help="Pin the application server as NAME or NAME:IP when server.ini names several hosts "
+        "(overrides [ini] app_server); the network checks look up and probe it.",
+        callback=app_server_option,
+    ),
+]
+
+
+def app_server_pin(ctx: typer.Context, given: str | None) -> AppServerPin | None:
+    """The pin from --app-server, else from epodc.toml's [ini] app_server, else None."""
+    from epodc_diag.ini.recognize import parse_app_server
+
+    if given is not None:
+        return parse_app_server(given, "--app-server")
+    configured = str(state(ctx).settings.values["ini"]["app_server"]).strip()
+    if configured:
+        return parse_app_server(configured, "epodc.toml [ini] app_server")
+    return None
+
+
 NetworkOption = Annotated[
     NetworkMode,
     typer.Option(
@@ -217,6 +257,7 @@ def check_options(
     logs: list[str] | None,
     ini: Path | None = None,
     network: NetworkMode = NetworkMode.auto,
+    app_server: str | None = None,
 ) -> CheckOptions:
     """What `check` and `bundle` collect with, from the options and epodc.toml; the files named
     on the command line are checked first."""
@@ -228,7 +269,8 @@ def check_options(
     return CheckOptions(
         db_url=db,
         database=dict(settings["database"]),
-        ini_keys={k: list(v) for k, v in settings["ini"].items()},
+        ini_keys={k: list(v) for k, v in settings["ini"].items() if isinstance(v, list)},
+        app_server=app_server_pin(ctx, app_server),
         network_port=int(settings["network"]["port"]),
         network_timeout=float(settings["network"]["timeout"]),
         network_total_timeout=float(settings["network"]["total_timeout"]),

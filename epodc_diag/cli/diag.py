@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from epodc_diag.cli.common import (
+    AppServerOption,
     DbOption,
     EpoDirOption,
     SiteOption,
     TableFormat,
     TableFormatOption,
+    app_server_pin,
     database_session,
     echo_text,
     finite_at_most,
@@ -27,7 +29,7 @@ from epodc_diag.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from epodc_diag.ini.reader import IniFile
-    from epodc_diag.ini.recognize import Candidate, ServerFacts
+    from epodc_diag.ini.recognize import AppServerPin, Candidate, ServerFacts
 
 
 class HostFormat(str, enum.Enum):
@@ -314,11 +316,11 @@ def _ini_path(
     return located.server_ini
 
 
-def _facts(ctx: typer.Context, ini: IniFile) -> ServerFacts:
+def _facts(ctx: typer.Context, ini: IniFile, pin: AppServerPin | None = None) -> ServerFacts:
     from epodc_diag.ini.recognize import server_facts
 
     cfg = state(ctx).settings.values["ini"]
-    return server_facts(ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"])
+    return server_facts(ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"], pin=pin)
 
 
 @app.command("ini", short_help="server.ini: its keys and the application server it names.")
@@ -335,16 +337,21 @@ def ini_command(
     output: Annotated[
         HostFormat, typer.Option("--format", "-f", help="text or json.")
     ] = HostFormat.text,
+    app_server: AppServerOption = None,
 ) -> None:
     """Read server.ini: its sections and keys, and the application server's name, address and port.
 
-    Secret-looking values (pass, pwd, secret, key, token) are masked. Exit 1 when the file has
-    duplicate or malformed lines or names no server; 3 when it cannot be read.
+    When the file names several hosts, the one that is not this machine's own (its host name,
+    COMPUTERNAME, ComputerName-like keys) is chosen and the others are listed with the reason;
+    --app-server or [ini] app_server pins the choice. Secret-looking values (pass, pwd, secret,
+    key, token) are masked. Exit 1 when the file has duplicate or malformed lines or names no
+    server; 3 when it cannot be read.
     """
     from epodc_diag.ini.reader import read_ini
 
+    pin = app_server_pin(ctx, app_server)
     ini = read_ini(_ini_path(ctx, path, site, epo_dir))
-    facts = _facts(ctx, ini)
+    facts = _facts(ctx, ini, pin)
     if output is HostFormat.json:
         from epodc_diag.render.plain import shown_value
         from epodc_diag.secrets import scrubbed_json as to_json
@@ -352,6 +359,13 @@ def ini_command(
         def fact(candidate: Candidate | None) -> dict[str, object] | None:
             if candidate is None:
                 return None
+            if candidate.source.line == 0:  # pinned: from the command line or epodc.toml
+                return {
+                    "value": candidate.value,
+                    "port": candidate.port,
+                    "kind": candidate.kind,
+                    "pinned_by": candidate.source.key,
+                }
             return {
                 "value": candidate.value,
                 "port": candidate.port,
@@ -382,6 +396,14 @@ def ini_command(
                         "ip": fact(facts.ip),
                         "port": fact(facts.port),
                     },
+                    "pinned_by": facts.pinned_by or None,
+                    "from_ini": {"host": fact(facts.ini_host), "ip": fact(facts.ini_ip)}
+                    if facts.pinned_by
+                    else None,
+                    "alternatives": [
+                        {"what": a.what, "why": a.why, **(fact(a.candidate) or {})}
+                        for a in facts.alternatives
+                    ],
                     "candidates": [fact(c) for c in facts.candidates],
                     "choice_notes": list(facts.notes),
                     "issues": [
@@ -438,8 +460,12 @@ def network_command(
     output: Annotated[
         HostFormat, typer.Option("--format", "-f", help="text or json.")
     ] = HostFormat.text,
+    app_server: AppServerOption = None,
 ) -> None:
     """Check that DNS resolves the ePO server to server.ini's address and that its port 8444 answers.
+
+    --app-server NAME[:IP] (or [ini] app_server) pins the name and address to check when
+    server.ini names several hosts; --host and --ip override the configured pin.
 
     Forward and reverse lookups, a TCP connection to each address and a TLS handshake, each step
     timed. With --site, the simulated site's network answers and no packet leaves this machine.
@@ -450,10 +476,23 @@ def network_command(
     from epodc_diag.network.probes import network_for
 
     net_cfg = state(ctx).settings.values["network"]
+    if app_server is not None and (host is not None or ip is not None):
+        raise UsageError("give --app-server or --host/--ip, not both")
+    pin = app_server_pin(ctx, app_server)
+    # --host and --ip keep today's wording; only a pin is named in the verdicts
+    host_from = ip_from = "server.ini"
+    if pin is not None:
+        if host is None and pin.host is not None:
+            host, host_from = pin.host, pin.origin
+        if ip is None and pin.ip is not None:
+            ip, ip_from = pin.ip, pin.origin
+        source_parts_pin = [f"pinned by {pin.origin}"]
+    else:
+        source_parts_pin = []
     located = None
     if ini_path is None or site is not None or epo_dir is not None:
         located = locate(ctx, site, epo_dir)
-    source_parts: list[str] = []
+    source_parts: list[str] = list(source_parts_pin)
     default_port = int(net_cfg["port"])
     ini_file = ini_path or (located.server_ini if located is not None else None)
     if ini_file is not None and (host is None or ip is None or port is None):
@@ -482,6 +521,8 @@ def network_command(
         if total_timeout is not None
         else float(net_cfg["total_timeout"]),
         cert_warn_days=int(net_cfg["cert_warn_days"]),
+        host_from=host_from,
+        ip_from=ip_from,
     )
     if output is HostFormat.json:
         from epodc_diag.render.data import to_json

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from epodc_diag import limits
 from epodc_diag.db.params import derived_params
@@ -18,6 +18,9 @@ from epodc_diag.db.session import Clock, DbSession, QuerySkipped, parse_db_time
 from epodc_diag.durations import duration
 from epodc_diag.errors import InputError
 from epodc_diag.model import Severity, Verdict, exit_code_of, not_checked, worst
+
+if TYPE_CHECKING:
+    from epodc_diag.evidence import TaskLogFacts
 
 # A retry more than this late has not happened: the handler stopped, or the request was
 # delivered and is waiting for a status that never came.
@@ -624,6 +627,8 @@ class QueueReport:
     skipped: tuple[str, ...] = field(default_factory=tuple)
     # EPOLeafNode's managed systems, when the retries verdict needed them (None: not read)
     managed_agents: int | None = None
+    # the server task log's recent wake-up/DC entries (epodc_diag.db.tasklog); None: not read
+    task_log: TaskLogFacts | None = None
 
     @property
     def severity(self) -> Severity:
@@ -696,6 +701,20 @@ def queue_report(session: DbSession) -> QueueReport:
                 "left: those agents did not answer wake-up calls (port 8081) and get the work at their next ASCI",
             )
         )
+    task_log = _task_log(session, now)
+    if task_log is not None:
+        from epodc_diag.db.tasklog import describe, failing
+
+        if failing(task_log):
+            # Graded as check's task-log-expired grades it, so the two agree.
+            verdicts.append(
+                Verdict(
+                    "task-log-expired",
+                    Severity.warning,
+                    f"the server task log: {describe(task_log)} (KB87143 Example 1's visible "
+                    "symptom; `epodc check` names the cause)",
+                )
+            )
     busy = [h for h in handlers if h.attempts]
     if busy:
         for h in handlers:
@@ -729,7 +748,17 @@ def queue_report(session: DbSession) -> QueueReport:
         verdicts=tuple(verdicts),
         skipped=tuple(skipped),
         managed_agents=managed,
+        task_log=task_log,
     )
+
+
+def _task_log(session: DbSession, now: datetime) -> TaskLogFacts:
+    """The server task log over the `task_log_hours` before `now`; a table that cannot be read
+    is in the result's `skipped`, never an error of the queue report."""
+    from epodc_diag.db.tasklog import read_task_log, task_log_facts
+
+    hours = limits.current().task_log_hours
+    return task_log_facts(read_task_log(session.db, now, hours), now, hours)
 
 
 # ================================================================ cleanup

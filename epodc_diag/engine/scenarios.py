@@ -31,7 +31,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "tomcat-unreachable",
         "handlers cannot report status to Tomcat: wake-ups succeed, requests expire (KB Example 1)",
-        ("tomcat-unreachable",),
+        ("task-log-expired", "tomcat-unreachable"),
     ),
     Scenario(
         "cleanup-stalled",
@@ -41,12 +41,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "dns-mismatch",
         "the ePO server's DNS name resolves to an address other than server.ini's",
-        ("ini-ip-mismatch", "tomcat-unreachable"),
+        ("ini-ip-mismatch", "task-log-expired", "tomcat-unreachable"),
     ),
     Scenario(
         "port-blocked",
         "nothing answers on port 8444 of the ePO server, so handlers cannot reach Tomcat",
-        ("tomcat-port-closed", "tomcat-unreachable"),
+        ("task-log-expired", "tomcat-port-closed", "tomcat-unreachable"),
     ),
     Scenario(
         "agents-offline",

@@ -162,6 +162,33 @@ server_info = Table(
     Column("ServerVersion", String(50)),  # extra
 )
 
+# The server task log. Its columns are not public (DOMAIN.md): these are plausible ones for the
+# reference engine, and no diagnostic reads them by name (epodc_diag.db.tasklog probes them).
+task_log = Table(
+    "OrionSchedulerTaskLog",
+    metadata,
+    Column("Id", Integer, nullable=False),
+    Column("TaskName", String(255)),
+    Column("StartDate", DateTime),
+    Column("EndDate", DateTime),
+    Column("Status", String(50)),
+    Column("Message", String(1000)),
+    Column("UserName", String(255)),
+    PrimaryKeyConstraint("Id", name="PK_OrionSchedulerTaskLog"),
+)
+
+task_log_detail = Table(
+    "OrionSchedulerTaskLogDetail",
+    metadata,
+    Column("Id", Integer, nullable=False),
+    Column("TaskLogId", Integer, nullable=False),
+    Column("LogDate", DateTime),
+    Column("Severity", Integer),
+    Column("Message", String(1000)),
+    PrimaryKeyConstraint("Id", name="PK_OrionSchedulerTaskLogDetail"),
+)
+Index("IX_OrionSchedulerTaskLogDetail_TaskLogId", task_log_detail.c.TaskLogId)
+
 # In ePO the non-MT names are views over the multi-tenant tables; the KB's count query reads one.
 VIEWS: dict[str, str] = {
     "EPOAgentHandlerDataChannelWQ": "EPOAgentHandlerDataChannelWQMT",

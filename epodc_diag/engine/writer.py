@@ -558,6 +558,7 @@ def final_rows(result: SimulationResult, clock: _Clock) -> dict[str, list[tuple[
     ]
     server = result.server
     info = [(server.name, server.fqdn, server.ip, "5.10.0.3456")]
+    task_log, task_log_detail = _task_log_rows(result, clock)
     return {
         "EPOLeafNode": leaf,
         "EPOAgentHandlerDataChannelWQMT": wq,
@@ -566,7 +567,54 @@ def final_rows(result: SimulationResult, clock: _Clock) -> dict[str, list[tuple[
         "OrionTaskQueueMT": tasks,
         "EPODataChannelData": data,
         "EPOServerInfo": info,
+        "OrionSchedulerTaskLog": task_log,
+        "OrionSchedulerTaskLogDetail": task_log_detail,
     }
+
+
+def _task_log_rows(
+    result: SimulationResult, clock: _Clock
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The server task log: one entry per wake-up batch (and per hour of single requests), one
+    detail line per request that completed or expired by the capture. Where the handlers cannot
+    report status to Tomcat, nearly every request expires, as KB87143 Example 1's task log shows."""
+    groups: dict[tuple[str, int], list[tuple[model.Request, bool, float]]] = {}
+    for req in result.requests:
+        done = req.status == model.COMPLETED and 0 <= req.completed_at <= result.end
+        expired = not done and req.expire <= result.end
+        if not (done or expired):
+            continue  # still pending at the capture: not in the log yet
+        key = ("batch", req.batch) if req.batch else ("hour", int(req.created // 3600))
+        groups.setdefault(key, []).append((req, expired, req.completed_at if done else req.expire))
+    parents: list[tuple[Any, ...]] = []
+    details: list[tuple[Any, ...]] = []
+    for number, (key, members) in enumerate(
+        sorted(groups.items(), key=lambda item: min(m[0].created for m in item[1])), start=1
+    ):
+        failed = sum(1 for _, expired, _ in members if expired)
+        parents.append(
+            (
+                number,
+                "Agent Wake-Up Call" if key[0] == "batch" else "Data Channel Requests",
+                clock.db(min(req.created for req, _, _ in members)),
+                clock.db(max(t for _, _, t in members)),
+                # a task fails when none of its work got through; the details say which did
+                "Failed" if failed == len(members) else "Completed",
+                f"{len(members)} data channel request(s) processed",
+                "admin" if key[0] == "batch" else "system",
+            )
+        )
+        for req, expired, t in sorted(members, key=lambda m: m[2]):
+            target = result.agents[req.target].name
+            source = SOURCE_TYPES[req.source].source
+            text = (
+                f"Data channel request {req.id} ({source}) to {target} expired: no status "
+                "reached the application server before its expire time"
+                if expired
+                else f"Data channel request {req.id} ({source}) to {target} completed"
+            )
+            details.append((len(details) + 1, number, clock.db(t), 2 if expired else 0, text))
+    return parents, details
 
 
 def _dump(data: object) -> str:

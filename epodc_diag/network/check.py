@@ -58,6 +58,19 @@ def _same_host(a: str, b: str) -> bool:
     return left == right or left.split(".")[0] == right or right.split(".")[0] == left
 
 
+def _named(origin: str) -> str:
+    """ "in server.ini" or "pinned by --app-server"."""
+    return "in server.ini" if origin == "server.ini" else f"pinned by {origin}"
+
+
+def _says(origin: str) -> str:
+    return "server.ini says" if origin == "server.ini" else f"the pin ({origin}) says"
+
+
+def _fix_in(origin: str) -> str:
+    return "server.ini" if origin == "server.ini" else f"the pin ({origin})"
+
+
 class _Budget:
     def __init__(self, step_timeout: float, total: float) -> None:
         self.step_timeout = step_timeout
@@ -82,7 +95,11 @@ def check_network(
     timeout: float = 3.0,
     total_timeout: float = 20.0,
     cert_warn_days: int = 30,
+    host_from: str = "server.ini",
+    ip_from: str = "server.ini",
 ) -> NetworkReport:
+    """`host_from`/`ip_from` say who named the name and the address (server.ini, or a pin such
+    as --app-server), so each verdict says what it compared."""
     if not host and not ip:
         raise UsageError(
             "nothing to check: give --host or --ip, or a server.ini that names the ePO server"
@@ -122,8 +139,9 @@ def check_network(
                 Verdict(
                     "name-unresolved",
                     Severity.critical,
-                    f"{host} (the ePO server's name in server.ini) does not resolve on this host: {exc}. "
-                    "Fix the DNS record or the name in server.ini (KB87143 Example 1)",
+                    f"{host} (the ePO server's name {_named(host_from)}) does not resolve on this "
+                    f"host: {exc}. Fix the DNS record or the name {_named(host_from)} "
+                    "(KB87143 Example 1)",
                 )
             )
 
@@ -153,9 +171,9 @@ def check_network(
             Verdict(
                 "ip-mismatch",
                 Severity.critical,
-                f"DNS resolves {host} to {', '.join(resolved)}, but server.ini says the ePO server is {ip}: "
-                "the Agent Handler may be talking to the wrong address. Correct the DNS record (or "
-                "server.ini) so both agree (KB87143 Example 1)",
+                f"DNS resolves {host} to {', '.join(resolved)}, but {_says(ip_from)} the ePO server "
+                f"is {ip}: the Agent Handler may be talking to the wrong address. Correct the DNS "
+                f"record (or {_fix_in(ip_from)}) so both agree (KB87143 Example 1)",
             )
         )
     if host and reverse_name and not _same_host(host, reverse_name):
@@ -163,7 +181,7 @@ def check_network(
             Verdict(
                 "reverse-mismatch",
                 Severity.warning,
-                f"{ip} reverse-resolves to {reverse_name}, not to {host} as server.ini names it",
+                f"{ip} reverse-resolves to {reverse_name}, not to {host} as {_says(host_from)}",
             )
         )
 
@@ -299,8 +317,11 @@ def check_network(
         where = f"{host} ({primary})" if host and primary else (primary or host or "")
         # Say "as server.ini says" only when a server.ini was read (ux review D4): names given
         # on the command line were only compared with each other.
+        pinned = next((o for o in (host_from, ip_from) if o != "server.ini"), None)
         if not host:
             agreed = "answers"
+        elif pinned is not None:
+            agreed = f"resolves as {_says(pinned)} and answers"
         elif source:  # the server.ini it was read from
             agreed = "resolves as server.ini says and answers"
         elif ip:

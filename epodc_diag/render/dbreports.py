@@ -290,8 +290,24 @@ def print_queue(out: Console, report: QueueReport) -> None:
     )
     for note in report.skipped:
         out.print(Text(f"skipped: {note}", style="dim"))
+    _task_log_lines(out, report)
     for verdict in report.verdicts:
         print_wrapped(out, verdict_line(verdict))
+
+
+def _task_log_lines(out: Console, report: QueueReport) -> None:
+    """What the server task log said about recent wake-up/DC work, or why it was not read."""
+    log = report.task_log
+    if log is None:
+        return
+    if log.read:
+        from epodc_diag.db.tasklog import describe
+
+        print_wrapped(out, Text(f"server task log: {describe(log)}; read {'; '.join(log.read)}"))
+        for moment, text in log.examples:
+            print_wrapped(out, Text(f"  {moment}  {text}"))
+    for note in log.skipped:
+        out.print(Text(f"skipped: server task log: {note}", style="dim"))
 
 
 def queue_csv(report: QueueReport) -> str:

@@ -126,6 +126,8 @@ def verdict_line(verdict: Verdict) -> str:
 def _where(candidate: Candidate | None) -> str:
     if candidate is None:
         return ""
+    if candidate.source.line == 0:  # a pin (--app-server, [ini] app_server), not a line
+        return f"pinned by {candidate.source.key}"
     return f"[{candidate.source.section}] {candidate.source.key}, line {candidate.source.line}"
 
 
@@ -161,11 +163,24 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
     ]
     others = [c for c in facts.candidates if (c.kind, c.value, c.source.line) not in chosen]
     out.extend(f"  (chosen: {note})" for note in facts.notes)
+    for label, given, pinned in (
+        ("DNS name", facts.ini_host, facts.host_pinned),
+        ("IP address", facts.ini_ip, facts.ip_pinned),
+    ):
+        if pinned:
+            shown = given.value if given is not None else "(not found)"
+            out.append(f"  server.ini's {label}: {shown}  {_where(given)}".rstrip())
+    # Why each host and address was passed over (this machine's own, another service's, pinned)
+    why: dict[str, str] = {}
+    for alternative in facts.alternatives:
+        why.setdefault(alternative.candidate.value.lower(), alternative.why)
     if others:
         out.append("Other hosts, addresses and ports in the file:")
         for c in others:
             shown = f"{c.value}:{c.port}" if c.port is not None and c.kind != "port" else c.value
-            out.append(f"  {c.kind:<11} {shown:<{value_width}}  {_where(c)}")
+            reason = why.get(c.value.lower())
+            where = _where(c) + (f" ({reason})" if reason else "")
+            out.append(f"  {c.kind:<11} {shown:<{value_width}}  {where}")
     if ini.issues:
         out.append("Issues:")
         out.extend(f"  ! {issue.message}" for issue in ini.issues)

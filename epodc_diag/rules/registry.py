@@ -11,6 +11,7 @@ from epodc_diag.rules.handler_stale import HandlerStale
 from epodc_diag.rules.ini_host_unresolved import IniHostUnresolved
 from epodc_diag.rules.ini_ip_mismatch import IniIpMismatch
 from epodc_diag.rules.reverse_dns_mismatch import ReverseDnsMismatch
+from epodc_diag.rules.task_log_expired import TaskLogExpired
 from epodc_diag.rules.tomcat_cert import TomcatCert
 from epodc_diag.rules.tomcat_port_closed import TomcatPortClosed
 from epodc_diag.rules.tomcat_tls_failed import TomcatTlsFailed
@@ -26,6 +27,7 @@ RULES: tuple[type[Rule], ...] = (
     ReverseDnsMismatch,
     CleanupStalled,
     CleanupPaused,
+    TaskLogExpired,
     HandlerStale,
     AgentsUnreachable,
 )

@@ -63,6 +63,7 @@ def test_ground_truth_names_the_expected_conditions(make_site: SiteFactory) -> N
     pair = ground_truth(make_site("port-blocked,cleanup-stalled", **SIZE))
     assert pair["expected_conditions"] == [
         "cleanup-stalled",
+        "task-log-expired",
         "tomcat-port-closed",
         "tomcat-unreachable",
     ]
