@@ -64,3 +64,30 @@ def read_evidence(path: Path) -> Evidence:
         RecursionError,
     ) as exc:
         raise InputError(f"{path}: the bundled evidence cannot be read: {exc}") from None
+
+
+def describe_bundle(path: Path) -> str:
+    """What a replayed check is about, said so: 'bundle X.zip, made 2026-11-28 14:02 UTC on
+    EPOAH01 from simulated site ...' (ux review D27). Best effort: a bundle without a readable
+    manifest or environment is still named as a bundle."""
+    made = host = target = ""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(read_member(archive, "manifest.json", path, MAX_MEMBER_BYTES))
+            made = str(manifest.get("created_at") or "")
+            target = str(manifest.get("target") or "")
+            try:
+                env = json.loads(read_member(archive, "environment.json", path, MAX_MEMBER_BYTES))
+                host = str(env.get("hostname") or "")
+            except (KeyError, ValueError, InputError):
+                pass
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, InputError, AttributeError):
+        pass
+    parts = [f"bundle {path.name}"]
+    if made:
+        parts.append(f"made {made.replace('T', ' ').replace('Z', ' UTC')}")
+    if host:
+        parts.append(f"on {host}")
+    if target:
+        parts.append(f"from {target}")
+    return parts[0] + (", " + " ".join(parts[1:]) if len(parts) > 1 else "")

@@ -221,9 +221,13 @@ def check_command(
     result: CheckResult
     key = None
     if bundle is not None:
-        from epodc_diag.bundle.replay import read_evidence
+        from dataclasses import replace as with_target
+
+        from epodc_diag.bundle.replay import describe_bundle, read_evidence
 
         result = replay(read_evidence(bundle), rules, required)
+        # Say that this is a bundle, from which host and when, not only the site it came from.
+        result = with_target(result, target=describe_bundle(bundle))
     elif demo:
         result = _demo(demo_scenario, options, rules)
     else:
