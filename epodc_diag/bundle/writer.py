@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -182,45 +183,42 @@ def masked_ini(path: Path) -> bytes:
 
 class _Excerpt:
     """One log's excerpt: lines a signature matches ('N> text') with CONTEXT_LINES lines of
-    context on each side ('N: text'), in file order, while they fit the budget; the pieces that
-    do not fit are counted. Fed only the lines near a match, by number: the rest of the log is
-    never looked at line by line."""
+    context on each side ('N: text'), in file order, until one does not fit the budget; from
+    then on the pieces are only counted. Fed only the lines near a match, by number: the rest
+    of the log is never looked at line by line."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.pieces: list[bytes] = []
         self.size = 0
         self.dropped = 0
+        self.full = False  # a piece did not fit: the rest is counted, not kept
         self.last_written = 0  # the number of the last line written (or dropped)
         self.after = 0  # context lines still to write after the last match
-        # The last CONTEXT_LINES lines seen that were not written: (number, text).
-        self.recent: deque[tuple[int, bytes]] = deque(maxlen=CONTEXT_LINES)
 
-    def _put(self, number: int, mark: bytes, text: bytes) -> None:
-        piece = b"%d%s " % (number, mark) + text + b"\n"
+    def _put(self, number: int, mark: bytes, text: Callable[[], bytes]) -> None:
+        self.last_written = number
+        if self.full:
+            self.dropped += 1
+            return
+        piece = b"%d%s " % (number, mark) + text() + b"\n"
         if self.size + len(piece) <= self.budget:
             self.pieces.append(piece)
             self.size += len(piece)
         else:
+            self.full = True
             self.dropped += 1
-        self.last_written = number
 
-    def context_after(self, number: int, text: bytes) -> bool:
-        """Line `number` (no match) follows a match closely: written. False when no context is
-        owed any more."""
-        if not self.after or number != self.last_written + 1:
-            self.after = 0
-            return False
+    def context_after(self, number: int, text: Callable[[], bytes]) -> None:
+        """Line `number` (no match) right after a match or its context: written."""
         self._put(number, b":", text)
         self.after -= 1
-        return True
 
-    def match(self, number: int, text: bytes, before: list[tuple[int, bytes]]) -> None:
-        """A matching line; `before`: the lines just before it (number, text), oldest first."""
-        for line_number, context in before:
-            if line_number > self.last_written:
-                self._put(line_number, b":", context)
-        self._put(number, b">", text)
+    def match(self, number: int, text: bytes, before: Callable[[int], bytes]) -> None:
+        """A matching line; `before(n)`: the text of line n, one of the lines just before it."""
+        for line_number in range(max(number - CONTEXT_LINES, self.last_written + 1, 1), number):
+            self._put(line_number, b":", partial(before, line_number))
+        self._put(number, b">", lambda: text)
         self.after = CONTEXT_LINES
 
 
@@ -264,7 +262,6 @@ def log_excerpts(
     keep = 4 * options.tail_bytes + 4
     for log in files:
         sigs = [s for s in signatures() if s.applies_to(log.family)]
-        anchors = sorted({s.anchor for s in sigs})
         base = _member_name(log.path.name)
         name = base
         n = 2
@@ -277,7 +274,7 @@ def log_excerpts(
         lines_before = 0  # lines in the chunks already read
         previous: list[tuple[int, bytes]] = []  # the last lines of the chunk before
         for _, chunk in chunks(log):
-            _excerpt_chunk(excerpt, chunk, lines_before, previous, anchors, sigs)
+            _excerpt_chunk(excerpt, chunk, lines_before, previous, sigs)
             ends_line = chunk.endswith(b"\n")
             breaks = chunk.count(b"\n")
             lines_before += breaks
@@ -319,84 +316,131 @@ def _excerpt_chunk(
     chunk: bytes,
     lines_before: int,
     previous: list[tuple[int, bytes]],
-    anchors: list[bytes],
     sigs: list[Any],
 ) -> None:
     """Feed the excerpt the matches of one chunk with their context."""
-    begins: set[int] = set()
-    for anchor in anchors:
-        pos = chunk.find(anchor)
-        while pos >= 0:
-            begin = chunk.rfind(b"\n", 0, pos) + 1
-            end = chunk.find(b"\n", pos)
-            begins.add(begin)
-            if end < 0:
-                break
-            pos = chunk.find(anchor, end + 1)
+    # The lines as the excerpt shows them: without their carriage returns (the same breaks).
+    text = chunk.replace(b"\r\n", b"\n")
+    while b"\r\n" in text:
+        text = text.replace(b"\r\n", b"\n")
+    if not text.endswith(b"\n"):
+        text = text.rstrip(b"\r")
+    matches = _match_begins(text, sigs)
 
     def line_at(begin: int) -> tuple[int, bytes]:
-        end = chunk.find(b"\n", begin)
-        return end if end >= 0 else len(chunk), chunk[begin : end if end >= 0 else len(chunk)]
+        end = text.find(b"\n", begin)
+        end = end if end >= 0 else len(text)
+        return end, text[begin:end]
+
+    def before_line(begin: int, number: int) -> Callable[[int], bytes]:
+        def read(wanted: int) -> bytes:
+            position = begin
+            for _ in range(number - wanted):
+                if position == 0:
+                    return dict(previous).get(wanted, b"")
+                position = text.rfind(b"\n", 0, position - 1) + 1
+            return line_at(position)[1]
+
+        return read
 
     # Context owed by a match at the end of the chunk before: this chunk's first lines.
     position, number = 0, lines_before + 1
-    while excerpt.after and position < len(chunk):
-        end, line = line_at(position)
-        text = line.rstrip(b"\r")
-        if _is_match(text, anchors, sigs):
-            break  # a match itself: taken below, in order
-        excerpt.context_after(number, text)
+    while excerpt.after and position < len(text) and position not in matches:
+        end = text.find(b"\n", position)
+        end = end if end >= 0 else len(text)
+        excerpt.context_after(number, partial(_cut, text, position, end))
         position, number = end + 1, number + 1
     counted_to, counted = 0, lines_before  # lines before `counted_to`: `counted`
     last_match: int | None = None  # where the chunk's last match begins
-    for begin in sorted(begins):
-        end, line = line_at(begin)
-        text = line.rstrip(b"\r")
-        if not _is_match(text, anchors, sigs):
-            continue
-        counted += chunk.count(b"\n", counted_to, begin)
+    ordered = sorted(matches)
+    for index, begin in enumerate(ordered):
+        if excerpt.full:
+            # Nothing more is kept: count what would have been, by line numbers alone.
+            _count_rest(excerpt, text, ordered[index:], counted_to, counted, lines_before)
+            return
+        counted += text.count(b"\n", counted_to, begin)
         counted_to = begin
         number = counted + 1
-        if number <= excerpt.last_written:
-            continue  # written already as the context owed above
         # Context owed by the match before, up to this one.
         while excerpt.after and excerpt.last_written + 1 < number:
             at = excerpt.last_written + 1
-            excerpt.context_after(at, _line_number_text(chunk, begin, number, at, previous))
-        before = [
-            (at, _line_number_text(chunk, begin, number, at, previous))
-            for at in range(max(number - CONTEXT_LINES, excerpt.last_written + 1, 1), number)
-        ]
-        excerpt.match(number, text, before)
+            excerpt.context_after(at, partial(before_line(begin, number), at))
+        end, line = line_at(begin)
+        excerpt.match(number, line, before_line(begin, number))
         last_match = begin
     # Context owed by the chunk's last match, from the lines after it in this chunk.
     if excerpt.after and last_match is not None:
-        position = chunk.find(b"\n", last_match) + 1
+        position = text.find(b"\n", last_match) + 1
         number = excerpt.last_written + 1
-        while excerpt.after and 0 < position < len(chunk):
-            end, line = line_at(position)
-            excerpt.context_after(number, line.rstrip(b"\r"))
+        while excerpt.after and 0 < position < len(text):
+            end, _ = line_at(position)
+            excerpt.context_after(number, partial(_cut, text, position, end))
             position, number = end + 1, number + 1
 
 
-def _line_number_text(
-    chunk: bytes, begin: int, number: int, wanted: int, previous: list[tuple[int, bytes]]
-) -> bytes:
-    """The text of line `wanted`, a line or two before line `number` that begins at `begin`;
-    from the chunk before when this chunk does not reach back that far."""
-    position = begin
-    for _ in range(number - wanted):
-        if position == 0:
-            return dict(previous).get(wanted, b"")
-        position = chunk.rfind(b"\n", 0, position - 1) + 1
-    end = chunk.find(b"\n", position)
-    return chunk[position : end if end >= 0 else len(chunk)].rstrip(b"\r")
+def _count_rest(
+    excerpt: _Excerpt,
+    text: bytes,
+    begins: list[int],
+    counted_to: int,
+    counted: int,
+    lines_before: int,
+) -> None:
+    """The pieces the rest of a chunk would add to a full excerpt (each match, the lines of
+    context before it not written yet, and those owed after the match before), counted."""
+    owed, written, dropped = excerpt.after, excerpt.last_written, 0
+    for begin in begins:
+        counted += text.count(b"\n", counted_to, begin)
+        counted_to = begin
+        number = counted + 1
+        after = min(owed, number - 1 - written)
+        written += after
+        start = max(number - CONTEXT_LINES, written + 1, 1)
+        dropped += after + number - start + 1
+        written, owed = number, CONTEXT_LINES
+    lines = lines_before + text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+    after = max(0, min(owed, lines - written))
+    excerpt.dropped += dropped + after
+    excerpt.last_written = written + after
+    excerpt.after = owed - after
 
 
-def _is_match(text: bytes, anchors: list[bytes], sigs: list[Any]) -> bool:
-    return any(a in text for a in anchors) and any(
-        s.anchor in text and (s.pattern is None or s.pattern.search(text)) for s in sigs
-    )
+def _cut(text: bytes, begin: int, end: int) -> bytes:
+    return text[begin:end]
+
+
+def _match_begins(text: bytes, sigs: list[Any]) -> set[int]:
+    """Where the lines that a signature matches begin: each signature's pattern runs over the
+    whole text (or its anchor lines) as in the log scan; only a pattern that cannot be run so
+    is tried line by line on the lines that hold its anchor."""
+    from epodc_diag.logs.scan import _anchor_lines, _line_finder
+
+    begins: set[int] = set()
+    for sig in sigs:
+        if sig.anchor not in text:
+            continue
+        finder = _line_finder(sig)
+        if finder is None:
+            pos = text.find(sig.anchor)
+            while pos >= 0:
+                begin = text.rfind(b"\n", 0, pos) + 1
+                end = text.find(b"\n", pos)
+                end = end if end >= 0 else len(text)
+                if sig.pattern is None or sig.pattern.search(text[begin:end]):
+                    begins.add(begin)
+                pos = text.find(sig.anchor, end + 1)
+            continue
+        if finder.holds_anchor:
+            for match in finder.pattern.finditer(text):
+                begins.add(text.rfind(b"\n", 0, match.start()) + 1)
+            continue
+        buffer, starts = _anchor_lines(text, sig.anchor)
+        seen, lines = 0, 0
+        for match in finder.pattern.finditer(buffer):
+            lines += buffer.count(b"\n", seen, match.start())
+            seen = match.start()
+            begins.add(starts[lines])
+    return begins
 
 
 def environment(site: Site | None) -> dict[str, Any]:

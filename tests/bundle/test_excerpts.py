@@ -28,7 +28,8 @@ MISSES = [
 
 
 def walk_every_line(path: Path, options: BundleOptions) -> tuple[bytes, bytes, int]:
-    """The excerpt, the tail and the dropped count, line by line over the whole file."""
+    """The excerpt, the tail and the dropped count, line by line over the whole file: the
+    matches with their context in order, until a piece does not fit; the rest counted."""
     sigs = [s for s in signatures() if s.applies_to("handler")]
     anchors = {s.anchor for s in sigs}
     data = path.read_bytes()
@@ -40,12 +41,15 @@ def walk_every_line(path: Path, options: BundleOptions) -> tuple[bytes, bytes, i
     before: deque[tuple[int, bytes]] = deque(maxlen=CONTEXT_LINES)
     budget = options.max_log_bytes - options.tail_bytes
 
+    full = False
+
     def put(piece: bytes) -> None:
-        nonlocal size, dropped
-        if size + len(piece) <= budget:
+        nonlocal size, dropped, full
+        if not full and size + len(piece) <= budget:
             excerpt.append(piece)
             size += len(piece)
         else:
+            full = True  # the first piece that does not fit ends the excerpt
             dropped += 1
 
     for number, line in enumerate(lines, start=1):
