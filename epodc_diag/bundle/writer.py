@@ -413,7 +413,7 @@ def _match_begins(text: bytes, sigs: list[Any]) -> set[int]:
     """Where the lines that a signature matches begin: each signature's pattern runs over the
     whole text (or its anchor lines) as in the log scan; only a pattern that cannot be run so
     is tried line by line on the lines that hold its anchor."""
-    from epodc_diag.logs.scan import _anchor_lines, _line_finder
+    from epodc_diag.logs.scan import _anchor_lines, _dense, _line_finder
 
     begins: set[int] = set()
     for sig in sigs:
@@ -430,7 +430,7 @@ def _match_begins(text: bytes, sigs: list[Any]) -> set[int]:
                     begins.add(begin)
                 pos = text.find(sig.anchor, end + 1)
             continue
-        if finder.holds_anchor:
+        if finder.holds_anchor and _dense(text, sig.anchor):
             for match in finder.pattern.finditer(text):
                 begins.add(text.rfind(b"\n", 0, match.start()) + 1)
             continue

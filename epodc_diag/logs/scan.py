@@ -632,6 +632,13 @@ def _top_literals(parsed: Any, c: Any) -> Iterator[bytes]:
             yield b"\0"
 
 
+def _dense(chunk: bytes, anchor: bytes) -> bool:
+    """Whether at least 1 / WHOLE_CHUNK_SHARE of the chunk's lines hold the anchor, judged
+    from its head: it only chooses how to search, never what is found."""
+    head = min(len(chunk), 256 * 1024)
+    return chunk.count(anchor, 0, head) * WHOLE_CHUNK_SHARE >= chunk.count(b"\n", 0, head)
+
+
 def _anchor_lines(chunk: bytes, anchor: bytes) -> tuple[bytes, list[int]]:
     """The lines of the chunk that hold the anchor, joined by line breaks, and where each begins."""
     lines: list[bytes] = []
@@ -668,9 +675,7 @@ def _take_by_pattern(
         return rest
     if anchor not in chunk:
         return []
-    # The share of anchor lines, from the chunk's head: it only chooses how to search.
-    head = min(len(chunk), 256 * 1024)
-    dense = chunk.count(anchor, 0, head) * WHOLE_CHUNK_SHARE >= chunk.count(b"\n", 0, head)
+    dense = _dense(chunk, anchor)
     lines: tuple[bytes, list[int]] | None = None
     for sig, finder in finders:
         if finder is None:
