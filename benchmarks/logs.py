@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -189,8 +190,16 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def run_epodc(path: Path) -> tuple[float, int, int]:
-    """Wall time, peak PSS and the lines counted by the handler signatures."""
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children and theirs (one child runs at a time:
+    the difference around a run is that run's, whatever else the machine does)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_epodc(path: Path) -> tuple[float, int, int, float]:
+    """Wall time, peak PSS, the lines counted by the handler signatures and CPU seconds."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "epodc_diag", "diag", "logs", str(path), "--format", "json"],
@@ -205,14 +214,15 @@ def run_epodc(path: Path) -> tuple[float, int, int]:
     elapsed = time.perf_counter() - start
     found = json.loads(out)
     counted = sum(s["count"] for s in found["signatures"] if s["id"] in HANDLER_SIGNATURES)
-    return elapsed, peak * 1024, counted
+    return elapsed, peak * 1024, counted, _children_cpu() - cpu
 
 
-def run_counter(tool: str, path: Path) -> tuple[float, int]:
-    """`grep -c -E` or `rg -c` with GREP_PATTERNS: wall time and lines counted."""
+def run_counter(tool: str, path: Path) -> tuple[float, int, float]:
+    """`grep -c -E` or `rg -c` with GREP_PATTERNS: wall time, lines counted, CPU seconds."""
     args = ["grep", "-c", "-E"] if tool == "grep" else ["rg", "-c", "--no-config"]
     for pattern in GREP_PATTERNS:
         args += ["-e", pattern]
+    cpu = _children_cpu()
     start = time.perf_counter()
     # Output to a pipe: GNU grep with its output on /dev/null stops at the first match. Bytes,
     # not UTF-8 characters (LC_ALL=C), as epodc reads them: grep is several times faster so.
@@ -222,7 +232,7 @@ def run_counter(tool: str, path: Path) -> tuple[float, int]:
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise RuntimeError(f"{tool} failed")
-    return elapsed, int(done.stdout.strip() or 0)
+    return elapsed, int(done.stdout.strip() or 0), _children_cpu() - cpu
 
 
 def measure(path: Path, runs: int) -> dict[str, float]:
@@ -230,23 +240,31 @@ def measure(path: Path, runs: int) -> dict[str, float]:
     have_rg = shutil.which("rg") is not None
     run_counter("grep", path)  # warm the page cache for all
     times: dict[str, list[float]] = {"epodc": [], "grep": [], "rg": []}
+    cpu: dict[str, list[float]] = {"epodc": [], "grep": [], "rg": []}
     peaks = []
     for _ in range(runs):
-        wall, peak, counted = run_epodc(path)
+        wall, peak, counted, used = run_epodc(path)
         times["epodc"].append(wall)
+        cpu["epodc"].append(used)
         peaks.append(peak)
         for tool in ("grep", "rg") if have_rg else ("grep",):
-            elapsed, lines = run_counter(tool, path)
+            elapsed, lines, used = run_counter(tool, path)
             if lines != counted:
                 raise RuntimeError(f"{path.name}: epodc counted {counted} lines, {tool} {lines}")
             times[tool].append(elapsed)
+            cpu[tool].append(used)
     mb = path.stat().st_size / 1e6
     rates = {tool: mb / median(t) for tool, t in times.items() if t}
+    cpu_rates = {tool: mb / median(t) for tool, t in cpu.items() if t}
     return {
         "mb": mb,
         "epodc": rates["epodc"],
         "grep": rates["grep"],
         "rg": rates.get("rg", float("nan")),
+        # MB per CPU second, all processes: what the load of other jobs does not change.
+        "epodc_cpu": cpu_rates["epodc"],
+        "grep_cpu": cpu_rates["grep"],
+        "rg_cpu": cpu_rates.get("rg", float("nan")),
         "seconds": median(times["epodc"]),
         "peak_mb": max(peaks) / 1e6,
         "lines": counted,
@@ -288,7 +306,8 @@ def main() -> None:
             passed=ratio >= 1.0,
             runs=args.runs,
             note=f"grep -c -E {ordinary['grep']:.0f} MB/s, rg -c {ordinary['rg']:.0f} MB/s "
-            f"({ordinary['epodc'] / ordinary['rg']:.2f}x rg); epodc {ordinary['seconds']:.2f} s",
+            f"({ordinary['epodc'] / ordinary['rg']:.2f}x rg); epodc {ordinary['seconds']:.2f} s; "
+            f"per CPU second: epodc {ordinary['epodc_cpu']:.0f}, grep {ordinary['grep_cpu']:.0f} MB",
             details=ordinary,
         )
     )
@@ -315,7 +334,8 @@ def main() -> None:
                 passed=ratio >= 0.5,
                 runs=args.runs,
                 note=f"grep -c -E {found['grep']:.0f} MB/s, rg -c {found['rg']:.0f} MB/s "
-                f"({found['epodc'] / found['rg']:.2f}x rg); peak {found['peak_mb']:.0f} MB",
+                f"({found['epodc'] / found['rg']:.2f}x rg); peak {found['peak_mb']:.0f} MB; "
+                f"per CPU second: epodc {found['epodc_cpu']:.0f}, grep {found['grep_cpu']:.0f} MB",
                 details={**found, "density": name},
             )
         )

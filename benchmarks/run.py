@@ -83,14 +83,19 @@ def main() -> None:
         sweep = [d for r in rows if isinstance(d := r.get("details"), dict) and "density" in d]
         if sweep:
             print(
-                "\nThe log scan's density sweep (MB/s, median; ratios are epodc's over grep's and rg's):\n"
+                "\nThe log scan's density sweep (MB/s, median; ratios are epodc's over grep's and "
+                "rg's; per CPU second: MB scanned per second of CPU, all processes):\n"
             )
-            print("| lines matching | epodc | grep -c -E | rg -c | x grep | x rg | peak MB |")
-            print("|---|---:|---:|---:|---:|---:|---:|")
+            print(
+                "| lines matching | epodc | grep -c -E | rg -c | x grep | x rg "
+                "| epodc per CPU s | grep per CPU s | peak MB |"
+            )
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
             for d in sweep:
                 print(
                     f"| {d['density']} | {d['epodc']:.0f} | {d['grep']:.0f} | {d['rg']:.0f} | "
-                    f"{d['epodc'] / d['grep']:.2f} | {d['epodc'] / d['rg']:.2f} | {d['peak_mb']:.0f} |"
+                    f"{d['epodc'] / d['grep']:.2f} | {d['epodc'] / d['rg']:.2f} | "
+                    f"{d['epodc_cpu']:.0f} | {d['grep_cpu']:.0f} | {d['peak_mb']:.0f} |"
                 )
         return
     print(f"{when}  {machine()}")
