@@ -501,7 +501,7 @@ def _take_each(
 # A chunk whose share of lines holding an anchor is at least 1 / WHOLE_CHUNK_SHARE is searched
 # whole by the signature's pattern; a sparser one only in its anchor lines, gathered first (a
 # pattern like 'NAIMSERV\b.*?Failed to send' would otherwise be tried on every NAIMSERV line).
-WHOLE_CHUNK_SHARE = 4
+WHOLE_CHUNK_SHARE = 2
 _LEADING_FLAGS = re.compile(rb"^\(\?[aiLmsux]+\)")
 
 
