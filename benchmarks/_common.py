@@ -8,8 +8,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Figure:
     runs: int = 1
     note: str = ""
     statistic: str = "median"  # how `measured` summarises the runs: median, max
+    details: Mapping[str, object] = field(default_factory=dict)  # the figures beside it, by name
 
 
 def median(values: Sequence[float]) -> float:

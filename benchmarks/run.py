@@ -3,7 +3,10 @@
     python benchmarks/run.py [--markdown]
 
 Each benchmark is its own script (engine.py, queries.py, startup.py, logs.py, check.py,
-bundle.py), run here with --json; see each script's docstring for what it measures and how.
+bundle.py, install.py), run here with --json; see each script's docstring for what it measures
+and how. Inputs that take long to build (the log files, the simulated sites, the large install)
+are kept in /tmp/epodc-bench and built only once. With --markdown, the table is followed by the
+log scan's density sweep.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SCRIPTS = [
     ("logs.py", ["--runs", "5"]),
     ("check.py", ["--runs", "5"]),
     ("bundle.py", ["--runs", "3"]),
+    ("install.py", ["--runs", "3"]),
 ]
 
 
@@ -76,6 +80,23 @@ def main() -> None:
             print(
                 f"| {r['name']} | {r['target']} | {r['measured']:.3f} {r['unit']} ({r['statistic']}) | {ratio} | {result} |"
             )
+        sweep = [d for r in rows if isinstance(d := r.get("details"), dict) and "density" in d]
+        if sweep:
+            print(
+                "\nThe log scan's density sweep (MB/s, median; ratios are epodc's over grep's and "
+                "rg's; per CPU second: MB scanned per second of CPU, all processes):\n"
+            )
+            print(
+                "| lines matching | epodc | grep -c -E | rg -c | x grep | x rg "
+                "| epodc per CPU s | grep per CPU s | peak MB |"
+            )
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for d in sweep:
+                print(
+                    f"| {d['density']} | {d['epodc']:.0f} | {d['grep']:.0f} | {d['rg']:.0f} | "
+                    f"{d['epodc'] / d['grep']:.2f} | {d['epodc'] / d['rg']:.2f} | "
+                    f"{d['epodc_cpu']:.0f} | {d['grep_cpu']:.0f} | {d['peak_mb']:.0f} |"
+                )
         return
     print(f"{when}  {machine()}")
     width = max(len(str(r["name"])) for r in rows)

@@ -584,6 +584,7 @@ def collect(
     options: CheckOptions,
     target: str,
     needed: Collection[str] | None = None,
+    on_collector: Callable[[str], None] | None = None,
 ) -> tuple[Evidence, list[CheckRecord]]:
     records: list[CheckRecord] = []
     unavailable: dict[str, str] = {}
@@ -593,6 +594,8 @@ def collect(
         if kind not in options.kinds:
             unavailable[kind] = f"the {kind} checks were not asked for"
             continue
+        if on_collector is not None:
+            on_collector(kind)
         if kind == "db":
             value, record = _run("db", lambda: _collect_db(site, options))
             if value is not None and value.warnings:
@@ -683,10 +686,15 @@ def evaluate(
 
 
 def run_check(
-    site: Site | None, options: CheckOptions, rules: Sequence[type[Rule]], target: str
+    site: Site | None,
+    options: CheckOptions,
+    rules: Sequence[type[Rule]],
+    target: str,
+    on_collector: Callable[[str], None] | None = None,
 ) -> CheckResult:
+    """`on_collector(kind)` is called as each collector starts (a progress display)."""
     needed = {kind for rule in rules for kind in rule.needs}
-    evidence, collected = collect(site, options, target, needed)
+    evidence, collected = collect(site, options, target, needed, on_collector)
     findings, ruled = evaluate(evidence, rules)
     return CheckResult(
         target,

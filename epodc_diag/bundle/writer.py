@@ -35,15 +35,17 @@ import tempfile
 import time
 import zipfile
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from epodc_diag import __version__
 from epodc_diag.bundle.redact import Redactor, residual_scan
 from epodc_diag.checker import CheckOptions, CheckResult, run_check
-from epodc_diag.errors import OutputError, scrub_secrets
+from epodc_diag.errors import EpodcError, OutputError, UsageError, scrub_secrets
 from epodc_diag.evidence import to_dict
 from epodc_diag.rules.base import Rule
 from epodc_diag.secrets import scrub_json_value, scrub_secrets_bytes
@@ -176,10 +178,76 @@ def masked_ini(path: Path) -> bytes:
     return mask_ini_text(text).encode("utf-8")
 
 
+class _Excerpt:
+    """One log's excerpt: lines a signature matches ('N> text') with CONTEXT_LINES lines of
+    context on each side ('N: text'), in file order, until one does not fit the budget; from
+    then on the pieces are only counted. Fed only the lines near a match, by number: the rest
+    of the log is never looked at line by line."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.pieces: list[bytes] = []
+        self.size = 0
+        self.dropped = 0
+        self.full = False  # a piece did not fit: the rest is counted, not kept
+        self.last_written = 0  # the number of the last line written (or dropped)
+        self.after = 0  # context lines still to write after the last match
+
+    def _put(self, number: int, mark: bytes, text: Callable[[], bytes]) -> None:
+        self.last_written = number
+        if self.full:
+            self.dropped += 1
+            return
+        piece = b"%d%s " % (number, mark) + text() + b"\n"
+        if self.size + len(piece) <= self.budget:
+            self.pieces.append(piece)
+            self.size += len(piece)
+        else:
+            self.full = True
+            self.dropped += 1
+
+    def context_after(self, number: int, text: Callable[[], bytes]) -> None:
+        """Line `number` (no match) right after a match or its context: written."""
+        self._put(number, b":", text)
+        self.after -= 1
+
+    def match(self, number: int, text: bytes, before: Callable[[int], bytes]) -> None:
+        """A matching line; `before(n)`: the text of line n, one of the lines just before it."""
+        for line_number in range(max(number - CONTEXT_LINES, self.last_written + 1, 1), number):
+            self._put(line_number, b":", partial(before, line_number))
+        self._put(number, b">", lambda: text)
+        self.after = CONTEXT_LINES
+
+
+def _tail_of(raw: list[bytes], tail_bytes: int) -> bytes:
+    """The end of a log, as whole lines without their carriage returns (or from a word on, for
+    a log whose last line alone is longer), at most `tail_bytes`."""
+    text = b"".join(raw)
+    if not text:
+        return b""
+    lines = [line.rstrip(b"\r") for line in text.split(b"\n")]
+    if text.endswith(b"\n"):
+        lines.pop()  # the break ends the last line; no empty line after it
+    normal = b"\n".join(lines) + b"\n"
+    if len(normal) <= tail_bytes:
+        return normal
+    tail = normal[-tail_bytes:]
+    if normal[-tail_bytes - 1 : -tail_bytes] == b"\n":
+        return tail  # it starts at a line start
+    # start at a whole line (or word): a name cut in two is a fragment no one can redact
+    start = tail.find(b"\n")
+    if start < 0:
+        start = tail.find(b" ")  # -1: one word, kept whole
+    return tail[start + 1 :]
+
+
 def log_excerpts(
     paths: list[str], options: BundleOptions
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
-    """For each log: the matched lines with context, and its tail; capped per log."""
+    """For each log: the matched lines with context, and its tail; capped per log.
+
+    A chunk is searched for the signatures' anchors (C speed); only the lines that hold one are
+    matched against the patterns, and only a match's neighbours are read as lines."""
     from epodc_diag.logs.catalog import signatures
     from epodc_diag.logs.sources import chunks, expand
 
@@ -187,80 +255,189 @@ def log_excerpts(
     out: dict[str, bytes] = {}
     cut: list[dict[str, Any]] = []
     used_names: set[str] = set()
+    # Enough of the end of a log for its tail, whatever carriage returns it loses.
+    keep = 4 * options.tail_bytes + 4
     for log in files:
         sigs = [s for s in signatures() if s.applies_to(log.family)]
-        anchors = sorted({s.anchor for s in sigs})
         base = _member_name(log.path.name)
         name = base
         n = 2
         while name in used_names:
             name, n = f"{base}.{n}", n + 1
         used_names.add(name)
-        excerpt: list[bytes] = []
-        excerpt_size = 0
-        before: deque[tuple[int, bytes]] = deque(maxlen=CONTEXT_LINES)
-        after = 0
-        last_written = 0
-        tail: deque[bytes] = deque()
-        tail_size = 0
-        line_no = 0
-        dropped = 0
-        budget = max(0, options.max_log_bytes - options.tail_bytes)
+        excerpt = _Excerpt(max(0, options.max_log_bytes - options.tail_bytes))
+        recent: deque[bytes] = deque()  # the last chunks, for the tail
+        recent_size = 0
+        lines_before = 0  # lines in the chunks already read
+        previous: list[tuple[int, bytes]] = []  # the last lines of the chunk before
         for _, chunk in chunks(log):
-            for line in chunk.split(b"\n"):
-                line_no += 1
-                text = line.rstrip(b"\r")
-                hit = any(a in text for a in anchors) and any(
-                    s.anchor in text and (s.pattern is None or s.pattern.search(text)) for s in sigs
-                )
-                if hit or after:
-                    for number, context in before:
-                        if number > last_written:
-                            piece = b"%d: " % number + context + b"\n"
-                            if excerpt_size + len(piece) <= budget:
-                                excerpt.append(piece)
-                                excerpt_size += len(piece)
-                            else:
-                                dropped += 1
-                    before.clear()
-                    piece = b"%d%s " % (line_no, b">" if hit else b":") + text + b"\n"
-                    if excerpt_size + len(piece) <= budget:
-                        excerpt.append(piece)
-                        excerpt_size += len(piece)
-                    else:
-                        dropped += 1
-                    last_written = line_no
-                    after = CONTEXT_LINES if hit else after - 1
-                else:
-                    before.append((line_no, text))
-                tail.append(text + b"\n")
-                tail_size += len(text) + 1
-                while tail and tail_size - len(tail[0]) >= options.tail_bytes:
-                    tail_size -= len(tail.popleft())
+            _excerpt_chunk(excerpt, chunk, lines_before, previous, sigs)
+            ends_line = chunk.endswith(b"\n")
+            breaks = chunk.count(b"\n")
+            lines_before += breaks
+            previous = _last_lines(chunk, lines_before, ends_line)
+            if not ends_line:
+                lines_before += 1  # the file's last line, without a break after it
+            recent.append(chunk)
+            recent_size += len(chunk)
+            while len(recent) > 1 and recent_size - len(recent[0]) >= keep:
+                recent_size -= len(recent.popleft())
         header = _utf8(
             f"# {log.path}: lines matching a signature ('>') with {CONTEXT_LINES} lines of context "
             "(':'), as 'line number: text'\n"
         )
-        out[f"logs/{name}.excerpt.txt"] = header + b"".join(excerpt)
-        tail_bytes = b"".join(tail)
-        if len(tail_bytes) > options.tail_bytes:
-            # start at a whole line (or word): a name cut in two is a fragment no one can redact
-            tail_bytes = tail_bytes[-options.tail_bytes :]
-            start = tail_bytes.find(b"\n")
-            if start < 0:
-                start = tail_bytes.find(b" ")  # -1: one word, kept whole
-            tail_bytes = tail_bytes[start + 1 :]
-        out[f"logs/{name}.tail.txt"] = tail_bytes
-        if dropped:
+        out[f"logs/{name}.excerpt.txt"] = header + b"".join(excerpt.pieces)
+        out[f"logs/{name}.tail.txt"] = _tail_of(list(recent), options.tail_bytes)
+        if excerpt.dropped:
             cut.append(
                 {
                     "file": f"logs/{name}.excerpt.txt",
-                    "dropped_lines": dropped,
-                    "kept_bytes": excerpt_size,
+                    "dropped_lines": excerpt.dropped,
+                    "kept_bytes": excerpt.size,
                     "reason": "the per-log size limit",
                 }
             )
     return out, cut
+
+
+def _last_lines(chunk: bytes, lines_before: int, ends_line: bool) -> list[tuple[int, bytes]]:
+    """The chunk's last CONTEXT_LINES lines, numbered (the context of a match in the next)."""
+    body = chunk[:-1] if ends_line else chunk
+    parts = body.rsplit(b"\n", CONTEXT_LINES)[-CONTEXT_LINES:]
+    last = lines_before if ends_line else lines_before + 1
+    return [(last - len(parts) + 1 + i, part.rstrip(b"\r")) for i, part in enumerate(parts)]
+
+
+def _excerpt_chunk(
+    excerpt: _Excerpt,
+    chunk: bytes,
+    lines_before: int,
+    previous: list[tuple[int, bytes]],
+    sigs: list[Any],
+) -> None:
+    """Feed the excerpt the matches of one chunk with their context."""
+    # The lines as the excerpt shows them: without their carriage returns (the same breaks).
+    text = chunk.replace(b"\r\n", b"\n")
+    while b"\r\n" in text:
+        text = text.replace(b"\r\n", b"\n")
+    if not text.endswith(b"\n"):
+        text = text.rstrip(b"\r")
+    matches = _match_begins(text, sigs)
+
+    def line_at(begin: int) -> tuple[int, bytes]:
+        end = text.find(b"\n", begin)
+        end = end if end >= 0 else len(text)
+        return end, text[begin:end]
+
+    def before_line(begin: int, number: int) -> Callable[[int], bytes]:
+        def read(wanted: int) -> bytes:
+            position = begin
+            for _ in range(number - wanted):
+                if position == 0:
+                    return dict(previous).get(wanted, b"")
+                position = text.rfind(b"\n", 0, position - 1) + 1
+            return line_at(position)[1]
+
+        return read
+
+    # Context owed by a match at the end of the chunk before: this chunk's first lines.
+    position, number = 0, lines_before + 1
+    while excerpt.after and position < len(text) and position not in matches:
+        end = text.find(b"\n", position)
+        end = end if end >= 0 else len(text)
+        excerpt.context_after(number, partial(_cut, text, position, end))
+        position, number = end + 1, number + 1
+    counted_to, counted = 0, lines_before  # lines before `counted_to`: `counted`
+    last_match: int | None = None  # where the chunk's last match begins
+    ordered = sorted(matches)
+    for index, begin in enumerate(ordered):
+        if excerpt.full:
+            # Nothing more is kept: count what would have been, by line numbers alone.
+            _count_rest(excerpt, text, ordered[index:], counted_to, counted, lines_before)
+            return
+        counted += text.count(b"\n", counted_to, begin)
+        counted_to = begin
+        number = counted + 1
+        # Context owed by the match before, up to this one.
+        while excerpt.after and excerpt.last_written + 1 < number:
+            at = excerpt.last_written + 1
+            excerpt.context_after(at, partial(before_line(begin, number), at))
+        end, line = line_at(begin)
+        excerpt.match(number, line, before_line(begin, number))
+        last_match = begin
+    # Context owed by the chunk's last match, from the lines after it in this chunk.
+    if excerpt.after and last_match is not None:
+        position = text.find(b"\n", last_match) + 1
+        number = excerpt.last_written + 1
+        while excerpt.after and 0 < position < len(text):
+            end, _ = line_at(position)
+            excerpt.context_after(number, partial(_cut, text, position, end))
+            position, number = end + 1, number + 1
+
+
+def _count_rest(
+    excerpt: _Excerpt,
+    text: bytes,
+    begins: list[int],
+    counted_to: int,
+    counted: int,
+    lines_before: int,
+) -> None:
+    """The pieces the rest of a chunk would add to a full excerpt (each match, the lines of
+    context before it not written yet, and those owed after the match before), counted."""
+    owed, written, dropped = excerpt.after, excerpt.last_written, 0
+    for begin in begins:
+        counted += text.count(b"\n", counted_to, begin)
+        counted_to = begin
+        number = counted + 1
+        after = min(owed, number - 1 - written)
+        written += after
+        start = max(number - CONTEXT_LINES, written + 1, 1)
+        dropped += after + number - start + 1
+        written, owed = number, CONTEXT_LINES
+    lines = lines_before + text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
+    after = max(0, min(owed, lines - written))
+    excerpt.dropped += dropped + after
+    excerpt.last_written = written + after
+    excerpt.after = owed - after
+
+
+def _cut(text: bytes, begin: int, end: int) -> bytes:
+    return text[begin:end]
+
+
+def _match_begins(text: bytes, sigs: list[Any]) -> set[int]:
+    """Where the lines that a signature matches begin: each signature's pattern runs over the
+    whole text (or its anchor lines) as in the log scan; only a pattern that cannot be run so
+    is tried line by line on the lines that hold its anchor."""
+    from epodc_diag.logs.scan import _anchor_lines, _dense, _line_finder
+
+    begins: set[int] = set()
+    for sig in sigs:
+        if sig.anchor not in text:
+            continue
+        finder = _line_finder(sig)
+        if finder is None:
+            pos = text.find(sig.anchor)
+            while pos >= 0:
+                begin = text.rfind(b"\n", 0, pos) + 1
+                end = text.find(b"\n", pos)
+                end = end if end >= 0 else len(text)
+                if sig.pattern is None or sig.pattern.search(text[begin:end]):
+                    begins.add(begin)
+                pos = text.find(sig.anchor, end + 1)
+            continue
+        if finder.holds_anchor and _dense(text, sig.anchor):
+            for match in finder.pattern.finditer(text):
+                begins.add(text.rfind(b"\n", 0, match.start()) + 1)
+            continue
+        buffer, starts = _anchor_lines(text, sig.anchor)
+        seen, lines = 0, 0
+        for match in finder.pattern.finditer(buffer):
+            lines += buffer.count(b"\n", seen, match.start())
+            seen = match.start()
+            begins.add(starts[lines])
+    return begins
 
 
 def environment(site: Site | None) -> dict[str, Any]:
@@ -322,6 +499,7 @@ def _register(
     members: dict[str, bytes],
     options: BundleOptions,
     extra_users: list[str],
+    done: Callable[[float], None] | None = None,
 ) -> None:
     """Every value to hide: what the evidence names, then what each member shows by shape or
     context. All of it before any rewriting, so each file is rewritten with the whole set."""
@@ -370,6 +548,7 @@ def _register(
         redactor.add("domain", netbios_domain, force=True)
     for keyword in options.keywords:
         redactor.add("keyword", keyword, force=True)
+    seen = 0.0
     for name, data in members.items():
         redactor.discover(_clean(name))
         is_json = name.endswith(".json")
@@ -384,6 +563,9 @@ def _register(
                     elif column in _IP_COLUMNS:
                         redactor.add("ipv4", value)
         redactor.discover(text)
+        seen += len(data)
+        if done is not None:
+            done(seen)
 
 
 def _strings(value: Any) -> list[str]:
@@ -418,14 +600,22 @@ def _redacted_name(name: str, redactor: Redactor) -> str:
     return f"{match.group(1)}{redactor.text(match.group(2))}{match.group(3)}"
 
 
-def redact_members(members: dict[str, bytes], redactor: Redactor) -> dict[str, bytes]:
+def redact_members(
+    members: dict[str, bytes],
+    redactor: Redactor,
+    done: Callable[[float], None] | None = None,
+) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
+    seen = 0.0
     for name, data in members.items():
         new_name = _redacted_name(name, redactor)
         if name.endswith(".json"):
             out[new_name] = _json(redactor.json_value(json.loads(data.decode("utf-8"))))
         else:
             out[new_name] = _utf8(redactor.text(_member_text(data)))
+        seen += len(data)
+        if done is not None:
+            done(seen)
     return out
 
 
@@ -557,6 +747,64 @@ def _claim(staged: Path, final: Path) -> bool:
     return True
 
 
+# What a bundle tells a progress display: the step with its own count ("collecting logs 4/6",
+# "redacting 120/179 MB"), and how far that step has gone (done of total).
+BundleProgress = Callable[[str, float, float], None]
+
+
+def bundle_log_paths(site: Site | None, check_options: CheckOptions) -> list[str]:
+    """The logs a bundle takes excerpts of: those named with --logs, else the site's folders."""
+    log_paths = list(check_options.log_paths)
+    if not log_paths and site is not None:
+        log_paths = [
+            str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
+        ]
+    return log_paths
+
+
+def estimate_log_bytes(log_paths: list[str], options: BundleOptions) -> tuple[int, int]:
+    """Before any work: the most the log excerpts can hold (each log's text, at most
+    --max-log-bytes), and how many logs. A gzip log counts what it inflates to (its trailer says)."""
+    from epodc_diag.logs.sources import expand
+
+    try:
+        files, _ = expand(log_paths)
+    except EpodcError:
+        return 0, 0  # said where the excerpts are taken (a collector error in the manifest)
+    total = 0
+    for log in files:
+        size = log.size
+        if log.compressed:
+            try:
+                with log.path.open("rb") as raw:
+                    raw.seek(-4, os.SEEK_END)
+                    size = max(size, int.from_bytes(raw.read(4), "little"))
+            except OSError:
+                size = options.max_log_bytes
+        total += min(size, options.max_log_bytes)
+    return total, len(files)
+
+
+def _mb(size: float) -> str:
+    if size < 1e6:
+        return f"{size / 1e3:.0f} kB"
+    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
+
+
+def _refuse_over_limit(log_paths: list[str], options: BundleOptions) -> int:
+    """The size limit is kept before the work starts: a bundle whose logs alone could exceed
+    --max-total-bytes is refused with the estimate (its excerpts would be redacted, then cut)."""
+    estimate, count = estimate_log_bytes(log_paths, options)
+    if estimate > options.max_total_bytes:
+        raise UsageError(
+            f"the log excerpts of this bundle may hold up to {_mb(estimate)} ({count} log(s), "
+            f"up to {_mb(options.max_log_bytes)} each with --max-log-bytes), more than "
+            f"--max-total-bytes allows ({_mb(options.max_total_bytes)}); nothing was written: "
+            "raise --max-total-bytes, lower --max-log-bytes or name fewer logs with --logs"
+        )
+    return estimate
+
+
 def build_bundle(
     site: Site | None,
     check_options: CheckOptions,
@@ -565,9 +813,14 @@ def build_bundle(
     output: Path | None,
     options: BundleOptions,
     db_username: str = "",
+    progress: BundleProgress | None = None,
 ) -> BundleResult:
     from epodc_diag.model import ReportFormat
     from epodc_diag.render.report import render
+
+    def show(step: str, done: float = 0.0, total: float = 1.0) -> None:
+        if progress is not None:
+            progress(step, done, total)
 
     redactor: Redactor | None = None
     map_path: Path | None = None
@@ -593,9 +846,23 @@ def build_bundle(
                 f"{map_path} exists (use --force to replace it, or --map to reuse it)"
             )
 
+    log_paths = bundle_log_paths(site, check_options)
+    estimate = _refuse_over_limit(log_paths, options)
+    # The collectors of the check, then the bundle's own: queries and log excerpts.
+    steps: list[str] = [k for k in ("db", "ini", "network", "logs") if k in check_options.kinds]
+    steps += ["queries"] * ("db" in check_options.kinds) + ["log excerpts"] * bool(log_paths)
+    show(
+        f"estimated up to {_mb(estimate)} of log excerpts "
+        f"(--max-total-bytes {_mb(options.max_total_bytes)})"
+    )
+
+    def collecting(kind: str) -> None:
+        number = steps.index(kind) + 1 if kind in steps else len(steps)
+        show(f"collecting {kind} {number}/{len(steps)}", number - 1, len(steps))
+
     timings: list[dict[str, Any]] = []
     start = time.monotonic()
-    result = run_check(site, check_options, rules, target)
+    result = run_check(site, check_options, rules, target, on_collector=collecting)
     if redactor is not None:
         result = _trim_cut_examples(result)
     for record in result.checks:
@@ -626,6 +893,7 @@ def build_bundle(
 
     started = time.monotonic()
     if "db" in check_options.kinds:
+        collecting("queries")
         csvs, failed = _query_csvs(site, check_options)
         collected.extend((name, data, False) for name, data in csvs.items())
         timings.append(
@@ -651,13 +919,9 @@ def build_bundle(
                 }
             )
     started = time.monotonic()
-    log_paths = list(check_options.log_paths)
-    if not log_paths and site is not None:
-        log_paths = [
-            str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
-        ]
     excerpt_cut: list[dict[str, Any]] = []
     if log_paths:
+        collecting("log excerpts")
         try:
             excerpts, excerpt_cut = log_excerpts(log_paths, options)
             collected.extend((name, data, False) for name, data in excerpts.items())
@@ -687,9 +951,17 @@ def build_bundle(
     raw = {name: scrub_secrets_bytes(data, name) for name, data, _ in collected}
     if redactor is not None:
         users = [_login_name(), db_username, os.environ.get("USERNAME", "")]
-        _register(redactor, result, site, raw, options, [u for u in users if u])
+        total = float(sum(len(data) for data in raw.values()))
+
+        def finding(done: float) -> None:
+            show(f"redacting: finding names {_mb(done)}/{_mb(total)}", done, total)
+
+        def redacting(done: float) -> None:
+            show(f"redacting {_mb(done)}/{_mb(total)}", done, total)
+
+        _register(redactor, result, site, raw, options, [u for u in users if u], finding)
         renamed = {name: _redacted_name(name, redactor) for name in raw}
-        raw = redact_members(raw, redactor)
+        raw = redact_members(raw, redactor, redacting)
         essential = {renamed[name]: flag for name, flag in essential.items()}
         excerpt_cut = redactor.json_value(excerpt_cut)
     members = _Members(options.max_total_bytes)
@@ -717,6 +989,7 @@ def build_bundle(
         "seconds": round(time.monotonic() - start, 3),
     }
     files["manifest.json"] = _json(scrub_json_value(manifest))
+    show(f"writing {path.name}")
     staged: Path | None = None
     replace_map = False
     if redactor is not None and map_path is not None:

@@ -97,15 +97,20 @@ def bundle_command(
         map_path=map_path,
         force=force,
     )
-    result = build_bundle(
-        located,
-        options,
-        list(RULES),
-        target,
-        output,
-        bundle_options,
-        db_username=str(settings["database"]["username"]),
-    )
+    from epodc_diag.render.progress import progress_bar
+
+    # On a terminal, each step as it starts (stderr only: stdout stays the summary below).
+    with progress_bar("bundle") as bar:
+        result = build_bundle(
+            located,
+            options,
+            list(RULES),
+            target,
+            output,
+            bundle_options,
+            db_username=str(settings["database"]["username"]),
+            progress=bar.step if bar is not None else None,
+        )
     # No size here: it changes by a few bytes from run to run (times, durations), and the
     # file system shows it; what was cut to fit the limits is what matters.
     typer.echo(f"Bundle written to {result.path} ({len(result.members)} files)")

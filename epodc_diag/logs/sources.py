@@ -402,7 +402,8 @@ def chunks(
                 if position <= len(block) and text.startswith("\ufeff"):
                     text = text[1:]
                 block = text.encode("utf-8", "surrogatepass")
-            buffer = carry + block
+            buffer = carry + block if carry else block
+            carry = b""
             if not block:
                 # A range ends where the next one starts (a line start, or the cut inside a line
                 # longer than MAX_LINE): nothing past `end` is read, so nothing is read twice.
@@ -415,9 +416,19 @@ def chunks(
                 continue
             if cut < 0:
                 cut = len(buffer) - 1  # a line longer than MAX_LINE: cut it here
-            yield offset, buffer[: cut + 1]
+            if cut + 1 == len(buffer):
+                yield offset, buffer
+            elif decoder is None and not isinstance(stream, _GzipStream):
+                # Read the rest of the line again with the next chunk rather than carry it over
+                # (which would copy every chunk once more).
+                back = len(buffer) - cut - 1
+                stream.seek(-back, os.SEEK_CUR)
+                position -= back
+                yield offset, buffer[: cut + 1]
+            else:
+                yield offset, buffer[: cut + 1]
+                carry = buffer[cut + 1 :]
             offset += cut + 1
-            carry = buffer[cut + 1 :]
 
 
 def _read(stream: BinaryIO | _GzipStream, want: int) -> tuple[bytes, str]:

@@ -19,6 +19,13 @@ class Progress:
     def __call__(self, done: float, total: float) -> None:
         self._bar.update(self._task, completed=done / total if total else 1.0)
 
+    def step(self, description: str, done: float, total: float) -> None:
+        """A step that names its own count ("collecting logs 4/6", "redacting 120/179 MB"),
+        drawn at once: a short step must not pass unseen between two refreshes."""
+        completed = min(1.0, done / total) if total else 1.0
+        self._bar.update(self._task, description=description, total=1.0, completed=completed)
+        self._bar.refresh()
+
     def phase(self, description: str) -> None:
         # total=None: rich shows a moving bar and no percentage or time left.
         self._bar.update(self._task, description=description, total=None, completed=0)
