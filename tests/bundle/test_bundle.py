@@ -348,3 +348,18 @@ def test_a_reused_map_keeps_pseudonyms_across_bundles(
     )
     assert handler["name"] == again["name"] and handler["name"].startswith("host-")
     assert handler["name"] in data["host"].values()
+
+
+def test_a_replay_says_it_is_a_bundle_from_which_host_and_when(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """ux review D27: the replay header only named the site, never the bundle or its maker."""
+    import socket
+
+    site = make_site("healthy", **SIZE)
+    assert epodc("bundle", "--site", str(site), "-o", "b.zip", cwd=tmp_path).returncode == 0
+    text = epodc("check", "--bundle", "b.zip", "--no-history", cwd=tmp_path).stdout
+    first = text.splitlines()[0]
+    machine = socket.gethostname()
+    assert first.startswith("epodc check: bundle b.zip, made "), first
+    assert f" on {machine} from simulated site " in first and " UTC " in first, first
