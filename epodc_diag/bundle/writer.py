@@ -37,7 +37,7 @@ import zipfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,17 @@ def _query_csvs(
                     failed[name] = exc.message
                     continue
                 out[f"queries/{name}.csv"] = to_csv(result.columns, result.rows).encode("utf-8")
+            # What the CSVs were computed with: the database's "now" and the derived
+            # parameters, so a reader can tell what "expired" meant (ux review D27).
+            out["queries/_parameters.json"] = _json(
+                {
+                    "now": now.isoformat(sep=" ", timespec="seconds"),
+                    "clock": session.clock().source,
+                    "parameters": {
+                        k: v.isoformat(sep=" ", timespec="seconds") for k, v in params.items()
+                    },
+                }
+            )
     except EpodcError as exc:
         return out, {"*": exc.message}
     return out, failed
@@ -459,6 +470,7 @@ def environment(site: Site | None) -> dict[str, Any]:
         ):
             value = getattr(site, key)
             paths[key] = {"path": str(value), "exists": Path(value).exists()}
+    local = datetime.now().astimezone()
     return {
         "os": platform.platform(),
         "python": sys.version.split()[0],
@@ -467,7 +479,50 @@ def environment(site: Site | None) -> dict[str, Any]:
         "odbc_drivers": drivers,
         "site_kind": site.kind if site is not None else None,
         "epo_paths": paths,
+        # The clock and zone of the machine that made the bundle, and the ePO version its
+        # server.ini names: what a support engineer asks first (ux review D27).
+        "host_time": local.isoformat(timespec="seconds"),
+        "time_zone": local.tzname() or "",
+        "utc_offset_minutes": int((local.utcoffset() or timedelta()).total_seconds() // 60),
+        "epo_version": _epo_version(site),
     }
+
+
+def _epo_version(site: Site | None) -> str | None:
+    """`Version=` from server.ini's [Server] section (any encoding the ini reader handles)."""
+    if site is None or not site.server_ini.is_file():
+        return None
+    try:
+        from epodc_diag.ini.reader import read_ini
+
+        ini = read_ini(site.server_ini)
+        for key in ("Version", "ProductVersion", "ServerVersion"):
+            found = ini.get(None, key)
+            if found is not None and found.value.strip():
+                return found.value.strip()
+    except Exception:  # the version is a courtesy: an odd ini leaves it out
+        return None
+    return None
+
+
+BUNDLE_README = """epodc support bundle
+====================
+
+Made by epodc {version} at {made} from {target}.
+{redacted}
+Re-check it offline, on any machine with epodc:   epodc check --bundle {name}
+
+report.md / report.json    the findings, evidence, causes and remedies (as epodc check gives them)
+evidence.json              everything the checks read; what `epodc check --bundle` replays
+network.json               DNS, port 8444, TLS and certificate, as seen from the collecting host
+environment.json           OS, Python, epodc, ODBC drivers, host clock and zone, ePO version, paths
+queries/*.csv              each catalogue query's rows; queries/_parameters.json: "now" and the
+                           parameters they were run with (the database's own clock)
+server.ini                 the ePO server's server.ini with its secrets masked
+logs/*.excerpt.txt         lines matching a known signature ('>') with context (':'), numbered
+logs/*.tail.txt            the end of each log
+manifest.json              every member's size and SHA-256, each collector's outcome, what was cut
+"""
 
 
 # -------------------------------------------------------------------- redaction
@@ -889,6 +944,23 @@ def build_bundle(
         ),
         ("network.json", _json(to_dict(result.evidence.network)), True),
         ("environment.json", _json(environment(site)), True),
+        (
+            "README.txt",
+            _utf8(
+                BUNDLE_README.format(
+                    version=__version__,
+                    made=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                    target=target,
+                    name=path.name,
+                    redacted=(
+                        "Names and addresses are replaced by consistent pseudonyms (--redact).\n"
+                        if redactor is not None
+                        else ""
+                    ),
+                )
+            ),
+            True,
+        ),
     ]
 
     started = time.monotonic()

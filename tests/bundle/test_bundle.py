@@ -363,3 +363,26 @@ def test_a_replay_says_it_is_a_bundle_from_which_host_and_when(
     machine = socket.gethostname()
     assert first.startswith("epodc check: bundle b.zip, made "), first
     assert f" on {machine} from simulated site " in first and " UTC " in first, first
+
+
+def test_the_bundle_explains_itself(make_site: SiteFactory, tmp_path: Path) -> None:
+    """ux review D27: a README in the zip, the parameters the query CSVs were run with, the
+    ePO version and the collecting host's clock and zone in environment.json."""
+    site = make_site("healthy", **SIZE)
+    assert epodc("bundle", "--site", str(site), "-o", "case.zip", cwd=tmp_path).returncode == 0
+    content = members(tmp_path / "case.zip")
+    readme = content["README.txt"].decode("utf-8")
+    assert "epodc check --bundle case.zip" in readme and "manifest.json" in readme
+    params = json.loads(content["queries/_parameters.json"])
+    evidence = json.loads(content["evidence.json"])["evidence"]
+    assert params["now"] == evidence["db"]["now"].replace("T", " ")[:19]
+    assert set(params["parameters"]) >= {"now", "stale_before", "stalled_before"}
+    env = json.loads(content["environment.json"])
+    ini_version = next(
+        line.split("=", 1)[1].strip()
+        for line in (site / "DB" / "server.ini").read_bytes().decode("cp1252").splitlines()
+        if line.lower().startswith("version=")
+    )
+    assert env["epo_version"] == ini_version
+    assert env["time_zone"] and "T" in env["host_time"]
+    assert isinstance(env["utc_offset_minutes"], int)
