@@ -89,7 +89,7 @@ def check_command(
         typer.Option(
             "--require",
             help="Checks that must be ok (or a finding) for an OK: rule ids and evidence kinds "
-            "(db, ini, network, logs), repeatable or a comma list; 'none' for none. Anything "
+            "(db, ini, network, logs, services), repeatable or a comma list; 'none' for none. Anything "
             "they cannot judge makes the answer UNKNOWN (exit 3). Default: the database checks "
             "on an ePO install, the evidence named by --db/--ini/--logs, and every check that "
             "ran but could not judge its evidence.",

@@ -406,6 +406,15 @@ def network_command(
     ini_path: Annotated[
         Optional[Path], typer.Option("--ini", help="server.ini to take the defaults from.")
     ] = None,
+    hosts_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--hosts-file",
+            help="A hosts file to look for the server's name in [default: this machine's, "
+            "%SystemRoot%\\System32\\drivers\\etc\\hosts or /etc/hosts].",
+            dir_okay=False,
+        ),
+    ] = None,
     timeout: Annotated[
         Optional[float],
         typer.Option(
@@ -431,7 +440,8 @@ def network_command(
     """Check that DNS resolves the ePO server to server.ini's address and that its port 8444 answers.
 
     Forward and reverse lookups, a TCP connection to each address and a TLS handshake, each step
-    timed. With --site, the simulated site's network answers and no packet leaves this machine.
+    timed, and whether the hosts file pins the name (and to which address). With --site, the
+    simulated site's network answers and no packet leaves this machine.
     Exit 0 when all is well, 1 for warnings, 2 when the name, address or port is wrong.
     """
     from epodc_diag.ini.reader import IniError, read_ini
@@ -471,6 +481,8 @@ def network_command(
         if total_timeout is not None
         else float(net_cfg["total_timeout"]),
         cert_warn_days=int(net_cfg["cert_warn_days"]),
+        hosts_file=hosts_file,
+        hosts_file_given=hosts_file is not None,
     )
     if output is HostFormat.json:
         from epodc_diag.render.data import to_json

@@ -55,14 +55,21 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "handler-down",
-        "one Agent Handler stops polling the queue part-way through; its claimed work stalls",
-        ("handler-stale",),
+        "one Agent Handler stops polling the queue part-way through (its Apache service stopped); "
+        "its claimed work stalls",
+        ("handler-stale", "epo-service-stopped"),
+    ),
+    Scenario(
+        "appserver-stopped",
+        "the Application Server service (Tomcat) stops part-way through: port 8444 refuses, "
+        "status reports fail, the cleanup task stops and requests pile up",
+        ("epo-service-stopped", "cleanup-stalled", "tomcat-unreachable", "tomcat-port-closed"),
     ),
     Scenario(
         "cert-expired",
         "the application server's certificate on port 8444 expired three days before the capture",
         ("tomcat-cert",),
-        hidden_by=("port-blocked",),
+        hidden_by=("port-blocked", "appserver-stopped"),
     ),
 )
 

@@ -134,13 +134,7 @@ class Rule(ABC):
         return ""
 
     def check_needs(self, evidence: Evidence) -> None:
-        present = {
-            "db": evidence.db,
-            "ini": evidence.ini,
-            "network": evidence.network,
-            "logs": evidence.logs,
-        }
-        if not any(present[kind] is not None for kind in self.needs):
+        if not any(evidence.part(kind) is not None for kind in self.needs):
             reasons = "; ".join(evidence.why_missing(kind) for kind in self.needs)
             raise Skip(reasons)
 
