@@ -67,14 +67,21 @@ def _same_address(a: str, b: str) -> bool:
 
 
 def _pin_verdict(
-    pin: HostsPin, ip: str | None, resolved: list[str], resolver_is_system: bool
+    pin: HostsPin,
+    ip: str | None,
+    resolved: list[str],
+    resolver_is_system: bool,
+    from_ini: bool,
+    dns: list[str] | None = None,
 ) -> Verdict:
     """Whether the hosts file's pin agrees with server.ini and with the resolver's answer."""
     pinned = ", ".join(pin.addresses)
     against: list[str] = []
     if ip and not any(_same_address(ip, a) for a in pin.addresses):
-        against.append(f"server.ini says {ip}")
-    if resolved and not any(_same_address(r, a) for r in resolved for a in pin.addresses):
+        against.append(f"server.ini says {ip}" if from_ini else f"the address given is {ip}")
+    if dns and not any(_same_address(d, a) for d in dns for a in pin.addresses):
+        against.append(f"DNS says {', '.join(dns)}")
+    elif resolved and not any(_same_address(r, a) for r in resolved for a in pin.addresses):
         against.append(
             f"the resolver answers {', '.join(resolved)}"
             + (" (this hosts file is not the one it uses?)" if resolver_is_system else " (DNS)")
@@ -92,7 +99,8 @@ def _pin_verdict(
         "hosts-pin",
         Severity.info,
         f"{pin.name} is pinned to {pinned} in the hosts file ({pin.where()}): the answer comes "
-        "from the hosts file, not DNS, and agrees with " + ("server.ini" if ip else "the resolver"),
+        "from the hosts file, not DNS, and agrees with "
+        + (("server.ini" if from_ini else "the address given") if ip else "the resolver"),
     )
 
 
@@ -240,7 +248,10 @@ def check_network(
         )
 
     if pin is not None and pin.pinned:
-        verdicts.append(_pin_verdict(pin, ip, resolved, not network.simulated))
+        # A simulated network knows its DNS apart from the hosts file; a real resolver does not.
+        dns_of = getattr(network, "dns", None)
+        dns = dns_of(pin.name) if callable(dns_of) else None
+        verdicts.append(_pin_verdict(pin, ip, resolved, not network.simulated, bool(source), dns))
 
     # 4. TCP to the address the handler uses (server.ini's), then to DNS's other answers
     targets = [a for a in [ip, *resolved] if a]

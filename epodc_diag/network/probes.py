@@ -362,6 +362,10 @@ class SimulatedNetwork:
             raise LookupFailed(f"{name} does not resolve (no such name in the site's DNS)")
         return list(found)
 
+    def dns(self, name: str) -> list[str]:
+        """What the site's DNS alone answers (the hosts file left out)."""
+        return list(self._resolve.get(name.lower().rstrip("."), []))
+
     def reverse(self, address: str, timeout: float) -> str | None:
         return self._reverse.get(address)
 
