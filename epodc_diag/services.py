@@ -126,18 +126,23 @@ class ServicesUnavailable(Exception):
     """The services cannot be read here; the message says why."""
 
 
-def read_windows_services(now: datetime | None = None) -> ServicesEvidence:  # pragma: no cover
+def read_windows_services(now: datetime | None = None) -> ServicesEvidence:
     """This machine's ePO services, from the Windows service manager through psutil."""
     if os.name != "nt":
         raise ServicesUnavailable(
             "not on Windows: ePO's services are read from the Windows service manager "
             "(run epodc on the ePO server or Agent Handler)"
         )
-    try:
+    try:  # pragma: no cover - Windows only
         psutil: Any = importlib.import_module("psutil")
-    except ImportError:
+    except ImportError:  # pragma: no cover
         raise ServicesUnavailable("psutil is not installed, so services cannot be read") from None
-    host = socket.gethostname().upper()
+    return read_with(psutil, socket.gethostname().upper(), now)  # pragma: no cover
+
+
+def read_with(psutil: Any, host: str, now: datetime | None = None) -> ServicesEvidence:
+    """The ePO services psutil's Windows service API lists. A reading the service manager
+    refuses (access denied, a service removed meanwhile) stays None, with the reason."""
     raws: list[dict[str, Any]] = []
     try:
         listed = list(psutil.win_service_iter())

@@ -34,7 +34,7 @@ from epodc_diag.cli.history import (
     history_key,
     record_history,
 )
-from epodc_diag.errors import UsageError
+from epodc_diag.errors import InputError, UsageError
 from epodc_diag.model import ReportFormat
 
 if TYPE_CHECKING:
@@ -74,6 +74,15 @@ def check_command(
         Optional[list[str]],
         typer.Option(
             "--logs", help="Log files or folders to read instead of the site's (repeatable)."
+        ),
+    ] = None,
+    hosts_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--hosts-file",
+            help="A hosts file to look for the ePO server's name in instead of this machine's "
+            "(a copy from the Agent Handler).",
+            dir_okay=False,
         ),
     ] = None,
     only: Annotated[
@@ -187,6 +196,10 @@ def check_command(
     from epodc_diag.render.report import render
 
     options = replace(check_options(ctx, db, logs, ini, network), require=required)
+    if hosts_file is not None:
+        if not hosts_file.is_file():
+            raise InputError(f"hosts file not found: {hosts_file}")
+        options = replace(options, hosts_file=str(hosts_file))
     if output_file is not None:
         from epodc_diag.outputs import check_output_target
 

@@ -185,3 +185,15 @@ def test_live_lookup_on_loopback_with_a_pin(tmp_path: Path) -> None:
     mismatch = next(v for v in report["verdicts"] if v["code"] == "hosts-pin-mismatch")
     assert "the address given is 127.0.0.1" in mismatch["summary"]  # no server.ini was read
     assert "the resolver answers" in mismatch["summary"]
+
+
+def test_check_takes_a_hosts_file_by_path(make_site: SiteFactory, tmp_path: Path) -> None:
+    site = _site_copy(make_site, tmp_path)
+    fqdn, _ = _server(site)
+    hosts = _write(tmp_path, f"\ufeff10.200.0.99 {fqdn}\r\n", "utf-8")
+    result = run_epodc("check", "--site", str(site), "--hosts-file", str(hosts), "-f", "json")
+    findings = {f["id"]: f for f in json.loads(result.stdout)["findings"]}
+    assert findings["hosts-file-pin"]["severity"] == "warning"
+    assert result.returncode == 1
+    missing = run_epodc("check", "--site", str(site), "--hosts-file", str(tmp_path / "nope"))
+    assert missing.returncode == 3 and "hosts file not found" in missing.stderr

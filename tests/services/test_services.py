@@ -197,3 +197,81 @@ def test_require_services_is_accepted(make_site: SiteFactory) -> None:
         "check", "--site", str(make_site("healthy", **SIZE)), "--require", "services"
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+class _Refused(Exception):
+    """What psutil raises when the service manager refuses (psutil.AccessDenied)."""
+
+
+class _Service:
+    def __init__(self, name: str, display: str, status: str | None, pid: int | None) -> None:
+        self._name, self._display, self._status, self._pid = name, display, status, pid
+
+    def name(self) -> str:
+        return self._name
+
+    def display_name(self) -> str:
+        return self._display
+
+    def status(self) -> str:
+        if self._status is None:
+            raise _Refused("OpenService: access is denied")
+        return self._status
+
+    def start_type(self) -> str:
+        return "automatic"
+
+    def pid(self) -> int | None:
+        return self._pid
+
+
+class _Process:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def create_time(self) -> float:
+        return 1_764_000_000.0
+
+
+class _PsutilLike:
+    """The few calls of psutil's Windows service API epodc makes (this suite runs on Linux)."""
+
+    Error = _Refused
+    Process = _Process
+
+    def __init__(self, services: list[_Service]) -> None:
+        self._services = services
+
+    def win_service_iter(self) -> list[_Service]:
+        return self._services
+
+
+def test_reading_the_service_manager_keeps_refusals_unknown() -> None:
+    from epodc_diag.services import read_with
+
+    fake = _PsutilLike(
+        [
+            _Service(
+                "MCAFEETOMCATSRV5100",
+                "McAfee ePolicy Orchestrator 5.10.0 Application Server",
+                None,
+                None,
+            ),
+            _Service(
+                "MCAFEEAPACHESRV", "Trellix ePolicy Orchestrator 5.10.0 Server", "running", 4242
+            ),
+            _Service("Spooler", "Print Spooler", "running", 99),
+        ]
+    )
+    found = read_with(fake, "EPOSRV01")
+    by_name = {s.name: s for s in found.services}
+    assert set(by_name) == {"MCAFEETOMCATSRV5100", "MCAFEEAPACHESRV"}
+    tomcat, apache = by_name["MCAFEETOMCATSRV5100"], by_name["MCAFEEAPACHESRV"]
+    assert tomcat.status is None and "access is denied" in tomcat.detail
+    assert apache.status == "running" and apache.pid == 4242 and apache.host == "EPOSRV01"
+    assert apache.started is not None and apache.started.year == 2025
+    from epodc_diag.rules.base import Unknown
+    from epodc_diag.rules.epo_service_stopped import EpoServiceStopped
+
+    with pytest.raises(Unknown, match="access is denied"):
+        EpoServiceStopped().evaluate(Evidence(target="t", services=found))
