@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from epodc_diag.db.params import derived_params
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
     ClockFacts,
@@ -26,6 +25,7 @@ from epodc_diag.evidence import (
     LogEvidence,
     NetworkEvidence,
     NetworkFinding,
+    ServicesEvidence,
     SignatureFacts,
 )
 from epodc_diag.model import CheckRecord, CheckStatus, Finding, Severity
@@ -52,8 +52,9 @@ class CheckOptions:
     ini_path: str | None = None  # a server.ini to read instead of the site's
     # the application server as pinned by --app-server or [ini] app_server
     app_server: AppServerPin | None = None
+    hosts_file: str | None = None  # --hosts-file: a hosts file to read instead of the resolver's
     network_mode: str = "auto"  # auto, live or off (see `live_network_allowed`)
-    kinds: tuple[str, ...] = ("db", "ini", "network", "logs")  # which collectors to run
+    kinds: tuple[str, ...] = ("db", "ini", "network", "logs", "services")  # collectors to run
     # --require: the checks that must be ok (rule ids and evidence kinds); None: the default
     # (see `required_checks`)
     require: tuple[str, ...] | None = None
@@ -177,6 +178,7 @@ COLLECTOR_TITLES = {
     "ini": "server.ini",
     "network": "DNS and port 8444",
     "logs": "Agent Handler, Tomcat and agent logs",
+    "services": "ePO Windows services",
 }
 
 
@@ -191,6 +193,8 @@ def _collect_db(site: Site | None, options: CheckOptions) -> DbEvidence:
         managed = queue.managed_agents
         if managed is None:  # queue_report reads it only when some request has no retries left
             managed = int(session.run("managed_nodes").rows[0][0] or 0)
+        from epodc_diag.db.params import derived_params
+
         stalled = session.run(
             "queue_stalled_attempts", derived_params(now, ("now", "stalled_before"))
         ).dicts()[0]
@@ -317,6 +321,8 @@ def _collect_network(
         timeout=options.network_timeout,
         total_timeout=options.network_total_timeout,
         cert_warn_days=options.cert_warn_days,
+        hosts_file=Path(options.hosts_file) if options.hosts_file else None,
+        hosts_file_given=bool(options.hosts_file),
     )
     return NetworkEvidence(
         network=report.network,
@@ -332,6 +338,8 @@ def _collect_network(
             NetworkFinding(v.code, v.severity.value, v.summary) for v in report.verdicts
         ),
         certificate=report.tls.certificate if report.tls else None,
+        hosts_file=report.hosts.path if report.hosts else None,
+        hosts_pins=report.hosts.addresses if report.hosts else (),
     )
 
 
@@ -356,6 +364,29 @@ def live_network_allowed(mode: str) -> tuple[bool, str]:
         "not on a Windows ePO host: DNS and port 8444 only mean something from the Agent Handler "
         "(run `epodc diag network` there, or use --network live to probe from here)"
     )
+
+
+def _collect_services(site: Site | None) -> ServicesEvidence:
+    """ePO's Windows services: a simulated site's services.json, or this machine's service
+    manager (Windows only; elsewhere skipped with the reason)."""
+    from epodc_diag.services import (
+        ServicesUnavailable,
+        read_services_file,
+        read_windows_services,
+    )
+
+    try:
+        if site is not None and site.simulated:
+            if site.services is None:
+                raise Skip("the simulated site describes no services")
+            found = read_services_file(site.services, site.captured_at)
+        else:
+            found = read_windows_services()
+    except ServicesUnavailable as exc:
+        raise Skip(str(exc)) from None
+    if not found.services:
+        raise Skip(f"no ePO service (McAfee or Trellix) is installed here ({found.source})")
+    return found
 
 
 def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
@@ -554,7 +585,7 @@ def required_evidence(
     return {kind: why for kind, why in required.items() if kind in options.kinds}
 
 
-KIND_NAMES = ("db", "ini", "network", "logs")
+KIND_NAMES = ("db", "ini", "network", "logs", "services")
 
 
 def required_checks(
@@ -590,7 +621,7 @@ def collect(
     unavailable: dict[str, str] = {}
     required = required_evidence(site, options, needed)
     parts: dict[str, Any] = {}
-    for kind in ("db", "ini", "network", "logs"):
+    for kind in KIND_NAMES:
         if kind not in options.kinds:
             unavailable[kind] = f"the {kind} checks were not asked for"
             continue
@@ -607,6 +638,8 @@ def collect(
             value, record = _run(
                 "network", lambda: _collect_network(site, parts.get("ini"), options)
             )
+        elif kind == "services":
+            value, record = _run("services", lambda: _collect_services(site))
         else:
             value, record = _run("logs", lambda: _collect_logs(site, options))
             if value is not None and value.skipped:
@@ -632,6 +665,7 @@ def collect(
         ini=parts.get("ini"),
         network=parts.get("network"),
         logs=logs,
+        services=parts.get("services"),
         unavailable=unavailable,
         required=required,
     )

@@ -132,6 +132,8 @@ class NetworkEvidence:
     tls_detail: str | None = None
     verdicts: tuple[NetworkFinding, ...] = ()
     certificate: CertificateFacts | None = None  # only after a completed TLS handshake
+    hosts_file: str | None = None  # the hosts file read (None: none was read)
+    hosts_pins: tuple[str, ...] = ()  # the addresses it pins the ePO server's name to
 
     def has(self, code: str) -> NetworkFinding | None:
         return next((v for v in self.verdicts if v.code == code), None)
@@ -204,6 +206,32 @@ class LogEvidence:
 
 
 @dataclass(frozen=True)
+class ServiceFacts:
+    """One ePO Windows service as the service manager (or a simulated site) describes it.
+    A reading that could not be made is None, never a guess."""
+
+    name: str  # the service name: MCAFEETOMCATSRV5100, MCAFEEAPACHESRV ...
+    role: str  # application-server, agent-handler or event-parser (epodc_diag.services.ROLES)
+    display_name: str = ""
+    host: str = ""  # the machine it runs on
+    status: str | None = None  # running, stopped, paused, start_pending ... (psutil's words)
+    start_type: str | None = None  # automatic, manual, disabled
+    pid: int | None = None
+    started: datetime | None = None  # when its process started
+    detail: str = ""  # why a reading is missing
+
+
+@dataclass(frozen=True)
+class ServicesEvidence:
+    source: str  # where the states came from: this machine's service manager, or a site file
+    services: tuple[ServiceFacts, ...] = ()
+    read_at: datetime | None = None  # the clock the start times compare with
+
+    def of_role(self, role: str) -> tuple[ServiceFacts, ...]:
+        return tuple(s for s in self.services if s.role == role)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything one check collected. A part is None when it could not be collected, and
     `unavailable` says why."""
@@ -213,6 +241,7 @@ class Evidence:
     ini: IniEvidence | None = None
     network: NetworkEvidence | None = None
     logs: LogEvidence | None = None
+    services: ServicesEvidence | None = None
     unavailable: dict[str, str] = field(default_factory=dict)  # kind -> reason
     # kind -> why it had to be read (asked for, or the main evidence of an install); a required
     # kind that is unavailable makes the result UNKNOWN instead of OK
@@ -222,9 +251,13 @@ class Evidence:
         return self.unavailable.get(kind, f"no {kind} evidence was collected")
 
     def part(self, kind: str) -> object | None:
-        return {"db": self.db, "ini": self.ini, "network": self.network, "logs": self.logs}.get(
-            kind
-        )
+        return {
+            "db": self.db,
+            "ini": self.ini,
+            "network": self.network,
+            "logs": self.logs,
+            "services": self.services,
+        }.get(kind)
 
     @property
     def missing_required(self) -> dict[str, str]:
@@ -241,11 +274,17 @@ class Evidence:
         return missing
 
 
-KINDS = ("db", "ini", "network", "logs")
+KINDS = ("db", "ini", "network", "logs", "services")
 # How a reason for evidence read only in part begins (the status lines say "incomplete").
 INCOMPLETE_PREFIX = "read in part: "
 # How each kind of evidence is named in status lines and metric labels.
-EVIDENCE_NAMES = {"db": "database", "ini": "server.ini", "network": "network", "logs": "logs"}
+EVIDENCE_NAMES = {
+    "db": "database",
+    "ini": "server.ini",
+    "network": "network",
+    "logs": "logs",
+    "services": "services",
+}
 
 
 # ------------------------------------------------------------ (de)serialising

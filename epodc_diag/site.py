@@ -57,6 +57,7 @@ class Site:
     db_properties: Path
     database: Path | None = None  # simulated sites only: the SQLite database
     network: Path | None = None  # simulated sites only: the simulated network
+    services: Path | None = None  # simulated sites only: its ePO services (services.json)
     captured_at: datetime | None = None  # simulated sites only: "now" for time comparisons
     meta: Mapping[str, object] = field(default_factory=dict)
 
@@ -129,6 +130,7 @@ def load_simulated_site(root: Path) -> Site:
         db_properties=base.db_properties,
         database=_inside(root, meta_path, meta, "database", "epo.db"),
         network=_inside(root, meta_path, meta, "network", "network.json"),
+        services=_inside(root, meta_path, meta, "services", "services.json"),
         captured_at=captured.astimezone(timezone.utc),
         meta=meta,
     )

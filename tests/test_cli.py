@@ -90,6 +90,7 @@ def test_scenarios_lists_every_scenario_one_line_each(capsys: pytest.CaptureFixt
         "port-blocked",
         "agents-offline",
         "handler-down",
+        "appserver-stopped",
         "cert-expired",
     ]
     assert main(["engine", "scenarios", "--format", "json"]) == 0

@@ -45,6 +45,8 @@ def test_the_windows_wheelhouse_is_complete_with_wheels_only(wheelhouse: Path) -
         target = wh.windows_target(python)
         wheels = wh.closure(wheelhouse, root, target)
         assert {"typer", "rich", "sqlalchemy", "pyodbc", "click", "sqlglot"} <= set(wheels)
+        # the ePO services are read with psutil on Windows (its marker: sys_platform == 'win32')
+        assert wheels["psutil"].name.endswith("win_amd64.whl"), wheels["psutil"].name
         tag = f"cp{python.replace('.', '')}"
         for binary in ("pyodbc", "sqlalchemy"):
             assert f"-{tag}-" in wheels[binary].name and wheels[binary].name.endswith(

@@ -575,6 +575,8 @@ def _register(
         redactor.add_many("host", [network.host, network.reverse_name])
     if evidence.logs is not None:
         redactor.add_many("host", (h.handler for h in evidence.logs.handler_logs))
+    if evidence.services is not None:
+        redactor.add_many("host", (s.host or None for s in evidence.services.services))
     if site is not None:
         meta = site.meta
         redactor.add_many("host", [str(meta.get("epo_server", "")) or None])

@@ -35,7 +35,7 @@ from epodc_diag.cli.history import (
     history_key,
     record_history,
 )
-from epodc_diag.errors import UsageError
+from epodc_diag.errors import InputError, UsageError
 from epodc_diag.model import ReportFormat
 
 if TYPE_CHECKING:
@@ -78,6 +78,15 @@ def check_command(
             "--logs", help="Log files or folders to read instead of the site's (repeatable)."
         ),
     ] = None,
+    hosts_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--hosts-file",
+            help="A hosts file to look for the ePO server's name in instead of this machine's "
+            "(a copy from the Agent Handler).",
+            dir_okay=False,
+        ),
+    ] = None,
     only: Annotated[
         Optional[list[str]],
         typer.Option("--only", help="Run only these rules (repeatable, or a comma list)."),
@@ -91,7 +100,7 @@ def check_command(
         typer.Option(
             "--require",
             help="Checks that must be ok (or a finding) for an OK: rule ids and evidence kinds "
-            "(db, ini, network, logs), repeatable or a comma list; 'none' for none. Anything "
+            "(db, ini, network, logs, services), repeatable or a comma list; 'none' for none. Anything "
             "they cannot judge makes the answer UNKNOWN (exit 3). Default: the database checks "
             "on an ePO install, the evidence named by --db/--ini/--logs, and every check that "
             "ran but could not judge its evidence.",
@@ -213,6 +222,10 @@ def check_command(
     from epodc_diag.render.report import render
 
     options = replace(check_options(ctx, db, logs, ini, network, app_server), require=required)
+    if hosts_file is not None:
+        if not hosts_file.is_file():
+            raise InputError(f"hosts file not found: {hosts_file}")
+        options = replace(options, hosts_file=str(hosts_file))
     if output_file is not None:
         from epodc_diag.outputs import check_output_target
 

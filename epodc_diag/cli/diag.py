@@ -439,6 +439,15 @@ def network_command(
     ini_path: Annotated[
         Optional[Path], typer.Option("--ini", help="server.ini to take the defaults from.")
     ] = None,
+    hosts_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--hosts-file",
+            help="A hosts file to look for the server's name in [default: this machine's, "
+            "%SystemRoot%\\System32\\drivers\\etc\\hosts or /etc/hosts].",
+            dir_okay=False,
+        ),
+    ] = None,
     timeout: Annotated[
         Optional[float],
         typer.Option(
@@ -468,7 +477,8 @@ def network_command(
     server.ini names several hosts; --host and --ip override the configured pin.
 
     Forward and reverse lookups, a TCP connection to each address and a TLS handshake, each step
-    timed. With --site, the simulated site's network answers and no packet leaves this machine.
+    timed, and whether the hosts file pins the name (and to which address). With --site, the
+    simulated site's network answers and no packet leaves this machine.
     Exit 0 when all is well, 1 for warnings, 2 when the name, address or port is wrong.
     """
     from epodc_diag.ini.reader import IniError, read_ini
@@ -523,6 +533,8 @@ def network_command(
         cert_warn_days=int(net_cfg["cert_warn_days"]),
         host_from=host_from,
         ip_from=ip_from,
+        hosts_file=hosts_file,
+        hosts_file_given=hosts_file is not None,
     )
     if output is HostFormat.json:
         from epodc_diag.render.data import to_json

@@ -161,6 +161,8 @@ class SimulationResult:
     handler_down: int | None
     tomcat_reachable: bool
     faults: dict[str, object] = field(default_factory=dict)
+    # appserver-stopped: when the Application Server service (Tomcat) stopped
+    appserver_stopped_at: float | None = None
 
     @property
     def end(self) -> float:
@@ -300,6 +302,12 @@ class Simulation:
             self.handlers[self.handler_down].down_at = down_at
             self.faults["handler_down"] = self.handlers[self.handler_down].name
             self.faults["handler_down_at_seconds"] = down_at
+        self.appserver_stopped_at: float | None = None
+        if "appserver-stopped" in self.scenarios:
+            # Tomcat stops: status reports fail from then on and its scheduler (the cleanup
+            # task) stops with it, so requests pile up.
+            self.appserver_stopped_at = round(self.end * rng.uniform(0.3, 0.55), 3)
+            self.faults["appserver_stopped_at_seconds"] = self.appserver_stopped_at
         if "agents-offline" in self.scenarios:
             self.faults["offline_agents"] = sum(1 for a in self.agents if not a.online)
         self.handler_logs: list[list[LogLine]] = [[] for _ in self.handlers]
@@ -386,6 +394,7 @@ class Simulation:
             handler_down=self.handler_down,
             tomcat_reachable=self.tomcat_reachable,
             faults=self.faults,
+            appserver_stopped_at=self.appserver_stopped_at,
         )
 
     # -------------------------------------------------------------- enqueueing
@@ -538,7 +547,8 @@ class Simulation:
 
     def _report_status(self, t: float, h: int, request_id: int, outcome: str, thread: int) -> bool:
         """The handler tells Tomcat (port 8444) how a request went; False when it cannot."""
-        if self.tomcat_reachable:
+        stopped = self.appserver_stopped_at
+        if self.tomcat_reachable and (stopped is None or t < stopped):
             self._hlog(
                 h,
                 t,
@@ -698,6 +708,15 @@ class Simulation:
         stalled = self.cleanup_stalled_at
         if stalled is not None and t >= stalled:
             return  # the task stopped: no more runs, RunTime stays where it was
+        stopped = self.appserver_stopped_at
+        if stopped is not None and t >= stopped:
+            if self.orion_log[-1].component != "core.OrionShutdown":
+                self.orion_log.append(
+                    LogLine(
+                        stopped, "INFO", 1, "core.OrionShutdown", "Orion application server stopped"
+                    )
+                )
+            return  # Tomcat is down: its scheduler runs nothing
         self.cleanup_runs += 1
         thread = self.rng.randrange(1, 9)
         self.orion_log.append(

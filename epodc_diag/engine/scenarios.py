@@ -20,6 +20,11 @@ class Scenario:
     conditions: tuple[str, ...]
     # Faults that keep this one from being seen (no certificate can be read behind a closed port).
     hidden_by: tuple[str, ...] = ()
+    # Conditions the fault may also bring about, depending on how long it lasted and what else
+    # went wrong (requests that expire while Tomcat is down reach the server task log as
+    # failures, but whether they pass its share threshold depends on the mix): a diagnosis may
+    # report them or not, and reports nothing else.
+    incidental: tuple[str, ...] = ()
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -55,14 +60,22 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "handler-down",
-        "one Agent Handler stops polling the queue part-way through; its claimed work stalls",
-        ("handler-stale",),
+        "one Agent Handler stops polling the queue part-way through (its Apache service stopped); "
+        "its claimed work stalls",
+        ("handler-stale", "epo-service-stopped"),
+    ),
+    Scenario(
+        "appserver-stopped",
+        "the Application Server service (Tomcat) stops part-way through: port 8444 refuses, "
+        "status reports fail, the cleanup task stops and requests pile up",
+        ("epo-service-stopped", "cleanup-stalled", "tomcat-unreachable", "tomcat-port-closed"),
+        incidental=("task-log-expired",),
     ),
     Scenario(
         "cert-expired",
         "the application server's certificate on port 8444 expired three days before the capture",
         ("tomcat-cert",),
-        hidden_by=("port-blocked",),
+        hidden_by=("port-blocked", "appserver-stopped"),
     ),
 )
 
@@ -98,3 +111,12 @@ def expected_conditions(names: Iterable[str]) -> tuple[str, ...]:
             continue
         found.update(BY_NAME[name].conditions)
     return tuple(sorted(found))
+
+
+def incidental_conditions(names: Iterable[str]) -> tuple[str, ...]:
+    """The conditions the chosen faults may also cause (see `Scenario.incidental`)."""
+    chosen = set(names)
+    found: set[str] = set()
+    for name in chosen:
+        found.update(BY_NAME[name].incidental)
+    return tuple(sorted(found - set(expected_conditions(chosen))))

@@ -4,6 +4,7 @@ Layout (mirrors `<ePO install dir>` so the same diagnostics read a real host and
 
     site.json                     what the site is and when it was captured (diagnostics read it)
     network.json                  the simulated network: names, addresses, ports, certificates
+    services.json                 the ePO Windows services of each host and their states
     ground-truth.json             the injected faults (tests read it; diagnostics never do)
     epo.db                        the ePO database snapshot (SQLite, ePO's table names)
     DB/server.ini                 Windows INI, CRLF, ANSI (or UTF-16 LE with BOM)
@@ -37,7 +38,7 @@ from epodc_diag.engine.layouts import (
     orion_body,
 )
 from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
-from epodc_diag.engine.scenarios import expected_conditions
+from epodc_diag.engine.scenarios import expected_conditions, incidental_conditions
 from epodc_diag.errors import OutputError, SiteError
 from epodc_diag.outputs import fresh_name
 
@@ -49,6 +50,7 @@ class SiteOutputError(SiteError, OutputError):
 
 SITE_FILE = "site.json"
 NETWORK_FILE = "network.json"
+SERVICES_FILE = "services.json"
 GROUND_TRUTH_FILE = "ground-truth.json"
 DATABASE_FILE = "epo.db"
 INI_PATH = Path("DB") / "server.ini"
@@ -409,6 +411,8 @@ def network_description(result: SimulationResult, clock: _Clock) -> dict[str, An
     ports = {"80": "open", "443": "open", "8443": "open", str(TOMCAT_PORT): "open"}
     if "port-blocked" in scenarios:
         ports[str(TOMCAT_PORT)] = rng.choice(["silent", "refused"])
+    elif "appserver-stopped" in scenarios:
+        ports[str(TOMCAT_PORT)] = "refused"  # nothing listens where Tomcat did
     cert = _certificate(result, clock)
     hosts: dict[str, Any] = {
         server.ip: {
@@ -431,6 +435,42 @@ def network_description(result: SimulationResult, clock: _Clock) -> dict[str, An
         # An address with no host behind it: packets are dropped, a connect times out.
         "unknown_hosts": "silent",
     }
+
+
+def services_description(result: SimulationResult, clock: _Clock) -> dict[str, Any]:
+    """The ePO services of every host of the site as the Windows service manager shows them:
+    the ePO server runs Tomcat, Apache and the Event Parser; a remote Agent Handler only
+    Apache. A service stopped by a scenario has no process."""
+    rng = random.Random(f"{result.settings.seed}-services")
+    version = "5.10.0"
+    brand = "McAfee"
+    stopped_at: dict[tuple[str, str], float] = {}
+    if result.appserver_stopped_at is not None:
+        stopped_at[(result.server.name, "tomcat")] = result.appserver_stopped_at
+    if result.handler_down is not None:
+        handler = result.handlers[result.handler_down]
+        stopped_at[(handler.name, "apache")] = handler.down_at
+
+    def entry(host: str, kind: str, name: str, display: str) -> dict[str, Any]:
+        stopped = (host, kind) in stopped_at
+        return {
+            "host": host,
+            "name": name,
+            "display_name": f"{brand} ePolicy Orchestrator {version} {display}",
+            "status": "stopped" if stopped else "running",
+            "start_type": "automatic",
+            "pid": None if stopped else rng.randrange(1000, 9000) * 4,
+            "started": None if stopped else clock.iso(-rng.uniform(3600, 30 * 86400)),
+        }
+
+    server = result.server.name
+    services = [
+        entry(server, "tomcat", "MCAFEETOMCATSRV5100", "Application Server"),
+        entry(server, "apache", "MCAFEEAPACHESRV", "Server"),
+        entry(server, "parser", "MCAFEEEVENTPARSERSRV", "Event Parser"),
+    ]
+    services += [entry(h.name, "apache", "MCAFEEAPACHESRV", "Server") for h in result.handlers[1:]]
+    return {"schema": "epodc.services/1", "services": services}
 
 
 def _database(path: Path, result: SimulationResult, clock: _Clock) -> dict[str, int]:
@@ -851,6 +891,8 @@ def _write_into(
     table_counts = _database(root / DATABASE_FILE, result, clock)
     network = network_description(result, clock)
     (root / NETWORK_FILE).write_text(_dump(network), encoding="utf-8", newline="\n")
+    services = services_description(result, clock)
+    (root / SERVICES_FILE).write_text(_dump(services), encoding="utf-8", newline="\n")
 
     counts = result.counts()
     captured = clock.iso(result.end)
@@ -863,6 +905,7 @@ def _write_into(
         "log_timezone": "UTC",
         "database": DATABASE_FILE,
         "network": NETWORK_FILE,
+        "services": SERVICES_FILE,
         "epo_server": result.server.name,
         "agents": s.agents,
         "handlers": [h.name for h in result.handlers],
@@ -871,6 +914,8 @@ def _write_into(
     faults: dict[str, Any] = dict(result.faults)
     if result.cleanup_stalled_at is not None:
         faults["cleanup_stalled_at"] = clock.iso(result.cleanup_stalled_at)
+    if result.appserver_stopped_at is not None:
+        faults["appserver_stopped_at"] = clock.iso(result.appserver_stopped_at)
     if result.handler_down is not None:
         faults["handler_down_at"] = clock.iso(result.handlers[result.handler_down].down_at)
     settings: dict[str, Any] = {
@@ -888,6 +933,7 @@ def _write_into(
         "schema": "epodc.groundtruth/1",
         "scenarios": list(result.scenarios),
         "expected_conditions": list(expected_conditions(result.scenarios)),
+        "incidental_conditions": list(incidental_conditions(result.scenarios)),
         "faults": faults,
         "counts": counts,
         "tables": table_counts,

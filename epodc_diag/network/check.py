@@ -2,21 +2,26 @@
 and does the application server answer on port 8444 (TCP, then TLS)?
 
 Verdict codes: `name-unresolved`, `ip-mismatch`, `reverse-mismatch`, `port-refused`,
-`port-silent`, `port-unreachable`, `tls-failed`, `network-ok`; and for the certificate on the port
+`port-silent`, `port-unreachable`, `tls-failed`, `network-ok`; `hosts-pin-mismatch` (the hosts
+file pins the name to an address DNS or server.ini disagree with) and `hosts-pin` (information:
+an agreeing pin, so the answer comes from the hosts file); and for the certificate on the port
 (see `epodc_diag.network.cert`): `cert-expired`, `cert-not-yet-valid`, `cert-expiring`,
 `cert-name-mismatch`, `cert-untrusted` (information only: ePO's own CA signs it).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
-from epodc_diag.errors import UsageError
+from epodc_diag.errors import EpodcError, InputError, UsageError
 from epodc_diag.evidence import to_dict
 from epodc_diag.model import CheckStatus, Severity, Verdict, exit_code_of, not_checked, worst
 from epodc_diag.network.cert import judge_certificate
+from epodc_diag.network.hosts import HostsPin, pin_for
 from epodc_diag.network.probes import LookupFailed, Network, TlsOutcome, seconds_text
 
 
@@ -42,6 +47,7 @@ class NetworkReport:
     tls: TlsOutcome | None
     steps: tuple[Step, ...]
     verdicts: tuple[Verdict, ...]
+    hosts: HostsPin | None = None  # what the hosts file says about the name (None: not read)
 
     @property
     def severity(self) -> Severity:
@@ -50,6 +56,52 @@ class NetworkReport:
     @property
     def exit_code(self) -> int:
         return exit_code_of(self.verdicts)
+
+
+def _same_address(a: str, b: str) -> bool:
+    """10.0.0.1 and 10.0.0.1, 2001:db8::1 and 2001:DB8:0::1 (zones ignored)."""
+    try:
+        return ipaddress.ip_address(a.split("%", 1)[0]) == ipaddress.ip_address(b.split("%", 1)[0])
+    except ValueError:
+        return a.lower() == b.lower()
+
+
+def _pin_verdict(
+    pin: HostsPin,
+    ip: str | None,
+    resolved: list[str],
+    resolver_is_system: bool,
+    from_ini: bool,
+    dns: list[str] | None = None,
+) -> Verdict:
+    """Whether the hosts file's pin agrees with server.ini and with the resolver's answer."""
+    pinned = ", ".join(pin.addresses)
+    against: list[str] = []
+    if ip and not any(_same_address(ip, a) for a in pin.addresses):
+        against.append(f"server.ini says {ip}" if from_ini else f"the address given is {ip}")
+    if dns and not any(_same_address(d, a) for d in dns for a in pin.addresses):
+        against.append(f"DNS says {', '.join(dns)}")
+    elif resolved and not any(_same_address(r, a) for r in resolved for a in pin.addresses):
+        against.append(
+            f"the resolver answers {', '.join(resolved)}"
+            + (" (this hosts file is not the one it uses?)" if resolver_is_system else " (DNS)")
+        )
+    if against:
+        return Verdict(
+            "hosts-pin-mismatch",
+            Severity.warning,
+            f"the hosts file pins {pin.name} to {pinned} ({pin.where()}), but "
+            + " and ".join(against)
+            + ": a stale pin sends the Agent Handler to the wrong address (common on DMZ handlers). "
+            "Remove or correct the line, then `ipconfig /flushdns`",
+        )
+    return Verdict(
+        "hosts-pin",
+        Severity.info,
+        f"{pin.name} is pinned to {pinned} in the hosts file ({pin.where()}): the answer comes "
+        "from the hosts file, not DNS, and agrees with "
+        + (("server.ini" if from_ini else "the address given") if ip else "the resolver"),
+    )
 
 
 def _same_host(a: str, b: str) -> bool:
@@ -97,6 +149,8 @@ def check_network(
     cert_warn_days: int = 30,
     host_from: str = "server.ini",
     ip_from: str = "server.ini",
+    hosts_file: Path | None = None,
+    hosts_file_given: bool = False,
 ) -> NetworkReport:
     """`host_from`/`ip_from` say who named the name and the address (server.ini, or a pin such
     as --app-server), so each verdict says what it compared."""
@@ -107,6 +161,8 @@ def check_network(
     if not 0 < port < 65536:
         raise UsageError(f"--port must be 1 to 65535, got {port}")
     budget = _Budget(timeout, total_timeout)
+    if hosts_file is None:
+        hosts_file = getattr(network, "hosts_file", None)  # the resolver's own, if it has one
     steps: list[Step] = []
 
     def elapsed(start: float) -> float:
@@ -143,6 +199,30 @@ def check_network(
                     f"host: {exc}. Fix the DNS record or the name {_named(host_from)} "
                     "(KB87143 Example 1)",
                 )
+            )
+
+    # 1b. the hosts file, which the resolver reads before DNS
+    pin: HostsPin | None = None
+    if host and hosts_file is not None:
+        start = time.monotonic()
+        step_name = f"hosts file {hosts_file}"
+        try:
+            if hosts_file_given and not hosts_file.exists() and not hosts_file.is_symlink():
+                raise InputError(f"hosts file not found: {hosts_file}")
+            pin = pin_for(hosts_file, host)
+        except EpodcError as exc:
+            if hosts_file_given:
+                raise
+            steps.append(Step(step_name, "failed", exc.message, elapsed(start)))
+        if pin is not None:
+            detail = (
+                f"{host} is pinned to {', '.join(pin.addresses)} ({pin.where()})"
+                if pin.pinned
+                else f"{host} is not pinned there"
+                + ("" if Path(pin.path).exists() else " (no such file)")
+            )
+            steps.append(
+                Step(step_name, "ok", detail, elapsed(start), {"addresses": list(pin.addresses)})
             )
 
     # 2. reverse lookup of the address server.ini gives
@@ -184,6 +264,12 @@ def check_network(
                 f"{ip} reverse-resolves to {reverse_name}, not to {host} as {_says(host_from)}",
             )
         )
+
+    if pin is not None and pin.pinned:
+        # A simulated network knows its DNS apart from the hosts file; a real resolver does not.
+        dns_of = getattr(network, "dns", None)
+        dns = dns_of(pin.name) if callable(dns_of) else None
+        verdicts.append(_pin_verdict(pin, ip, resolved, not network.simulated, bool(source), dns))
 
     # 4. TCP to the address the handler uses (server.ini's), then to DNS's other answers
     targets = [a for a in [ip, *resolved] if a]
@@ -343,4 +429,5 @@ def check_network(
         tls=tls,
         steps=tuple(steps),
         verdicts=tuple(verdicts),
+        hosts=pin,
     )

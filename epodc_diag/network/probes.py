@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Protocol, TypeVar
 
+from epodc_diag.errors import EpodcError, InputError
 from epodc_diag.evidence import CertificateFacts
 from epodc_diag.network.cert import facts_from_decoded, x509_name
 from epodc_diag.site import Site, read_json_document
@@ -177,6 +178,12 @@ class SystemNetwork:
     description = "this machine's resolver and network"
     simulated = False
 
+    @property
+    def hosts_file(self) -> Path:
+        from epodc_diag.network.hosts import default_hosts_path
+
+        return default_hosts_path()
+
     def forward(self, name: str, timeout: float) -> list[str]:
         def lookup() -> list[str]:
             try:
@@ -306,8 +313,13 @@ class SimulatedNetwork:
 
     simulated = True
 
-    def __init__(self, data: Mapping[str, Any], source: str) -> None:
+    def __init__(
+        self, data: Mapping[str, Any], source: str, hosts_file: Path | None = None
+    ) -> None:
         self._data = data
+        # The hosts file of the vantage host (network.json "hosts_file", inside the site):
+        # its resolver reads it before the site's DNS, as Windows does.
+        self.hosts_file = hosts_file
         self.description = f"the simulated network of {source} (seen from {data.get('vantage', 'an Agent Handler')})"
         self._resolve = {
             str(k).lower().rstrip("."): [str(a) for a in v]
@@ -324,13 +336,35 @@ class SimulatedNetwork:
             missing=f"the simulated site has no network description: {path} is missing",
             what="an epodc simulated network description",
         )
-        return cls(data, str(path.parent))
+        hosts = data.get("hosts_file")
+        hosts_file: Path | None = None
+        if isinstance(hosts, str) and hosts:
+            relative = PurePath(hosts)
+            if relative.is_absolute() or relative.anchor or ".." in relative.parts:
+                raise InputError(
+                    f"{path}: hosts_file must name a file inside the site, not {hosts!r}"
+                )
+            hosts_file = path.parent / relative
+        return cls(data, str(path.parent), hosts_file)
 
     def forward(self, name: str, timeout: float) -> list[str]:
+        if self.hosts_file is not None:
+            from epodc_diag.network.hosts import pin_for
+
+            try:
+                pin = pin_for(self.hosts_file, name)
+            except EpodcError as exc:
+                raise LookupFailed(f"the hosts file cannot be read: {exc.message}") from None
+            if pin.pinned:
+                return list(pin.addresses)
         found = self._resolve.get(name.lower().rstrip("."))
         if not found:
             raise LookupFailed(f"{name} does not resolve (no such name in the site's DNS)")
         return list(found)
+
+    def dns(self, name: str) -> list[str]:
+        """What the site's DNS alone answers (the hosts file left out)."""
+        return list(self._resolve.get(name.lower().rstrip("."), []))
 
     def reverse(self, address: str, timeout: float) -> str | None:
         return self._reverse.get(address)

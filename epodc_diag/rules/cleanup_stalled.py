@@ -8,6 +8,7 @@ from epodc_diag import limits
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
+from epodc_diag.services import APP_SERVER, check_and_restart
 
 CLEANUP_SIGNATURE = "dbcleanup-run"  # the signature whose timed lines are the runs
 
@@ -141,6 +142,7 @@ class CleanupStalled(Rule):
                     "'%dbclean%' (`epodc diag cleanup`)",
                     "Restart the ePO Application Server service (Tomcat) so the scheduler starts again, then confirm "
                     "the line returns every minute and the queue drains",
+                    *check_and_restart(evidence.services, APP_SERVER),
                     "If it does not resume, open a case with Trellix support and attach `epodc bundle`",
                 ],
                 severity=severity,

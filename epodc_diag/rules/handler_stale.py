@@ -9,6 +9,7 @@ from epodc_diag.evidence import Evidence, HandlerLogFacts
 from epodc_diag.logs.clocks import describe_offset
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
+from epodc_diag.services import AGENT_HANDLER, check_and_restart
 
 
 class HandlerStale(Rule):
@@ -180,6 +181,11 @@ class HandlerStale(Rule):
                     "On that handler, check the 'McAfee ePolicy Orchestrator <version> Server' (Apache) service and "
                     "its log DB\\Logs\\server_<host>.log for the time it went quiet",
                     "Check the handler can reach the ePO database (its db.properties / SQL connectivity)",
+                    *(
+                        line
+                        for name in sorted(stale)
+                        for line in check_and_restart(evidence.services, AGENT_HANDLER, name)
+                    ),
                     "Restart the service; if the handler is retired, remove it from Configuration > Server Settings "
                     "> Agent Handlers",
                 ],

@@ -7,7 +7,9 @@ from epodc_diag.rules.agents_unreachable import AgentsUnreachable
 from epodc_diag.rules.base import Rule
 from epodc_diag.rules.cleanup_paused import CleanupPaused
 from epodc_diag.rules.cleanup_stalled import CleanupStalled
+from epodc_diag.rules.epo_service_stopped import EpoServiceStopped
 from epodc_diag.rules.handler_stale import HandlerStale
+from epodc_diag.rules.hosts_file_pin import HostsFilePin
 from epodc_diag.rules.ini_host_unresolved import IniHostUnresolved
 from epodc_diag.rules.ini_ip_mismatch import IniIpMismatch
 from epodc_diag.rules.reverse_dns_mismatch import ReverseDnsMismatch
@@ -19,8 +21,10 @@ from epodc_diag.rules.tomcat_unreachable import TomcatUnreachable
 
 RULES: tuple[type[Rule], ...] = (
     TomcatUnreachable,
+    EpoServiceStopped,
     IniHostUnresolved,
     IniIpMismatch,
+    HostsFilePin,
     TomcatPortClosed,
     TomcatTlsFailed,
     TomcatCert,

@@ -10,6 +10,7 @@ from epodc_diag.evidence import Evidence, LogEvidence
 from epodc_diag.logs.decode import REMEDIES
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, span
+from epodc_diag.services import APP_SERVER, check_and_restart
 
 
 class TomcatUnreachable(Rule):
@@ -160,6 +161,7 @@ class TomcatUnreachable(Rule):
                     "Make sure DNS on the Agent Handler resolves the ePO server to that address (`epodc diag network`)",
                     "Make sure a route from the Agent Handler to the ePO server exists on port 8444 (firewalls, "
                     "proxies) and that the ePO Application Server service is running",
+                    *check_and_restart(evidence.services, APP_SERVER),
                 ],
                 severity=severity,
             )

@@ -44,7 +44,7 @@ def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:
     assert "[-] The cleanup task ran without long gaps  (cleanup-paused)" in out
     assert (
         out.rstrip().splitlines()[-1]
-        == "CRITICAL: 8 ok, 3 findings (2 critical, 1 warning), 1 skipped, 0 unknown"
+        == "CRITICAL: 9 ok, 3 findings (2 critical, 1 warning), 2 skipped, 0 unknown"
     )
     # ePO's own CA signs the certificate on 8444: normal, never a failure
     assert (
@@ -93,7 +93,7 @@ def test_markdown_nagios_prometheus(make_site: SiteFactory, tmp_path: Path) -> N
     # judge (the silent port leaves TLS and the certificate unknown), then the counts.
     assert any(line.startswith("CRITICAL: tomcat-port-closed: ") for line in long_output)
     assert "UNKNOWN: tomcat-tls-failed unknown: no TLS handshake was made" in nagios.stdout
-    assert long_output[-1] == "7 ok, 3 findings (2 critical, 1 warning), 0 skipped, 2 unknown"
+    assert long_output[-1] == "8 ok, 3 findings (2 critical, 1 warning), 1 skipped, 2 unknown"
     assert all("|" not in line for line in long_output)
     assert "'queue_depth'=" in nagios.stdout and "'since_cleanup_run'=" in nagios.stdout
     target = tmp_path / "epodc.prom"

@@ -70,10 +70,14 @@ def test_reports_exactly_the_injected_conditions(
     make_site: SiteFactory, combo: tuple[str, ...], seed: int
 ) -> None:
     site = make_site(",".join(combo), agents=300, handlers=2, hours=2.0, seed=seed)
-    expected = ground_truth(site)["expected_conditions"]
+    truth = ground_truth(site)
+    expected = truth["expected_conditions"]
     found, errors = check(site)
     assert errors == []
-    assert found == expected
+    # exactly the injected conditions, plus at most those the faults may incidentally cause
+    incidental = set(truth.get("incidental_conditions", []))
+    assert [c for c in found if c not in incidental] == expected
+    assert set(found) >= set(expected)
     if combo == ("healthy",):
         assert found == []
 
@@ -83,10 +87,14 @@ def test_reports_exactly_the_injected_conditions_in_every_layout_mix(
     make_site: SiteFactory, combo: tuple[str, ...], layout: str, seed: int
 ) -> None:
     site = make_site(",".join(combo), agents=300, handlers=2, hours=2.0, seed=seed, layouts=layout)
-    expected = ground_truth(site)["expected_conditions"]
+    truth = ground_truth(site)
+    expected = truth["expected_conditions"]
     found, errors = check(site)
     assert errors == []
-    assert found == expected
+    # exactly the injected conditions, plus at most those the faults may incidentally cause
+    incidental = set(truth.get("incidental_conditions", []))
+    assert [c for c in found if c not in incidental] == expected
+    assert set(found) >= set(expected)
     if combo == ("healthy",):
         assert found == []
 

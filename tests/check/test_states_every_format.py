@@ -216,13 +216,13 @@ def test_skipped_checks_are_counted_in_an_ok(tmp_path: Path) -> None:
     code, nagios = _check("--logs", str(folder), "-f", "nagios")
     assert code == 0
     assert nagios.startswith(
-        "EPODC OK - data channel OK (1 check passed, 11 skipped (not required))"
+        "EPODC OK - data channel OK (1 check passed, 13 skipped (not required))"
     )
     code, text = _check("--logs", str(folder))
-    assert "OK: 1 ok, 0 findings, 11 skipped, 0 unknown" in text
+    assert "OK: 1 ok, 0 findings, 13 skipped, 0 unknown" in text
     code, raw = _check("--logs", str(folder), "-f", "json")
     summary = json.loads(raw)["summary"]
-    assert (summary["ok"], summary["skipped"], summary["unknown"]) == (1, 11, 0)
+    assert (summary["ok"], summary["skipped"], summary["unknown"]) == (1, 13, 0)
 
 
 def test_a_file_that_is_no_log_is_never_logs_ok(tmp_path: Path) -> None:

