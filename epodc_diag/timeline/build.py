@@ -292,9 +292,8 @@ def assemble(
     runs_at = sorted(
         t for (source, sid), h in hits.items() if sid == CLEANUP_SIGNATURE for t in h.times
     )
-    cleanup_runs = [
-        CleanupRun(at, (at - before).total_seconds() if before is not None else None)
-        for before, at in zip([None, *runs_at[:-1]], runs_at, strict=True)
+    cleanup_runs = [CleanupRun(at, None) for at in runs_at[:1]] + [
+        CleanupRun(at, (at - before).total_seconds()) for before, at in itertools.pairwise(runs_at)
     ]
     late = limit.cleanup_late
     for earlier, later in itertools.pairwise(runs_at):
