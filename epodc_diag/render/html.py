@@ -236,7 +236,9 @@ def timeline_sections(timeline: Timeline) -> list[str]:
                 f"<td>{_e(describe_offset(c.offset_seconds))}</td><td>{_e(c.basis)}</td></tr>"
             )
         out.append("</table>")
-    logs = [s for s in timeline.series if not s.kind.startswith("db-")]
+    logs = [
+        s for s in timeline.series if not s.kind.startswith("db-") and s.kind != "handler-activity"
+    ]
     for source in dict.fromkeys(s.source for s in logs):
         mine = [s for s in logs if s.source == source]
         kind = "cleanup-signature" if source == "ePO server" else "signatures"
@@ -245,9 +247,11 @@ def timeline_sections(timeline: Timeline) -> list[str]:
     cleanup = cleanup_chart(timeline)
     if cleanup:
         out.append("<h3>DbCleanupTask runs and gaps</h3>" + cleanup)
-    activity = [s for s in timeline.series if s.kind == "db-last-attempt"]
+    activity = [s for s in timeline.series if s.kind in ("handler-activity", "db-last-attempt")]
     if activity:
-        out.append("<h3>Agent Handler activity (last delivery attempts, database)</h3>")
+        out.append(
+            "<h3>Agent Handler activity (log lines matched; last delivery attempts, database)</h3>"
+        )
         out.append(series_chart(timeline, activity, "Per-handler activity", "handler-activity"))
     expired = [s for s in timeline.series if s.kind in ("db-expired-queued", "db-expire")]
     if expired:

@@ -42,6 +42,7 @@ CLEANUP_PERIOD = timedelta(minutes=1)
 EPO_SERVER = "ePO server"
 AGENTS = "agents"
 DATABASE = "database"
+ACTIVITY = "handler-activity"
 
 
 @dataclass
@@ -240,6 +241,18 @@ def assemble(
     for (source, sid), h in sorted(hits.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
         counts = _counts(h.minutes, start, size, buckets)
         series.append(Series(source, sid, titles.get(sid, sid), tuple(counts), sum(counts)))
+
+    # Each Agent Handler's activity: every line of its log a signature matched, per bucket.
+    handler_names = {source_of(f) for f in summaries if f.family == "handler" and f.handler}
+    for name in sorted(handler_names):
+        mine = [s.counts for s in series if s.source == name]
+        if mine:
+            summed = [sum(column) for column in zip(*mine, strict=True)]
+            series.append(
+                Series(
+                    name, ACTIVITY, "lines its log's signatures matched", tuple(summed), sum(summed)
+                )
+            )
 
     onsets: list[Onset] = []
     bucket = timedelta(seconds=size)

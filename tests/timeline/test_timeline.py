@@ -120,7 +120,7 @@ def _write_hand_logs(root: Path, ahead_hours: int = 0) -> Path:
     one: list[str] = []
     two: list[str] = []
     orion: list[str] = []
-    for minute in range(0, 40):
+    for minute in range(40):
         at = datetime(2026, 3, 2, 10, minute, 5)
         one.append(_handler_line(at, "NAIMSERV Received [MsgRequest] from PC-1:{GUID}"))
         two.append(_handler_line(at, "NAIMSERV Received [MsgRequest] from PC-2:{GUID}"))
