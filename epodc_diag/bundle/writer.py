@@ -3,6 +3,7 @@
 Members:
 
     report.json, report.md     the check report, as `epodc check` writes it
+    report.html                the same as one self-contained page (no scripts, no network)
     evidence.json              what the rules saw (`epodc check --bundle` replays it)
     queries/<name>.csv         every catalogue query's rows (the per-client ones excepted)
     server.ini                 with secret-looking values masked
@@ -614,6 +615,8 @@ def build_bundle(
     collected: list[tuple[str, bytes, bool]] = [
         ("report.json", _json_utf8(render(result, ReportFormat.json, "warning")), True),
         ("report.md", _utf8(render(result, ReportFormat.markdown, "warning")), True),
+        # The page `epodc check --bundle X.zip --format html` renders from this bundle.
+        ("report.html", _utf8(render(result, ReportFormat.html, "warning")), True),
         (
             "evidence.json",
             _json({"schema": EVIDENCE_SCHEMA, "evidence": to_dict(result.evidence)}),

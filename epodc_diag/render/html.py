@@ -219,7 +219,7 @@ def timeline_sections(timeline: Timeline) -> list[str]:
             state = "still going" if o.ongoing else f"ended {_t(o.last)}"
             out.append(
                 f'<li data-kind="{_e(o.kind)}" data-bucket="{o.bucket}" data-ongoing="'
-                f'{str(o.ongoing).lower()}"><strong>{_e(_t(o.start))}</strong> '
+                f'{str(o.ongoing).lower()}"><strong>{o.start:%Y-%m-%d}</strong> '
                 f'{_e(o.summary)} <span class="muted">({_e(state)})</span></li>'
             )
         out.append("</ul>")

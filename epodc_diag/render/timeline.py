@@ -77,6 +77,7 @@ def render_csv(timeline: Timeline) -> str:
 
 
 SPARK = " ▁▂▃▄▅▆▇█"
+TEXT_COLUMNS = 60
 
 
 def sparkline(counts: tuple[int, ...]) -> str:
@@ -89,11 +90,12 @@ def sparkline(counts: tuple[int, ...]) -> str:
 def render_text(timeline: Timeline) -> str:
     from epodc_diag.durations import duration
 
-    lines = [
-        f"epodc timeline: {timeline.target}",
+    lines = [f"epodc timeline: {timeline.target}"]
+    lines += _wrapped(
         f"{_t(timeline.start)} .. {_t(timeline.end)}, {timeline.buckets} bucket(s) of "
         f"{duration(timeline.bucket_seconds)}; times on {timeline.reference_clock}",
-    ]
+        indent="",
+    )
     if timeline.clocks:
         lines.append("Clocks")
         for c in timeline.clocks:
@@ -110,26 +112,40 @@ def render_text(timeline: Timeline) -> str:
         lines.append("  none: no abnormal pattern began in this span")
     for o in timeline.onsets:
         own = f" [{o.own_clock:%H:%M} on {o.source}'s own clock]" if o.own_clock else ""
-        lines.append(f"  {o.start:%Y-%m-%d} {o.summary}{own}")
+        lines += _wrapped(f"{o.start:%Y-%m-%d} {o.summary}{own}")
     if timeline.db_now is not None:
         lines.append("Database")
         lines.append(f"  now {_t(timeline.db_now)}")
         if timeline.db_cleanup_next_run is not None:
             lines.append(f"  dbcleanup task next RunTime {_t(timeline.db_cleanup_next_run)}")
         if timeline.queue_by_type:
-            lines.append(
-                "  queued by type: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_type)
+            lines += _wrapped(
+                "queued by type: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_type)
             )
         if timeline.queue_by_age:
-            lines.append(
-                "  queued by age: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_age)
+            lines += _wrapped(
+                "queued by age: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_age)
             )
     if timeline.series:
-        lines.append(f"Counts per {duration(timeline.bucket_seconds)} (first bucket at left)")
-        width = max(len(f"{s.source} {s.kind}") for s in timeline.series)
-        for s in timeline.series:
-            name = f"{s.source} {s.kind}"
-            lines.append(f"  {name:<{width}} |{sparkline(s.counts)}| {s.total}")
+        # At most TEXT_COLUMNS columns, so a line fits 100 characters: neighbours summed.
+        merge = -(-timeline.buckets // TEXT_COLUMNS)
+        lines.append(
+            f"Counts per {duration(timeline.bucket_seconds * merge)} (first at left), per source"
+        )
+        width = max(len(s.kind) for s in timeline.series)
+        for source in timeline.sources:
+            lines.append(f"  {source}")
+            for s in timeline.series:
+                if s.source != source:
+                    continue
+                # A level (expired-but-queued) is read at a column's end; events are summed.
+                merged = tuple(
+                    s.counts[min(i + merge, len(s.counts)) - 1]
+                    if s.measure == "level"
+                    else sum(s.counts[i : i + merge])
+                    for i in range(0, len(s.counts), merge)
+                )
+                lines.append(f"    {s.kind:<{width}} |{sparkline(merged)}| {s.total}")
     if timeline.cleanup_runs:
         gaps = [r.gap_before_seconds for r in timeline.cleanup_runs if r.gap_before_seconds]
         lines.append(
@@ -138,5 +154,13 @@ def render_text(timeline: Timeline) -> str:
             f"largest gap {duration(max(gaps, default=0))}"
         )
     for note in timeline.notes:
-        lines.append(f"note: {note}")
+        lines += _wrapped(f"note: {note}", indent="")
     return "\n".join(lines) + "\n"
+
+
+def _wrapped(text: str, indent: str = "  ", width: int = 100) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(
+        text, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False
+    ) or [indent]

@@ -154,3 +154,44 @@ def test_check_page_from_a_bundle(make_site: Any, tmp_path: Path) -> None:
         a["data-category"]: int(a["data-count"]) for a in page.find("rect") if "data-category" in a
     }
     assert totals.get("kb-mcupload-12029", 0) > 0
+
+
+def test_bundle_holds_report_html(make_site: Any, tmp_path: Path) -> None:
+    import zipfile
+
+    site = make_site("cleanup-stalled", seed=1, **SIZE)
+    bundle = tmp_path / "b.zip"
+    run_epodc("bundle", "--site", str(site), "-o", str(bundle))
+    with zipfile.ZipFile(bundle) as archive:
+        text = archive.read("report.html").decode("utf-8")
+    page = parse(text)
+    assert_self_contained(text, page)
+    offline = parse(
+        run_epodc("check", "--bundle", str(bundle), "-f", "html", "--no-history").stdout
+    )
+    inside = [a["data-finding"] for a in page.find("section") if "data-finding" in a]
+    assert inside == [a["data-finding"] for a in offline.find("section") if "data-finding" in a]
+    assert "cleanup-stalled" in inside
+
+
+@pytest.mark.slow
+def test_page_of_a_50000_agent_site_is_small(tmp_path: Path) -> None:
+    site = tmp_path / "big"
+    made = run_epodc(
+        "engine",
+        "simulate",
+        "--scenario",
+        "tomcat-unreachable,cleanup-stalled",
+        "--agents",
+        "50000",
+        "--hours",
+        "4",
+        "--out",
+        str(site),
+    )
+    assert made.returncode == 0, made.stderr
+    text = run_epodc("check", "--site", str(site), "-f", "html", "--no-history").stdout
+    assert 10_000 < len(text.encode("utf-8")) < 2 * 1024 * 1024
+    page = parse(text)
+    kinds = [a.get("data-kind") for a in page.find("line") if "onset" in a.get("class", "")]
+    assert "cleanup-stopped" in kinds and "reports-failing" in kinds
