@@ -216,11 +216,12 @@ def timeline_sections(timeline: Timeline) -> list[str]:
     if timeline.onsets:
         out.append('<ul class="onsets">')
         for o in timeline.onsets:
-            state = "still going" if o.ongoing else f"ended {_t(o.last)}"
+            # The summary says "still failing" or when it ended; the state is the marker's.
+            state = "ongoing" if o.ongoing else "over"
             out.append(
                 f'<li data-kind="{_e(o.kind)}" data-bucket="{o.bucket}" data-ongoing="'
                 f'{str(o.ongoing).lower()}"><strong>{o.start:%Y-%m-%d}</strong> '
-                f'{_e(o.summary)} <span class="muted">({_e(state)})</span></li>'
+                f'{_e(o.summary)} <span class="muted">[{state}]</span></li>'
             )
         out.append("</ul>")
     else:
@@ -316,6 +317,9 @@ def check_page(result: CheckResult, fail_on: str, timeline: Timeline | None = No
             body.append(f'<p class="muted">see: {_e("; ".join(f.references))}</p>')
         body.append("</section>")
     body.append("</section>")
+    if timeline is not None:
+        # What happened when, before the checklist: the picture people look at first.
+        body.extend(timeline_sections(timeline))
     body.append(
         '<section id="checks"><h2>Checks</h2><table><tr><th>State</th><th>Check</th>'
         "<th>Kind</th><th>Reason</th></tr>"
@@ -330,8 +334,6 @@ def check_page(result: CheckResult, fail_on: str, timeline: Timeline | None = No
         )
     body.append("</table></section>")
     body.extend(_evidence_charts(result))
-    if timeline is not None:
-        body.extend(timeline_sections(timeline))
     return _page(f"epodc check: {result.target}", body)
 
 
