@@ -447,16 +447,21 @@ def assemble(
             )
 
     clocks: list[ClockRow] = []
-    applied_hosts = {source_of(f) for f in summaries if offsets.get(f.path)}
+    # The offset taken off each machine's times, and which estimate it was.
+    applied: dict[str, float] = {}
+    for f in summaries:
+        if offsets.get(f.path):
+            applied[source_of(f)] = offsets[f.path]
     if logs is not None:
         for c in logs.clocks:
+            used = applied.get(c.host.upper())
             clocks.append(
                 ClockRow(
                     c.host,
                     c.against,
                     c.offset_seconds,
                     c.basis,
-                    c.host.upper() in applied_hosts and bool(c.offset_seconds),
+                    used is not None and abs(used - c.offset_seconds) < 1,
                 )
             )
     onsets.sort(key=lambda o: (o.start, o.source))
@@ -509,6 +514,7 @@ def build_timeline(
     """Read the logs and the database of a site (or what the options name) into a Timeline;
     `bundled_db`: a bundle's database evidence, read instead of a database."""
     from epodc_diag.checker import log_evidence
+    from epodc_diag.db.session import QuerySkipped
     from epodc_diag.errors import EpodcError
     from epodc_diag.logs.clocks import against_database
     from epodc_diag.logs.scan import scan
@@ -539,7 +545,8 @@ def build_timeline(
     if bundled_db is None and wants_db:
         try:
             db, db_times = read_db_times(site, options)
-        except EpodcError as exc:
+        except (EpodcError, QuerySkipped) as exc:
+            # The logs still make a timeline; what the database could not give is said.
             notes.append(f"database not read: {exc}")
     if logs is not None and db is not None:
         logs = against_database(db, logs)

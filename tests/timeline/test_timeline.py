@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +227,30 @@ def test_bad_input_one_line_error(args: list[str], words: str) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "handler-down", "tomcat-unreachable"])
+@pytest.mark.parametrize("minutes", [120, -120])
+def test_remote_clocks_kept_apart(make_site: Any, scenario: str, minutes: int) -> None:
+    """Remote Agent Handlers writing their logs hours ahead or behind: their offsets are shown and
+    taken off, so the onsets stay where the fault is and a healthy site has none."""
+    from epodc_diag.engine.layouts import mix
+
+    layouts = mix("remote-clock", remote_clock_offset_minutes=minutes)
+    site = make_site(scenario, handlers=3, layouts=layouts, agents=300, hours=2.0, seed=2)
+    timeline = _timeline(site)
+    moved = [c for c in timeline.clocks if c.applied]
+    assert moved and all(abs(c.offset_seconds - minutes * 60) <= 15 * 60 for c in moved)
+    # No bucket beyond the database's span: the remote logs were put on its clock.
+    assert timeline.end - timeline.start <= timedelta(hours=2, minutes=20)
+    if scenario == "healthy":
+        assert timeline.onsets == ()
+    elif scenario == "handler-down":
+        faults = ground_truth(site)["faults"]
+        silent = [o for o in timeline.onsets if o.kind == "handler-silent"]
+        assert [o.source for o in silent] == [faults["handler_down"].upper()]
+        assert abs(silent[0].bucket - timeline.bucket_of(_at(faults["handler_down_at"]))) <= 1
+    else:
+        failing = [o for o in timeline.onsets if o.kind == "reports-failing"]
+        assert len(failing) == 3
+        assert all(o.bucket <= timeline.bucket_of(_started(site)) + 5 for o in failing)
