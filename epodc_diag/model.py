@@ -157,3 +157,4 @@ class ReportFormat(str, enum.Enum):
     markdown = "markdown"
     nagios = "nagios"
     prometheus = "prometheus"
+    html = "html"

@@ -3,6 +3,7 @@
 Members:
 
     report.json, report.md     the check report, as `epodc check` writes it
+    report.html                the same as one self-contained page (no scripts, no network)
     evidence.json              what the rules saw (`epodc check --bundle` replays it)
     queries/<name>.csv         every catalogue query's rows (the per-client ones excepted)
     server.ini                 with secret-looking values masked
@@ -512,7 +513,7 @@ Made by epodc {version} at {made} from {target}.
 {redacted}
 Re-check it offline, on any machine with epodc:   epodc check --bundle {name}
 
-report.md / report.json    the findings, evidence, causes and remedies (as epodc check gives them)
+report.md / .json / .html  the findings, evidence, causes and remedies (as epodc check gives them)
 evidence.json              everything the checks read; what `epodc check --bundle` replays
 network.json               DNS, port 8444, TLS and certificate, as seen from the collecting host
 environment.json           OS, Python, epodc, ODBC drivers, host clock and zone, ePO version, paths
@@ -939,6 +940,8 @@ def build_bundle(
     collected: list[tuple[str, bytes, bool]] = [
         ("report.json", _json_utf8(render(result, ReportFormat.json, "warning")), True),
         ("report.md", _utf8(render(result, ReportFormat.markdown, "warning")), True),
+        # The page `epodc check --bundle X.zip --format html` renders from this bundle.
+        ("report.html", _utf8(render(result, ReportFormat.html, "warning")), True),
         (
             "evidence.json",
             _json({"schema": EVIDENCE_SCHEMA, "evidence": to_dict(result.evidence)}),

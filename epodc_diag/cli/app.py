@@ -8,7 +8,7 @@ from typing import Annotated, Optional, cast
 import typer
 
 from epodc_diag import __version__
-from epodc_diag.cli import bundle, check, diag, engine, history, query
+from epodc_diag.cli import bundle, check, diag, engine, history, query, timeline
 from epodc_diag.cli.common import State
 
 app = typer.Typer(
@@ -110,4 +110,7 @@ app.add_typer(query.app, name="query", short_help="The SQL epodc runs: list, sho
 app.add_typer(history.app, name="history", short_help="The runs `epodc check` recorded.")
 app.command("watch", short_help="Check again and again while you fix; Ctrl-C for a summary.")(
     history.watch_command
+)
+app.command("timeline", short_help="One chronology of the incident, with onsets.")(
+    timeline.timeline_command
 )

@@ -233,6 +233,7 @@ def check_command(
         check_output_target(output_file, replace=True, what="report")
     result: CheckResult
     key = None
+    timeline = None  # the charts over time of `--format html`, where the site can be read
     if bundle is not None:
         from dataclasses import replace as with_target
 
@@ -249,12 +250,21 @@ def check_command(
             refuse_output_onto_inputs(output_file, located, options)
         result = run_check(located, options, rules, describe_target(located))
         key = history_key(located)
+        if output is ReportFormat.html:
+            from epodc_diag.cli.timeline import timeline_for_check
+
+            timeline = timeline_for_check(located, options, result.target)
     result = apply_suppressions(ctx, result)
     if not no_history and (not demo or history is not None):
         # --demo checks a site that is gone when the command ends: not worth a history entry
         # unless --history asks for one.
         result = record_history(ctx, result, history, fail_on.value, key)
     text = render(result, output, fail_on.value, verbose)
+    if timeline is not None:
+        from epodc_diag.render.html import check_page
+        from epodc_diag.secrets import scrub_secrets
+
+        text = scrub_secrets(check_page(result, fail_on.value, timeline))
     code = result.exit_code(fail_on.value)
     if output_file is not None:
         # A file never gets colour, whatever the renderer chose for the terminal beside it.

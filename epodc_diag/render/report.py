@@ -698,8 +698,21 @@ def _indented(text: str, style: str, width: int = 110) -> Any:
     return Text(wrapped, style=style, no_wrap=True)
 
 
+class HtmlReport(Renderer):
+    """One self-contained page (epodc_diag.render.html); `check` adds the timeline's charts
+    where it can read the site."""
+
+    format = ReportFormat.html
+
+    def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
+        from epodc_diag.render.html import check_page
+
+        return check_page(result, fail_on)
+
+
 RENDERERS: dict[ReportFormat, type[Renderer]] = {
-    r.format: r for r in (TextReport, JsonReport, MarkdownReport, NagiosReport, PrometheusReport)
+    r.format: r
+    for r in (TextReport, JsonReport, MarkdownReport, NagiosReport, PrometheusReport, HtmlReport)
 }
 # A format added to the enum without its renderer fails at import, not in a user's run.
 if set(RENDERERS) != set(ReportFormat):  # pragma: no cover - a programming error

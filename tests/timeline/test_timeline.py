@@ -1,0 +1,256 @@
+"""`epodc timeline`: onsets found where the engine injected the fault, hand-written logs, every
+format, and bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from epodc_diag.checker import CheckOptions
+from epodc_diag.config import defaults
+from epodc_diag.site import load_simulated_site
+from epodc_diag.timeline.build import build_timeline, choose_buckets
+from epodc_diag.timeline.model import Timeline
+from tests.conftest import ground_truth, run_epodc
+
+OPTIONS = CheckOptions(database=dict(defaults().values["database"]))
+SIZE = {"agents": 200, "handlers": 2, "hours": 2.0}
+
+
+def _timeline(site: Path) -> Timeline:
+    return build_timeline(load_simulated_site(site), OPTIONS, str(site))
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "")).replace(tzinfo=None)
+
+
+def _started(site: Path) -> datetime:
+    return _at(json.loads((site / "site.json").read_text(encoding="utf-8"))["started_at"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cleanup_stalled_onset_in_the_fault_bucket(make_site: Any, seed: int) -> None:
+    site = make_site("cleanup-stalled", seed=seed, **SIZE)
+    timeline = _timeline(site)
+    truth = _at(ground_truth(site)["faults"]["cleanup_stalled_at"])
+    stopped = [o for o in timeline.onsets if o.kind == "cleanup-stopped"]
+    assert len(stopped) == 1, timeline.onsets
+    assert abs(stopped[0].bucket - timeline.bucket_of(truth)) <= 1, (stopped[0], truth)
+    assert stopped[0].ongoing
+    assert stopped[0].start <= truth  # the last run seen is before the task stopped
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_handler_down_onset_in_the_fault_bucket(make_site: Any, seed: int) -> None:
+    site = make_site("handler-down", seed=seed, **SIZE)
+    timeline = _timeline(site)
+    faults = ground_truth(site)["faults"]
+    silent = [o for o in timeline.onsets if o.kind == "handler-silent"]
+    assert [o.source for o in silent] == [faults["handler_down"].upper()], timeline.onsets
+    assert abs(silent[0].bucket - timeline.bucket_of(_at(faults["handler_down_at"]))) <= 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_tomcat_unreachable_onset_at_the_first_report(make_site: Any, seed: int) -> None:
+    """The fault is there from the start: each handler fails from its first report on."""
+    site = make_site("tomcat-unreachable", seed=seed, **SIZE)
+    timeline = _timeline(site)
+    failing = [o for o in timeline.onsets if o.kind == "reports-failing"]
+    handlers = json.loads((site / "site.json").read_text(encoding="utf-8"))["handlers"]
+    assert {o.source for o in failing} == {h.upper() for h in handlers}, timeline.onsets
+    start = timeline.bucket_of(_started(site))
+    for onset in failing:
+        # The first bucket the handler logs anything in (its first report) holds the onset.
+        first_active = min(
+            i
+            for s in timeline.series
+            if s.source == onset.source and not s.kind.startswith("db-")
+            for i, c in enumerate(s.counts)
+            if c
+        )
+        assert start <= onset.bucket <= first_active + 1, (onset, first_active)
+        assert onset.ongoing
+        assert "12029" in onset.summary
+
+
+def test_pair_of_scenarios_both_onsets(make_site: Any) -> None:
+    site = make_site("tomcat-unreachable,cleanup-stalled", seed=4, **SIZE)
+    timeline = _timeline(site)
+    kinds = {o.kind for o in timeline.onsets}
+    assert {"reports-failing", "cleanup-stopped"} <= kinds, timeline.onsets
+    truth = _at(ground_truth(site)["faults"]["cleanup_stalled_at"])
+    stopped = next(o for o in timeline.onsets if o.kind == "cleanup-stopped")
+    assert abs(stopped.bucket - timeline.bucket_of(truth)) <= 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_healthy_has_no_onset(make_site: Any, seed: int) -> None:
+    timeline = _timeline(make_site("healthy", seed=seed, **SIZE))
+    assert timeline.onsets == ()
+    assert any(s.kind == "dbcleanup-run" and s.total > 100 for s in timeline.series)
+
+
+def test_bucket_size_follows_the_span() -> None:
+    start, size, buckets = choose_buckets(datetime(2026, 1, 1, 10, 3), datetime(2026, 1, 1, 10, 50))
+    assert (start, size) == (datetime(2026, 1, 1, 10, 3), 60)
+    assert buckets == 48
+    _, size, buckets = choose_buckets(datetime(2026, 1, 1), datetime(2026, 1, 8))
+    assert size == 7200 and buckets <= 120
+
+
+# ------------------------------------------------------------ hand-written logs, no engine
+
+
+def _handler_line(moment: datetime, text: str) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S}.123 I #04708 {text}"
+
+
+def _write_hand_logs(root: Path, ahead_hours: int = 0) -> Path:
+    """Two Agent Handlers on the same folder, EPOAH01 failing from 10:17; orion.log's cleanup
+    task runs every minute until 10:09 and stops. EPOAH02 is healthy."""
+    folder = root / "logs"
+    folder.mkdir()
+    one: list[str] = []
+    two: list[str] = []
+    orion: list[str] = []
+    for minute in range(40):
+        at = datetime(2026, 3, 2, 10, minute, 5)
+        one.append(_handler_line(at, "NAIMSERV Received [MsgRequest] from PC-1:{GUID}"))
+        two.append(_handler_line(at, "NAIMSERV Received [MsgRequest] from PC-2:{GUID}"))
+        if minute >= 17:
+            one.append(
+                _handler_line(
+                    at,
+                    "MCUPLOAD SecureHttp.cpp(968): Failed to send HTTP request. "
+                    "Error=12029 (12029)",
+                ).replace(" I ", " E ")
+            )
+        if minute < 10:
+            orion.append(
+                f"{at:%Y-%m-%d %H:%M:%S},000 INFO  [scheduler-1] Internal.DbCleanupTask - "
+                "Running DataChannel DbCleanupTask"
+            )
+        orion.append(f"{at:%Y-%m-%d %H:%M:%S},500 INFO  [http-1] core.Other - working")
+    (folder / "server_EPOAH01.log").write_text("\r\n".join(one) + "\r\n", encoding="utf-8")
+    (folder / "server_EPOAH02.log").write_text("\n".join(two) + "\n", encoding="utf-8")
+    (folder / "orion.log").write_text("\n".join(orion) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_hand_written_logs_onsets(tmp_path: Path) -> None:
+    folder = _write_hand_logs(tmp_path)
+    result = run_epodc("timeline", "--logs", str(folder), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert data["bucket_seconds"] == 60
+    onsets = {(o["kind"], o["source"]): o for o in data["onsets"]}
+    failing = onsets[("reports-failing", "EPOAH01")]
+    assert failing["start"] == "2026-03-02 10:17:05"
+    assert failing["ongoing"] is True
+    assert ("reports-failing", "EPOAH02") not in onsets
+    stopped = onsets[("cleanup-stopped", "ePO server")]
+    assert stopped["start"] == "2026-03-02 10:09:05"
+    series = {(s["source"], s["kind"]): s for s in data["series"]}
+    counts = series[("EPOAH01", "kb-mcupload-12029")]["counts"]
+    assert sum(counts) == 23 and counts[17] == 1 and counts[16] == 0
+
+
+def test_hand_written_logs_since_until(tmp_path: Path) -> None:
+    folder = _write_hand_logs(tmp_path)
+    result = run_epodc(
+        "timeline",
+        "--logs",
+        str(folder),
+        "--since",
+        "2026-03-02 10:20",
+        "--until",
+        "2026-03-02 10:30",
+        "--format",
+        "json",
+    )
+    data = json.loads(result.stdout)
+    assert data["start"] == "2026-03-02 10:20:00"
+    series = {(s["source"], s["kind"]): s for s in data["series"]}
+    assert series[("EPOAH01", "kb-mcupload-12029")]["total"] == 10
+
+
+# ------------------------------------------------------------------ formats and errors
+
+
+@pytest.fixture(scope="module")
+def stalled(make_site: Any) -> Path:
+    site: Path = make_site("cleanup-stalled", seed=1, **SIZE)
+    return site
+
+
+def test_text_format(stalled: Path) -> None:
+    result = run_epodc("timeline", "--site", str(stalled))
+    assert result.returncode == 1, result.stderr
+    assert "Onsets" in result.stdout and "last DbCleanupTask run" in result.stdout
+    assert "Clocks" in result.stdout and "against the database" in result.stdout
+
+
+def test_csv_format_matches_json(stalled: Path) -> None:
+    as_json = json.loads(run_epodc("timeline", "--site", str(stalled), "-f", "json").stdout)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run_epodc("timeline", "--site", str(stalled), "-f", "csv").stdout)
+        )
+    )
+    runs = [r for r in rows if r["kind"] == "dbcleanup-run"]
+    series = next(s for s in as_json["series"] if s["kind"] == "dbcleanup-run")
+    assert sum(int(r["count"]) for r in runs) == series["total"]
+    assert any(r["kind"] == "onset:cleanup-stopped" for r in rows)
+    assert as_json["schema"] == "epodc.timeline/1"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--site", "/nonexistent/site"], "/nonexistent/site"),
+        (["--logs", "/nonexistent/logs"], "/nonexistent/logs"),
+        (["--logs", ".", "--since", "yesterday-ish"], "--since"),
+        (["--bundle", "x.zip", "--logs", "."], "--bundle"),
+        (["--bundle", "/nonexistent/b.zip"], "b.zip"),
+    ],
+)
+def test_bad_input_one_line_error(args: list[str], words: str) -> None:
+    result = run_epodc("timeline", *args)
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("scenario", ["healthy", "handler-down", "tomcat-unreachable"])
+@pytest.mark.parametrize("minutes", [120, -120])
+def test_remote_clocks_kept_apart(make_site: Any, scenario: str, minutes: int) -> None:
+    """Remote Agent Handlers writing their logs hours ahead or behind: their offsets are shown and
+    taken off, so the onsets stay where the fault is and a healthy site has none."""
+    from epodc_diag.engine.layouts import mix
+
+    layouts = mix("remote-clock", remote_clock_offset_minutes=minutes)
+    site = make_site(scenario, handlers=3, layouts=layouts, agents=300, hours=2.0, seed=2)
+    timeline = _timeline(site)
+    moved = [c for c in timeline.clocks if c.applied]
+    assert moved and all(abs(c.offset_seconds - minutes * 60) <= 15 * 60 for c in moved)
+    # No bucket beyond the database's span: the remote logs were put on its clock.
+    assert timeline.end - timeline.start <= timedelta(hours=2, minutes=20)
+    if scenario == "healthy":
+        assert timeline.onsets == ()
+    elif scenario == "handler-down":
+        faults = ground_truth(site)["faults"]
+        silent = [o for o in timeline.onsets if o.kind == "handler-silent"]
+        assert [o.source for o in silent] == [faults["handler_down"].upper()]
+        assert abs(silent[0].bucket - timeline.bucket_of(_at(faults["handler_down_at"]))) <= 1
+    else:
+        failing = [o for o in timeline.onsets if o.kind == "reports-failing"]
+        assert len(failing) == 3
+        assert all(o.bucket <= timeline.bucket_of(_started(site)) + 5 for o in failing)
