@@ -253,6 +253,9 @@ def test_check_suppress_writes_a_scoped_entry_that_matches_whole_names(
         return run_epodc(
             *("--config", str(cfg), "check", "--site", str(site), "--format", "json"),
             *("--suppress", "handler-stale", "--reason", "AH rebuild", "--expires", "7d"),
+            # the stopped handler's Apache service is a finding of its own (critical): this
+            # test is about the handler-stale entry alone
+            *("--skip", "epo-service-stopped"),
             *scope,
         )
 

@@ -147,9 +147,13 @@ def test_check_page_from_a_bundle(make_site: Any, tmp_path: Path) -> None:
     text = result.stdout
     page = parse(text)
     assert_self_contained(text, page)
-    assert [a["data-finding"] for a in page.find("section") if "data-finding" in a] == [
-        "tomcat-unreachable"
-    ]
+    # one section per finding, the same findings as the JSON report of the same bundle
+    import json
+
+    as_json = run_epodc("check", "--bundle", str(bundle), "-f", "json", "--no-history")
+    expected = [f["id"] for f in json.loads(as_json.stdout)["findings"]]
+    assert "tomcat-unreachable" in expected
+    assert [a["data-finding"] for a in page.find("section") if "data-finding" in a] == expected
     totals = {
         a["data-category"]: int(a["data-count"]) for a in page.find("rect") if "data-category" in a
     }
