@@ -343,6 +343,12 @@ class PerfData:
     help: str
     warn: str = ""
     crit: str = ""
+    # what the JSON value is multiplied by to be in `unit` (the cleanup keys are in minutes,
+    # a unit the guidelines do not allow, so they are given in seconds)
+    scale: float = 1.0
+
+    def shown(self, value: float) -> float:
+        return value * self.scale
 
 
 def perfdata_catalog() -> tuple[PerfData, ...]:
@@ -368,6 +374,7 @@ def perfdata_catalog() -> tuple[PerfData, ...]:
             "s",
             "seconds the dbcleanup RunTime is overdue",
             crit=late,
+            scale=60,
         ),
         PerfData(
             "minutes_since_cleanup_run",
@@ -375,6 +382,7 @@ def perfdata_catalog() -> tuple[PerfData, ...]:
             "s",
             "seconds from the last DbCleanupTask line to the newest log line",
             crit=late,
+            scale=60,
         ),
         PerfData(
             "tomcat_report_failures", "tomcat_report_failures", "", "KB Example 1 failure lines"

@@ -24,6 +24,7 @@ from epodc_diag.secrets import scrub_json_value, scrub_secrets
 
 if TYPE_CHECKING:
     from epodc_diag.history.suppress import Suppressed
+    from epodc_diag.render.metric_catalog import PerfData
 
 SCHEMA = "epodc.report/1"
 EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
@@ -351,7 +352,7 @@ def _md_numbers(result: CheckResult) -> list[str]:
             out.append(f"| {name} | {value:g} | |")
             continue
         # the same label, unit and value as the Nagios perfdata (minutes shown as seconds)
-        shown = value * 60 if spec.unit == "s" and "minutes" in name else value
+        shown = spec.shown(value)
         unit = f" {spec.unit}" if spec.unit else ""
         out.append(f"| {spec.label} | {shown:g}{unit} | {_md(spec.help)} |")
     return [*out, ""]
@@ -433,17 +434,14 @@ def _perf_label(name: str) -> str:
     return name.replace("'", "_")
 
 
-def perfdata(name: str, value: float) -> str:
+def perfdata(name: str, value: float, spec: PerfData | None = None) -> str:
     """One performance-data item as the plugin guidelines write it:
-    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit and thresholds from
+    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit, scale and thresholds from
     `metric_catalog.perfdata_catalog` (minutes become seconds: `s` is a valid unit, minutes are
     not; the thresholds are the limits the rules use, so a graph shows them)."""
-    from epodc_diag.render.metric_catalog import perfdata_catalog
-
-    spec = next((p for p in perfdata_catalog() if p.key == name), None)
     if spec is None:
         return f"'{_perf_label(name)}'={value:g};;;0"
-    shown = value * 60 if name.endswith("_minutes") or name.startswith("minutes_") else value
+    shown = spec.shown(value)
     return f"'{_perf_label(spec.label)}'={shown:g}{spec.unit};{spec.warn};{spec.crit};0"
 
 
@@ -493,7 +491,12 @@ class NagiosReport(Renderer):
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         code = result.exit_code(fail_on)
         text = nagios_headline(result, fail_on)
-        perf = " ".join(perfdata(name, value) for name, value in metrics(result).items())
+        from epodc_diag.render.metric_catalog import perfdata_catalog
+
+        specs = {p.key: p for p in perfdata_catalog()}  # once per report, not per item
+        perf = " ".join(
+            perfdata(name, value, specs.get(name)) for name, value in metrics(result).items()
+        )
         first = f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}"
         # The plugin guidelines' long output: one line per finding and per check that could
         # not judge, then the counts, so a notification says everything without -v.
