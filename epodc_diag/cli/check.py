@@ -18,6 +18,7 @@ from epodc_diag.cli.common import (
     DbOption,
     EpoDirOption,
     IniOption,
+    LogsOption,
     NetworkMode,
     NetworkOption,
     SiteOption,
@@ -72,12 +73,7 @@ def check_command(
     ini: IniOption = None,
     app_server: AppServerOption = None,
     network: NetworkOption = NetworkMode.auto,
-    logs: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--logs", help="Log files or folders to read instead of the site's (repeatable)."
-        ),
-    ] = None,
+    logs: LogsOption = None,
     hosts_file: Annotated[
         Optional[Path],
         typer.Option(

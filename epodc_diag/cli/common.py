@@ -58,6 +58,10 @@ class TableFormat(str, enum.Enum):
 
 
 # Options shared by every command that reads an ePO host or its database.
+LogsOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--logs", help="Log files or folders to read instead of the site's (repeatable)."),
+]
 SiteOption = Annotated[
     Optional[Path],
     typer.Option(

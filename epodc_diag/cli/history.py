@@ -19,6 +19,7 @@ from epodc_diag.cli.common import (
     DbOption,
     EpoDirOption,
     IniOption,
+    LogsOption,
     NetworkMode,
     NetworkOption,
     SiteOption,
@@ -447,12 +448,7 @@ def watch_command(
     db: DbOption = None,
     ini: IniOption = None,
     network: NetworkOption = NetworkMode.auto,
-    logs: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--logs", help="Log files or folders to read instead of the site's (repeatable)."
-        ),
-    ] = None,
+    logs: LogsOption = None,
     require: Annotated[
         Optional[list[str]],
         typer.Option(

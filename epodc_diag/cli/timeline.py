@@ -12,6 +12,7 @@ import typer
 from epodc_diag.cli.common import (
     DbOption,
     EpoDirOption,
+    LogsOption,
     SiteOption,
     check_options,
     describe_target,
@@ -38,12 +39,7 @@ def timeline_command(
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
     db: DbOption = None,
-    logs: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--logs", help="Log files or folders to read instead of the site's (repeatable)."
-        ),
-    ] = None,
+    logs: LogsOption = None,
     bundle: Annotated[
         Optional[Path],
         typer.Option(
