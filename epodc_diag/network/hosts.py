@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
+from epodc_diag.errors import InputError
 from epodc_diag.fileio import read_regular_file
 
 # A hosts file is a few KB; ad-blocking lists reach a few MB. Anything larger is not one.
@@ -99,9 +100,17 @@ def parse_hosts(text: str) -> list[HostsEntry]:
 
 
 def read_hosts(path: Path) -> list[HostsEntry]:
-    """The entries of a hosts file; a file that cannot be read is an InputError (one line)."""
+    """The entries of a hosts file; a file that cannot be read, or that has lines but not one
+    of them in the hosts form (an address, then names), is an InputError (one line): "not
+    pinned there" is said only of a file that was read as a hosts file."""
     raw = read_regular_file(path, what="hosts file", max_bytes=MAX_HOSTS_BYTES)
-    return parse_hosts(decode_hosts(raw))
+    text = decode_hosts(raw)
+    entries = parse_hosts(text)
+    if not entries and any(
+        line.split("#", 1)[0].replace("\x00", "").strip() for line in text.splitlines()
+    ):
+        raise InputError(f"{path} is not a hosts file: no line of it is 'address name ...'")
+    return entries
 
 
 def pin_for(path: Path, name: str) -> HostsPin:

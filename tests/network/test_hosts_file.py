@@ -197,3 +197,26 @@ def test_check_takes_a_hosts_file_by_path(make_site: SiteFactory, tmp_path: Path
     assert result.returncode == 1
     missing = run_epodc("check", "--site", str(site), "--hosts-file", str(tmp_path / "nope"))
     assert missing.returncode == 3 and "hosts file not found" in missing.stderr
+
+
+def test_a_file_that_is_no_hosts_file_is_never_read_as_pinning_nothing(tmp_path: Path) -> None:
+    """Garbage given as a hosts file said '✓ not pinned there': now a one-line error. A file of
+    comments only (Windows' default) still pins nothing."""
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\xff garbage\x01\x02 and more")
+    with pytest.raises(Exception, match="is not a hosts file"):
+        pin_for(junk, "eposrv01")
+    result = run_epodc(
+        *("diag", "network", "--host", "localhost", "--ip", "127.0.0.1", "--port", "1"),
+        *("--timeout", "1", "--hosts-file", str(junk)),
+    )
+    assert result.returncode == 3 and "✓" not in result.stdout
+    assert (
+        result.stderr.strip()
+        == f"epodc: error: {junk} is not a hosts file: no line of it is 'address name ...'"
+    )
+    comments = tmp_path / "hosts"
+    comments.write_bytes(
+        b"# Copyright (c) 1993-2009 Microsoft Corp.\r\n#\r\n# 127.0.0.1 localhost\r\n"
+    )
+    assert not pin_for(comments, "eposrv01").pinned
