@@ -129,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_process()
         import click
 
-        from epodc_diag.cli.app import app
+        from epodc_diag.cli import app as root
+
+        app = root.app_for(args)
 
         # click >= 8.2 raises this for a group called with nothing; older click exits 0 itself.
         no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", None)
