@@ -389,7 +389,6 @@ def _collect_services(site: Site | None) -> ServicesEvidence:
     return found
 
 
-
 def _start_logs(site: Site | None, options: CheckOptions) -> PendingScan:
     """Find the logs and start scanning them (in worker processes when they are big), so the
     other collectors read the database, server.ini and the network meanwhile."""
