@@ -560,7 +560,7 @@ def _line_finder(sig: Signature) -> _Finder | None:
     flags = sig.pattern.flags & ~re.UNICODE
     if flags & (re.DOTALL | re.VERBOSE):
         return None
-    source = b"(?:" + _LEADING_FLAGS.sub(b"", sig.pattern.pattern) + rb")[^\n]*"
+    source = b"(?:" + _only_counted_group(sig) + rb")[^\n]*"
     try:
         parsed = sre_parse.parse(source, flags)
         if parsed.getwidth()[0] == 0 or not _confine(parsed, sre_constants):
@@ -571,6 +571,25 @@ def _line_finder(sig: Signature) -> _Finder | None:
     literal = b"".join(_top_literals(parsed, sre_constants))
     holds = not flags & re.IGNORECASE and any(sig.anchor in run for run in literal.split(b"\0"))
     return _Finder(pattern, holds)
+
+
+_NAMED_GROUP = re.compile(rb"(?<!\\)\(\?P<(\w+)>")
+_BACKREFERENCE = re.compile(rb"\(\?P=|\\[1-9]")
+
+
+def _only_counted_group(sig: Signature) -> bytes:
+    """The signature's pattern with no capturing group but the one its hits are counted by
+    (`group_by`), or one empty group when they are only counted: `findall` then gives one small
+    value per line instead of a tuple of every field (about a third of a dense chunk's time).
+    Unchanged when a group is referred back to or is not named."""
+    assert sig.pattern is not None
+    source = _LEADING_FLAGS.sub(b"", sig.pattern.pattern)
+    if _BACKREFERENCE.search(source) or sig.pattern.groups != len(sig.pattern.groupindex):
+        return source
+    source = _NAMED_GROUP.sub(
+        lambda m: m.group(0) if m.group(1).decode() == sig.group_by else b"(?:", source
+    )
+    return source if sig.group_by else source + b"()"
 
 
 def _confine(parsed: Any, c: Any) -> bool:
