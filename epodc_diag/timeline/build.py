@@ -436,7 +436,7 @@ def _cleanup_stopped(
         )
     next_run = db.cleanup_next_run if db is not None else None
     if db is not None and next_run is not None and db.now - next_run > late:
-        last_runs.append(max(next_run - CLEANUP_PERIOD, *runs_at[-1:]))
+        last_runs.append(max([next_run - CLEANUP_PERIOD, *runs_at[-1:]]))
         reasons.append(
             f"its queued RunTime {_hhmm(next_run)} is "
             f"{duration((db.now - next_run).total_seconds())} overdue in the database"
