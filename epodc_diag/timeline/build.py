@@ -9,12 +9,13 @@ chunks, anchors and time reading as the scan, so both agree on what is a hit.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from epodc_diag import limits
 from epodc_diag.durations import duration
@@ -43,6 +44,8 @@ EPO_SERVER = "ePO server"
 AGENTS = "agents"
 DATABASE = "database"
 ACTIVITY = "handler-activity"
+
+ProgressCallback = Callable[[float, float], None]
 
 
 @dataclass
@@ -82,18 +85,22 @@ def light_pass(
     offsets: dict[str, float],
     since: datetime | None,
     until: datetime | None,
+    progress: ProgressCallback | None = None,
 ) -> dict[tuple[str, str], _Hits]:
     """Every signature hit's minute, per (source, signature), with each file's clock offset taken
-    off its times (so they are on the reference clock)."""
+    off its times (so they are on the reference clock). `progress(done, total)`: bytes read."""
     from epodc_diag.logs.catalog import signatures
     from epodc_diag.logs.scan import _Clock, _fields
     from epodc_diag.logs.sources import chunks
 
     out: dict[tuple[str, str], _Hits] = {}
+    total = float(sum(log.size for log in files))
+    done = 0.0
     for log in files:
         path = str(log.path)
         source = sources.get(path)
         if source is None or log.time_format is None:
+            done += log.size
             continue
         shift = timedelta(seconds=offsets.get(path, 0.0))
         sigs = [s for s in signatures() if s.applies_to(log.family)]
@@ -130,6 +137,10 @@ def light_pass(
                     if sig.timeline:
                         hits.times.append(moment)
             clock.before = tail or clock.before
+            if progress is not None:
+                # Offsets count decoded text (UTF-16, gzip): never past the file's own size.
+                progress(done + min(offset + len(chunk), log.size), total)
+        done += log.size
     return out
 
 
@@ -692,7 +703,31 @@ def _age_order(lingering: timedelta) -> tuple[str, ...]:
     )
 
 
-ProgressCallback = Callable[[float, float], None]
+class StepProgress(Protocol):
+    """Where a long timeline says how far it is (`render.progress.Progress` is one): a step with
+    its own count, or a phase of unknown length."""
+
+    def step(self, description: str, done: float, total: float) -> None: ...
+
+    def phase(self, description: str) -> None: ...
+
+
+def _counting(progress: StepProgress | None, what: str) -> ProgressCallback | None:
+    """A `(done, total)` callback in bytes that names the step and its count."""
+    if progress is None:
+        return None
+    shown = progress
+
+    def report(done: float, total: float) -> None:
+        shown.step(f"{what} {_mb(done)}/{_mb(total)}", done, total)
+
+    return report
+
+
+def _mb(size: float) -> str:
+    if size < 1e6:
+        return f"{size / 1e3:.0f} kB"
+    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
 
 
 def build_timeline(
@@ -701,11 +736,12 @@ def build_timeline(
     target: str,
     since: datetime | None = None,
     until: datetime | None = None,
-    progress: ProgressCallback | None = None,
+    progress: StepProgress | None = None,
     bundled_db: DbEvidence | None = None,
 ) -> Timeline:
     """Read the logs and the database of a site (or what the options name) into a Timeline;
-    `bundled_db`: a bundle's database evidence, read instead of a database."""
+    `bundled_db`: a bundle's database evidence, read instead of a database. `progress` hears of
+    each step: the scan, the database, the pass that times each hit."""
     from epodc_diag.checker import log_evidence
     from epodc_diag.db.session import QuerySkipped
     from epodc_diag.errors import EpodcError
@@ -728,7 +764,7 @@ def build_timeline(
     summaries: tuple[FileSummary, ...] = ()
     logs: LogEvidence | None = None
     if files:
-        report = scan(files, examples=0, progress=progress)
+        report = scan(files, examples=0, progress=_counting(progress, "scanning logs"))
         summaries = report.files
         notes += report.notes
         logs = log_evidence(report)
@@ -736,6 +772,8 @@ def build_timeline(
     db_times: DbTimes | None = None
     wants_db = options.db_url is not None or (site is not None and "db" in options.kinds)
     if bundled_db is None and wants_db:
+        if progress is not None:
+            progress.phase("reading the database")
         try:
             db, db_times = read_db_times(site, options)
         except (EpodcError, QuerySkipped) as exc:
@@ -754,7 +792,8 @@ def build_timeline(
                 else:
                     offsets.pop(f.path, None)
     sources = {f.path: source_of(f) for f in summaries if f.family != "other"}
-    hits = light_pass(files, sources, offsets, since, until) if files else {}
+    timing = _counting(progress, "timing each hit")
+    hits = light_pass(files, sources, offsets, since, until, timing) if files else {}
     if not summaries and db is None:
         from epodc_diag.errors import InputError
 
@@ -763,6 +802,64 @@ def build_timeline(
 
 
 EXCERPT_SUFFIX = ".excerpt.txt"
+TAIL_SUFFIX = ".tail.txt"
+# An excerpt's line: its number in the log, '>' (a signature matched it) or ':' (context), text.
+_EXCERPT_LINE = re.compile(rb"(\d+)[>:] ?(.*)")
+
+
+def _excerpt_lines(excerpt: bytes) -> list[bytes]:
+    """The log's own lines out of an excerpt, in file order: without the header, the line
+    numbers and the marks, so they read as the log did."""
+    out: list[bytes] = []
+    for line in excerpt.splitlines():
+        found = _EXCERPT_LINE.fullmatch(line)
+        if found is not None:
+            out.append(found.group(2))
+    return out
+
+
+def _rebuilt_log(excerpt: bytes, tail: bytes) -> bytes:
+    """A log as far as a bundle holds it: the excerpt's lines, then the tail's lines after the
+    excerpt's last one (the tail is the log's end; it may repeat the excerpt's last lines, which
+    must not count twice). The tail gives the log's real last line, which says whether a pattern
+    or a host went quiet."""
+    lines = _excerpt_lines(excerpt)
+    ending = tail.splitlines()
+    if lines and lines[-1] in ending:
+        # The excerpt's last line inside the tail: only what follows it is new.
+        at = len(ending) - 1 - ending[::-1].index(lines[-1])
+        ending = ending[at + 1 :]
+    return b"".join(line + b"\n" for line in [*lines, *ending])
+
+
+_EXCERPT_HEADER = re.compile(rb"# (.+?): lines matching")
+
+
+def _original_place(excerpt: bytes, own: str) -> Path:
+    """Where to write a bundled log again: under the folders it was read from (named in the
+    excerpt's header), so the logs of one machine stay together as they were (the ePO server's
+    DB\\Logs beside its Server\\Logs, each agent's apart); its member name when none is given.
+    Only plain folder names are kept: no drive, root or '..' leads out of the work folder."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    first = excerpt.split(b"\n", 1)[0]
+    found = _EXCERPT_HEADER.match(first)
+    if found is None:
+        return Path(own)
+    text = found.group(1).decode("utf-8", "replace")
+    parts = (PureWindowsPath(text) if "\\" in text else PurePosixPath(text)).parts
+    safe = [
+        part
+        for part in parts
+        if part not in ("", ".", "..") and not any(c in part for c in ":/\\\0")
+    ]
+    if not safe:
+        return Path(own)
+    name = safe[-1]
+    # A .gz log's excerpt is plain text: written without the suffix, it is read as such.
+    if name.lower().endswith(".gz"):
+        name = name[: -len(".gz")]
+    return Path(*safe[:-1], name) if name else Path(own)
 
 
 def timeline_from_bundle(
@@ -771,25 +868,46 @@ def timeline_from_bundle(
     workdir: Path,
     since: datetime | None,
     until: datetime | None,
+    progress: StepProgress | None = None,
 ) -> Timeline:
-    """A bundle's timeline: its log excerpts (every line a signature matched, under the log's own
-    name) and its database evidence; the per-request times are not in a bundle."""
+    """A bundle's timeline: each log as far as the bundle holds it (the lines a signature
+    matched with their context, and the log's end), under the log's own name, and the bundle's
+    database evidence; the per-request times are not in a bundle."""
     import zipfile
 
     from epodc_diag.bundle.replay import MAX_MEMBER_BYTES, read_member
     from epodc_diag.checker import CheckOptions
 
+    if progress is not None:
+        progress.phase("reading the bundle's log excerpts")
     folder = workdir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
+    parts: dict[str, dict[str, bytes]] = {}
     with zipfile.ZipFile(bundle) as archive:
         for name in archive.namelist():
-            if not (name.startswith("logs/") and name.endswith(EXCERPT_SUFFIX)):
+            suffix = next((x for x in (EXCERPT_SUFFIX, TAIL_SUFFIX) if name.endswith(x)), None)
+            if not name.startswith("logs/") or suffix is None:
                 continue
-            own = Path(name[len("logs/") : -len(EXCERPT_SUFFIX)]).name
+            own = Path(name[len("logs/") : -len(suffix)]).name
             if not own or own.startswith("."):
                 continue
-            (folder / own).write_bytes(read_member(archive, name, bundle, MAX_MEMBER_BYTES))
-    notes = ["from a bundle: the logs' matched lines only; no per-request database times"]
+            data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
+            parts.setdefault(own, {})[suffix] = data
+    written: set[Path] = set()
+    for own, found in sorted(parts.items()):
+        excerpt = found.get(EXCERPT_SUFFIX, b"")
+        place = folder / _original_place(excerpt, own)
+        if place in written:
+            place = folder / own  # two logs of one place (cannot be): each is still read
+        written.add(place)
+        place.parent.mkdir(parents=True, exist_ok=True)
+        place.write_bytes(_rebuilt_log(excerpt, found.get(TAIL_SUFFIX, b"")))
+    notes = [
+        "from a bundle: each log's matched lines with their context and its end only; no "
+        "per-request database times"
+    ]
     options = CheckOptions(log_paths=(str(folder),), kinds=("logs",))
-    timeline = build_timeline(None, options, evidence.target, since, until, bundled_db=evidence.db)
+    timeline = build_timeline(
+        None, options, evidence.target, since, until, progress, bundled_db=evidence.db
+    )
     return replace(timeline, notes=(*notes, *timeline.notes))
