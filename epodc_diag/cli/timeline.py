@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from epodc_diag.checker import CheckOptions
+    from epodc_diag.evidence import Evidence
     from epodc_diag.site import Site
     from epodc_diag.timeline.build import StepProgress
     from epodc_diag.timeline.model import Timeline
@@ -199,5 +200,22 @@ def timeline_for_check(site: Site | None, options: CheckOptions, target: str) ->
         # A second read of the logs (and the database's times): long on a big site.
         with progress_bar("timeline") as progress:
             return build_timeline(site, options, target, progress=progress)
+    except EpodcError:
+        return None
+
+
+def timeline_for_bundle(bundle: Path, evidence: Evidence) -> Timeline | None:
+    """The timeline `check --bundle X --format html` draws its charts from: the bundle's log
+    excerpts and database evidence; None when nothing with a time is in it."""
+    from epodc_diag.errors import EpodcError
+    from epodc_diag.render.progress import progress_bar
+    from epodc_diag.timeline.build import timeline_from_bundle
+
+    try:
+        with (
+            progress_bar("timeline") as progress,
+            tempfile.TemporaryDirectory(prefix="epodc-timeline-") as tmp,
+        ):
+            return timeline_from_bundle(bundle, evidence, Path(tmp), None, None, progress)
     except EpodcError:
         return None

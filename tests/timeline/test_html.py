@@ -208,7 +208,7 @@ def test_check_page(make_site: Any, scenario: str) -> None:
 
 
 def test_check_page_from_a_bundle(make_site: Any, tmp_path: Path) -> None:
-    site = make_site("tomcat-unreachable", seed=1, **SIZE)
+    site = make_site("tomcat-unreachable,cleanup-stalled", seed=1, **BUSY)
     bundle = tmp_path / "b.zip"
     made = run_epodc("bundle", "--site", str(site), "-o", str(bundle))
     assert made.returncode in (0, 1, 2), made.stderr
@@ -227,6 +227,13 @@ def test_check_page_from_a_bundle(make_site: Any, tmp_path: Path) -> None:
         a["data-category"]: int(a["data-count"]) for a in page.find("rect") if "data-category" in a
     }
     assert totals.get("kb-mcupload-12029", 0) > 0
+    # The charts over time, drawn offline from the bundle's excerpts and database evidence: the
+    # same points as the bundle's timeline, the injected onsets where the faults began.
+    data = json.loads(run_epodc("timeline", "--bundle", str(bundle), "-f", "json").stdout)
+    assert_charts_match(page, data)
+    assert_onsets_marked(page, data, ground_truth(site))
+    charts = {a["data-chart"] for a in page.find("svg")}
+    assert {"signatures", "cleanup", "handler-activity"} <= charts, charts
 
 
 def test_bundle_holds_report_html(make_site: Any, tmp_path: Path) -> None:
