@@ -862,6 +862,19 @@ def _original_place(excerpt: bytes, own: str) -> Path:
     return Path(*safe[:-1], name) if name else Path(own)
 
 
+def _write_somewhere(places: Sequence[Path], text: bytes) -> Path:
+    """Write `text` to the first of `places` that can hold it; the last one's error if none."""
+    for place in places[:-1]:
+        try:
+            place.parent.mkdir(parents=True, exist_ok=True)
+            place.write_bytes(text)
+            return place
+        except OSError:
+            continue
+    places[-1].write_bytes(text)
+    return places[-1]
+
+
 def timeline_from_bundle(
     bundle: Path,
     evidence: Evidence,
@@ -894,14 +907,13 @@ def timeline_from_bundle(
             data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
             parts.setdefault(own, {})[suffix] = data
     written: set[Path] = set()
-    for own, found in sorted(parts.items()):
+    for number, (own, found) in enumerate(sorted(parts.items())):
         excerpt = found.get(EXCERPT_SUFFIX, b"")
-        place = folder / _original_place(excerpt, own)
-        if place in written:
-            place = folder / own  # two logs of one place (cannot be): each is still read
-        written.add(place)
-        place.parent.mkdir(parents=True, exist_ok=True)
-        place.write_bytes(_rebuilt_log(excerpt, found.get(TAIL_SUFFIX, b"")))
+        text = _rebuilt_log(excerpt, found.get(TAIL_SUFFIX, b""))
+        # Where it was read from; else (two logs of one place, a name this system cannot hold)
+        # under its member name, else a plain one: each log is still read.
+        places = [folder / _original_place(excerpt, own), folder / own, folder / f"log-{number}"]
+        written.add(_write_somewhere([p for p in places if p not in written], text))
     notes = [
         "from a bundle: each log's matched lines with their context and its end only; no "
         "per-request database times"

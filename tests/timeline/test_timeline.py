@@ -332,3 +332,53 @@ def test_stopped_task_after_until_is_not_an_onset(make_site: Any) -> None:
         load_simulated_site(site), OPTIONS, str(site), until=truth - timedelta(minutes=10)
     )
     assert [o for o in timeline.onsets if o.kind.startswith("cleanup")] == []
+
+
+# ------------------------------------------------------------ a bundle's logs, rebuilt
+
+
+def test_bundled_log_rebuilt_from_excerpt_and_tail() -> None:
+    """The excerpt's lines without their numbers and marks, then the tail's lines after the
+    excerpt's last one: a line in both counts once."""
+    from epodc_diag.timeline.build import _rebuilt_log
+
+    excerpt = b"# C:\\ePO\\DB\\Logs\\server_AH1.log: lines matching ...\n3: a\n4> b x\n5: c\n"
+    assert _rebuilt_log(excerpt, b"b x\nc\nd\ne\n") == b"a\nb x\nc\nd\ne\n"
+    assert _rebuilt_log(excerpt, b"y\nz\n") == b"a\nb x\nc\ny\nz\n"
+    assert _rebuilt_log(excerpt, b"") == b"a\nb x\nc\n"
+    assert _rebuilt_log(b"", b"only\nthe end\n") == b"only\nthe end\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            "C:\\Program Files\\ePO\\DB\\Logs\\server_AH1.log",
+            "Program Files/ePO/DB/Logs/server_AH1.log",
+        ),
+        ("/var/epo/Server/Logs/orion.log", "var/epo/Server/Logs/orion.log"),
+        ("../../../etc/cron.d/orion.log", "etc/cron.d/orion.log"),
+        ("C:\\..\\..\\Windows\\orion.log.gz", "Windows/orion.log"),
+        ("\\\\server\\share\\..\\Logs\\server_AH2.log", "Logs/server_AH2.log"),
+        ("..", "member.log"),
+    ],
+)
+def test_bundled_log_written_under_its_own_folders_never_outside(
+    header: str, expected: str
+) -> None:
+    """The folders a log was read from keep one machine's logs together; no drive, root or '..'
+    of a (hostile) bundle leads out of the work folder."""
+    from epodc_diag.timeline.build import _original_place
+
+    excerpt = f"# {header}: lines matching a signature ('>')\n1> x\n".encode()
+    place = _original_place(excerpt, "member.log")
+    assert place.as_posix() == expected
+    assert not place.is_absolute() and ".." not in place.parts
+
+
+def test_bundled_log_with_a_name_too_long_still_read(tmp_path: Path) -> None:
+    from epodc_diag.timeline.build import _write_somewhere
+
+    places = [tmp_path / ("x" * 300) / "orion.log", tmp_path / "orion.log", tmp_path / "log-0"]
+    assert _write_somewhere(places, b"line\n") == tmp_path / "orion.log"
+    assert (tmp_path / "orion.log").read_bytes() == b"line\n"
