@@ -117,3 +117,29 @@ def test_every_pair_onsets_within_one_bucket(
 ) -> None:
     site = make_site(",".join(pair), seed=seed, **SIZE)
     _assert_onsets_match_the_truth(site, pair)
+
+
+QUIET = {"agents": 200, "handlers": 2, "hours": 2.0}  # the engine's default traffic: quiet
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("scenario", [s.name for s in SCENARIOS if "reports-failing" in s.onsets])
+def test_quiet_site_failing_onset_is_the_first_failure_line(
+    make_site: Any, scenario: str, seed: int
+) -> None:
+    """On a quiet site a handler may report nothing for minutes after the fault: the timeline
+    then names the first failure exactly (read here from the logs by hand), never a moment
+    before the fault."""
+    site = make_site(scenario, seed=seed, **QUIET)
+    first: dict[str, datetime] = {}
+    for log in (site / "DB" / "Logs").glob("server_*.log"):
+        handler = log.stem[len("server_") :].upper()
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if "MCUPLOAD" in line and "Error=" in line:
+                first[handler] = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+                break
+    timeline = _timeline(site)
+    failing = {o.source: o.start for o in timeline.onsets if o.kind == "reports-failing"}
+    assert failing == first, (failing, first)
+    began = _at(ground_truth(site)["fault_started_at"][scenario])
+    assert min(failing.values()) >= began
