@@ -188,9 +188,9 @@ def test_onset_bucket_marked_on_the_chart(make_site: Any) -> None:
     assert page.find("svg", data_chart="cleanup")
 
 
-@pytest.mark.parametrize("scenario", ["tomcat-unreachable", "healthy", "handler-down"])
+@pytest.mark.parametrize("scenario", [s.name for s in SCENARIOS])
 def test_check_page(make_site: Any, scenario: str) -> None:
-    site = make_site(scenario, seed=1, **SIZE)
+    site = make_site(scenario, seed=1, **BUSY)
     result = run_epodc("check", "--site", str(site), "-f", "html", "--no-history")
     as_json = json.loads(
         run_epodc("check", "--site", str(site), "-f", "json", "--no-history").stdout
@@ -203,7 +203,9 @@ def test_check_page(make_site: Any, scenario: str) -> None:
     assert found == [f["id"] for f in as_json["findings"]]
     states = {a["data-check"]: a["data-state"] for a in page.find("tr") if "data-check" in a}
     assert states == {c["name"]: c["status"] for c in as_json["checks"]}
-    assert_charts_match(page, _timeline_json(site))
+    data = _timeline_json(site)
+    assert_charts_match(page, data)
+    assert_onsets_marked(page, data, ground_truth(site))
     assert len(text.encode("utf-8")) < 2 * 1024 * 1024
 
 
