@@ -235,9 +235,14 @@ def check_command(
 
         from epodc_diag.bundle.replay import describe_bundle, read_evidence
 
-        result = replay(read_evidence(bundle), rules, required)
+        evidence = read_evidence(bundle)
+        result = replay(evidence, rules, required)
         # Say that this is a bundle, from which host and when, not only the site it came from.
         result = with_target(result, target=describe_bundle(bundle))
+        if output is ReportFormat.html:
+            from epodc_diag.cli.timeline import timeline_for_bundle
+
+            timeline = timeline_for_bundle(bundle, evidence)
     elif demo:
         result = _demo(demo_scenario, options, rules)
     else:

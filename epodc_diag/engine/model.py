@@ -34,6 +34,8 @@ from epodc_diag.engine.scenarios import parse_scenarios
 
 UTC = timezone.utc
 DEFAULT_START = datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)
+# cert-expired: the application server's certificate ran out this long before the capture.
+CERT_EXPIRED_BEFORE_CAPTURE = timedelta(days=3)
 
 # Request statuses (the engine's own `Status` column; diagnostics never rely on it).
 QUEUED, SENT, COMPLETED, WAKEUP_FAILED = 0, 1, 2, 3
@@ -167,6 +169,22 @@ class SimulationResult:
     @property
     def end(self) -> float:
         return self.settings.hours * 3600.0
+
+    def fault_started_at(self, scenario: str) -> float | None:
+        """When the chosen fault began, in virtual seconds: the moment it was injected part-way
+        through, 0 for a fault there from the start, before 0 for one older than the capture;
+        None for "healthy" (no fault) or a scenario not chosen."""
+        if scenario == "healthy" or scenario not in self.scenarios:
+            return None
+        if scenario == "cleanup-stalled":
+            return self.cleanup_stalled_at
+        if scenario == "appserver-stopped":
+            return self.appserver_stopped_at
+        if scenario == "handler-down" and self.handler_down is not None:
+            return self.handlers[self.handler_down].down_at
+        if scenario == "cert-expired":
+            return self.end - CERT_EXPIRED_BEFORE_CAPTURE.total_seconds()
+        return 0.0
 
     def counts(self) -> dict[str, int]:
         """Requests created / completed / expired / still queued, for the summary."""
