@@ -130,21 +130,7 @@ class CleanupStalled(Rule):
             self.finding(
                 summary=summary + " (KB87143 Example 2)",
                 evidence=items,
-                cause=(
-                    "An internal maintenance task (DbCleanupTask) should run every minute to remove completed and "
-                    "expired data-channel requests. It is not running, so tasks stay 'in progress' long after their "
-                    "expire time and EPODataChannelData grows"
-                ),
-                remediation=[
-                    "Look in orion.log for 'Internal.DbCleanupTask - Running DataChannel DbCleanupTask' and for errors "
-                    "from the scheduler (TaskQueueEngine) around the time it stopped (`epodc diag logs`)",
-                    "Check the next queued run: Select RunTime from OrionTaskQueueMT where TaskDescription like "
-                    "'%dbclean%' (`epodc diag cleanup`)",
-                    "Restart the ePO Application Server service (Tomcat) so the scheduler starts again, then confirm "
-                    "the line returns every minute and the queue drains",
-                    *check_and_restart(evidence.services, APP_SERVER),
-                    "If it does not resume, open a case with Trellix support and attach `epodc bundle`",
-                ],
+                steps={"service": check_and_restart(evidence.services, APP_SERVER)},
                 severity=severity,
             )
         ]

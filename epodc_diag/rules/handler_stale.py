@@ -172,23 +172,13 @@ class HandlerStale(Rule):
                     else f"Agent Handler {names} has stopped working the data-channel queue{since}"
                 ),
                 evidence=[item for name in sorted(stale) for item in stale[name]],
-                cause=(
-                    "Agent Handlers poll the DC work queue about every ten seconds. This one stopped: its service "
-                    "(Apache / McAfee ePolicy Orchestrator Server) is down, it lost its database connection, or the "
-                    "host is unreachable. Work it had claimed waits for it; other handlers take new work"
-                ),
-                remediation=[
-                    "On that handler, check the 'McAfee ePolicy Orchestrator <version> Server' (Apache) service and "
-                    "its log DB\\Logs\\server_<host>.log for the time it went quiet",
-                    "Check the handler can reach the ePO database (its db.properties / SQL connectivity)",
-                    *(
+                steps={
+                    "service": [
                         line
                         for name in sorted(stale)
                         for line in check_and_restart(evidence.services, AGENT_HANDLER, name)
-                    ),
-                    "Restart the service; if the handler is retired, remove it from Configuration > Server Settings "
-                    "> Agent Handlers",
-                ],
+                    ]
+                },
                 severity=Severity.critical if everyone else Severity.warning,
             )
         ]
