@@ -14,7 +14,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -396,37 +396,63 @@ def validate(
 
 
 def _coerce(value: object, spec: KeySpec, label: str) -> Any:
-    # TOML booleans are ints in Python, so check bool first and keep them apart.
-    if spec.kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{label} must be true or false, got {_describe(value)}")
+    """The value in its key's type, or a ConfigError that names the key and what it needs."""
+    value = _COERCE[spec.kind](value, spec, label)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    if spec.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{label} must be a whole number, got {_describe(value)}")
-    elif spec.kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{label} must be a number, got {_describe(value)}")
-        value = float(value)
-        if not math.isfinite(value):  # TOML has inf and nan; no setting means either
-            raise ConfigError(f"{label} must be a finite number, got {value}")
-    elif spec.kind is list:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{label} must be a list of strings, got {_describe(value)}")
-        return list(value)
-    elif spec.kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{label} must be a string, got {_describe(value)}")
-        if spec.choices and value.lower() not in spec.choices:
-            allowed = ", ".join(c for c in spec.choices if c)
-            raise ConfigError(f"{label} must be one of {allowed}, got {_describe(value)}")
-        if spec.choices:
-            value = value.lower()
-    if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
+    if spec.minimum is not None and value < spec.minimum:
         raise ConfigError(f"{label} must be at least {_number(spec.minimum)}, got {_number(value)}")
-    if spec.maximum is not None and isinstance(value, (int, float)) and value > spec.maximum:
+    if spec.maximum is not None and value > spec.maximum:
         raise ConfigError(f"{label} must be at most {_number(spec.maximum)}, got {_number(value)}")
     return value
+
+
+# TOML booleans are ints in Python, so each number check keeps them apart.
+def _as_bool(value: object, spec: KeySpec, label: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{label} must be true or false, got {_describe(value)}")
+    return value
+
+
+def _as_int(value: object, spec: KeySpec, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{label} must be a whole number, got {_describe(value)}")
+    return value
+
+
+def _as_float(value: object, spec: KeySpec, label: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{label} must be a number, got {_describe(value)}")
+    number = float(value)
+    if not math.isfinite(number):  # TOML has inf and nan; no setting means either
+        raise ConfigError(f"{label} must be a finite number, got {number}")
+    return number
+
+
+def _as_list(value: object, spec: KeySpec, label: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{label} must be a list of strings, got {_describe(value)}")
+    return list(value)
+
+
+def _as_str(value: object, spec: KeySpec, label: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{label} must be a string, got {_describe(value)}")
+    if not spec.choices:
+        return value
+    if value.lower() not in spec.choices:
+        allowed = ", ".join(c for c in spec.choices if c)
+        raise ConfigError(f"{label} must be one of {allowed}, got {_describe(value)}")
+    return value.lower()
+
+
+_COERCE: dict[type, Callable[[object, KeySpec, str], Any]] = {
+    bool: _as_bool,
+    int: _as_int,
+    float: _as_float,
+    list: _as_list,
+    str: _as_str,
+}
 
 
 def _number(value: float) -> str:
