@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from epodc_diag import __version__
 from epodc_diag.checker import COLLECTOR_TITLES, CheckResult
 from epodc_diag.evidence import EVIDENCE_NAMES, to_dict
-from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
+from epodc_diag.model import CheckRecord, CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
 from epodc_diag.secrets import scrub_json_value, scrub_secrets
 
@@ -555,35 +555,10 @@ class TextReport(Renderer):
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         from io import StringIO
 
-        from rich.console import Console
         from rich.text import Text
 
-        from epodc_diag.render.tables import print_wrapped
-
         buffer = StringIO()
-        import sys
-
-        # A terminal's own width; piped or redirected, $COLUMNS when set, else 110 (D10).
-        width = None
-        if not sys.stdout.isatty():
-            import os
-
-            columns = os.environ.get("COLUMNS", "").strip()
-            width = int(columns) if columns.isdigit() and 60 <= int(columns) <= 1000 else 110
-        out = Console(
-            file=buffer,
-            force_terminal=sys.stdout.isatty(),
-            width=width,
-            highlight=False,
-            soft_wrap=False,
-        )
-        marks = {
-            CheckStatus.ok: (mark("✓"), "green"),
-            CheckStatus.finding: (mark("✗"), "red"),
-            CheckStatus.skipped: ("--" if ascii_only() else "-", "yellow"),
-            CheckStatus.error: ("!!" if ascii_only() else "!", "magenta"),
-            CheckStatus.unknown: ("??" if ascii_only() else "?", "yellow"),
-        }
+        out = _text_console(buffer)
         findings_by_rule: dict[str, list[Finding]] = {}
         for f in result.findings:
             findings_by_rule.setdefault(f.id, []).append(f)
@@ -595,37 +570,40 @@ class TextReport(Renderer):
         for group in groups:
             out.print(Text(group, style="bold underline"))
             for c in (x for x in result.checks if x.group == group):
-                symbol, style = marks[c.status]
-                found = findings_by_rule.get(c.name, [])
-                if found and all(Severity(f.severity) is Severity.info for f in found):
-                    symbol, style = mark("·"), "cyan"
-                elif found and all(Severity(f.severity) is not Severity.critical for f in found):
-                    symbol, style = ("!!" if ascii_only() else "!"), "yellow"
-                elif not found and any(x.finding.id == c.name for x in result.suppressed):
-                    symbol, style = "~", "dim"  # found, and accepted for now
-                line = Text(f"  [{symbol}] ", style=style)
-                line.append(c.title)
-                if c.kind == "rule":
-                    line.append(f"  ({c.name})", style="dim")
-                if verbose:
-                    line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
-                print_wrapped(out, line, indent=6)  # under its title, never at column 0
-                if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
-                    verbose or c.kind == "collector" or c.status is CheckStatus.unknown
-                ):
-                    out.print(_indented(f"{c.status.value}: {c.reason}", "dim", out.width))
-                elif c.kind == "collector" and c.reason:  # collected, with inputs left out
-                    out.print(_indented(f"note: {c.reason}", "yellow", out.width))
-                elif verbose and c.kind == "rule" and c.status is CheckStatus.ok and c.reason:
-                    out.print(_indented(c.reason, "dim", out.width))  # what the ok rests on
-                for f in found:
-                    self._finding(out, f, verbose)
-                for sup in (x for x in result.suppressed if x.finding.id == c.name):
-                    out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim", out.width))
+                self._check(out, result, c, findings_by_rule.get(c.name, []), verbose)
         for time_line in time_lines(result):
             out.print(Text(time_line), soft_wrap=True)
         out.print(Text(self._summary(result, fail_on)), soft_wrap=True)
         return buffer.getvalue()
+
+    def _check(
+        self, out: Any, result: CheckResult, c: CheckRecord, found: list[Finding], verbose: bool
+    ) -> None:
+        """One check's line with its mark, the reason or note under it, its findings."""
+        from rich.text import Text
+
+        from epodc_diag.render.tables import print_wrapped
+
+        symbol, style = _check_mark(result, c, found)
+        line = Text(f"  [{symbol}] ", style=style)
+        line.append(c.title)
+        if c.kind == "rule":
+            line.append(f"  ({c.name})", style="dim")
+        if verbose:
+            line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
+        print_wrapped(out, line, indent=6)  # under its title, never at column 0
+        if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
+            verbose or c.kind == "collector" or c.status is CheckStatus.unknown
+        ):
+            out.print(_indented(f"{c.status.value}: {c.reason}", "dim", out.width))
+        elif c.kind == "collector" and c.reason:  # collected, with inputs left out
+            out.print(_indented(f"note: {c.reason}", "yellow", out.width))
+        elif verbose and c.kind == "rule" and c.status is CheckStatus.ok and c.reason:
+            out.print(_indented(c.reason, "dim", out.width))  # what the ok rests on
+        for f in found:
+            self._finding(out, f, verbose)
+        for sup in (x for x in result.suppressed if x.finding.id == c.name):
+            out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim", out.width))
 
     @staticmethod
     def _finding(out: Any, f: Finding, verbose: bool) -> None:
@@ -654,6 +632,46 @@ class TextReport(Renderer):
         return f"{EXIT_NAMES[code]}: " + "\n".join(
             [summary_counts(result), *reasons_not_ok(result, fail_on)]
         )
+
+
+def _text_console(buffer: Any) -> Any:
+    """A rich console writing into `buffer`: a terminal's own width; piped or redirected,
+    $COLUMNS when set, else 110 (D10)."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    width = None
+    if not sys.stdout.isatty():
+        columns = os.environ.get("COLUMNS", "").strip()
+        width = int(columns) if columns.isdigit() and 60 <= int(columns) <= 1000 else 110
+    return Console(
+        file=buffer,
+        force_terminal=sys.stdout.isatty(),
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def _check_mark(result: CheckResult, c: CheckRecord, found: list[Finding]) -> tuple[str, str]:
+    """A check's mark and colour: by its state, then by what it found (notes only, warnings
+    only) or whether its finding is suppressed for now."""
+    if found and all(Severity(f.severity) is Severity.info for f in found):
+        return mark("·"), "cyan"
+    if found and all(Severity(f.severity) is not Severity.critical for f in found):
+        return ("!!" if ascii_only() else "!"), "yellow"
+    if not found and any(x.finding.id == c.name for x in result.suppressed):
+        return "~", "dim"  # found, and accepted for now
+    marks = {
+        CheckStatus.ok: (mark("✓"), "green"),
+        CheckStatus.finding: (mark("✗"), "red"),
+        CheckStatus.skipped: ("--" if ascii_only() else "-", "yellow"),
+        CheckStatus.error: ("!!" if ascii_only() else "!", "magenta"),
+        CheckStatus.unknown: ("??" if ascii_only() else "?", "yellow"),
+    }
+    return marks[c.status]
 
 
 def summary_counts(result: CheckResult) -> str:
