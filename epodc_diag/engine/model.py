@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from epodc_diag.config import EngineSettings
 from epodc_diag.engine.scenarios import parse_scenarios
 
 UTC = timezone.utc
@@ -71,10 +72,10 @@ SOURCE_TYPES: tuple[SourceType, ...] = (
 
 @dataclass(frozen=True)
 class SimulationSettings:
-    agents: int = 200
-    handlers: int = 2
-    hours: float = 2.0
-    seed: int = 1
+    agents: int = EngineSettings.agents  # [engine]'s defaults
+    handlers: int = EngineSettings.handlers
+    hours: float = EngineSettings.hours
+    seed: int = EngineSettings.seed
     scenarios: tuple[str, ...] = ("healthy",)
     start: datetime = DEFAULT_START
     asci_minutes: float = 60.0

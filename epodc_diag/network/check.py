@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from epodc_diag.config import NetworkSettings
 from epodc_diag.errors import EpodcError, InputError, UsageError
 from epodc_diag.evidence import to_dict
 from epodc_diag.model import CheckStatus, Severity, Verdict, exit_code_of, not_checked, worst
@@ -161,9 +162,9 @@ def check_network(
     port: int,
     *,
     source: str = "",
-    timeout: float = 3.0,
-    total_timeout: float = 20.0,
-    cert_warn_days: int = 30,
+    timeout: float = NetworkSettings.timeout,
+    total_timeout: float = NetworkSettings.total_timeout,
+    cert_warn_days: int = NetworkSettings.cert_warn_days,
     host_from: str = "server.ini",
     ip_from: str = "server.ini",
     hosts_file: Path | None = None,
