@@ -3,9 +3,10 @@
 The file is TOML, read with `tomllib` (Python 3.11+) or `tomli`. Each section is a frozen
 dataclass below (`[limits]` is `epodc_diag.limits.Limits`) declaring every key once, with its
 type, default and one-line meaning; `SPEC` is derived from them, `Settings` gives each section
-typed (`settings.network.timeout`), and code that needs a default reads it from there; `examples/epodc.toml` documents each of
-them and a test keeps the two in step. Unknown keys and wrong types are errors that name the file,
-the line and the key, so a typo never silently falls back to a default.
+typed (`settings.network.timeout`), and code that needs a default reads it from there.
+`examples/epodc.toml` documents each key and a test keeps the two in step. Unknown keys and wrong
+types are errors that name the file, the line and the key, so a typo never silently falls back to
+a default.
 """
 
 from __future__ import annotations
