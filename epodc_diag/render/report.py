@@ -129,31 +129,21 @@ def _unjudged_beyond_missing(result: CheckResult) -> list[str]:
 
 
 def metrics(result: CheckResult) -> dict[str, float]:
-    """The numbers monitors graph: queue depth, expired-but-queued, minutes since cleanup, ..."""
+    """The numbers monitors graph (JSON `metrics`, the run history), from
+    `metric_catalog.readings`: the same values, the two cleanup ages in minutes."""
+    from epodc_diag.render.metric_catalog import readings
+
+    numbers = readings(result)
+    minutes = {
+        "cleanup_overdue_seconds": "cleanup_overdue_minutes",
+        "cleanup_log_age_seconds": "minutes_since_cleanup_run",
+    }
     out: dict[str, float] = {}
-    db = result.evidence.db
-    if db is not None:
-        out["queue_depth"] = db.queue_total
-        out["expired_queued"] = db.stale_expired_queued
-        out["no_retries_clients"] = db.live_no_retries_clients
-        out["stalled_attempts"] = db.stalled_attempts
-        out["data_rows"] = db.data_rows
-        if db.cleanup_next_run is not None:
-            out["cleanup_overdue_minutes"] = round(
-                max(0.0, (db.now - db.cleanup_next_run).total_seconds() / 60), 1
-            )
-    logs = result.evidence.logs
-    if logs is not None:
-        if logs.cleanup_since_last_seconds is not None:
-            out["minutes_since_cleanup_run"] = round(logs.cleanup_since_last_seconds / 60, 1)
-        out["tomcat_report_failures"] = logs.count("kb-mcupload-12029")
-        if logs.handler_span_seconds >= 60:  # a shorter window makes no meaningful rate
-            out["tomcat_report_failures_per_hour"] = round(
-                out["tomcat_report_failures"] * 3600 / logs.handler_span_seconds, 1
-            )
-    out["findings_critical"] = sum(1 for f in result.findings if f.severity == Severity.critical)
-    out["findings_warning"] = sum(1 for f in result.findings if f.severity == Severity.warning)
-    out["findings_suppressed"] = len(result.suppressed)  # shown, not counted in the status
+    for key, value in numbers.items():
+        if key in minutes:
+            out[minutes[key]] = round(value / 60, 1)
+        elif key not in ("managed_systems", "oldest_request_age_seconds"):
+            out[key] = value
     return out
 
 
@@ -339,20 +329,21 @@ def _md_context(result: CheckResult, code: int) -> list[str]:
 
 
 def _md_numbers(result: CheckResult) -> list[str]:
-    from epodc_diag.render.metric_catalog import perfdata_catalog
+    from epodc_diag.render.metric_catalog import perfdata_catalog, readings
 
     numbers = {k: v for k, v in metrics(result).items() if not k.startswith("findings_")}
     if not numbers:
         return []
     specs = {p.key: p for p in perfdata_catalog()}
+    read = readings(result)
     out = ["## Key numbers", "", "| number | value | meaning |", "|---|---:|---|"]
     for name, value in numbers.items():
         spec = specs.get(name)
         if spec is None:
             out.append(f"| {name} | {value:g} | |")
             continue
-        # the same label, unit and value as the Nagios perfdata (minutes shown as seconds)
-        shown = spec.shown(value)
+        # the same label, unit and value as the Nagios perfdata (the cleanup ages in seconds)
+        shown = _perf_value(spec, read, value)
         unit = f" {spec.unit}" if spec.unit else ""
         out.append(f"| {spec.label} | {shown:g}{unit} | {_md(spec.help)} |")
     return [*out, ""]
@@ -436,13 +427,13 @@ def _perf_label(name: str) -> str:
 
 def perfdata(name: str, value: float, spec: PerfData | None = None) -> str:
     """One performance-data item as the plugin guidelines write it:
-    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit, scale and thresholds from
-    `metric_catalog.perfdata_catalog` (minutes become seconds: `s` is a valid unit, minutes are
-    not; the thresholds are the limits the rules use, so a graph shows them)."""
+    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit and thresholds from
+    `metric_catalog.perfdata_catalog` (`value` is already in its unit: the cleanup ages in
+    seconds, a valid unit where minutes are not; the thresholds are the limits the rules use,
+    so a graph shows them)."""
     if spec is None:
         return f"'{_perf_label(name)}'={value:g};;;0"
-    shown = spec.shown(value)
-    return f"'{_perf_label(spec.label)}'={shown:g}{spec.unit};{spec.warn};{spec.crit};0"
+    return f"'{_perf_label(spec.label)}'={value:g}{spec.unit};{spec.warn};{spec.crit};0"
 
 
 # The first line of a plugin's output is what a pager, SMS or mail subject shows: keep it short
@@ -491,11 +482,13 @@ class NagiosReport(Renderer):
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         code = result.exit_code(fail_on)
         text = nagios_headline(result, fail_on)
-        from epodc_diag.render.metric_catalog import perfdata_catalog
+        from epodc_diag.render.metric_catalog import perfdata_catalog, readings
 
         specs = {p.key: p for p in perfdata_catalog()}  # once per report, not per item
+        read = readings(result)
         perf = " ".join(
-            perfdata(name, value, specs.get(name)) for name, value in metrics(result).items()
+            perfdata(name, _perf_value(specs.get(name), read, value), specs.get(name))
+            for name, value in metrics(result).items()
         )
         first = f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}"
         # The plugin guidelines' long output: one line per finding and per check that could
@@ -515,6 +508,12 @@ class NagiosReport(Renderer):
         return (
             "\n".join([first, *(" ".join(line.split()).replace("|", "/") for line in long)]) + "\n"
         )
+
+
+def _perf_value(spec: PerfData | None, read: dict[str, float], value: float) -> float:
+    """A perfdata item's value in its unit: the reading behind its JSON key."""
+    found = spec.value(read) if spec is not None else None
+    return value if found is None else found
 
 
 def _prom_escape(value: str) -> str:
