@@ -730,13 +730,25 @@ class HtmlReport(Renderer):
         return check_page(result, fail_on)
 
 
-RENDERERS: dict[ReportFormat, type[Renderer]] = {
-    r.format: r
-    for r in (TextReport, JsonReport, MarkdownReport, NagiosReport, PrometheusReport, HtmlReport)
-}
-# A format added to the enum without its renderer fails at import, not in a user's run.
-if set(RENDERERS) != set(ReportFormat):  # pragma: no cover - a programming error
-    raise ImportError(f"no renderer for {sorted(set(ReportFormat) - set(RENDERERS))}")
+def renderers_by_format() -> dict[ReportFormat, type[Renderer]]:
+    """Every `Renderer` subclass by its format, so adding a format is one `ReportFormat` member
+    and one class. A member without its class, or two classes for one format, fails at import
+    (so in every test), not in a user's run."""
+    found: dict[ReportFormat, type[Renderer]] = {}
+    for renderer in Renderer.__subclasses__():
+        if renderer.format in found:
+            raise ImportError(
+                f"two renderers for --format {renderer.format.value}: "
+                f"{found[renderer.format].__name__}, {renderer.__name__}"
+            )
+        found[renderer.format] = renderer
+    if set(found) != set(ReportFormat):
+        missing = ", ".join(f.value for f in ReportFormat if f not in found)
+        raise ImportError(f"no renderer for --format {missing}")
+    return found
+
+
+RENDERERS: dict[ReportFormat, type[Renderer]] = renderers_by_format()
 
 
 def render(result: CheckResult, output: ReportFormat, fail_on: str, verbose: bool = False) -> str:
