@@ -59,6 +59,7 @@ class HandlerStale(Rule):
                     else f"Agent Handler {names} has stopped working the data-channel queue{since}"
                 ),
                 evidence=[item for name in sorted(stale) for item in stale[name]],
+                values={"handlers": names},
                 steps={
                     "service": [
                         line

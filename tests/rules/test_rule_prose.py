@@ -127,3 +127,12 @@ def test_the_page_shown_hides_markers_and_names_placeholders() -> None:
     shown = prose.shown(PAGE)
     assert "<!--" not in shown and "steps:" not in shown
     assert "1. First for <host>." in shown and "2. Fix <name>." in shown
+
+
+def test_a_placeholder_is_filled_with_the_findings_own_values() -> None:
+    case = next(c for rule_id, c in all_cases("fires") if rule_id == "handler-stale")
+    (finding,) = BY_ID["handler-stale"]().judge(evidence_of(case["evidence"]))
+    named = re.match(r"On (.+), check the ", finding.remediation[0])
+    assert named, finding.remediation[0]
+    assert named.group(1) in finding.summary  # the stale handler(s) the summary names
+    assert "{" not in " ".join(finding.remediation)
