@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from epodc_diag.config import NetworkSettings
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
     ClockFacts,
@@ -44,10 +45,11 @@ class CheckOptions:
     db_url: str | None = None
     database: dict[str, Any] = field(default_factory=dict)  # the [database] settings
     ini_keys: dict[str, list[str]] = field(default_factory=dict)
-    network_port: int = 8444
-    network_timeout: float = 3.0
-    network_total_timeout: float = 20.0
-    cert_warn_days: int = 30  # [network] cert_warn_days
+    # [network]'s port, timeout, total_timeout and cert_warn_days (their defaults are there)
+    network_port: int = NetworkSettings.port
+    network_timeout: float = NetworkSettings.timeout
+    network_total_timeout: float = NetworkSettings.total_timeout
+    cert_warn_days: int = NetworkSettings.cert_warn_days
     log_paths: tuple[str, ...] = ()
     ini_path: str | None = None  # a server.ini to read instead of the site's
     # the application server as pinned by --app-server or [ini] app_server
