@@ -595,56 +595,63 @@ def _only_counted_group(sig: Signature) -> bytes:
 def _confine(parsed: Any, c: Any) -> bool:
     """Rewrite a parsed pattern in place so that nothing in it matches a line break; False when
     that is not sure to keep its meaning on a line."""
-    space = {c.CATEGORY_SPACE: c.CATEGORY_NOT_SPACE}
-    others = {c.CATEGORY_NOT_DIGIT: c.CATEGORY_DIGIT, c.CATEGORY_NOT_WORD: c.CATEGORY_WORD}
-    complement = {**space, **others}
-    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
     data = parsed.data
     for index, (op, av) in enumerate(data):
-        if op is c.LITERAL:
-            if av == 10:
+        if op in (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN):
+            item = _confined_character(op, av, c)
+            if item is None:
                 return False
-        elif op is c.NOT_LITERAL:
-            if av != 10:
-                data[index] = (c.IN, [(c.NEGATE, None), (c.LITERAL, av), (c.LITERAL, 10)])
-        elif op is c.ANY:
-            pass  # without DOTALL (refused above), '.' never matches a line break
-        elif op is c.IN:
-            if av and av[0][0] is c.NEGATE:
-                av.append((c.LITERAL, 10))
-            elif len(av) == 1 and av[0][0] is c.CATEGORY and av[0][1] in complement:
-                data[index] = (
-                    c.IN,
-                    [(c.NEGATE, None), (c.CATEGORY, complement[av[0][1]]), (c.LITERAL, 10)],
-                )
-            elif any(_may_be_newline(item, c) for item in av):
-                return False
-        elif op is c.AT:
-            if av in (c.AT_BEGINNING_STRING, c.AT_END_STRING):
-                return False
-        elif op is c.BRANCH:
-            if not all(_confine(branch, c) for branch in av[1]):
-                return False
-        elif op is c.SUBPATTERN:
-            if av[1] & re.DOTALL or not _confine(av[3], c):
-                return False
-        elif op in repeats:
-            if not _confine(av[2], c):
-                return False
-        elif op is getattr(c, "ATOMIC_GROUP", None):
-            if not _confine(av, c):
-                return False
-        elif op is c.ASSERT or op is c.ASSERT_NOT:
-            if av[0] < 0 or not _confine(av[1], c):  # look-behind would see the line before
-                return False
-        elif op is c.GROUPREF:
-            pass
-        elif op is c.GROUPREF_EXISTS:
-            if not _confine(av[1], c) or (av[2] is not None and not _confine(av[2], c)):
-                return False
-        else:
+            data[index] = item
+        elif not _confined_structure(op, av, c):
             return False
     return True
+
+
+def _confined_character(op: Any, av: Any, c: Any) -> tuple[Any, Any] | None:
+    """One item that matches one character, made unable to match a line break (None: not sure)."""
+    if op is c.LITERAL:
+        return None if av == 10 else (op, av)
+    if op is c.NOT_LITERAL:
+        return (
+            (op, av) if av == 10 else (c.IN, [(c.NEGATE, None), (c.LITERAL, av), (c.LITERAL, 10)])
+        )
+    if op is c.ANY:
+        return (op, av)  # without DOTALL (refused above), '.' never matches a line break
+    complement = {
+        c.CATEGORY_SPACE: c.CATEGORY_NOT_SPACE,
+        c.CATEGORY_NOT_DIGIT: c.CATEGORY_DIGIT,
+        c.CATEGORY_NOT_WORD: c.CATEGORY_WORD,
+    }
+    if av and av[0][0] is c.NEGATE:
+        av.append((c.LITERAL, 10))
+        return (op, av)
+    if len(av) == 1 and av[0][0] is c.CATEGORY and av[0][1] in complement:
+        return (c.IN, [(c.NEGATE, None), (c.CATEGORY, complement[av[0][1]]), (c.LITERAL, 10)])
+    if any(_may_be_newline(item, c) for item in av):
+        return None
+    return (op, av)
+
+
+def _confined_structure(op: Any, av: Any, c: Any) -> bool:
+    """Groups, repeats, branches, assertions and positions: their parts confined in place."""
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT, getattr(c, "POSSESSIVE_REPEAT", c.MAX_REPEAT)}
+    if op is c.AT:
+        return av not in (c.AT_BEGINNING_STRING, c.AT_END_STRING)
+    if op is c.BRANCH:
+        return all(_confine(branch, c) for branch in av[1])
+    if op is c.SUBPATTERN:
+        return not av[1] & re.DOTALL and _confine(av[3], c)
+    if op in repeats:
+        return _confine(av[2], c)
+    if op is getattr(c, "ATOMIC_GROUP", None):
+        return _confine(av, c)
+    if op is c.ASSERT or op is c.ASSERT_NOT:
+        return av[0] >= 0 and _confine(av[1], c)  # look-behind would see the line before
+    if op is c.GROUPREF:
+        return True
+    if op is c.GROUPREF_EXISTS:
+        return _confine(av[1], c) and (av[2] is None or _confine(av[2], c))
+    return False
 
 
 def _may_be_newline(item: tuple[Any, Any], c: Any) -> bool:
@@ -775,16 +782,7 @@ def _take_found(
         return
     part.count += len(found)
     if sig.group_by is not None:
-        if finder.groups == 1:
-            values: Counter[bytes | None] = Counter(found)
-        else:
-            values = Counter(map(itemgetter(finder.groupindex[sig.group_by] - 1), found))
-        if b"" in values:
-            # findall gives b"" for a group that did not take part too: ask each match.
-            values = Counter(map(methodcaller("group", sig.group_by), finder.finditer(buffer)))
-        for value, count in values.items():
-            if value is not None:
-                part.groups[value.decode("utf-8", "replace")] += count
+        _count_values(sig.group_by, finder, found, buffer, part)
 
     def line_begin(pos: int) -> int:
         if begins is None:
@@ -807,6 +805,22 @@ def _take_found(
     if offset + begin > part.last_offset:
         part.last_offset = offset + begin
         part.last_time = clock.at(chunk, begin, offset) or part.last_time
+
+
+def _count_values(
+    group: str, finder: re.Pattern[bytes], found: list[Any], buffer: bytes, part: _SigPartial
+) -> None:
+    """The values of the group the hits are counted by (`findall`'s results, one per line)."""
+    if finder.groups == 1:
+        values: Counter[bytes | None] = Counter(found)
+    else:
+        values = Counter(map(itemgetter(finder.groupindex[group] - 1), found))
+    if b"" in values:
+        # findall gives b"" for a group that did not take part too: ask each match.
+        values = Counter(map(methodcaller("group", group), finder.finditer(buffer)))
+    for value, count in values.items():
+        if value is not None:
+            part.groups[value.decode("utf-8", "replace")] += count
 
 
 def _last_match(finder: re.Pattern[bytes], buffer: bytes) -> int:
@@ -1011,41 +1025,11 @@ def _merge(
 ) -> LogReport:
     results.sort(key=lambda r: (r.path, r.start))
     notes = [*notes, *(problem for r in results for problem in r.problems)]
-    line_base: dict[tuple[str, int], int] = {}
     per_file: dict[str, list[RangeResult]] = {}
     for r in results:
         per_file.setdefault(r.path, []).append(r)
-    summaries: list[FileSummary] = []
-    for log in files:
-        ranges = per_file.get(str(log.path), [])
-        running = 0
-        for r in ranges:
-            line_base[(r.path, r.start)] = running
-            running += r.lines
-        times = [t for r in ranges for t in (r.first_time, r.last_time) if t is not None]
-        timed = sum(r.timed_lines for r in ranges)
-        fmt = log.time_format
-        summaries.append(
-            FileSummary(
-                str(log.path),
-                log.family,
-                log.encoding if log.encoding != "bytes" else "utf-8/ansi",
-                log.compressed,
-                log.size,
-                running,
-                min(times, default=None),
-                max(times, default=None),
-                decided_by=log.decided_by,
-                layout=log.layout,
-                time_layout=fmt.layout if fmt is not None else None,
-                time_note=fmt.note if fmt is not None else "",
-                timed_lines=timed,
-                timed_share=round(min(timed, running) / running, 4) if running else 0.0,
-                handler=log.handler,
-            )
-        )
-    sig_results: list[SignatureResult] = []
-    timelines: list[Timeline] = []
+    line_base: dict[tuple[str, int], int] = {}
+    summaries = [_file_summary(log, per_file.get(str(log.path), []), line_base) for log in files]
     # Measured within --since/--until: "now" for the cleanup task is the end of the window
     # (its newest line, at most --until), not the newest line of the whole file.
     windows = _windows(files, per_file)
@@ -1053,101 +1037,17 @@ def _merge(
     offsets = {path: clock.offset_seconds for clock in clocks for path in clock.files}
     if any(offsets.values()):
         summaries = [replace(f, clock_offset_seconds=offsets.get(f.path, 0.0)) for f in summaries]
-    newest_by_host: dict[Path, datetime] = {}
-    for log in files:
-        newest = windows[str(log.path)].last
-        if log.family == "other":
-            continue  # not a data-channel log: no evidence of how far the DC logs reach
-        if newest is not None and offsets.get(str(log.path)):
-            # A machine whose clock runs ahead: its newest line, on the reference's clock.
-            newest -= timedelta(seconds=offsets[str(log.path)])
-        host = host_folder(log.path)
-        if newest is not None and (host not in newest_by_host or newest > newest_by_host[host]):
-            newest_by_host[host] = newest
+    newest_by_host = _newest_by_host(files, windows, offsets)
+    sig_results: list[SignatureResult] = []
+    timelines: list[Timeline] = []
     for sig in signatures():
-        count = 0
-        hits: list[tuple[str, _Hit]] = []
-        firsts: list[tuple[str, _Hit]] = []
-        last: tuple[datetime | None, str, int] | None = None
-        groups: Counter[str] = Counter()
-        run_times: list[datetime] = []
-        files_with: set[str] = set()
-        applies = False
-        for r in results:
-            part = r.sigs.get(sig.id)
-            if part is None:
-                continue
-            applies = True
-            if not part.count:
-                continue
-            count += part.count
-            files_with.add(r.path)
-            hits.extend((r.path, h) for h in part.examples)
-            if part.first:
-                firsts.append((r.path, part.first))
-            if part.last_time is not None and (
-                last is None or last[0] is None or part.last_time > last[0]
-            ):
-                last = (part.last_time, r.path, part.last_offset)
-            groups.update(part.groups)
-            run_times.extend(part.times)
-        if not applies:
+        merged = _merge_signature(sig, results)
+        if merged is None:
             continue
-
-        def shown(path: str, hit: _Hit, base: dict[tuple[str, int], int] = line_base) -> Example:
-            starts = [r.start for r in per_file[path] if r.start <= hit.offset]
-            start = max(starts) if starts else 0
-            text = hit.text.decode("utf-8", "replace")[:MAX_EXAMPLE_CHARS]
-            return Example(path, base.get((path, start), 0) + hit.line, hit.time, text, hit.fields)
-
-        ordered = sorted(hits, key=lambda ph: (ph[0], ph[1].offset))[:examples]
-        first_times = [h.time for _, h in firsts if h.time is not None]
-        counted = tuple(sorted(groups.items(), key=lambda kv: (-kv[1], kv[0])))
-        sig_results.append(
-            SignatureResult(
-                id=sig.id,
-                title=sig.title,
-                reference=sig.reference,
-                meaning=sig.meaning,
-                count=count,
-                first=min(first_times, default=None),
-                last=last[0] if last else None,
-                files=tuple(sorted(files_with)),
-                examples=tuple(shown(p, h) for p, h in ordered),
-                groups=counted,
-                decoded=decode(sig.decode, counted) if sig.decode else (),
-            )
-        )
+        result, run_times = _signature_result(sig, merged, per_file, line_base, examples)
+        sig_results.append(result)
         if sig.timeline:
-            # "How long since the last run" is measured against the newest line of the logs of
-            # the same host (a Tomcat that has gone quiet altogether must not hide a task that
-            # stopped), never against another machine's clock: logs copied from a remote Agent
-            # Handler or a client may run hours ahead in their own local time.
-            hosts = {host_folder(Path(path)) for path in files_with} or {
-                host_folder(log.path) for log in files if sig.applies_to(log.family)
-            }
-            reference = max(
-                (t for host, t in newest_by_host.items() if host in hosts), default=None
-            )
-            run_times.sort()
-            gap = None
-            gap_after = None
-            for earlier, later in itertools.pairwise(run_times):
-                if gap is None or later - earlier > gap:
-                    gap, gap_after = later - earlier, earlier
-            since_last = reference - run_times[-1] if run_times and reference is not None else None
-            timelines.append(
-                Timeline(
-                    sig.id,
-                    len(run_times),
-                    run_times[0] if run_times else None,
-                    run_times[-1] if run_times else None,
-                    gap,
-                    gap_after,
-                    reference,
-                    since_last,
-                )
-            )
+            timelines.append(_timeline(sig, run_times, result.files, files, newest_by_host))
     # The data-channel logs' span: a non-DC log (an ePO 4.x Server.log from 2009) does not widen it.
     all_times = [
         t
@@ -1170,6 +1070,159 @@ def _merge(
         clocks=clocks,
     )
     return _with_verdicts(report, windows)
+
+
+def _file_summary(
+    log: LogFile, ranges: list[RangeResult], line_base: dict[tuple[str, int], int]
+) -> FileSummary:
+    """One file's summary from its ranges; `line_base` learns where each range's lines start."""
+    running = 0
+    for r in ranges:
+        line_base[(r.path, r.start)] = running
+        running += r.lines
+    times = [t for r in ranges for t in (r.first_time, r.last_time) if t is not None]
+    timed = sum(r.timed_lines for r in ranges)
+    fmt = log.time_format
+    return FileSummary(
+        str(log.path),
+        log.family,
+        log.encoding if log.encoding != "bytes" else "utf-8/ansi",
+        log.compressed,
+        log.size,
+        running,
+        min(times, default=None),
+        max(times, default=None),
+        decided_by=log.decided_by,
+        layout=log.layout,
+        time_layout=fmt.layout if fmt is not None else None,
+        time_note=fmt.note if fmt is not None else "",
+        timed_lines=timed,
+        timed_share=round(min(timed, running) / running, 4) if running else 0.0,
+        handler=log.handler,
+    )
+
+
+def _newest_by_host(
+    files: Sequence[LogFile], windows: dict[str, _Window], offsets: dict[str, float]
+) -> dict[Path, datetime]:
+    """The newest data-channel log line of each machine (its folder), on the reference clock."""
+    newest_by_host: dict[Path, datetime] = {}
+    for log in files:
+        newest = windows[str(log.path)].last
+        if log.family == "other":
+            continue  # not a data-channel log: no evidence of how far the DC logs reach
+        if newest is not None and offsets.get(str(log.path)):
+            # A machine whose clock runs ahead: its newest line, on the reference's clock.
+            newest -= timedelta(seconds=offsets[str(log.path)])
+        host = host_folder(log.path)
+        if newest is not None and (host not in newest_by_host or newest > newest_by_host[host]):
+            newest_by_host[host] = newest
+    return newest_by_host
+
+
+@dataclass
+class _SigTotals:
+    """One signature's partial results of every range, added up."""
+
+    count: int = 0
+    hits: list[tuple[str, _Hit]] = field(default_factory=list)
+    firsts: list[tuple[str, _Hit]] = field(default_factory=list)
+    last: tuple[datetime | None, str, int] | None = None
+    groups: Counter[str] = field(default_factory=Counter)
+    run_times: list[datetime] = field(default_factory=list)
+    files_with: set[str] = field(default_factory=set)
+
+
+def _merge_signature(sig: Signature, results: list[RangeResult]) -> _SigTotals | None:
+    """None when no range's file is of a family the signature applies to."""
+    totals = _SigTotals()
+    applies = False
+    for r in results:
+        part = r.sigs.get(sig.id)
+        if part is None:
+            continue
+        applies = True
+        if not part.count:
+            continue
+        totals.count += part.count
+        totals.files_with.add(r.path)
+        totals.hits.extend((r.path, h) for h in part.examples)
+        if part.first:
+            totals.firsts.append((r.path, part.first))
+        last = totals.last
+        if part.last_time is not None and (
+            last is None or last[0] is None or part.last_time > last[0]
+        ):
+            totals.last = (part.last_time, r.path, part.last_offset)
+        totals.groups.update(part.groups)
+        totals.run_times.extend(part.times)
+    return totals if applies else None
+
+
+def _signature_result(
+    sig: Signature,
+    totals: _SigTotals,
+    per_file: dict[str, list[RangeResult]],
+    line_base: dict[tuple[str, int], int],
+    examples: int,
+) -> tuple[SignatureResult, list[datetime]]:
+    def shown(path: str, hit: _Hit) -> Example:
+        starts = [r.start for r in per_file[path] if r.start <= hit.offset]
+        start = max(starts) if starts else 0
+        text = hit.text.decode("utf-8", "replace")[:MAX_EXAMPLE_CHARS]
+        return Example(path, line_base.get((path, start), 0) + hit.line, hit.time, text, hit.fields)
+
+    ordered = sorted(totals.hits, key=lambda ph: (ph[0], ph[1].offset))[:examples]
+    first_times = [h.time for _, h in totals.firsts if h.time is not None]
+    counted = tuple(sorted(totals.groups.items(), key=lambda kv: (-kv[1], kv[0])))
+    result = SignatureResult(
+        id=sig.id,
+        title=sig.title,
+        reference=sig.reference,
+        meaning=sig.meaning,
+        count=totals.count,
+        first=min(first_times, default=None),
+        last=totals.last[0] if totals.last else None,
+        files=tuple(sorted(totals.files_with)),
+        examples=tuple(shown(p, h) for p, h in ordered),
+        groups=counted,
+        decoded=decode(sig.decode, counted) if sig.decode else (),
+    )
+    return result, totals.run_times
+
+
+def _timeline(
+    sig: Signature,
+    run_times: list[datetime],
+    files_with: Sequence[str],
+    files: Sequence[LogFile],
+    newest_by_host: dict[Path, datetime],
+) -> Timeline:
+    # "How long since the last run" is measured against the newest line of the logs of the
+    # same host (a Tomcat that has gone quiet altogether must not hide a task that stopped),
+    # never against another machine's clock: logs copied from a remote Agent Handler or a
+    # client may run hours ahead in their own local time.
+    hosts = {host_folder(Path(path)) for path in files_with} or {
+        host_folder(log.path) for log in files if sig.applies_to(log.family)
+    }
+    reference = max((t for host, t in newest_by_host.items() if host in hosts), default=None)
+    run_times.sort()
+    gap = None
+    gap_after = None
+    for earlier, later in itertools.pairwise(run_times):
+        if gap is None or later - earlier > gap:
+            gap, gap_after = later - earlier, earlier
+    since_last = reference - run_times[-1] if run_times and reference is not None else None
+    return Timeline(
+        sig.id,
+        len(run_times),
+        run_times[0] if run_times else None,
+        run_times[-1] if run_times else None,
+        gap,
+        gap_after,
+        reference,
+        since_last,
+    )
 
 
 def machine_of(summary: FileSummary) -> str:
@@ -1299,8 +1352,18 @@ def _span(delta: timedelta) -> str:
 
 
 def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
-    windowed = report.since is not None or report.until is not None
     verdicts: list[Verdict] = []
+    _kb_example_verdicts(report, verdicts)
+    _coverage_verdicts(report, windows, verdicts)
+    tomcat_files = [f for f in report.files if f.family == "tomcat"]
+    for timeline in report.timelines:
+        _cleanup_verdicts(report, windows, timeline, verdicts)
+    _closing_verdicts(report, tomcat_files, verdicts)
+    return replace(report, verdicts=tuple(verdicts))
+
+
+def _kb_example_verdicts(report: LogReport, verdicts: list[Verdict]) -> None:
+    """KB87143 Example 1: both statements (critical), or one of them (a warning)."""
     mcupload = report.signature("kb-mcupload-12029")
     naimserv = report.signature("kb-naimserv-send-failed")
     a = mcupload.count if mcupload else 0
@@ -1330,15 +1393,14 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 f"application server ({_remedy(mcupload, naimserv)})",
             )
         )
+
+
+def _coverage_verdicts(
+    report: LogReport, windows: dict[str, _Window], verdicts: list[Verdict]
+) -> None:
+    """What could not be judged for want of times, or of lines in the window."""
+    windowed = report.since is not None or report.until is not None
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
-    tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
-    newest_where = "the end of the window" if windowed else "the newest log line"
-    window_text = (
-        f" of the window {_fmt(report.since) if report.since else 'start'} to "
-        f"{_fmt(report.until) if report.until else 'end'}"
-        if windowed
-        else ""
-    )
     untimed = [
         f for f in report.files if f.family in _DC_FAMILIES and f.lines and not f.timed_lines
     ]
@@ -1370,90 +1432,108 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 unknown=False,
             )
         )
-    for timeline in report.timelines:
-        if not tomcat_files:
-            continue
-        if not any(f.timed_lines for f in tomcat_files):
-            continue  # said above (dbcleanup-untimed)
-        if not any(w.lines for w in tomcat_windows):
-            # No orion.log line in the window says nothing sure about the task (the window may
-            # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
+
+
+def _cleanup_verdicts(
+    report: LogReport, windows: dict[str, _Window], timeline: Timeline, verdicts: list[Verdict]
+) -> None:
+    """The DbCleanupTask's rhythm in orion.log (KB87143 Example 2): stopped, missing, a gap."""
+    windowed = report.since is not None or report.until is not None
+    tomcat_files = [f for f in report.files if f.family == "tomcat"]
+    tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
+    newest_where = "the end of the window" if windowed else "the newest log line"
+    window_text = (
+        f" of the window {_fmt(report.since) if report.since else 'start'} to "
+        f"{_fmt(report.until) if report.until else 'end'}"
+        if windowed
+        else ""
+    )
+    if not tomcat_files:
+        return
+    if not any(f.timed_lines for f in tomcat_files):
+        return  # said above (dbcleanup-untimed)
+    if not any(w.lines for w in tomcat_windows):
+        # No orion.log line in the window says nothing sure about the task (the window may
+        # predate the oldest orion.log given, as after a rotation): no verdict, the reason.
+        verdicts.append(
+            not_checked(
+                "dbcleanup-unknown",
+                "orion.log has no line in the window: the cleanup task's runs were not checked",
+                unknown=False,
+            )
+        )
+        return
+    span = None
+    times = [t for w in tomcat_windows for t in (w.first, w.last) if t is not None]
+    if times:
+        span = max(times) - min(times)
+    if timeline.runs == 0:
+        cleanup_lines = report.signature(timeline.signature)
+        if cleanup_lines is not None and cleanup_lines.count:
+            # The task's lines are there but none carried a readable time: whether it still
+            # runs cannot be told, and "runs every minute" would be a guess.
             verdicts.append(
                 not_checked(
                     "dbcleanup-unknown",
-                    "orion.log has no line in the window: the cleanup task's runs were not checked",
-                    unknown=False,
+                    f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
+                    "line(s) "
+                    "but no readable time on any of them: when the task last ran is unknown",
                 )
             )
-            continue
-        span = None
-        times = [t for w in tomcat_windows for t in (w.first, w.last) if t is not None]
-        if times:
-            span = max(times) - min(times)
-        if timeline.runs == 0:
-            cleanup_lines = report.signature(timeline.signature)
-            if cleanup_lines is not None and cleanup_lines.count:
-                # The task's lines are there but none carried a readable time: whether it still
-                # runs cannot be told, and "runs every minute" would be a guess.
-                verdicts.append(
-                    not_checked(
-                        "dbcleanup-unknown",
-                        f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
-                        "line(s) "
-                        "but no readable time on any of them: when the task last ran is unknown",
-                    )
+        elif span is None:
+            verdicts.append(
+                not_checked(
+                    "dbcleanup-unknown",
+                    "no time could be read from orion.log: whether the cleanup task runs "
+                    "every minute was not checked",
                 )
-            elif span is None:
-                verdicts.append(
-                    not_checked(
-                        "dbcleanup-unknown",
-                        "no time could be read from orion.log: whether the cleanup task runs "
-                        "every minute was not checked",
-                    )
+            )
+        elif span < limits.current().cleanup_late:
+            verdicts.append(
+                not_checked(
+                    "dbcleanup-unknown",
+                    f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
+                    "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
+                    "whether the task runs every minute",
                 )
-            elif span < limits.current().cleanup_late:
-                verdicts.append(
-                    not_checked(
-                        "dbcleanup-unknown",
-                        f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
-                        "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
-                        "whether the task runs every minute",
-                    )
-                )
-            if span is not None and span >= limits.current().cleanup_late:
-                verdicts.append(
-                    Verdict(
-                        "dbcleanup-missing",
-                        Severity.critical,
-                        f"orion.log covers {_span(span)}{window_text} ({_fmt(min(times))} to "
-                        f"{_fmt(max(times))}) without one "
-                        "'Running DataChannel DbCleanupTask' line: the "
-                        "data-channel cleanup task is not running (KB87143 Example 2)",
-                    )
-                )
-            continue
-        if timeline.since_last is not None and timeline.since_last > limits.current().cleanup_late:
+            )
+        if span is not None and span >= limits.current().cleanup_late:
             verdicts.append(
                 Verdict(
-                    "dbcleanup-stopped",
+                    "dbcleanup-missing",
                     Severity.critical,
-                    f"the DbCleanupTask last ran at {_fmt(timeline.last)}, {_span(timeline.since_last)} before "
-                    f"{newest_where} ({_fmt(timeline.reference_time)}); it should run every minute "
-                    "(KB87143 Example 2)",
+                    f"orion.log covers {_span(span)}{window_text} ({_fmt(min(times))} to "
+                    f"{_fmt(max(times))}) without one "
+                    "'Running DataChannel DbCleanupTask' line: the "
+                    "data-channel cleanup task is not running (KB87143 Example 2)",
                 )
             )
-        elif (
-            timeline.largest_gap is not None
-            and timeline.largest_gap > limits.current().cleanup_late
-        ):
-            verdicts.append(
-                Verdict(
-                    "dbcleanup-gap",
-                    Severity.warning,
-                    f"the DbCleanupTask did not run for {_span(timeline.largest_gap)} after "
-                    f"{_fmt(timeline.largest_gap_after)}, then resumed",
-                )
+        return
+    if timeline.since_last is not None and timeline.since_last > limits.current().cleanup_late:
+        verdicts.append(
+            Verdict(
+                "dbcleanup-stopped",
+                Severity.critical,
+                f"the DbCleanupTask last ran at {_fmt(timeline.last)}, {_span(timeline.since_last)} before "
+                f"{newest_where} ({_fmt(timeline.reference_time)}); it should run every minute "
+                "(KB87143 Example 2)",
             )
+        )
+    elif timeline.largest_gap is not None and timeline.largest_gap > limits.current().cleanup_late:
+        verdicts.append(
+            Verdict(
+                "dbcleanup-gap",
+                Severity.warning,
+                f"the DbCleanupTask did not run for {_span(timeline.largest_gap)} after "
+                f"{_fmt(timeline.largest_gap_after)}, then resumed",
+            )
+        )
+
+
+def _closing_verdicts(
+    report: LogReport, tomcat_files: list[FileSummary], verdicts: list[Verdict]
+) -> None:
+    """No orion.log, nothing recognised, inputs not read in full; else logs-ok."""
     if not tomcat_files:
         verdicts.append(
             not_checked(
@@ -1497,7 +1577,6 @@ def _with_verdicts(report: LogReport, windows: dict[str, _Window]) -> LogReport:
                 f"no known data-channel error in {len(report.files)} log file(s)",
             ),
         )
-    return replace(report, verdicts=tuple(verdicts))
 
 
 # The verdict id for logs that could not all be read; `diag logs` exits 3 on it when nothing
