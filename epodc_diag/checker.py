@@ -399,9 +399,7 @@ def _start_logs(site: Site | None, options: CheckOptions) -> PendingScan:
 
     inputs = list(options.log_paths)
     if not inputs and site is not None:
-        inputs = [
-            str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
-        ]
+        inputs = [str(p) for p in site.log_folders()]
     if not inputs:
         if site is not None and not site.simulated:
             # --epo-dir was given: name the folders looked for in it (ux review D22)

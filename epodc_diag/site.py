@@ -65,6 +65,10 @@ class Site:
     def simulated(self) -> bool:
         return self.kind == "simulated"
 
+    def log_folders(self) -> list[Path]:
+        """The host's log folders that are there: Agent Handler, Tomcat, agent (in that order)."""
+        return [p for p in (self.handler_logs, self.tomcat_logs, self.agent_logs) if p.is_dir()]
+
 
 def install_layout(root: Path) -> Site:
     return Site(

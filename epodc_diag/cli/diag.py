@@ -609,11 +609,7 @@ def logs_command(
                 raise InputError(
                     "no logs to read: give files or folders, --epo-dir DIR or --site DIR"
                 )
-            inputs = [
-                str(p)
-                for p in (located.handler_logs, located.tomcat_logs, located.agent_logs)
-                if p.is_dir()
-            ]
+            inputs = [str(p) for p in located.log_folders()]
             if not inputs:
                 raise InputError(f"no log folders under {located.root}")
     window_since = parse_moment(since, now, "--since")

@@ -752,9 +752,7 @@ def build_timeline(
     notes: list[str] = []
     inputs = list(options.log_paths)
     if not inputs and site is not None:
-        inputs = [
-            str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()
-        ]
+        inputs = [str(p) for p in site.log_folders()]
     files: list[LogFile] = []
     if inputs:
         files, found_notes = expand(inputs)
