@@ -489,8 +489,9 @@ def network_command(
     if app_server is not None and (host is not None or ip is not None):
         raise UsageError("give --app-server or --host/--ip, not both")
     pin = app_server_pin(ctx, app_server)
-    # --host and --ip keep today's wording; only a pin is named in the verdicts
-    host_from = ip_from = "server.ini"
+    # Each verdict says where its name and address came from: server.ini, a pin, or typed here.
+    host_from = "--host" if host is not None else "server.ini"
+    ip_from = "--ip" if ip is not None else "server.ini"
     if pin is not None:
         if host is None and pin.host is not None:
             host, host_from = pin.host, pin.origin

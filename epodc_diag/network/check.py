@@ -110,17 +110,27 @@ def _same_host(a: str, b: str) -> bool:
     return left == right or left.split(".")[0] == right or right.split(".")[0] == left
 
 
+# Names and addresses typed on the command line: neither server.ini's nor a pin's (ux review D23).
+GIVEN = ("--host", "--ip")
+
+
 def _named(origin: str) -> str:
-    """ "in server.ini" or "pinned by --app-server"."""
-    return "in server.ini" if origin == "server.ini" else f"pinned by {origin}"
+    """ "in server.ini", "given with --host" or "pinned by --app-server"."""
+    if origin == "server.ini":
+        return "in server.ini"
+    return f"given with {origin}" if origin in GIVEN else f"pinned by {origin}"
 
 
 def _says(origin: str) -> str:
-    return "server.ini says" if origin == "server.ini" else f"the pin ({origin}) says"
+    if origin == "server.ini":
+        return "server.ini says"
+    return f"{origin} says" if origin in GIVEN else f"the pin ({origin}) says"
 
 
 def _fix_in(origin: str) -> str:
-    return "server.ini" if origin == "server.ini" else f"the pin ({origin})"
+    if origin == "server.ini":
+        return "server.ini"
+    return f"the address given with {origin}" if origin in GIVEN else f"the pin ({origin})"
 
 
 class _Budget:
@@ -403,7 +413,7 @@ def check_network(
         where = f"{host} ({primary})" if host and primary else (primary or host or "")
         # Say "as server.ini says" only when a server.ini was read (ux review D4): names given
         # on the command line were only compared with each other.
-        pinned = next((o for o in (host_from, ip_from) if o != "server.ini"), None)
+        pinned = next((o for o in (host_from, ip_from) if o not in ("server.ini", *GIVEN)), None)
         if not host:
             agreed = "answers"
         elif pinned is not None:
