@@ -200,3 +200,48 @@ def test_diag_network_step_columns_stay_in_line(make_site: SiteFactory, tmp_path
     steps = [line for line in done.stdout.splitlines() if re.match(r"  [✓✗!?-] ", line)]
     starts = {line.index(re.split(r"\s{2,}", line.strip())[1]) for line in steps}
     assert len(steps) >= 4 and len(starts) == 1, steps
+
+
+def test_a_connection_error_names_db_properties_and_says_sql_server_once(tmp_path: Path) -> None:
+    """D22: `cannot reach SQL Server at SQL Server 127.0.0.1,1433 ...` never said that the
+    settings came from db.properties (fixed before this audit; no test held it)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = tmp_path / "epo" / "Server" / "conf" / "orion"
+    conf.mkdir(parents=True)
+    (conf / "db.properties").write_text(
+        f"db.server.name=127.0.0.1\r\ndb.port={port}\r\ndb.database.name=ePO_EPOSRV02\r\n"
+        "db.user.name=epo_reader\r\n",
+        encoding="utf-8",
+    )
+    done = run_epodc(
+        "diag", "queue", "--epo-dir", str(tmp_path / "epo"), env={"EPODC_DB_PASSWORD": "x"}
+    )
+    assert done.returncode == 3
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and line.count("SQL Server") == 1, line
+    assert f"(settings from {conf / 'db.properties'})" in line, line
+
+
+def test_an_ok_names_the_evidence_it_went_without(make_site: SiteFactory) -> None:
+    """D6: `EPODC OK - ... 6 skipped` never said that the logs, server.ini and network were not
+    read, so an NRPE command with a wrong path stayed green unnoticed."""
+    site = make_site("healthy", **SIZE)
+    done = run_epodc(
+        "check", "--db", f"sqlite:///{site / 'epo.db'}", "-f", "nagios", "--no-history"
+    )
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0].split(" | ")[0]
+    assert first.startswith("EPODC OK - data channel OK (")
+    assert "skipped: server.ini, network, logs, services not read)" in first, first
+    assert "((" not in first and "(not required))" not in first
+
+
+def test_csv_help_says_what_the_one_table_leaves_out() -> None:
+    """D29: `diag queue -f csv` and `diag cleanup -f csv` dropped the rest without a word."""
+    for command in ("queue", "cleanup"):
+        text = " ".join(run_epodc("diag", command, "--help", env={"COLUMNS": "100"}).stdout.split())
+        assert "json has every number and verdict" in text, text

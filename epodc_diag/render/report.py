@@ -106,10 +106,21 @@ def status_text(result: CheckResult, fail_on: str) -> str:
         return "; ".join(found + missing)
     skipped = state_counts(result)["skipped"]
     # An OK says how much it rests on: the skipped checks are counted, never hidden.
-    tail = f", {skipped} skipped (not required)" if skipped else ""
+    tail = f", {skipped} skipped{_not_read(result)}" if skipped else ""
     if result.suppressed:
         tail += f", {_count(len(result.suppressed), 'finding')} suppressed"
     return f"data channel OK ({_count(result.passed, 'check')} passed{tail})"
+
+
+def _not_read(result: CheckResult) -> str:
+    """': server.ini, logs not read': which evidence an OK went without, so a monitor's command
+    with a wrong --epo-dir or --logs does not stay green unnoticed (ux review D6)."""
+    absent = [
+        EVIDENCE_NAMES.get(c.name, c.name)
+        for c in result.checks
+        if c.kind == "collector" and c.status is not CheckStatus.ok
+    ]
+    return f": {', '.join(absent)} not read" if absent else ""
 
 
 def _unjudged_beyond_missing(result: CheckResult) -> list[str]:
