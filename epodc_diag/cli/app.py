@@ -180,6 +180,21 @@ def _keep_argument_help() -> None:
 
     init._keeps_help = True  # type: ignore[attr-defined]
     TyperArgument.__init__ = init  # type: ignore[method-assign]
+    _one_arguments_section()
+
+
+def _one_arguments_section() -> None:
+    """click 8.5 writes a 'Positional arguments' section of its own, and typer 0.24 still writes
+    its 'Arguments' section with the options: NAME was documented twice. Keep typer's."""
+    import click
+    from typer.core import TyperCommand
+
+    if hasattr(click.Command, "format_arguments"):
+
+        def no_second_section(self: click.Command, ctx: click.Context, formatter: Any) -> None:
+            return None
+
+        TyperCommand.format_arguments = no_second_section  # type: ignore[method-assign]
 
 
 _keep_argument_help()

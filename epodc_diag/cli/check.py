@@ -65,6 +65,18 @@ def _list_rules() -> None:
         typer.echo(f"{rule.id:<{width}}  {rule.severity.value:<8}  {rule.summary()}")
 
 
+# Problems only, for people who run check often (the other formats are for programs).
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Text format: show only what is not ok (findings, skipped and unknown checks with "
+        "their reasons) and the status line.",
+    ),
+]
+
+
 def check_command(
     ctx: typer.Context,
     site: SiteOption = None,
@@ -118,6 +130,7 @@ def check_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show evidence, causes and timings.")
     ] = False,
+    quiet: QuietOption = False,
     demo: Annotated[
         bool, typer.Option("--demo", help="Simulate a small site with a fault and check it.")
     ] = False,
@@ -249,7 +262,7 @@ def check_command(
         # --demo checks a site that is gone when the command ends: not worth a history entry
         # unless --history asks for one.
         result = record_history(ctx, result, history, fail_on.value, key)
-    text = render(result, output, fail_on.value, verbose)
+    text = render(result, output, fail_on.value, verbose, quiet)
     if timeline is not None:
         from epodc_diag.render.html import check_page
         from epodc_diag.secrets import scrub_secrets

@@ -207,13 +207,34 @@ def _emit_matches(exc: object, output: TableFormat, now: object) -> None:
     print_ambiguous(console(), exc.matches, now)
 
 
+# CSV is one table: say which, and where the rest is (ux review D29: the rest was dropped silently).
+QueueFormatOption = Annotated[
+    TableFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="text, json or csv (csv: the requests-by-type table only; json has every number "
+        "and verdict).",
+    ),
+]
+CleanupFormatOption = Annotated[
+    TableFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="text, json or csv (csv: the task's next run times only; json has every number "
+        "and verdict).",
+    ),
+]
+
+
 @app.command("queue", short_help="The DC work queue: requests by type, expired ones, handler load.")
 def queue_command(
     ctx: typer.Context,
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.text,
+    output: QueueFormatOption = TableFormat.text,
     watch: WatchOption = None,
 ) -> None:
     """Requests in the DC work queue by type (KB87143), expired ones still queued, per-handler load."""
@@ -239,7 +260,7 @@ def cleanup_command(
     db: DbOption = None,
     site: SiteOption = None,
     epo_dir: EpoDirOption = None,
-    output: TableFormatOption = TableFormat.text,
+    output: CleanupFormatOption = TableFormat.text,
     watch: WatchOption = None,
 ) -> None:
     """When the dbcleanup task runs next (KB87143 Example 2), whether it is overdue, and the data table."""
@@ -489,8 +510,9 @@ def network_command(
     if app_server is not None and (host is not None or ip is not None):
         raise UsageError("give --app-server or --host/--ip, not both")
     pin = app_server_pin(ctx, app_server)
-    # --host and --ip keep today's wording; only a pin is named in the verdicts
-    host_from = ip_from = "server.ini"
+    # Each verdict says where its name and address came from: server.ini, a pin, or typed here.
+    host_from = "--host" if host is not None else "server.ini"
+    ip_from = "--ip" if ip is not None else "server.ini"
     if pin is not None:
         if host is None and pin.host is not None:
             host, host_from = pin.host, pin.origin

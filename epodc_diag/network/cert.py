@@ -220,8 +220,8 @@ def judge_certificate(facts: CertificateFacts, server_name: str | None) -> list[
             CertJudgement(
                 "cert-name-mismatch",
                 Severity.warning,
-                f"the certificate on port 8444 is for {names}, not for {server_name} (the ePO "
-                "server's name in server.ini)",
+                f"the certificate on port 8444 is for {names}, not for {server_name} (the name "
+                "the Agent Handler connects to)",
             )
         )
     if facts.self_signed or facts.chain_verified is False:

@@ -111,17 +111,27 @@ def _same_host(a: str, b: str) -> bool:
     return left == right or left.split(".")[0] == right or right.split(".")[0] == left
 
 
+# Names and addresses typed on the command line: neither server.ini's nor a pin's (ux review D23).
+GIVEN = ("--host", "--ip")
+
+
 def _named(origin: str) -> str:
-    """ "in server.ini" or "pinned by --app-server"."""
-    return "in server.ini" if origin == "server.ini" else f"pinned by {origin}"
+    """ "in server.ini", "given with --host" or "pinned by --app-server"."""
+    if origin == "server.ini":
+        return "in server.ini"
+    return f"given with {origin}" if origin in GIVEN else f"pinned by {origin}"
 
 
 def _says(origin: str) -> str:
-    return "server.ini says" if origin == "server.ini" else f"the pin ({origin}) says"
+    if origin == "server.ini":
+        return "server.ini says"
+    return f"{origin} says" if origin in GIVEN else f"the pin ({origin}) says"
 
 
 def _fix_in(origin: str) -> str:
-    return "server.ini" if origin == "server.ini" else f"the pin ({origin})"
+    if origin == "server.ini":
+        return "server.ini"
+    return f"the address given with {origin}" if origin in GIVEN else f"the pin ({origin})"
 
 
 class _Budget:
@@ -480,7 +490,7 @@ def _unchecked(
 def _agreed(host: str | None, ip: str | None, source: str, host_from: str, ip_from: str) -> str:
     """What "ok" agreed with. Say "as server.ini says" only when a server.ini was read (ux
     review D4): names given on the command line were only compared with each other."""
-    pinned = next((o for o in (host_from, ip_from) if o != "server.ini"), None)
+    pinned = next((o for o in (host_from, ip_from) if o not in ("server.ini", *GIVEN)), None)
     if not host:
         return "answers"
     if pinned is not None:

@@ -7,6 +7,7 @@ import dataclasses
 import enum
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import PurePath
@@ -47,11 +48,18 @@ def to_json(value: Any) -> str:
     return json.dumps(jsonable(value), indent=2, ensure_ascii=False) + "\n"
 
 
+# A time as SQLite (the engine's sites) returns it: text, to the microsecond.
+_TEXT_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}\.\d{1,6}")
+
+
 def cell(value: Any, timespec: str = "seconds") -> str:
     """A value as table text. Times to the second: that is what a person compares; machine
-    formats (JSON, CSV) keep the milliseconds."""
+    formats (JSON, CSV) keep the milliseconds. A time the database returned as text is shown
+    the same way as one it returned as a time (ux review D25)."""
     if value is None:
         return ""
+    if isinstance(value, str) and _TEXT_TIME.fullmatch(value):
+        value = datetime.fromisoformat(value.replace("T", " ").ljust(26, "0"))
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec=timespec)
     if isinstance(value, bytes):

@@ -128,7 +128,7 @@ def _requests_table(
     report: ClientReport, absolute: bool, records: bool = False, with_ip: bool = True
 ) -> FittingTable:
     now = report.clock.now
-    columns = ["ID", "Type", "Handler", "IP", "Last attempt", "Retries", "Expires", "Verdict"]
+    columns = ["ID", "Type", "Handler", "IP", "Last attempt", "Retries left", "Expires", "Verdict"]
     if records:
         columns.insert(6, "Retry delay")
     rows = []

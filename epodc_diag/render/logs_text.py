@@ -64,9 +64,8 @@ def _print_files(out: Console, report: LogReport) -> None:
         out.print(table(title, columns, rows))
         for f in by_folder[folder]:
             # How each file was read (the folder is in the title): family and why, time layout.
-            out.print(
-                f"  {_how_read(f, PurePath(str(f.path)).name)}", highlight=False, markup=False
-            )
+            # wrapped lines under the text, never at column 0 (ux review D24)
+            print_wrapped(out, Text(f"  {_how_read(f, PurePath(str(f.path)).name)}"), indent=6)
     for line in clock_lines(report):
         print_wrapped(out, Text(line), indent=4)
 

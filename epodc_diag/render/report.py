@@ -106,10 +106,21 @@ def status_text(result: CheckResult, fail_on: str) -> str:
         return "; ".join(found + missing)
     skipped = state_counts(result)["skipped"]
     # An OK says how much it rests on: the skipped checks are counted, never hidden.
-    tail = f", {skipped} skipped (not required)" if skipped else ""
+    tail = f", {skipped} skipped{_not_read(result)}" if skipped else ""
     if result.suppressed:
         tail += f", {_count(len(result.suppressed), 'finding')} suppressed"
     return f"data channel OK ({_count(result.passed, 'check')} passed{tail})"
+
+
+def _not_read(result: CheckResult) -> str:
+    """': server.ini, logs not read': which evidence an OK went without, so a monitor's command
+    with a wrong --epo-dir or --logs does not stay green unnoticed (ux review D6)."""
+    absent = [
+        EVIDENCE_NAMES.get(c.name, c.name)
+        for c in result.checks
+        if c.kind == "collector" and c.status is not CheckStatus.ok
+    ]
+    return f": {', '.join(absent)} not read" if absent else ""
 
 
 def _unjudged_beyond_missing(result: CheckResult) -> list[str]:
@@ -550,6 +561,7 @@ class TextReport(Renderer):
     """A grouped checklist: a mark per check, each finding with its remedy, a summary line."""
 
     format = ReportFormat.text
+    quiet = False  # --quiet: only what is not ok, the reasons, and the status line
 
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         from io import StringIO
@@ -561,18 +573,20 @@ class TextReport(Renderer):
         findings_by_rule: dict[str, list[Finding]] = {}
         for f in result.findings:
             findings_by_rule.setdefault(f.id, []).append(f)
-        out.print(Text(f"epodc check: {result.target}", style="bold"))
+        if not self.quiet:
+            out.print(Text(f"epodc check: {result.target}", style="bold"))
+        shown = [c for c in result.checks if not self.quiet or _is_problem(c, findings_by_rule)]
         groups: list[str] = []
-        for c in result.checks:
+        for c in shown:
             if c.group not in groups:
                 groups.append(c.group)
         for group in groups:
             out.print(Text(group, style="bold underline"))
-            for c in (x for x in result.checks if x.group == group):
+            for c in (x for x in shown if x.group == group):
                 self._check(out, result, c, findings_by_rule.get(c.name, []), verbose)
-        for time_line in time_lines(result):
+        for time_line in time_lines(result) if not self.quiet else quiet_notes(result):
             out.print(Text(time_line), soft_wrap=True)
-        out.print(Text(self._summary(result, fail_on)), soft_wrap=True)
+        out.print(status_line(result, fail_on, self._summary(result, fail_on)), soft_wrap=True)
         return buffer.getvalue()
 
     def _check(
@@ -587,12 +601,13 @@ class TextReport(Renderer):
         line = Text(f"  [{symbol}] ", style=style)
         line.append(c.title)
         if c.kind == "rule":
-            line.append(f"  ({c.name})", style="dim")
+            line.append(rule_id_label(c.name), style="dim")
         if verbose:
             line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
-        print_wrapped(out, line, indent=6)  # under its title, never at column 0
+        # under its title, never at column 0; the rule id whole
+        print_wrapped(out, line, indent=6, keep=rule_id_label(c.name).strip())
         if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
-            verbose or c.kind == "collector" or c.status is CheckStatus.unknown
+            verbose or self.quiet or c.kind == "collector" or c.status is CheckStatus.unknown
         ):
             out.print(_indented(f"{c.status.value}: {c.reason}", "dim", out.width))
         elif c.kind == "collector" and c.reason:  # collected, with inputs left out
@@ -673,6 +688,40 @@ def _check_mark(result: CheckResult, c: CheckRecord, found: list[Finding]) -> tu
     return marks[c.status]
 
 
+def rule_id_label(rule_id: str) -> str:
+    """A rule's id beside its line, marked as an id (for --only, --skip and --explain): a bare
+    `(tomcat-port-closed)` next to a pass mark read like the name of a fault found."""
+    return f"  [rule {rule_id}]"
+
+
+def _is_problem(check: CheckRecord, findings_by_rule: dict[str, list[Finding]]) -> bool:
+    """What --quiet keeps: a check that is not ok (or has a finding), or evidence collected
+    with inputs left out."""
+    if check.status is not CheckStatus.ok or findings_by_rule.get(check.name):
+        return True
+    return bool(check.kind == "collector" and check.reason)
+
+
+def quiet_notes(result: CheckResult) -> list[str]:
+    """--quiet keeps the notes about suppressions, not the change since the last run."""
+    return [f"note: {n}" for n in result.notes]
+
+
+_STATUS_STYLES = {0: "bold green", 1: "bold yellow", 2: "bold red", 3: "bold magenta"}
+
+
+def status_line(result: CheckResult, fail_on: str, text: str) -> Any:
+    """The final status line, coloured like the marks: green OK, yellow WARNING, red
+    CRITICAL, magenta UNKNOWN (a terminal only shows the colour)."""
+    from rich.text import Text
+
+    head, _, rest = text.partition("\n")
+    line = Text(head, style=_STATUS_STYLES.get(result.exit_code(fail_on), ""))
+    if rest:
+        line.append("\n" + rest)
+    return line
+
+
 def summary_counts(result: CheckResult) -> str:
     """`4 ok, 1 finding (1 critical), 5 skipped, 1 unknown`: the checks (rules) by state."""
     counts = state_counts(result)
@@ -702,16 +751,19 @@ def reasons_not_ok(result: CheckResult, fail_on: str) -> list[str]:
 
 
 def _indented(text: str, style: str, width: int = 110) -> Any:
-    """Text indented under its check; wrapped lines stay under it and are not padded."""
+    """Text indented under its check; wrapped lines stay under it and are not padded. A
+    numbered step ("2. ...") hangs: its wrapped lines start under its text, not its number."""
+    import re
     import textwrap
 
     from rich.text import Text
 
+    number = re.match(r"\d+\. ", text)
     wrapped = textwrap.fill(
         text,
         width=max(40, width - 2),
         initial_indent=" " * 6,
-        subsequent_indent=" " * 6,
+        subsequent_indent=" " * (6 + (len(number.group(0)) if number else 0)),
         break_long_words=False,
         break_on_hyphens=False,
     )
@@ -751,7 +803,17 @@ def renderers_by_format() -> dict[ReportFormat, type[Renderer]]:
 RENDERERS: dict[ReportFormat, type[Renderer]] = renderers_by_format()
 
 
-def render(result: CheckResult, output: ReportFormat, fail_on: str, verbose: bool = False) -> str:
-    text = RENDERERS[output]().render(result, fail_on, verbose)
+def render(
+    result: CheckResult,
+    output: ReportFormat,
+    fail_on: str,
+    verbose: bool = False,
+    quiet: bool = False,
+) -> str:
+    """`quiet` (--quiet) applies to the text format: the other formats are read by programs."""
+    renderer = RENDERERS[output]()
+    if quiet and isinstance(renderer, TextReport):
+        renderer.quiet = True
+    text = renderer.render(result, fail_on, verbose)
     # The last line of defence for every format (JSON is scrubbed value by value, so stays valid).
     return text if output is ReportFormat.json else scrub_secrets(text)

@@ -33,22 +33,23 @@ def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:
     out = result.stdout
     assert out.splitlines()[0] == f"epodc check: simulated site {site}"
     assert (
-        "[✗] The Agent Handler can report DC status to the application server  (tomcat-unreachable)"
+        "[✗] The Agent Handler can report DC status to the application server  [rule tomcat-unreachable]"
         in out
     )
-    assert "[✓] Port 8444 of the ePO server answers  (tomcat-port-closed)" in out
+    assert "[✓] Port 8444 of the ePO server answers  [rule tomcat-port-closed]" in out
     # the remedy comes with the finding: the decoded cause first, then the KB's steps
     assert "1. The logged errors point at " in out
     assert "2. Open `<ePO install dir>\\DB\\server.ini`" in out
     # cleanup-paused does not judge a gap that has not ended (that is cleanup-stalled's): skipped
-    assert "[-] The cleanup task ran without long gaps  (cleanup-paused)" in out
+    assert "[-] The cleanup task ran without long gaps  [rule cleanup-paused]" in out
     assert (
         out.rstrip().splitlines()[-1]
         == "CRITICAL: 9 ok, 3 findings (2 critical, 1 warning), 2 skipped, 0 unknown"
     )
     # ePO's own CA signs the certificate on 8444: normal, never a failure
     assert (
-        "[✓] The certificate on port 8444 is valid and names the ePO server  (tomcat-cert)" in out
+        "[✓] The certificate on port 8444 is valid and names the ePO server  [rule tomcat-cert]"
+        in out
     )
     verbose = epodc("check", "--site", str(site), "-v").stdout
     assert "evidence (logs," in verbose and "why: " in verbose and " ms)" in verbose
@@ -216,7 +217,7 @@ def test_demo(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert (
         "demo site (tomcat-unreachable;" in result.stdout
-        and "(tomcat-unreachable)" in result.stdout
+        and "[rule tomcat-unreachable]" in result.stdout
     )
     assert list(tmp_path.iterdir()) == []  # the demo site lived in a temporary folder
 
@@ -233,4 +234,4 @@ def test_text_report_fits_the_width_it_is_given(columns: str) -> None:
     ]
     assert not any(line.startswith("(") for line in lines)
     if columns == "80":
-        assert "      (tomcat-unreachable)" in lines
+        assert "      [rule tomcat-unreachable]" in lines

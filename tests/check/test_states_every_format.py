@@ -54,7 +54,7 @@ def test_unreadable_orion_times_never_say_the_cleanup_runs(tmp_path: Path) -> No
     code, text = _check("--logs", logs)
     assert code == 3, text
     assert f"[✓] {label}" not in text
-    assert f"[?] {label}  (cleanup-stalled)" in text
+    assert f"[?] {label}  [rule cleanup-stalled]" in text
     assert "without a readable time" in text
     assert any(line.startswith("UNKNOWN: ") for line in text.splitlines())
     assert "cleanup-stalled unknown: orion.log has 181" in text
@@ -113,7 +113,7 @@ def test_timed_orion_log_of_the_same_shape_is_ok(tmp_path: Path) -> None:
     )
     code, text = _check("--logs", str(folder))
     assert code == 0, text
-    assert "[✓] The data-channel cleanup task runs every minute  (cleanup-stalled)" in text
+    assert "[✓] The data-channel cleanup task runs every minute  [rule cleanup-stalled]" in text
 
 
 @pytest.fixture
@@ -216,7 +216,8 @@ def test_skipped_checks_are_counted_in_an_ok(tmp_path: Path) -> None:
     code, nagios = _check("--logs", str(folder), "-f", "nagios")
     assert code == 0
     assert nagios.startswith(
-        "EPODC OK - data channel OK (1 check passed, 13 skipped (not required))"
+        "EPODC OK - data channel OK (1 check passed, 13 skipped: database, server.ini, network, "
+        "services not read)"
     )
     code, text = _check("--logs", str(folder))
     assert "OK: 1 ok, 0 findings, 13 skipped, 0 unknown" in text
@@ -258,7 +259,7 @@ def test_an_ok_names_what_it_rests_on() -> None:
     code, text = _check("--demo", "-v")
     assert code == 2
     lines = text.splitlines()
-    cert = next(i for i, line in enumerate(lines) if "(tomcat-cert)" in line)
+    cert = next(i for i, line in enumerate(lines) if "[rule tomcat-cert]" in line)
     proof = " ".join(line.strip() for line in lines[cert + 1 : cert + 5])
     assert proof.startswith("seen: subject CN=") and "valid from " in proof and "chain " in proof
     assert any(line.strip().startswith("seen: db cleanup_next_run = ") for line in lines)

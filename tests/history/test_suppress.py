@@ -71,7 +71,7 @@ def test_a_live_suppression_shows_the_finding_and_does_not_count(
     text = check(site, cfg, "text").stdout
     assert f"suppressed until {until}: CHG-42: scheduler rebuilt: the DbCleanupTask" in text
     assert text.splitlines()[-1].endswith(", 1 suppressed")
-    assert "  [~] The data-channel cleanup task runs every minute  (cleanup-stalled)" in text
+    assert "  [~] The data-channel cleanup task runs every minute  [rule cleanup-stalled]" in text
     assert text.splitlines()[-1].startswith("OK: ")
 
     nagios = check(site, cfg, "nagios")

@@ -272,7 +272,7 @@ def test_refused_port_8444_never_says_tls_works(tmp_path: Path) -> None:
     code, text = _check(ini, "text", "-v")
     assert code == 2
     assert "[✓] TLS to the application server on port 8444 works" not in text
-    assert "[?] TLS to the application server on port 8444 works  (tomcat-tls-failed)" in text
+    assert "[?] TLS to the application server on port 8444 works  [rule tomcat-tls-failed]" in text
     assert "no TLS handshake was made: port" in text and "refused" in text
     assert "[✓] The certificate on port 8444" not in text
 
@@ -315,10 +315,11 @@ def test_expired_certificate_in_every_format(ca: trustme.CA, tmp_path: Path) -> 
 
     assert text_code == 2
     assert (
-        "[✗] The certificate on port 8444 is valid and names the ePO server  (tomcat-cert)" in text
+        "[✗] The certificate on port 8444 is valid and names the ePO server  [rule tomcat-cert]"
+        in text
     )
     assert "critical: the certificate on port 8444" in text and "expired on" in text
-    assert "[✓] TLS to the application server on port 8444 works  (tomcat-tls-failed)" in text
+    assert "[✓] TLS to the application server on port 8444 works  [rule tomcat-tls-failed]" in text
     flat = " ".join(text.split())  # the text report wraps long lines
     assert "valid from " in flat and "chain not verified" in flat  # -v: validity and chain
 
