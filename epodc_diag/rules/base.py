@@ -66,8 +66,12 @@ def _path_words(path: str) -> str:
 def _words(value: object) -> str:
     if isinstance(value, tuple):
         return ", ".join(
-            _words(v) if not isinstance(v, tuple) else " ".join(map(str, v)) for v in value
+            _words(v) if not isinstance(v, tuple) else " ".join(map(_words, v)) for v in value
         )
+    if isinstance(value, datetime):
+        # To the second, as every other time a person reads (ux review D25): SQLite's text
+        # times come back with microseconds.
+        return value.isoformat(sep=" ", timespec="seconds")
     return str(value)
 
 
