@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from epodc_diag.errors import InputError
 from epodc_diag.evidence import Evidence, from_dict
@@ -91,3 +91,43 @@ def describe_bundle(path: Path) -> str:
     if target:
         parts.append(f"from {target}")
     return parts[0] + (", " + " ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+EXCERPT_SUFFIX = ".excerpt.txt"
+TAIL_SUFFIX = ".tail.txt"
+
+
+def log_member_path(member: str) -> PurePosixPath | None:
+    """Where a log member of a bundle is put back as a log, relative to a folder; None for what
+    is not one. `logs/<host>/<folder>/<file>` (a small log, whole) and its `.excerpt.txt` (a large
+    log's) keep their host and folder; the flat `logs/<file>.excerpt.txt` of older bundles is read
+    too. A tail is skipped: its lines are in the whole log, and the excerpt has the matches."""
+    if not member.startswith("logs/") or member.endswith(TAIL_SUFFIX):
+        return None
+    rest = member[len("logs/") :]
+    if rest.endswith(EXCERPT_SUFFIX):
+        rest = rest[: -len(EXCERPT_SUFFIX)]
+    parts = rest.split("/")
+    # Never outside the folder: no empty, '.', '..' or hidden part, no drive or backslash.
+    if not rest or any(not p or p.startswith(".") or "\\" in p or ":" in p for p in parts):
+        return None
+    return PurePosixPath(*parts)
+
+
+def extract_logs(bundle: Path, folder: Path) -> list[Path]:
+    """The bundle's logs (whole or excerpts) written under `folder` with their host and folder,
+    in any bundle layout epodc has written; the files written."""
+    written: list[Path] = []
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+        for name in names:
+            relative = log_member_path(name)
+            if relative is None:
+                continue
+            target = folder.joinpath(*relative.parts)
+            if target in written:
+                continue  # a whole log and an excerpt of one name: the first is kept
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(read_member(archive, name, bundle, MAX_MEMBER_BYTES))
+            written.append(target)
+    return written

@@ -569,9 +569,6 @@ def build_timeline(
     return assemble(target, summaries, logs, hits, offsets, db, db_times, since, until, notes)
 
 
-EXCERPT_SUFFIX = ".excerpt.txt"
-
-
 def timeline_from_bundle(
     bundle: Path,
     evidence: Evidence,
@@ -579,24 +576,16 @@ def timeline_from_bundle(
     since: datetime | None,
     until: datetime | None,
 ) -> Timeline:
-    """A bundle's timeline: its log excerpts (every line a signature matched, under the log's own
-    name) and its database evidence; the per-request times are not in a bundle."""
-    import zipfile
-
-    from epodc_diag.bundle.replay import MAX_MEMBER_BYTES, read_member
+    """A bundle's timeline: its logs (small ones whole, large ones' excerpts) and its database
+    evidence; the per-request times are not in a bundle."""
+    from epodc_diag.bundle.replay import extract_logs
     from epodc_diag.checker import CheckOptions
 
     folder = workdir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(bundle) as archive:
-        for name in archive.namelist():
-            if not (name.startswith("logs/") and name.endswith(EXCERPT_SUFFIX)):
-                continue
-            own = Path(name[len("logs/") : -len(EXCERPT_SUFFIX)]).name
-            if not own or own.startswith("."):
-                continue
-            (folder / own).write_bytes(read_member(archive, name, bundle, MAX_MEMBER_BYTES))
-    notes = ["from a bundle: the logs' matched lines only; no per-request database times"]
+    # Whole logs and excerpts, under their host and folder (or flat, from an older bundle).
+    extract_logs(bundle, folder)
+    notes = ["from a bundle: small logs whole, large logs' excerpts; no per-request database times"]
     options = CheckOptions(log_paths=(str(folder),), kinds=("logs",))
     timeline = build_timeline(None, options, evidence.target, since, until, bundled_db=evidence.db)
     return replace(timeline, notes=(*notes, *timeline.notes))
