@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -10,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from epodc_diag.errors import InputError
 from epodc_diag.evidence import Evidence, from_dict
 from epodc_diag.fileio import check_regular_file
+from epodc_diag.model import CheckRecord, CheckStatus
 
 EVIDENCE_MEMBER = "evidence.json"
 # The evidence of a large site is a few MB; a member inflating past this is not one epodc wrote.
@@ -64,6 +66,53 @@ def read_evidence(path: Path) -> Evidence:
         RecursionError,
     ) as exc:
         raise InputError(f"{path}: the bundled evidence cannot be read: {exc}") from None
+
+
+def collector_records(path: Path, evidence: Evidence) -> tuple[CheckRecord, ...]:
+    """The Evidence rows of a replayed check, as a live check shows them: what the bundled check
+    read and how that went, from the bundle's report.json; for a bundle without them, from the
+    evidence itself (read, or not and why)."""
+    from epodc_diag.checker import COLLECTOR_TITLES
+
+    rows = _bundled_collectors(path)
+    if rows is None:
+        rows = []
+        for name, title in COLLECTOR_TITLES.items():
+            if evidence.part(name) is not None:
+                rows.append({"name": name, "title": title, "status": "ok"})
+            elif name in evidence.unavailable:
+                reason = evidence.unavailable[name]
+                rows.append({"name": name, "title": title, "status": "skipped", "reason": reason})
+    records: list[CheckRecord] = []
+    for row in rows:
+        try:
+            status = CheckStatus(str(row.get("status")))
+        except ValueError:
+            status = CheckStatus.unknown
+        name = str(row.get("name") or "")
+        title = str(row.get("title") or COLLECTOR_TITLES.get(name, name))
+        try:
+            duration = float(row.get("duration_ms") or 0.0)
+        except (TypeError, ValueError):
+            duration = 0.0
+        reason = str(row.get("reason") or "")
+        records.append(CheckRecord(name, "collector", title, status, reason, duration, "Evidence"))
+    return tuple(records)
+
+
+def _bundled_collectors(path: Path) -> list[dict[str, object]] | None:
+    """The collector rows of the bundle's report.json; None when it has none readable."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            report = json.loads(read_member(archive, "report.json", path, MAX_MEMBER_BYTES))
+        rows = [
+            c
+            for c in report.get("checks", [])
+            if isinstance(c, dict) and c.get("kind") == "collector"
+        ]
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, InputError, AttributeError):
+        return None
+    return rows or None
 
 
 def describe_bundle(path: Path) -> str:
@@ -128,6 +177,17 @@ def extract_logs(bundle: Path, folder: Path) -> list[Path]:
             if target in written:
                 continue  # a whole log and an excerpt of one name: the first is kept
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(read_member(archive, name, bundle, MAX_MEMBER_BYTES))
+            data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
+            target.write_bytes(excerpt_lines(data) if name.endswith(EXCERPT_SUFFIX) else data)
             written.append(target)
     return written
+
+
+_EXCERPT_HEADER = re.compile(rb"(?m)^# [^\n]*\n")
+_EXCERPT_NUMBER = re.compile(rb"(?m)^\d+[>:] ")
+
+
+def excerpt_lines(data: bytes) -> bytes:
+    """An excerpt's log lines as the log had them: without its '# ...' header and without the
+    'N> ' / 'N: ' line numbers, so a log reader finds their times and layouts."""
+    return _EXCERPT_NUMBER.sub(b"", _EXCERPT_HEADER.sub(b"", data))

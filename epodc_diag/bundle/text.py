@@ -35,3 +35,11 @@ def json_utf8(text: str) -> bytes:
 
 def to_json(data: Any) -> bytes:
     return json_utf8(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def size_text(size: float) -> str:
+    """A size as people read it: `840 kB`, `1.2 MB`, `2.05 GB` (decimal units, as Explorer's
+    details pane and `ls -h --si` show them)."""
+    if size < 1e6:
+        return f"{size / 1e3:.0f} kB"
+    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"

@@ -61,7 +61,7 @@ from epodc_diag.bundle.collect import (
 )
 from epodc_diag.bundle.excerpt import log_excerpts
 from epodc_diag.bundle.redact import Redactor, residual_scan
-from epodc_diag.bundle.text import clean, json_utf8, to_json, utf8
+from epodc_diag.bundle.text import clean, json_utf8, size_text, to_json, utf8
 from epodc_diag.checker import CheckOptions, CheckResult, run_check
 from epodc_diag.errors import OutputError, UsageError, scrub_secrets
 from epodc_diag.evidence import to_dict
@@ -123,21 +123,15 @@ def default_name(redactor: Redactor | None) -> str:
     return f"epodc-{re.sub(r'[^A-Za-z0-9.-]', '_', host)}-{stamp}-{os.getpid()}.zip"
 
 
-def _mb(size: float) -> str:
-    if size < 1e6:
-        return f"{size / 1e3:.0f} kB"
-    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
-
-
 def _refuse_over_limit(log_paths: list[str], options: BundleOptions) -> int:
     """The size limit is kept before the work starts: a bundle whose logs alone could exceed
     --max-total-bytes is refused with the estimate (its excerpts would be redacted, then cut)."""
     estimate, count = estimate_log_bytes(log_paths, options)
     if estimate > options.max_total_bytes:
         raise UsageError(
-            f"the log excerpts of this bundle may hold up to {_mb(estimate)} ({count} log(s), "
-            f"up to {_mb(options.max_log_bytes)} each with --max-log-bytes), more than "
-            f"--max-total-bytes allows ({_mb(options.max_total_bytes)}); nothing was written: "
+            f"the log excerpts of this bundle may hold up to {size_text(estimate)} ({count} log(s), "
+            f"up to {size_text(options.max_log_bytes)} each with --max-log-bytes), more than "
+            f"--max-total-bytes allows ({size_text(options.max_total_bytes)}); nothing was written: "
             "raise --max-total-bytes, lower --max-log-bytes or name fewer logs with --logs"
         )
     return estimate
@@ -286,10 +280,10 @@ def _redact(
     total = float(sum(len(data) for data in raw.values()))
 
     def finding(done: float) -> None:
-        show(f"redacting: finding names {_mb(done)}/{_mb(total)}", done, total)
+        show(f"redacting: finding names {size_text(done)}/{size_text(total)}", done, total)
 
     def redacting(done: float) -> None:
-        show(f"redacting {_mb(done)}/{_mb(total)}", done, total)
+        show(f"redacting {size_text(done)}/{size_text(total)}", done, total)
 
     register(redactor, result, site, raw, options.keywords, [u for u in users if u], finding)
     renamed = {name: redacted_name(name, redactor) for name in raw}
@@ -362,8 +356,8 @@ def build_bundle(
     steps: list[str] = [k for k in ("db", "ini", "network", "logs") if k in check_options.kinds]
     steps += ["queries"] * ("db" in check_options.kinds) + ["log excerpts"] * bool(log_paths)
     show(
-        f"estimated up to {_mb(estimate)} of log excerpts "
-        f"(--max-total-bytes {_mb(options.max_total_bytes)})"
+        f"estimated up to {size_text(estimate)} of log excerpts "
+        f"(--max-total-bytes {size_text(options.max_total_bytes)})"
     )
 
     def collecting(kind: str) -> None:

@@ -111,9 +111,12 @@ def bundle_command(
             db_username=str(settings["database"]["username"]),
             progress=bar.step if bar is not None else None,
         )
-    # No size here: it changes by a few bytes from run to run (times, durations), and the
-    # file system shows it; what was cut to fit the limits is what matters.
-    typer.echo(f"Bundle written to {result.path} ({len(result.members)} files)")
+    from epodc_diag.bundle.text import size_text
+
+    # The size says at once whether it fits the ticket system's attachment limit (ux D27).
+    typer.echo(
+        f"Bundle written to {result.path} ({len(result.members)} files, {size_text(result.size)})"
+    )
     if result.map_path is not None:
         typer.echo(f"Private pseudonym map: {result.map_path} (keep it; do not send it)")
     if result.cut:

@@ -233,11 +233,15 @@ def check_command(
     if bundle is not None:
         from dataclasses import replace as with_target
 
-        from epodc_diag.bundle.replay import describe_bundle, read_evidence
+        from epodc_diag.bundle.replay import collector_records, describe_bundle, read_evidence
 
         result = replay(read_evidence(bundle), rules, required)
-        # Say that this is a bundle, from which host and when, not only the site it came from.
-        result = with_target(result, target=describe_bundle(bundle))
+        # Say that this is a bundle, from which host and when, not only the site it came from;
+        # and what the bundled check read, as a live check shows it.
+        collected = collector_records(bundle, result.evidence)
+        result = with_target(
+            result, target=describe_bundle(bundle), checks=(*collected, *result.checks)
+        )
     elif demo:
         result = _demo(demo_scenario, options, rules)
     else:
