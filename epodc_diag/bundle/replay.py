@@ -91,10 +91,8 @@ def collector_records(path: Path, evidence: Evidence) -> tuple[CheckRecord, ...]
             status = CheckStatus.unknown
         name = str(row.get("name") or "")
         title = str(row.get("title") or COLLECTOR_TITLES.get(name, name))
-        try:
-            duration = float(row.get("duration_ms") or 0.0)
-        except (TypeError, ValueError):
-            duration = 0.0
+        took = row.get("duration_ms")
+        duration = float(took) if isinstance(took, (int, float)) else 0.0
         reason = str(row.get("reason") or "")
         records.append(CheckRecord(name, "collector", title, status, reason, duration, "Evidence"))
     return tuple(records)
