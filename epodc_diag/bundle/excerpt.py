@@ -284,11 +284,14 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
     from epodc_diag.logs.sources import chunks
 
     sigs = [s for s in signatures() if s.applies_to(log.family)]
-    excerpt = Excerpt(max(0, options.max_log_bytes - options.tail_bytes))
+    # The excerpt and the tail share max_log_bytes; the tail never takes more than half of it,
+    # so a small --max-log-bytes still leaves the error lines their room.
+    tail_bytes = min(options.tail_bytes, options.max_log_bytes // 2)
+    excerpt = Excerpt(max(0, options.max_log_bytes - tail_bytes))
     whole: list[bytes] | None = []  # the log so far, while it fits max_log_bytes
     whole_size = 0
     # Enough of the end of a log for its tail, whatever carriage returns it loses.
-    keep = 4 * options.tail_bytes + 4
+    keep = 4 * tail_bytes + 4
     recent: deque[bytes] = deque()  # the last chunks, for the tail
     recent_size = 0
     lines_before = 0  # lines in the chunks already read
@@ -321,7 +324,7 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
     )
     member = f"{name}.excerpt.txt"
     out.files[member] = header + note.encode("utf-8") + b"".join(b"".join(b.lines) for b in kept)
-    out.files[f"{name}.tail.txt"] = tail_of(list(recent), options.tail_bytes)
+    out.files[f"{name}.tail.txt"] = tail_of(list(recent), tail_bytes)
     dropped = excerpt.dropped
     if dropped.lines and dropped.first is not None and dropped.last is not None:
         out.cut.append(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import re
 import zipfile
 import zlib
+from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from epodc_diag.errors import InputError
 from epodc_diag.evidence import Evidence, from_dict
@@ -161,24 +165,28 @@ def log_member_path(member: str) -> PurePosixPath | None:
     return PurePosixPath(*parts)
 
 
-def extract_logs(bundle: Path, folder: Path) -> list[Path]:
-    """The bundle's logs (whole or excerpts) written under `folder` with their host and folder,
-    in any bundle layout epodc has written; the files written."""
-    written: list[Path] = []
+def extract_logs(bundle: Path, folder: Path) -> tuple[list[Path], list[Path]]:
+    """The bundle's logs written under `folder` with their host and folder, in any bundle
+    layout epodc has written: (the logs written whole, the excerpts of large ones)."""
+    whole: list[Path] = []
+    excerpts: list[Path] = []
     with zipfile.ZipFile(bundle) as archive:
-        names = archive.namelist()
-        for name in names:
+        for name in archive.namelist():
             relative = log_member_path(name)
             if relative is None:
                 continue
             target = folder.joinpath(*relative.parts)
-            if target in written:
+            if target in whole or target in excerpts:
                 continue  # a whole log and an excerpt of one name: the first is kept
             target.parent.mkdir(parents=True, exist_ok=True)
             data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
-            target.write_bytes(excerpt_lines(data) if name.endswith(EXCERPT_SUFFIX) else data)
-            written.append(target)
-    return written
+            if name.endswith(EXCERPT_SUFFIX):
+                target.write_bytes(excerpt_lines(data))
+                excerpts.append(target)
+            else:
+                target.write_bytes(data)
+                whole.append(target)
+    return whole, excerpts
 
 
 _EXCERPT_HEADER = re.compile(rb"(?m)^# [^\n]*\n")
@@ -189,3 +197,62 @@ def excerpt_lines(data: bytes) -> bytes:
     """An excerpt's log lines as the log had them: without its '# ...' header and without the
     'N> ' / 'N: ' line numbers, so a log reader finds their times and layouts."""
     return _EXCERPT_NUMBER.sub(b"", _EXCERPT_HEADER.sub(b"", data))
+
+
+def bundle_made_at(path: Path) -> datetime | None:
+    """When the bundle was made (manifest.json, UTC, naive); None when it does not say."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            manifest = json.loads(read_member(archive, "manifest.json", path, MAX_MEMBER_BYTES))
+        made = str(manifest.get("created_at") or "").rstrip("Z")
+        return datetime.fromisoformat(made) if made else None
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, InputError, AttributeError):
+        return None
+
+
+def bundled_file(path: Path, member: str, what: str) -> bytes:
+    """One member the bundle must hold for a command to answer; a one-line error without it."""
+    check_regular_file(path, what="bundle")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return read_member(archive, member, path, MAX_MEMBER_BYTES)
+    except KeyError:
+        raise InputError(f"{path} holds no {member}: {what} cannot be answered from it") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path} is not a readable zip file: {exc}") from None
+
+
+def bundle_host(path: Path) -> str | None:
+    """The host that made the bundle (environment.json), the machine its server.ini is on."""
+    try:
+        env = json.loads(bundled_file(path, "environment.json", "the host"))
+        return str(env.get("hostname") or "") or None
+    except (InputError, ValueError, AttributeError):
+        return None
+
+
+T = TypeVar("T")
+
+
+def relabel(value: T, old: str, new: str) -> T:
+    """`value` (dataclasses, tuples, lists, dicts, strings) with every `old` in its strings
+    replaced by `new`: the paths of logs read from a temporary folder shown as in the bundle.
+    Value by value, never in rendered text, so no escaping or line wrapping hides one."""
+    if isinstance(value, enum.Enum):
+        return value  # a str enum (a severity) is a code, never a path
+    if isinstance(value, str):
+        return value.replace(old, new)  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(relabel(v, old, new) for v in value)  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [relabel(v, old, new) for v in value]  # type: ignore[return-value]
+    if isinstance(value, dict):
+        return {k: relabel(v, old, new) for k, v in value.items()}  # type: ignore[return-value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: relabel(getattr(value, f.name), old, new)
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return dataclasses.replace(value, **changes)
+    return value
