@@ -270,7 +270,10 @@ def log_excerpts(
     out = LogMembers()
     used: set[str] = set()
     for log in files:
-        base = log_member_base(log.path, root, host)
+        path = log.path
+        if log.compressed and path.suffix.lower() == ".gz":
+            path = path.with_suffix("")  # its text is bundled, not the gzip: `orion.log.2`
+        base = log_member_base(path, root, host)
         name, n = base, 2
         while name.lower() in used:
             name, n = f"{base}.{n}", n + 1

@@ -158,6 +158,8 @@ def log_member_path(member: str) -> PurePosixPath | None:
     rest = member[len("logs/") :]
     if rest.endswith(EXCERPT_SUFFIX):
         rest = rest[: -len(EXCERPT_SUFFIX)]
+    if rest.lower().endswith(".gz"):
+        rest = rest[:-3]  # an older bundle's excerpt of a gzip log: text, not gzip
     parts = rest.split("/")
     # Never outside the folder: no empty, '.', '..' or hidden part, no drive or backslash.
     if not rest or any(not p or p.startswith(".") or "\\" in p or ":" in p for p in parts):

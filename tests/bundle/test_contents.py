@@ -188,3 +188,30 @@ def test_check_from_a_bundle_shows_what_was_read(make_site: SiteFactory, tmp_pat
                 out.writestr(name, source.read(name))
     bare = run_epodc("check", "--bundle", "e.zip", "-f", "json", "--no-history", cwd=tmp_path)
     assert [c["name"] for c in check_rows(bare.stdout)][:2] == ["db", "ini"]
+
+
+def test_a_log_member_is_put_back_inside_the_folder_only() -> None:
+    from pathlib import PurePosixPath
+
+    from epodc_diag.bundle.replay import excerpt_lines, log_member_path
+
+    assert log_member_path("logs/h/DB/Logs/server_A.log") == PurePosixPath("h/DB/Logs/server_A.log")
+    assert log_member_path("logs/h/DB/Logs/server_A.log.excerpt.txt") == PurePosixPath(
+        "h/DB/Logs/server_A.log"
+    )
+    assert log_member_path("logs/server_A.log.excerpt.txt") == PurePosixPath("server_A.log")
+    assert log_member_path("logs/orion.log.2.gz.excerpt.txt") == PurePosixPath("orion.log.2")
+    for bad in (
+        "logs/../x.log",
+        "logs/h/../../x.log",
+        "logs//x.log",
+        "logs/.hidden/x.log",
+        "logs/C:/x.log",
+        "logs/a\\..\\b.log",
+        "logs/x.log.tail.txt",
+        "queries/x.csv",
+        "logs/",
+    ):
+        assert log_member_path(bad) is None, bad
+    excerpt = b"# C:\\x\\server_A.log: lines ...\n# dropped ...\n7: a line\n8> 2026-11-26 x\n"
+    assert excerpt_lines(excerpt) == b"a line\n2026-11-26 x\n"

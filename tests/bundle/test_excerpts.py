@@ -256,3 +256,13 @@ def test_two_logs_of_one_name_keep_their_folders(tmp_path: Path) -> None:
     }
     assert files[f"logs/{HOST}/DB/Logs/server_EPOAH01.log"] == inside.read_bytes()
     assert b"WKS2" in files[f"logs/{HOST}/" + "/".join(outside.absolute().parts[1:])]
+
+
+def test_a_gzip_log_is_bundled_as_its_text_under_its_name_without_gz(tmp_path: Path) -> None:
+    """`orion.log.2.gz`: its text goes in (a reader would take a `.gz` member for gzip)."""
+    import gzip
+
+    text = "2026-11-26 08:00:00,000 INFO [scheduler-TaskQueueEngine-thread-4] Internal.DbCleanupTask - Running DataChannel DbCleanupTask\n"
+    (tmp_path / "orion.log.2.gz").write_bytes(gzip.compress(text.encode() * 3))
+    files, _ = log_excerpts([str(tmp_path)], BundleOptions(), root=tmp_path, host=HOST)
+    assert files == {f"logs/{HOST}/orion.log.2": text.encode() * 3}
