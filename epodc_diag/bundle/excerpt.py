@@ -297,20 +297,18 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
     keep = 4 * tail_bytes + 4
     recent: deque[bytes] = deque()  # the last chunks, for the tail
     recent_size = 0
-    lines_before = 0  # lines in the chunks already read
-    previous: list[tuple[int, bytes]] = []  # the last lines of the chunk before
+    position = _Position()
     for _, chunk in chunks(log):
-        excerpt_chunk(excerpt, chunk, lines_before, previous, sigs)
-        ends_line = chunk.endswith(b"\n")
-        lines_before += chunk.count(b"\n")
-        previous = _last_lines(chunk, lines_before, ends_line)
-        if not ends_line:
-            lines_before += 1  # the file's last line, without a break after it
         whole_size += len(chunk)
         if whole is not None and whole_size <= options.max_log_bytes:
+            # Only a log that turns out larger than max_log_bytes is excerpted: until then its
+            # chunks wait (within max_log_bytes), and a small log costs no excerpting at all.
             whole.append(chunk)
         else:
+            for held in whole or ():
+                position.feed(excerpt, held, sigs)
             whole = None
+            position.feed(excerpt, chunk, sigs)
         recent.append(chunk)
         recent_size += len(chunk)
         while len(recent) > 1 and recent_size - len(recent[0]) >= keep:
@@ -343,6 +341,22 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
                 "reason": "the per-log size limit (error lines kept first, then the newest)",
             }
         )
+
+
+@dataclass
+class _Position:
+    """Where the excerpting is in a log: lines read, and the last lines of the chunk before."""
+
+    lines_before: int = 0
+    previous: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def feed(self, excerpt: Excerpt, chunk: bytes, sigs: list[Any]) -> None:
+        excerpt_chunk(excerpt, chunk, self.lines_before, self.previous, sigs)
+        ends_line = chunk.endswith(b"\n")
+        self.lines_before += chunk.count(b"\n")
+        self.previous = _last_lines(chunk, self.lines_before, ends_line)
+        if not ends_line:
+            self.lines_before += 1  # the file's last line, without a break after it
 
 
 def _last_lines(chunk: bytes, lines_before: int, ends_line: bool) -> list[tuple[int, bytes]]:
