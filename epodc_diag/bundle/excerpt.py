@@ -98,6 +98,7 @@ class Excerpt:
         self.last_written = 0  # the number of the last line written
         self.after = 0  # context lines still to write after the last match
         self.since_error = 0  # lines written since the last error line
+        self.onset_closed = False  # an error block went past the onset: it is complete
         self.dropped = _Dropped()
 
     def put(self, number: int, mark: bytes, text: bytes, error: bool = False) -> None:
@@ -141,10 +142,11 @@ class Excerpt:
         if block is None or not block.lines:
             return
         if block.error:
-            if self.onset_size + block.size <= self.budget // ONSET_SHARE:
+            if not self.onset_closed and self.onset_size + block.size <= self.budget // ONSET_SHARE:
                 self.onset.append(block)
                 self.onset_size += block.size
                 return
+            self.onset_closed = True  # the onset is the first error blocks, and only those
             self.errors.append(block)
             self.errors_size += block.size
             self._evict_errors(self.budget - self.onset_size)
@@ -446,8 +448,8 @@ def match_begins(text: bytes, sigs: list[Any]) -> dict[int, bool]:
         while pos >= 0:
             begin = text.rfind(b"\n", 0, pos) + 1
             end = _line_end(text, pos)
-            if pattern is None or pattern.search(text, begin, end):
-                begins[begin] = True
+            if not begins.get(begin) and (pattern is None or pattern.search(text, begin, end)):
+                begins[begin] = True  # (a line already known as an error is not tried again)
             pos = text.find(anchor, end + 1)
     return begins
 

@@ -266,3 +266,21 @@ def test_a_gzip_log_is_bundled_as_its_text_under_its_name_without_gz(tmp_path: P
     (tmp_path / "orion.log.2.gz").write_bytes(gzip.compress(text.encode() * 3))
     files, _ = log_excerpts([str(tmp_path)], BundleOptions(), root=tmp_path, host=HOST)
     assert files == {f"logs/{HOST}/orion.log.2": text.encode() * 3}
+
+
+def test_a_flood_of_errors_keeps_when_it_began_and_the_newest(tmp_path: Path) -> None:
+    """Every line a failure: the excerpt keeps the first ones (the onset, a run from line 1)
+    and the newest ones; the middle is dropped, and the header counts it as error lines."""
+    lines = [FAILURE.format(t=stamp(n)) for n in range(3000)]
+    log = tmp_path / "server_EPOAH01.log"
+    log.write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+    files, cut = log_excerpts(
+        [str(log)], BundleOptions(max_log_bytes=44_000, tail_bytes=4_000), host=HOST
+    )
+    kept = [number_of(p) for p in body(member(files, ".excerpt.txt"))]
+    assert kept[0] == 1 and 3000 in kept and 1500 not in kept
+    onset = kept[: kept.index(next(n for i, n in enumerate(kept) if n != i + 1))]
+    assert 10 < len(onset) < 60  # an eighth of the budget, from line 1 on, without gaps
+    newest = kept[len(onset) :]
+    assert newest == list(range(newest[0], 3001))  # then the newest, to the end
+    assert cut[0]["dropped_error_lines"] == cut[0]["dropped_lines"] == 3000 - len(kept)
