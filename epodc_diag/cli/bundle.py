@@ -65,7 +65,11 @@ def bundle_command(
         ),
     ] = None,
     max_log_bytes: Annotated[
-        Optional[int], typer.Option(help="Bytes kept per log (excerpt and tail).", min=4096)
+        Optional[int],
+        typer.Option(
+            help="Bytes kept per log: a log this small whole, a larger one as an excerpt and its tail.",
+            min=4096,
+        ),
     ] = None,
     max_total_bytes: Annotated[
         Optional[int], typer.Option(help="Bytes the whole bundle may hold.", min=65536)
