@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from epodc_diag.config import NetworkSettings
 from epodc_diag.errors import EpodcError, scrub_secrets
 from epodc_diag.evidence import (
     ClockFacts,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from epodc_diag.history.changes import HistoryView
     from epodc_diag.history.suppress import Suppressed
     from epodc_diag.ini.recognize import AppServerPin
-    from epodc_diag.logs.scan import LogReport
+    from epodc_diag.logs.scan import LogReport, PendingScan
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,11 @@ class CheckOptions:
     db_url: str | None = None
     database: dict[str, Any] = field(default_factory=dict)  # the [database] settings
     ini_keys: dict[str, list[str]] = field(default_factory=dict)
-    network_port: int = 8444
-    network_timeout: float = 3.0
-    network_total_timeout: float = 20.0
-    cert_warn_days: int = 30  # [network] cert_warn_days
+    # [network]'s port, timeout, total_timeout and cert_warn_days (their defaults are there)
+    network_port: int = NetworkSettings.port
+    network_timeout: float = NetworkSettings.timeout
+    network_total_timeout: float = NetworkSettings.total_timeout
+    cert_warn_days: int = NetworkSettings.cert_warn_days
     log_paths: tuple[str, ...] = ()
     ini_path: str | None = None  # a server.ini to read instead of the site's
     # the application server as pinned by --app-server or [ini] app_server
@@ -389,8 +391,10 @@ def _collect_services(site: Site | None) -> ServicesEvidence:
     return found
 
 
-def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
-    from epodc_diag.logs.scan import scan
+def _start_logs(site: Site | None, options: CheckOptions) -> PendingScan:
+    """Find the logs and start scanning them (in worker processes when they are big), so the
+    other collectors read the database, server.ini and the network meanwhile."""
+    from epodc_diag.logs.scan import start_scan
     from epodc_diag.logs.sources import expand
 
     inputs = list(options.log_paths)
@@ -410,7 +414,11 @@ def _collect_logs(site: Site | None, options: CheckOptions) -> LogEvidence:
     if not files:
         why = f" ({'; '.join(notes)})" if notes else ""
         raise Skip(f"no log files in {', '.join(inputs)}{why}")
-    report = scan(files, examples=2, notes=notes)
+    return start_scan(files, examples=2, notes=notes)
+
+
+def _finish_logs(pending: PendingScan) -> LogEvidence:
+    report = pending.result()
     if not report.recognised_dc_logs:
         # Lines were read, but from nothing epodc knows as a data-channel log: no rule can use
         # them, and "no failure found" in them would be a silent pass (as `diag logs` says).
@@ -621,6 +629,45 @@ def collect(
     unavailable: dict[str, str] = {}
     required = required_evidence(site, options, needed)
     parts: dict[str, Any] = {}
+    # The log scan is started first: its worker processes read the logs while the database,
+    # server.ini and the network are read here.
+    started: tuple[PendingScan | None, CheckRecord] | None = None
+    if "logs" in options.kinds:
+        started = _run("logs", lambda: _start_logs(site, options))
+    try:
+        _collect_parts(site, options, started, required, parts, records, unavailable, on_collector)
+    finally:
+        if started is not None and started[0] is not None:
+            started[0].close()  # stopped early (Ctrl-C, an error): no workers left behind
+    logs = parts.get("logs")
+    if logs is not None and parts.get("db") is not None:
+        from epodc_diag.logs.clocks import against_database
+
+        # Log times set against the database's clock: each machine's offset, estimated and shown.
+        logs = against_database(parts["db"], logs)
+    evidence = Evidence(
+        target=target,
+        db=parts.get("db"),
+        ini=parts.get("ini"),
+        network=parts.get("network"),
+        logs=logs,
+        services=parts.get("services"),
+        unavailable=unavailable,
+        required=required,
+    )
+    return evidence, records
+
+
+def _collect_parts(
+    site: Site | None,
+    options: CheckOptions,
+    started: tuple[PendingScan | None, CheckRecord] | None,
+    required: dict[str, str],
+    parts: dict[str, Any],
+    records: list[CheckRecord],
+    unavailable: dict[str, str],
+    on_collector: Callable[[str], None] | None,
+) -> None:
     for kind in KIND_NAMES:
         if kind not in options.kinds:
             unavailable[kind] = f"the {kind} checks were not asked for"
@@ -641,7 +688,7 @@ def collect(
         elif kind == "services":
             value, record = _run("services", lambda: _collect_services(site))
         else:
-            value, record = _run("logs", lambda: _collect_logs(site, options))
+            value, record = _finish_started_logs(started)
             if value is not None and value.skipped:
                 # Scanned, but not everything: never a ✓ beside it; what was left out is named.
                 record = replace(
@@ -653,23 +700,19 @@ def collect(
                 record = replace(record, status=CheckStatus.unknown)
         records.append(record)
         parts[kind] = value
-    logs = parts.get("logs")
-    if logs is not None and parts.get("db") is not None:
-        from epodc_diag.logs.clocks import against_database
 
-        # Log times set against the database's clock: each machine's offset, estimated and shown.
-        logs = against_database(parts["db"], logs)
-    evidence = Evidence(
-        target=target,
-        db=parts.get("db"),
-        ini=parts.get("ini"),
-        network=parts.get("network"),
-        logs=logs,
-        services=parts.get("services"),
-        unavailable=unavailable,
-        required=required,
-    )
-    return evidence, records
+
+def _finish_started_logs(
+    started: tuple[PendingScan | None, CheckRecord] | None,
+) -> tuple[LogEvidence | None, CheckRecord]:
+    """The logs collector's value and record: the scan `_start_logs` started, waited for."""
+    assert started is not None
+    pending, start_record = started
+    if pending is None:
+        return None, start_record  # could not even start: its Skip or Unknown
+    value, record = _run("logs", lambda: _finish_logs(pending))
+    # The time it took counts from the start of the scan, not from when it was waited for.
+    return value, replace(record, duration_ms=record.duration_ms + start_record.duration_ms)
 
 
 def evaluate(

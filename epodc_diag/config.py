@@ -1,9 +1,12 @@
 """epodc.toml: where it is looked for, how it is read and what each key means.
 
-The file is TOML, read with `tomllib` (Python 3.11+) or `tomli`. Every key is declared once in
-`SPEC` below with its type, default and one-line meaning; `examples/epodc.toml` documents each of
-them and a test keeps the two in step. Unknown keys and wrong types are errors that name the file,
-the line and the key, so a typo never silently falls back to a default.
+The file is TOML, read with `tomllib` (Python 3.11+) or `tomli`. Each section is a frozen
+dataclass below (`[limits]` is `epodc_diag.limits.Limits`) declaring every key once, with its
+type, default and one-line meaning; `SPEC` is derived from them, `Settings` gives each section
+typed (`settings.network.timeout`), and code that needs a default reads it from there.
+`examples/epodc.toml` documents each key and a test keeps the two in step. Unknown keys and wrong
+types are errors that name the file, the line and the key, so a typo never silently falls back to
+a default.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,165 +61,205 @@ MAX_BUNDLE_BYTES = 4 * 1024**3
 EARLIEST_NOW = datetime(1970, 1, 1)
 LATEST_NOW = datetime(9000, 1, 1)
 
-SPEC: dict[str, dict[str, KeySpec]] = {
-    "database": {
-        "url": KeySpec(str, "", "SQLAlchemy URL of the ePO database; overrides the keys below"),
-        "server": KeySpec(str, "", "SQL Server host name or address"),
-        "instance": KeySpec(str, "", "SQL Server named instance (empty for the default)"),
-        "port": KeySpec(
-            int,
-            0,
-            "TCP port of SQL Server (0: default or from the instance)",
-            minimum=0,
-            maximum=65535,
-        ),
-        "database": KeySpec(str, "", "name of the ePO database"),
-        "authentication": KeySpec(
-            str,
-            "",
-            "windows or sql (empty: windows on Windows, sql elsewhere)",
-            choices=("", "windows", "sql"),
-        ),
-        "username": KeySpec(
-            str, "", "SQL login (password only from $EPODC_DB_PASSWORD or a prompt)"
-        ),
-        "driver": KeySpec(str, "", "ODBC driver name (empty: the newest SQL Server driver found)"),
-        "encrypt": KeySpec(bool, True, "encrypt the connection to SQL Server"),
-        "trust_server_certificate": KeySpec(
-            bool, False, "accept a server certificate no trusted CA signed"
-        ),
-        "login_timeout": KeySpec(
-            int, 5, "seconds to wait for a connection", minimum=1, maximum=600
-        ),
-        "query_timeout": KeySpec(int, 30, "seconds a query may run", minimum=1, maximum=86400),
-        "lock_timeout_ms": KeySpec(
-            int,
-            5000,
-            "SET LOCK_TIMEOUT on SQL Server, milliseconds",
-            minimum=0,
-            maximum=86_400_000,
-        ),
-        "clock": KeySpec(
-            str,
-            "utc",
-            "database clock ePO times are compared with: utc or local",
-            choices=("utc", "local"),
-        ),
-        "now": KeySpec(
-            str, "", "evaluate as of this time (ISO 8601) instead of the database's clock"
-        ),
-    },
-    "epo": {
-        "install_dir": KeySpec(
-            str, "", "ePO install folder (empty: found from the registry or default paths)"
-        ),
-        "site": KeySpec(str, "", "a simulated site folder written by `epodc engine simulate`"),
-    },
-    "ini": {
-        "host_keys": KeySpec(
-            list, [], "extra server.ini keys naming the application server's DNS name"
-        ),
-        "ip_keys": KeySpec(list, [], "extra server.ini keys naming its IP address"),
-        "port_keys": KeySpec(list, [], "extra server.ini keys naming its port (8444 by default)"),
-        "app_server": KeySpec(
-            str,
-            "",
-            "pin the application server: NAME or NAME:IP, used instead of what server.ini names",
-        ),
-    },
-    "network": {
-        "port": KeySpec(
-            int,
-            8444,
-            "the application server port the Agent Handler reports to",
-            minimum=1,
-            maximum=65535,
-        ),
-        "timeout": KeySpec(
-            float, 3.0, "seconds each network step may take", minimum=0.1, maximum=MAX_TIMEOUT
-        ),
-        "total_timeout": KeySpec(
-            float,
-            20.0,
-            "seconds `diag network` may take in all",
-            minimum=0.5,
-            maximum=MAX_TOTAL_TIMEOUT,
-        ),
-        "cert_warn_days": KeySpec(
-            int,
-            30,
-            "warn when the certificate on the port expires within this many days",
-            minimum=1,
-            maximum=3650,
-        ),
-    },
-    "bundle": {
-        "max_log_bytes": KeySpec(
-            int,
-            8 * 1024 * 1024,
-            "bytes kept per log in a bundle (excerpt and tail)",
-            minimum=4096,
-            maximum=MAX_BUNDLE_BYTES,
-        ),
-        "max_total_bytes": KeySpec(
-            int,
-            128 * 1024 * 1024,
-            "bytes a whole bundle may hold",
-            minimum=65536,
-            maximum=MAX_BUNDLE_BYTES,
-        ),
-        "tail_bytes": KeySpec(
-            int,
-            256 * 1024,
-            "bytes of the end of each log a bundle keeps",
-            minimum=0,
-            maximum=MAX_BUNDLE_BYTES,
-        ),
-    },
-    # Every verdict threshold, defined once in epodc_diag/limits.py.
-    "limits": {
-        field.name: KeySpec(
-            type(field.default),
-            field.default,
-            _LIMIT_DOCS[field.name],
-            minimum=0.0 if isinstance(field.default, float) else 1,
-            maximum=1.0 if field.name.endswith("_share") else 100_000,
-        )
-        for field in dataclasses.fields(Limits)
-    },
-    "history": {
-        "enabled": KeySpec(bool, True, "record each `epodc check` in the run history"),
-        "path": KeySpec(
-            str, "", "the history file (empty: $EPODC_HISTORY, else the data folder's)"
-        ),
-        "keep_runs": KeySpec(
-            int, 1000, "runs kept per target (0: no limit)", minimum=0, maximum=10_000_000
-        ),
-        "keep_days": KeySpec(
-            int, 400, "days runs are kept (0: no limit)", minimum=0, maximum=36_500
-        ),
-    },
-    "engine": {
-        "agents": KeySpec(
-            int, 200, "managed systems in a simulated site", minimum=1, maximum=MAX_AGENTS
-        ),
-        "handlers": KeySpec(
-            int,
-            2,
-            "Agent Handlers, the ePO server's own included",
-            minimum=1,
-            maximum=MAX_HANDLERS,
-        ),
-        "hours": KeySpec(float, 2.0, "virtual hours to simulate", minimum=0.05, maximum=MAX_HOURS),
-        "seed": KeySpec(
-            int,
-            1,
-            "random seed: the same seed writes the same site",
-            minimum=-(2**63),
-            maximum=2**63 - 1,
-        ),
-    },
+
+def _meta(
+    doc: str,
+    *,
+    choices: tuple[str, ...] = (),
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> dict[str, Any]:
+    """What `KeySpec` says about a key besides its type and default."""
+    return {"doc": doc, "choices": choices, "minimum": minimum, "maximum": maximum}
+
+
+def _key(default: Any, doc: str, **limits: Any) -> Any:
+    """A section's key: its default (written here only) and its `_meta`."""
+    return field(default=default, metadata=_meta(doc, **limits))
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """[database]"""
+
+    url: str = _key("", "SQLAlchemy URL of the ePO database; overrides the keys below")
+    server: str = _key("", "SQL Server host name or address")
+    instance: str = _key("", "SQL Server named instance (empty for the default)")
+    port: int = _key(
+        0, "TCP port of SQL Server (0: default or from the instance)", minimum=0, maximum=65535
+    )
+    database: str = _key("", "name of the ePO database")
+    authentication: str = _key(
+        "",
+        "windows or sql (empty: windows on Windows, sql elsewhere)",
+        choices=("", "windows", "sql"),
+    )
+    username: str = _key("", "SQL login (password only from $EPODC_DB_PASSWORD or a prompt)")
+    driver: str = _key("", "ODBC driver name (empty: the newest SQL Server driver found)")
+    encrypt: bool = _key(True, "encrypt the connection to SQL Server")
+    trust_server_certificate: bool = _key(False, "accept a server certificate no trusted CA signed")
+    login_timeout: int = _key(5, "seconds to wait for a connection", minimum=1, maximum=600)
+    query_timeout: int = _key(30, "seconds a query may run", minimum=1, maximum=86400)
+    lock_timeout_ms: int = _key(
+        5000, "SET LOCK_TIMEOUT on SQL Server, milliseconds", minimum=0, maximum=86_400_000
+    )
+    clock: str = _key(
+        "utc",
+        "database clock ePO times are compared with: utc or local",
+        choices=("utc", "local"),
+    )
+    now: str = _key("", "evaluate as of this time (ISO 8601) instead of the database's clock")
+
+
+@dataclass(frozen=True)
+class EpoSettings:
+    """[epo]"""
+
+    install_dir: str = _key(
+        "", "ePO install folder (empty: found from the registry or default paths)"
+    )
+    site: str = _key("", "a simulated site folder written by `epodc engine simulate`")
+
+
+@dataclass(frozen=True)
+class IniSettings:
+    """[ini]"""
+
+    host_keys: list[str] = field(
+        default_factory=list,
+        metadata=_meta("extra server.ini keys naming the application server's DNS name"),
+    )
+    ip_keys: list[str] = field(
+        default_factory=list, metadata=_meta("extra server.ini keys naming its IP address")
+    )
+    port_keys: list[str] = field(
+        default_factory=list,
+        metadata=_meta("extra server.ini keys naming its port (8444 by default)"),
+    )
+    app_server: str = _key(
+        "", "pin the application server: NAME or NAME:IP, used instead of what server.ini names"
+    )
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """[network]"""
+
+    port: int = _key(
+        8444, "the application server port the Agent Handler reports to", minimum=1, maximum=65535
+    )
+    timeout: float = _key(
+        3.0, "seconds each network step may take", minimum=0.1, maximum=MAX_TIMEOUT
+    )
+    total_timeout: float = _key(
+        20.0, "seconds `diag network` may take in all", minimum=0.5, maximum=MAX_TOTAL_TIMEOUT
+    )
+    cert_warn_days: int = _key(
+        30,
+        "warn when the certificate on the port expires within this many days",
+        minimum=1,
+        maximum=3650,
+    )
+
+
+@dataclass(frozen=True)
+class BundleSettings:
+    """[bundle]"""
+
+    max_log_bytes: int = _key(
+        8 * 1024 * 1024,
+        "bytes kept per log in a bundle (excerpt and tail)",
+        minimum=4096,
+        maximum=MAX_BUNDLE_BYTES,
+    )
+    max_total_bytes: int = _key(
+        128 * 1024 * 1024,
+        "bytes a whole bundle may hold",
+        minimum=65536,
+        maximum=MAX_BUNDLE_BYTES,
+    )
+    tail_bytes: int = _key(
+        256 * 1024,
+        "bytes of the end of each log a bundle keeps",
+        minimum=0,
+        maximum=MAX_BUNDLE_BYTES,
+    )
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """[history]"""
+
+    enabled: bool = _key(True, "record each `epodc check` in the run history")
+    path: str = _key("", "the history file (empty: $EPODC_HISTORY, else the data folder's)")
+    keep_runs: int = _key(1000, "runs kept per target (0: no limit)", minimum=0, maximum=10_000_000)
+    keep_days: int = _key(400, "days runs are kept (0: no limit)", minimum=0, maximum=36_500)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """[engine]"""
+
+    agents: int = _key(200, "managed systems in a simulated site", minimum=1, maximum=MAX_AGENTS)
+    handlers: int = _key(
+        2, "Agent Handlers, the ePO server's own included", minimum=1, maximum=MAX_HANDLERS
+    )
+    hours: float = _key(2.0, "virtual hours to simulate", minimum=0.05, maximum=MAX_HOURS)
+    seed: int = _key(
+        1,
+        "random seed: the same seed writes the same site",
+        minimum=-(2**63),
+        maximum=2**63 - 1,
+    )
+
+
+# Each section of epodc.toml, in the order the documentation shows them. [limits] is
+# epodc_diag.limits.Limits: every verdict threshold, defined once there.
+SECTIONS: dict[str, type[Any]] = {
+    "database": DatabaseSettings,
+    "epo": EpoSettings,
+    "ini": IniSettings,
+    "network": NetworkSettings,
+    "bundle": BundleSettings,
+    "limits": Limits,
+    "history": HistorySettings,
+    "engine": EngineSettings,
 }
+
+
+def _default_of(key: dataclasses.Field[Any]) -> Any:
+    if key.default_factory is not dataclasses.MISSING:
+        return key.default_factory()
+    return key.default
+
+
+def _spec_of(section: type[Any]) -> dict[str, KeySpec]:
+    """A section's keys as `KeySpec`s, from its dataclass."""
+    if section is Limits:
+        return {
+            key.name: KeySpec(
+                type(key.default),
+                key.default,
+                _LIMIT_DOCS[key.name],
+                minimum=0.0 if isinstance(key.default, float) else 1,
+                maximum=1.0 if key.name.endswith("_share") else 100_000,
+            )
+            for key in dataclasses.fields(Limits)
+        }
+    return {
+        key.name: KeySpec(
+            type(_default_of(key)),
+            _default_of(key),
+            key.metadata["doc"],
+            choices=key.metadata["choices"],
+            minimum=key.metadata["minimum"],
+            maximum=key.metadata["maximum"],
+        )
+        for key in dataclasses.fields(section)
+    }
+
+
+SPEC: dict[str, dict[str, KeySpec]] = {name: _spec_of(kind) for name, kind in SECTIONS.items()}
 
 
 @dataclass(frozen=True)
@@ -231,6 +274,42 @@ class Settings:
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
+
+    def _section(self, name: str) -> Any:
+        return SECTIONS[name](**self.values[name])
+
+    # Each section, typed (its dataclass above; `values` holds the same as plain mappings).
+    @property
+    def database(self) -> DatabaseSettings:
+        return self._section("database")  # type: ignore[no-any-return]
+
+    @property
+    def epo(self) -> EpoSettings:
+        return self._section("epo")  # type: ignore[no-any-return]
+
+    @property
+    def ini(self) -> IniSettings:
+        return self._section("ini")  # type: ignore[no-any-return]
+
+    @property
+    def network(self) -> NetworkSettings:
+        return self._section("network")  # type: ignore[no-any-return]
+
+    @property
+    def bundle(self) -> BundleSettings:
+        return self._section("bundle")  # type: ignore[no-any-return]
+
+    @property
+    def limits(self) -> Limits:
+        return self._section("limits")  # type: ignore[no-any-return]
+
+    @property
+    def history(self) -> HistorySettings:
+        return self._section("history")  # type: ignore[no-any-return]
+
+    @property
+    def engine(self) -> EngineSettings:
+        return self._section("engine")  # type: ignore[no-any-return]
 
 
 def defaults() -> Settings:
@@ -396,37 +475,63 @@ def validate(
 
 
 def _coerce(value: object, spec: KeySpec, label: str) -> Any:
-    # TOML booleans are ints in Python, so check bool first and keep them apart.
-    if spec.kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{label} must be true or false, got {_describe(value)}")
+    """The value in its key's type, or a ConfigError that names the key and what it needs."""
+    value = _COERCE[spec.kind](value, spec, label)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    if spec.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{label} must be a whole number, got {_describe(value)}")
-    elif spec.kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{label} must be a number, got {_describe(value)}")
-        value = float(value)
-        if not math.isfinite(value):  # TOML has inf and nan; no setting means either
-            raise ConfigError(f"{label} must be a finite number, got {value}")
-    elif spec.kind is list:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{label} must be a list of strings, got {_describe(value)}")
-        return list(value)
-    elif spec.kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{label} must be a string, got {_describe(value)}")
-        if spec.choices and value.lower() not in spec.choices:
-            allowed = ", ".join(c for c in spec.choices if c)
-            raise ConfigError(f"{label} must be one of {allowed}, got {_describe(value)}")
-        if spec.choices:
-            value = value.lower()
-    if spec.minimum is not None and isinstance(value, (int, float)) and value < spec.minimum:
+    if spec.minimum is not None and value < spec.minimum:
         raise ConfigError(f"{label} must be at least {_number(spec.minimum)}, got {_number(value)}")
-    if spec.maximum is not None and isinstance(value, (int, float)) and value > spec.maximum:
+    if spec.maximum is not None and value > spec.maximum:
         raise ConfigError(f"{label} must be at most {_number(spec.maximum)}, got {_number(value)}")
     return value
+
+
+# TOML booleans are ints in Python, so each number check keeps them apart.
+def _as_bool(value: object, spec: KeySpec, label: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{label} must be true or false, got {_describe(value)}")
+    return value
+
+
+def _as_int(value: object, spec: KeySpec, label: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{label} must be a whole number, got {_describe(value)}")
+    return value
+
+
+def _as_float(value: object, spec: KeySpec, label: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{label} must be a number, got {_describe(value)}")
+    number = float(value)
+    if not math.isfinite(number):  # TOML has inf and nan; no setting means either
+        raise ConfigError(f"{label} must be a finite number, got {number}")
+    return number
+
+
+def _as_list(value: object, spec: KeySpec, label: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{label} must be a list of strings, got {_describe(value)}")
+    return list(value)
+
+
+def _as_str(value: object, spec: KeySpec, label: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{label} must be a string, got {_describe(value)}")
+    if not spec.choices:
+        return value
+    if value.lower() not in spec.choices:
+        allowed = ", ".join(c for c in spec.choices if c)
+        raise ConfigError(f"{label} must be one of {allowed}, got {_describe(value)}")
+    return value.lower()
+
+
+_COERCE: dict[type, Callable[[object, KeySpec, str], Any]] = {
+    bool: _as_bool,
+    int: _as_int,
+    float: _as_float,
+    list: _as_list,
+    str: _as_str,
+}
 
 
 def _number(value: float) -> str:

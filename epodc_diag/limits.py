@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -101,12 +100,6 @@ def current() -> Limits:
 
 def use(limits: Limits) -> None:
     _current["limits"] = limits
-
-
-def from_settings(section: Mapping[str, Any]) -> Limits:
-    """Limits from a validated `[limits]` section (missing keys keep their defaults)."""
-    names = {f.name for f in dataclasses.fields(Limits)}
-    return dataclasses.replace(DEFAULT, **{k: v for k, v in section.items() if k in names})
 
 
 def docs() -> dict[str, str]:

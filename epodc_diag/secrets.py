@@ -291,10 +291,61 @@ def _mask_known(text: str) -> str:
 def scrub_secrets(text: str) -> str:
     """Mask anything that looks like a password in text bound for the user, a log or a bundle."""
     text = _mask_known(text)
+    spans = _lines_to_scrub(text)
+    if spans is None:
+        return _scrub_lines(text)
+    out: list[str] = []
+    done = 0
+    for begin, end in spans:
+        out.append(text[done:begin])
+        out.append(_scrub_lines(text[begin:end]))
+        done = end
+    if not out:
+        return text
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _scrub_lines(text: str) -> str:
     text = _scrub_plain(text)
     if "%" in text:
         text = _scrub_plain(_TOKEN_RE.sub(_scrub_encoded_token, text))
     return text
+
+
+# Every form the patterns mask holds one of these (in any case): each secret word of _COMPOUND,
+# _PLAIN_NAMES and _OPTION_RE contains one of the words, user:password@host has its "@" and
+# encoded text its "%". Every pattern stops at a line break, so a line without any of them is
+# left as it is without running them: a log of megabytes is scrubbed in a few passes of
+# str.find instead of a dozen regex passes.
+_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "authorization", "@", "%")
+
+
+def _lines_to_scrub(text: str) -> list[tuple[int, int]] | None:
+    """The (begin, end) of the lines holding a trigger, in order and apart; None when the
+    text's lower case is not the same length (a few Unicode letters), so positions differ."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return None
+    spans: list[tuple[int, int]] = []
+    for word in _TRIGGERS:
+        pos = lowered.find(word)
+        while pos >= 0:
+            begin = text.rfind("\n", 0, pos) + 1
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            spans.append((begin, end))
+            pos = lowered.find(word, end)
+    if len(spans) < 2:
+        return spans
+    spans.sort()
+    merged = [spans[0]]
+    for begin, end in spans[1:]:
+        if begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+    return merged
 
 
 def scrub_json_value(value: Any) -> Any:

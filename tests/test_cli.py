@@ -199,7 +199,7 @@ def test_unexpected_errors_are_one_line_and_never_show_secrets(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("login failed for DRIVER={x};UID=sa;PWD=hunter2;\nmssql://sa:hunter2@db")
 
-    monkeypatch.setattr(app_module, "app", boom)
+    monkeypatch.setattr(app_module, "app_for", lambda args: boom)
     assert main(["engine", "scenarios"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "hunter2" not in err

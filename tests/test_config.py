@@ -206,3 +206,65 @@ def test_an_explicit_config_that_is_not_a_file_is_an_error(
     monkeypatch.setenv("EPODC_CONFIG", str(isolated))
     with pytest.raises(ConfigError, match=r"folder.*\$EPODC_CONFIG"):
         find_config(None)
+
+
+def test_each_section_is_a_typed_dataclass_read_from_the_file(tmp_path: Path) -> None:
+    from epodc_diag.config import SECTIONS, NetworkSettings, defaults
+
+    path = tmp_path / "epodc.toml"
+    path.write_text(
+        "[network]\ntimeout = 5\n[ini]\nhost_keys = ['AppHost']\n[history]\nenabled = false\n",
+        encoding="utf-8",
+    )
+    settings = parse_settings(path)
+    assert settings.network == NetworkSettings(timeout=5.0)
+    assert isinstance(settings.network.timeout, float)  # a TOML integer where a number goes
+    assert settings.ini.host_keys == ["AppHost"]
+    assert settings.history.enabled is False and settings.history.keep_runs == 1000
+    # Without a file every section is its dataclass's defaults, and SPEC says the same.
+    plain = defaults()
+    for name, section in SECTIONS.items():
+        assert getattr(plain, name) == section(), name
+        for key, spec in SPEC[name].items():
+            assert getattr(section(), key) == spec.default, (name, key)
+
+
+def test_code_that_needs_a_setting_default_takes_it_from_the_section() -> None:
+    """A default written twice drifts (the review's 'cleanup is late' in five places)."""
+    import inspect
+
+    from epodc_diag.checker import CheckOptions
+    from epodc_diag.config import EngineSettings, NetworkSettings
+    from epodc_diag.engine.model import SimulationSettings
+    from epodc_diag.network.check import check_network
+
+    network, options = NetworkSettings(), CheckOptions()
+    assert (
+        options.network_port,
+        options.network_timeout,
+        options.network_total_timeout,
+        options.cert_warn_days,
+    ) == (network.port, network.timeout, network.total_timeout, network.cert_warn_days)
+    given = inspect.signature(check_network).parameters
+    assert given["timeout"].default == network.timeout
+    assert given["total_timeout"].default == network.total_timeout
+    assert given["cert_warn_days"].default == network.cert_warn_days
+    engine, simulated = EngineSettings(), SimulationSettings()
+    assert (simulated.agents, simulated.handlers, simulated.hours, simulated.seed) == (
+        engine.agents,
+        engine.handlers,
+        engine.hours,
+        engine.seed,
+    )
+
+
+def test_a_wrong_type_in_a_section_is_one_line_naming_file_section_and_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "epodc.toml"
+    path.write_text("[network]\ncert_warn_days = 'soon'\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(path)
+    message = raised.value.message
+    assert "\n" not in message
+    assert message.startswith(f"{path}, line 2: [network] cert_warn_days must be a whole number")

@@ -64,7 +64,8 @@ _CHUNK_RE = re.compile(r"([0-9A-Za-z_.:{}\[\]%-]+)")
 _MEMO_LIMIT = 2_000_000
 # The most parts (`a-b-c`) or labels (`a.b.c`) one name spans: bounds the work per token.
 _MAX_SPAN = 8
-_NUMERIC_CHARS = str.maketrans("", "", "0123456789:.-")
+_NUMERIC = "0123456789:.-"
+_NUMERIC_CHARS = str.maketrans("", "", _NUMERIC)
 
 
 def _inert(chunk: str) -> bool:
@@ -635,7 +636,17 @@ class Redactor:
     def text(self, value: str) -> str:
         pieces = _CHUNK_RE.split(value)  # text between runs at even positions, runs at odd ones
         get, rewrite = self._rewritten.get, self._rewrite_chunk
-        pieces[1::2] = [get(c) or rewrite(c) for c in pieces[1::2]]
+        if self._numeric_names:
+            pieces[1::2] = [get(c) or rewrite(c) for c in pieces[1::2]]
+        else:
+            # `_inert` written out: a log's times and counters are most of its distinct runs,
+            # and a call per run costs more than the test itself.
+            pieces[1::2] = [
+                c
+                if not c.strip(_NUMERIC) and c.count(".") < 3 and c.count(":") < 7 and "::" not in c
+                else get(c) or rewrite(c)
+                for c in pieces[1::2]
+            ]
         out = "".join(pieces)
         phrases = self._phrases_re()
         if phrases is not None:
@@ -672,8 +683,14 @@ class Redactor:
         for chunk in dict.fromkeys(_CHUNK_RE.findall(text)):
             kinds = left.get(chunk)
             if kinds is None:
-                if not numeric and _inert(chunk):
-                    continue
+                if (
+                    not numeric
+                    and not chunk.strip(_NUMERIC)
+                    and chunk.count(".") < 3
+                    and chunk.count(":") < 7
+                    and "::" not in chunk
+                ):
+                    continue  # `_inert`, written out (see `text`)
                 kinds = left[chunk] = tuple(
                     kind
                     for match in _MASTER_RE.finditer(chunk)

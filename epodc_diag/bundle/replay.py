@@ -9,7 +9,7 @@ import re
 import zipfile
 import zlib
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TypeVar
 
 from epodc_diag.errors import InputError
@@ -168,37 +168,108 @@ def log_member_path(member: str) -> PurePosixPath | None:
 
 
 def extract_logs(bundle: Path, folder: Path) -> tuple[list[Path], list[Path]]:
-    """The bundle's logs written under `folder` with their host and folder, in any bundle
-    layout epodc has written: (the logs written whole, the excerpts of large ones)."""
-    whole: list[Path] = []
-    excerpts: list[Path] = []
+    """The bundle's logs written under `folder`, in any layout epodc has written: (the logs
+    written whole, those rebuilt from a large log's excerpt and tail).
+
+    `logs/<host>/<folder>/<file>` goes back under its host and folder; the flat
+    `logs/<file>.excerpt.txt` of older bundles under the folders its header names (so the logs
+    of one machine stay together). An excerpt is rebuilt with its tail: the matched lines with
+    their context, then the log's end (`rebuilt_log`)."""
+    groups: dict[str, dict[str, bytes]] = {}
     with zipfile.ZipFile(bundle) as archive:
         for name in archive.namelist():
-            relative = log_member_path(name)
-            if relative is None:
-                continue
-            target = folder.joinpath(*relative.parts)
-            if target in whole or target in excerpts:
-                continue  # a whole log and an excerpt of one name: the first is kept
-            target.parent.mkdir(parents=True, exist_ok=True)
+            suffix = next((x for x in (EXCERPT_SUFFIX, TAIL_SUFFIX) if name.endswith(x)), "")
+            key = name[: len(name) - len(suffix)]
+            if log_member_path(key) is None:
+                continue  # not a log member, or one that would lead out of `folder`
             data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
-            if name.endswith(EXCERPT_SUFFIX):
-                target.write_bytes(excerpt_lines(data))
-                excerpts.append(target)
-            else:
-                target.write_bytes(data)
-                whole.append(target)
-    return whole, excerpts
+            groups.setdefault(key, {})[suffix] = data
+    whole: list[Path] = []
+    rebuilt: list[Path] = []
+    written: set[Path] = set()
+    for number, (key, found) in enumerate(sorted(groups.items())):
+        relative = log_member_path(key)
+        assert relative is not None
+        excerpt = found.get(EXCERPT_SUFFIX, b"")
+        text = found[""] if "" in found else rebuilt_log(excerpt, found.get(TAIL_SUFFIX, b""))
+        own = Path(*relative.parts)
+        # A flat name is an older bundle's: placed where its header says it was read from.
+        flat = len(relative.parts) == 1
+        candidates = [_original_place(excerpt, own.name), own] if flat else [own]
+        places = [folder / p for p in [*candidates, Path(f"log-{number}")]]
+        place = _write_somewhere([p for p in places if p not in written], text)
+        written.add(place)
+        (whole if "" in found else rebuilt).append(place)
+    return whole, rebuilt
 
 
-_EXCERPT_HEADER = re.compile(rb"(?m)^# [^\n]*\n")
-_EXCERPT_NUMBER = re.compile(rb"(?m)^\d+[>:] ")
+# An excerpt's line: its number in the log, '>' (matched) or ':' (context), then its text.
+_EXCERPT_LINE = re.compile(rb"(\d+)[>:] ?(.*)")
+_EXCERPT_HEADER = re.compile(rb"# (.+?): lines matching")
 
 
-def excerpt_lines(data: bytes) -> bytes:
-    """An excerpt's log lines as the log had them: without its '# ...' header and without the
-    'N> ' / 'N: ' line numbers, so a log reader finds their times and layouts."""
-    return _EXCERPT_NUMBER.sub(b"", _EXCERPT_HEADER.sub(b"", data))
+def excerpt_lines(excerpt: bytes) -> list[bytes]:
+    """The log's own lines out of an excerpt, in file order: without the header, the line
+    numbers and the marks, so they read as the log did."""
+    out: list[bytes] = []
+    for line in excerpt.splitlines():
+        found = _EXCERPT_LINE.fullmatch(line)
+        if found is not None:
+            out.append(found.group(2))
+    return out
+
+
+def rebuilt_log(excerpt: bytes, tail: bytes) -> bytes:
+    """A log as far as a bundle holds it: the excerpt's lines, then the tail's lines after the
+    excerpt's last one (the tail is the log's end; it may repeat the excerpt's last lines, which
+    must not count twice). The tail gives the log's real last line, which says whether a pattern
+    or a host went quiet."""
+    lines = excerpt_lines(excerpt)
+    ending = tail.splitlines()
+    if lines and lines[-1] in ending:
+        # The excerpt's last line inside the tail: only what follows it is new.
+        at = len(ending) - 1 - ending[::-1].index(lines[-1])
+        ending = ending[at + 1 :]
+    return b"".join(line + b"\n" for line in [*lines, *ending])
+
+
+def _original_place(excerpt: bytes, own: str) -> Path:
+    """Where to write a flat (older) bundle's log again: under the folders it was read from
+    (named in the excerpt's header), so the logs of one machine stay together as they were (the
+    ePO server's DB\\Logs beside its Server\\Logs, each agent's apart); its member name when none
+    is given. Only plain folder names are kept: no drive, root or '..' leads out of the folder."""
+    first = excerpt.split(b"\n", 1)[0]
+    found = _EXCERPT_HEADER.match(first)
+    if found is None:
+        return Path(own)
+    text = found.group(1).decode("utf-8", "replace")
+    parts = (PureWindowsPath(text) if "\\" in text else PurePosixPath(text)).parts
+    safe = [
+        part
+        for part in parts
+        if part not in ("", ".", "..") and not any(c in part for c in ":/\\\0")
+    ]
+    if not safe:
+        return Path(own)
+    name = safe[-1]
+    # A .gz log's excerpt is plain text: written without the suffix, it is read as such.
+    if name.lower().endswith(".gz"):
+        name = name[: -len(".gz")]
+    return Path(*safe[:-1], name) if name else Path(own)
+
+
+def _write_somewhere(places: list[Path], text: bytes) -> Path:
+    """Write `text` to the first of `places` that can hold it; the last one's error if none."""
+    for place in places[:-1]:
+        try:
+            place.parent.mkdir(parents=True, exist_ok=True)
+            place.write_bytes(text)
+            return place
+        except OSError:
+            continue
+    places[-1].parent.mkdir(parents=True, exist_ok=True)
+    places[-1].write_bytes(text)
+    return places[-1]
 
 
 def bundle_made_at(path: Path) -> datetime | None:

@@ -124,42 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_signal_handlers()
     debug = "--debug" in args or os.environ.get("EPODC_DEBUG") == "1"
     try:
-        from epodc_diag.cli.streams import prepare_process
-
-        prepare_process()
-        import click
-
-        from epodc_diag.cli.app import app
-
-        # click >= 8.2 raises this for a group called with nothing; older click exits 0 itself.
-        no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", None)
-        try:
-            result = app(args=args, prog_name=PROG, standalone_mode=False)
-        except click.UsageError as exc:
-            if no_args_help is not None and isinstance(exc, no_args_help):
-                _show(exc)  # `epodc` alone: the help, not an error
-                return 0
-            _usage_line(exc)
-            return EXIT_UNKNOWN
-        except click.ClickException as exc:
-            _error(exc.format_message())
-            return EXIT_UNKNOWN
-        except click.exceptions.Abort:
-            if received_signal() is not None:
-                return _interrupted(received_signal())
-            sys.stderr.write(f"{PROG}: aborted\n")
-            return 130
-        if received_signal() is not None:
-            # typer turned the KeyboardInterrupt (or Terminated) into a silent exit code 130.
-            return _interrupted(received_signal())
-        return result if isinstance(result, int) else 0
+        return _run_app(args)
     except EpodcError as exc:
         if received_signal() is not None:
             return _interrupted(received_signal())  # an error the interruption itself caused
-        if debug:
-            import traceback
-
-            sys.stderr.write(scrub_secrets(traceback.format_exc()))
+        _traceback_if(debug)
         _error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt as exc:
@@ -174,13 +143,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if received_signal() is not None:
             return _interrupted(received_signal())
-        if debug:
-            import traceback
-
-            sys.stderr.write(scrub_secrets(traceback.format_exc()))
+        _traceback_if(debug)
         detail = " ".join(str(exc).split()) or type(exc).__name__
         _error(
             f"unexpected {type(exc).__name__}: {detail}"
             + ("" if debug else " (run with --debug for the traceback)")
         )
         return EXIT_UNKNOWN
+
+
+def _run_app(args: list[str]) -> int:
+    """The command itself; click's own errors (usage, abort) become one line and an exit code."""
+    from epodc_diag.cli.streams import prepare_process
+
+    prepare_process()
+    import click
+
+    from epodc_diag.cli import app as root
+
+    app = root.app_for(args)
+
+    # click >= 8.2 raises this for a group called with nothing; older click exits 0 itself.
+    no_args_help = getattr(click.exceptions, "NoArgsIsHelpError", None)
+    try:
+        result = app(args=args, prog_name=PROG, standalone_mode=False)
+    except click.UsageError as exc:
+        if no_args_help is not None and isinstance(exc, no_args_help):
+            _show(exc)  # `epodc` alone: the help, not an error
+            return 0
+        _usage_line(exc)
+        return EXIT_UNKNOWN
+    except click.ClickException as exc:
+        _error(exc.format_message())
+        return EXIT_UNKNOWN
+    except click.exceptions.Abort:
+        if received_signal() is not None:
+            return _interrupted(received_signal())
+        sys.stderr.write(f"{PROG}: aborted\n")
+        return 130
+    if received_signal() is not None:
+        # typer turned the KeyboardInterrupt (or Terminated) into a silent exit code 130.
+        return _interrupted(received_signal())
+    return result if isinstance(result, int) else 0
+
+
+def _traceback_if(debug: bool) -> None:
+    if debug:
+        import traceback
+
+        sys.stderr.write(scrub_secrets(traceback.format_exc()))

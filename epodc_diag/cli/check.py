@@ -191,21 +191,10 @@ def check_command(
         _list_rules()
         return
     if explain is not None:
-        if sys.stdout.isatty():
-            # On a terminal, formatted; piped or redirected, the Markdown itself (for a ticket).
-            from epodc_diag.render.tables import print_markdown
-
-            print_markdown(get(explain).explanation())
-        else:
-            echo_text(get(explain).explanation())
+        _explain(get(explain).explanation())
         return
     scope = {"target": suppress_target, "handler": suppress_handler, "client": suppress_client}
-    if suppress is not None:
-        add_suppression(ctx, suppress, reason, expires, scope)
-    elif reason is not None or expires is not None or any(v is not None for v in scope.values()):
-        raise UsageError(
-            "--reason, --expires and --suppress-target/-handler/-client go with --suppress"
-        )
+    _suppress_if_asked(ctx, suppress, reason, expires, scope)
     only, skip = _names(only), _names(skip)
     rules = select(only, skip)
     required = required_names(require, rules)
@@ -235,13 +224,18 @@ def check_command(
 
         from epodc_diag.bundle.replay import collector_records, describe_bundle, read_evidence
 
-        result = replay(read_evidence(bundle), rules, required)
+        evidence = read_evidence(bundle)
+        result = replay(evidence, rules, required)
         # Say that this is a bundle, from which host and when, not only the site it came from;
         # and what the bundled check read, as a live check shows it.
         collected = collector_records(bundle, result.evidence)
         result = with_target(
             result, target=describe_bundle(bundle), checks=(*collected, *result.checks)
         )
+        if output is ReportFormat.html:
+            from epodc_diag.cli.timeline import timeline_for_bundle
+
+            timeline = timeline_for_bundle(bundle, evidence)
     elif demo:
         result = _demo(demo_scenario, options, rules)
     else:
@@ -266,13 +260,44 @@ def check_command(
 
         text = scrub_secrets(check_page(result, fail_on.value, timeline))
     code = result.exit_code(fail_on.value)
+    _deliver(text, output_file, code)
+    raise typer.Exit(code)
+
+
+def _explain(page: str) -> None:
+    if sys.stdout.isatty():
+        # On a terminal, formatted; piped or redirected, the Markdown itself (for a ticket).
+        from epodc_diag.render.tables import print_markdown
+
+        print_markdown(page)
+    else:
+        echo_text(page)
+
+
+def _suppress_if_asked(
+    ctx: typer.Context,
+    suppress: str | None,
+    reason: str | None,
+    expires: str | None,
+    scope: dict[str, str | None],
+) -> None:
+    """`--suppress` records an entry; its companions without it are a usage error."""
+    if suppress is not None:
+        add_suppression(ctx, suppress, reason, expires, scope)
+    elif reason is not None or expires is not None or any(v is not None for v in scope.values()):
+        raise UsageError(
+            "--reason, --expires and --suppress-target/-handler/-client go with --suppress"
+        )
+
+
+def _deliver(text: str, output_file: Path | None, code: int) -> None:
+    """The report to --output-file (without colour), or to stdout."""
     if output_file is not None:
         # A file never gets colour, whatever the renderer chose for the terminal beside it.
         _write_atomically(output_file, without_ansi(text))
         _note_written(output_file, code)
     else:
         echo_text(text)
-    raise typer.Exit(code)
 
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")

@@ -37,7 +37,7 @@ class State:
             from epodc_diag import limits
 
             # One set of thresholds for every verdict of this run (epodc.toml [limits]).
-            limits.use(limits.from_settings(self._settings.values["limits"]))
+            limits.use(self._settings.limits)
         return self._settings
 
 
@@ -269,16 +269,21 @@ def check_options(
 
     check_named_inputs(ini, logs)
 
-    settings = state(ctx).settings.values
+    settings = state(ctx).settings
+    ini_cfg, network_cfg = settings.ini, settings.network  # typed: no casts
     return CheckOptions(
         db_url=db,
-        database=dict(settings["database"]),
-        ini_keys={k: list(v) for k, v in settings["ini"].items() if isinstance(v, list)},
+        database=dict(settings.values["database"]),
+        ini_keys={
+            "host_keys": list(ini_cfg.host_keys),
+            "ip_keys": list(ini_cfg.ip_keys),
+            "port_keys": list(ini_cfg.port_keys),
+        },
         app_server=app_server_pin(ctx, app_server),
-        network_port=int(settings["network"]["port"]),
-        network_timeout=float(settings["network"]["timeout"]),
-        network_total_timeout=float(settings["network"]["total_timeout"]),
-        cert_warn_days=int(settings["network"]["cert_warn_days"]),
+        network_port=network_cfg.port,
+        network_timeout=network_cfg.timeout,
+        network_total_timeout=network_cfg.total_timeout,
+        cert_warn_days=network_cfg.cert_warn_days,
         log_paths=tuple(logs or ()),
         ini_path=str(ini) if ini is not None else None,
         network_mode=network.value,

@@ -86,99 +86,119 @@ def _lex(sql: str, dialect: str) -> Iterator[Token]:
     tsql = dialect != "sqlite"
     if "\x00" in sql:
         raise _LexError("a NUL character (drivers may cut the text there)")
-    length = len(sql)
     pos = 0
-    while pos < length:
-        char = sql[pos]
-        pair = sql[pos : pos + 2]
-        if pair == "--":
-            end = sql.find("\n", pos)
-            end = length if end < 0 else end
-            body = sql[pos:end]
-            if body.endswith("\r"):
-                body = body[:-1]
-            if any(mark in body for mark in _OTHER_BREAKS):
-                raise _LexError(
-                    "a line break other than LF or CRLF inside a -- comment "
-                    "(servers disagree on where such a comment ends)"
-                )
-            _plain_comment(body[2:])
-            yield Token("comment", sql[pos:end])
-            pos = end
-        elif pair == "/*":
-            end = sql.find("*/", pos + 2)
-            if end < 0:
-                raise _LexError("an unterminated /* comment")
-            if "/*" in sql[pos + 2 : end]:
-                # T-SQL nests block comments, SQLite and most tools do not: refused either way.
-                raise _LexError("a nested /* comment (SQL Server and other readers disagree)")
-            _plain_comment(sql[pos + 2 : end])
-            yield Token("comment", sql[pos : end + 2])
-            pos = end + 2
-        elif char == "'" or (char in "Nn" and sql[pos + 1 : pos + 2] == "'"):
-            start = pos
-            pos = pos + 2 if char != "'" else pos + 1
-            pos = _close(sql, pos, "'", "'", "string")
-            yield Token("string", sql[start:pos])
-        elif char == '"':
-            end = _close(sql, pos + 1, '"', '"', 'quoted name ("...")')
-            yield Token("quoted", sql[pos:end])
-            pos = end
-        elif char == "[":
-            # T-SQL escapes ] as ]]; SQLite ends a bracketed name at the first ].
-            end = _close(sql, pos + 1, "]", "]" if tsql else "", "bracketed name [...]")
-            yield Token("quoted", sql[pos:end])
-            pos = end
-        elif char == "`":
-            if tsql:
-                raise _LexError("a backquote, which SQL Server does not read as a quote")
-            end = _close(sql, pos + 1, "`", "`", "quoted name (`...`)")
-            yield Token("quoted", sql[pos:end])
-            pos = end
-        elif char in " \t\r\n":
-            match = _SPACE_RE.match(sql, pos)
-            assert match is not None
-            yield Token("space", match.group())
-            pos = match.end()
-        elif (
-            char == ":"
-            and (match := _PARAM_TOKEN_RE.match(sql, pos))
-            and not (pos > 0 and sql[pos - 1] == ":")
-        ):
-            _no_suffix(sql, match.end())
-            yield Token("param", match.group())
-            pos = match.end()
-        elif char == "@":
-            match = _VARIABLE_RE.match(sql, pos)
-            assert match is not None
-            _no_suffix(sql, match.end())
-            yield Token("variable", match.group())
-            pos = match.end()
-        elif char == "$" or (char == "#" and not tsql):
-            # SQLite reads $name(...), #name and :name(...) as one parameter token, brackets,
-            # quotes and all; SQL Server reads $ as a money sign. Neither belongs in a query.
-            raise _LexError(f"a bare {char} (SQLite reads it as the start of a parameter)")
-        elif (match := _NUMBER_RE.match(sql, pos)) is not None:
-            yield Token("number", match.group())
-            pos = match.end()
-        elif (match := _WORD_RE.match(sql, pos)) is not None:
-            yield Token("word", match.group())
-            pos = match.end()
-        elif char == "]":
-            # Outside a bracketed name: the end of one that another reader thought still open.
-            raise _LexError("a ] that closes no [")
-        elif char in "{}":
-            # ODBC drivers rewrite {call ...}, {fn ...} and {d ...} before the server reads them.
-            raise _LexError(f"a {char} (an ODBC escape sequence)")
-        elif _CONTROL_RE.match(char):
-            raise _LexError(f"a control character (U+{ord(char):04X})")
-        elif not char.isascii():
-            # Readers differ on which Unicode characters are spaces, quotes or letters.
-            raise _LexError(f"the character U+{ord(char):04X} outside a string or quoted name")
-        else:
-            token = "::" if pair == "::" else char
-            yield Token("punct", token)
-            pos += len(token)
+    while pos < len(sql):
+        token, pos = _next_token(sql, pos, tsql)
+        yield token
+
+
+_Read = tuple[Token, int]  # a token and the position after it
+
+
+def _next_token(sql: str, pos: int, tsql: bool) -> _Read:
+    """The token at `pos`: each reader in turn either reads it, refuses it, or passes."""
+    for reader in (_comment, _quoted, _space, _parameter, _number_or_word, _refused_char):
+        found = reader(sql, pos, tsql)
+        if found is not None:
+            return found
+    token = "::" if sql[pos : pos + 2] == "::" else sql[pos]
+    return Token("punct", token), pos + len(token)
+
+
+def _comment(sql: str, pos: int, tsql: bool) -> _Read | None:
+    pair = sql[pos : pos + 2]
+    if pair == "--":
+        end = sql.find("\n", pos)
+        end = len(sql) if end < 0 else end
+        body = sql[pos:end]
+        if body.endswith("\r"):
+            body = body[:-1]
+        if any(mark in body for mark in _OTHER_BREAKS):
+            raise _LexError(
+                "a line break other than LF or CRLF inside a -- comment "
+                "(servers disagree on where such a comment ends)"
+            )
+        _plain_comment(body[2:])
+        return Token("comment", sql[pos:end]), end
+    if pair == "/*":
+        end = sql.find("*/", pos + 2)
+        if end < 0:
+            raise _LexError("an unterminated /* comment")
+        if "/*" in sql[pos + 2 : end]:
+            # T-SQL nests block comments, SQLite and most tools do not: refused either way.
+            raise _LexError("a nested /* comment (SQL Server and other readers disagree)")
+        _plain_comment(sql[pos + 2 : end])
+        return Token("comment", sql[pos : end + 2]), end + 2
+    return None
+
+
+def _quoted(sql: str, pos: int, tsql: bool) -> _Read | None:
+    char = sql[pos]
+    if char == "'" or (char in "Nn" and sql[pos + 1 : pos + 2] == "'"):
+        end = _close(sql, pos + 2 if char != "'" else pos + 1, "'", "'", "string")
+        return Token("string", sql[pos:end]), end
+    if char == '"':
+        end = _close(sql, pos + 1, '"', '"', 'quoted name ("...")')
+    elif char == "[":
+        # T-SQL escapes ] as ]]; SQLite ends a bracketed name at the first ].
+        end = _close(sql, pos + 1, "]", "]" if tsql else "", "bracketed name [...]")
+    elif char == "`":
+        if tsql:
+            raise _LexError("a backquote, which SQL Server does not read as a quote")
+        end = _close(sql, pos + 1, "`", "`", "quoted name (`...`)")
+    else:
+        return None
+    return Token("quoted", sql[pos:end]), end
+
+
+def _space(sql: str, pos: int, tsql: bool) -> _Read | None:
+    match = _SPACE_RE.match(sql, pos)
+    return (Token("space", match.group()), match.end()) if match else None
+
+
+def _parameter(sql: str, pos: int, tsql: bool) -> _Read | None:
+    char = sql[pos]
+    if (
+        char == ":"
+        and (match := _PARAM_TOKEN_RE.match(sql, pos))
+        and not (pos > 0 and sql[pos - 1] == ":")
+    ):
+        _no_suffix(sql, match.end())
+        return Token("param", match.group()), match.end()
+    if char == "@":
+        variable = _VARIABLE_RE.match(sql, pos)
+        assert variable is not None
+        _no_suffix(sql, variable.end())
+        return Token("variable", variable.group()), variable.end()
+    if char == "$" or (char == "#" and not tsql):
+        # SQLite reads $name(...), #name and :name(...) as one parameter token, brackets,
+        # quotes and all; SQL Server reads $ as a money sign. Neither belongs in a query.
+        raise _LexError(f"a bare {char} (SQLite reads it as the start of a parameter)")
+    return None
+
+
+def _number_or_word(sql: str, pos: int, tsql: bool) -> _Read | None:
+    if (match := _NUMBER_RE.match(sql, pos)) is not None:
+        return Token("number", match.group()), match.end()
+    if (match := _WORD_RE.match(sql, pos)) is not None:
+        return Token("word", match.group()), match.end()
+    return None
+
+
+def _refused_char(sql: str, pos: int, tsql: bool) -> _Read | None:
+    char = sql[pos]
+    if char == "]":
+        # Outside a bracketed name: the end of one that another reader thought still open.
+        raise _LexError("a ] that closes no [")
+    if char in "{}":
+        # ODBC drivers rewrite {call ...}, {fn ...} and {d ...} before the server reads them.
+        raise _LexError(f"a {char} (an ODBC escape sequence)")
+    if _CONTROL_RE.match(char):
+        raise _LexError(f"a control character (U+{ord(char):04X})")
+    if not char.isascii():
+        # Readers differ on which Unicode characters are spaces, quotes or letters.
+        raise _LexError(f"the character U+{ord(char):04X} outside a string or quoted name")
+    return None
 
 
 def _plain_comment(body: str) -> None:

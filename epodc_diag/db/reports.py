@@ -482,8 +482,11 @@ def cleanup_run_times(
 
 
 def cleanup_overdue(next_run: datetime, now: datetime) -> bool:
-    """Whether the next run lies further in the past than the limit (the task has stopped)."""
-    return next_run < now - limits.current().cleanup_late
+    """Whether the next run lies further in the past than the limit (the task has stopped):
+    cleanup-stalled's own judgement."""
+    from epodc_diag.rules.cleanup_stalled import overdue_by
+
+    return overdue_by(next_run, now) is not None
 
 
 def _cleanup_stopped(session: DbSession, now: datetime) -> Verdict | None:
@@ -674,8 +677,10 @@ def queue_report(session: DbSession) -> QueueReport:
     stale_count = int(summary["StaleExpiredQueued"] or 0)
     verdicts: list[Verdict] = []
     if stale_count:
-        # Graded as check's cleanup-stalled grades it: a warning from `lingering_warn` on.
-        lingering = stale_count >= limits.current().lingering_warn
+        from epodc_diag.rules.cleanup_stalled import lingering as lingers
+
+        # Graded by check's cleanup-stalled: a warning from `lingering_warn` on.
+        lingering = lingers(stale_count)
         verdicts.append(
             Verdict(
                 "expired-still-queued",
@@ -850,7 +855,9 @@ def cleanup_report(session: DbSession) -> CleanupReport:
             )
         )
     if stale:
-        lingering = stale >= limits.current().lingering_warn
+        from epodc_diag.rules.cleanup_stalled import lingering as lingers
+
+        lingering = lingers(stale)  # graded by check's cleanup-stalled
         severity = (
             Severity.critical
             if overdue is not None

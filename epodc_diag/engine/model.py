@@ -30,10 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from epodc_diag.config import EngineSettings
 from epodc_diag.engine.scenarios import parse_scenarios
 
 UTC = timezone.utc
 DEFAULT_START = datetime(2026, 11, 26, 0, 0, 0, tzinfo=UTC)
+# cert-expired: the application server's certificate ran out this long before the capture.
+CERT_EXPIRED_BEFORE_CAPTURE = timedelta(days=3)
 
 # Request statuses (the engine's own `Status` column; diagnostics never rely on it).
 QUEUED, SENT, COMPLETED, WAKEUP_FAILED = 0, 1, 2, 3
@@ -71,10 +74,10 @@ SOURCE_TYPES: tuple[SourceType, ...] = (
 
 @dataclass(frozen=True)
 class SimulationSettings:
-    agents: int = 200
-    handlers: int = 2
-    hours: float = 2.0
-    seed: int = 1
+    agents: int = EngineSettings.agents  # [engine]'s defaults
+    handlers: int = EngineSettings.handlers
+    hours: float = EngineSettings.hours
+    seed: int = EngineSettings.seed
     scenarios: tuple[str, ...] = ("healthy",)
     start: datetime = DEFAULT_START
     asci_minutes: float = 60.0
@@ -167,6 +170,22 @@ class SimulationResult:
     @property
     def end(self) -> float:
         return self.settings.hours * 3600.0
+
+    def fault_started_at(self, scenario: str) -> float | None:
+        """When the chosen fault began, in virtual seconds: the moment it was injected part-way
+        through, 0 for a fault there from the start, before 0 for one older than the capture;
+        None for "healthy" (no fault) or a scenario not chosen."""
+        if scenario == "healthy" or scenario not in self.scenarios:
+            return None
+        if scenario == "cleanup-stalled":
+            return self.cleanup_stalled_at
+        if scenario == "appserver-stopped":
+            return self.appserver_stopped_at
+        if scenario == "handler-down" and self.handler_down is not None:
+            return self.handlers[self.handler_down].down_at
+        if scenario == "cert-expired":
+            return self.end - CERT_EXPIRED_BEFORE_CAPTURE.total_seconds()
+        return 0.0
 
     def counts(self) -> dict[str, int]:
         """Requests created / completed / expired / still queued, for the summary."""
@@ -330,24 +349,8 @@ class Simulation:
         self.agent_logs[a].append(LogLine(t, "Info", 1240, facility, msg))
 
     def run(self) -> SimulationResult:
-        s, rng = self.s, self.rng
-        day = 86400.0
-        self._single_rate = s.agents * s.requests_per_agent_per_day / day
-        self._upload_rate = s.agents * s.uploads_per_agent_per_day / day
-        if self._single_rate > 0:
-            self._push(rng.expovariate(self._single_rate), _ENQUEUE)
-        if s.batches_per_hour > 0:
-            self._push(rng.expovariate(s.batches_per_hour / 3600.0), _BATCH)
-        if self._upload_rate > 0:
-            self._push(rng.expovariate(self._upload_rate), _UPLOAD)
-        for h in range(len(self.handlers)):
-            self._push(rng.uniform(0, s.poll_seconds), _POLL, h)
-        self._push(rng.uniform(0, s.cleanup_seconds), _CLEANUP)
-        interval = s.asci_minutes * 60.0
-        for a in self.agent_logs:
-            self._push(self.agents[a].asci_phase % interval, _ASCI_LOG, a)
-        self._orion_startup()
-
+        s = self.s
+        self._schedule_first_events()
         heap = self._heap
         end = self.end
         progress = self.progress
@@ -396,6 +399,27 @@ class Simulation:
             faults=self.faults,
             appserver_stopped_at=self.appserver_stopped_at,
         )
+
+    def _schedule_first_events(self) -> None:
+        """The first event of each kind: arrivals at their rates, polls and cleanup at random
+        phases, the agents' ASCI log lines, and orion.log's startup lines."""
+        s, rng = self.s, self.rng
+        day = 86400.0
+        self._single_rate = s.agents * s.requests_per_agent_per_day / day
+        self._upload_rate = s.agents * s.uploads_per_agent_per_day / day
+        if self._single_rate > 0:
+            self._push(rng.expovariate(self._single_rate), _ENQUEUE)
+        if s.batches_per_hour > 0:
+            self._push(rng.expovariate(s.batches_per_hour / 3600.0), _BATCH)
+        if self._upload_rate > 0:
+            self._push(rng.expovariate(self._upload_rate), _UPLOAD)
+        for h in range(len(self.handlers)):
+            self._push(rng.uniform(0, s.poll_seconds), _POLL, h)
+        self._push(rng.uniform(0, s.cleanup_seconds), _CLEANUP)
+        interval = s.asci_minutes * 60.0
+        for a in self.agent_logs:
+            self._push(self.agents[a].asci_phase % interval, _ASCI_LOG, a)
+        self._orion_startup()
 
     # -------------------------------------------------------------- enqueueing
 

@@ -25,6 +25,13 @@ class Scenario:
     # failures, but whether they pass its share threshold depends on the mix): a diagnosis may
     # report them or not, and reports nothing else.
     incidental: tuple[str, ...] = ()
+    # The abnormal patterns (`epodc timeline` onset kinds) the fault starts the moment it is
+    # injected: a correct timeline reports each within a bucket of that moment (the ground
+    # truth's "onsets"). A fault that changes nothing over time has none (see the timeline tests).
+    onsets: tuple[str, ...] = ()
+    # Patterns it may bring about later, as consequences (requests expire unremoved once the
+    # cleanup task has stopped): a timeline may report them, and reports nothing else.
+    incidental_onsets: tuple[str, ...] = ()
 
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -37,21 +44,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         "tomcat-unreachable",
         "handlers cannot report status to Tomcat: wake-ups succeed, requests expire (KB Example 1)",
         ("task-log-expired", "tomcat-unreachable"),
+        onsets=("reports-failing",),
     ),
     Scenario(
         "cleanup-stalled",
         "DbCleanupTask stops: expired requests stay queued and EPODataChannelData grows (KB Example 2)",
         ("cleanup-stalled",),
+        onsets=("cleanup-stopped",),
+        incidental_onsets=("expired-queued",),
     ),
     Scenario(
         "dns-mismatch",
         "the ePO server's DNS name resolves to an address other than server.ini's",
         ("ini-ip-mismatch", "task-log-expired", "tomcat-unreachable"),
+        onsets=("reports-failing",),
     ),
     Scenario(
         "port-blocked",
         "nothing answers on port 8444 of the ePO server, so handlers cannot reach Tomcat",
         ("task-log-expired", "tomcat-port-closed", "tomcat-unreachable"),
+        onsets=("reports-failing",),
     ),
     Scenario(
         "agents-offline",
@@ -63,6 +75,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "one Agent Handler stops polling the queue part-way through (its Apache service stopped); "
         "its claimed work stalls",
         ("handler-stale", "epo-service-stopped"),
+        onsets=("handler-silent",),
     ),
     Scenario(
         "appserver-stopped",
@@ -70,6 +83,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "status reports fail, the cleanup task stops and requests pile up",
         ("epo-service-stopped", "cleanup-stalled", "tomcat-unreachable", "tomcat-port-closed"),
         incidental=("task-log-expired",),
+        onsets=("reports-failing", "cleanup-stopped"),
+        incidental_onsets=("expired-queued",),
     ),
     Scenario(
         "cert-expired",

@@ -38,7 +38,7 @@ from epodc_diag.engine.layouts import (
     orion_body,
 )
 from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
-from epodc_diag.engine.scenarios import expected_conditions, incidental_conditions
+from epodc_diag.engine.scenarios import BY_NAME, expected_conditions, incidental_conditions
 from epodc_diag.errors import OutputError, SiteError
 from epodc_diag.outputs import fresh_name
 
@@ -377,7 +377,7 @@ def _certificate(result: SimulationResult, clock: _Clock) -> dict[str, Any]:
     expires = issued + timedelta(days=3650)
     if "cert-expired" in result.scenarios:
         # Issued two years ago for two years: it ran out three days before the capture.
-        expires = clock.moment(result.end) - timedelta(days=3)
+        expires = clock.moment(result.end) - model.CERT_EXPIRED_BEFORE_CAPTURE
         issued = expires - timedelta(days=730)
     return {
         "protocol": "TLSv1.2",
@@ -918,6 +918,22 @@ def _write_into(
         faults["appserver_stopped_at"] = clock.iso(result.appserver_stopped_at)
     if result.handler_down is not None:
         faults["handler_down_at"] = clock.iso(result.handlers[result.handler_down].down_at)
+    # When each injected fault began, and the timeline patterns it starts then (tests of
+    # `epodc timeline` check the onsets against these; diagnostics never read this file).
+    started = {n: result.fault_started_at(n) for n in result.scenarios}
+    onsets = [
+        {
+            "scenario": n,
+            "kind": kind,
+            "at": clock.iso(t),
+            "source": result.handlers[result.handler_down].name
+            if kind == "handler-silent" and result.handler_down is not None
+            else None,
+        }
+        for n, t in started.items()
+        if t is not None
+        for kind in BY_NAME[n].onsets
+    ]
     settings: dict[str, Any] = {
         "agents": s.agents,
         "handlers": s.handlers,
@@ -935,6 +951,11 @@ def _write_into(
         "expected_conditions": list(expected_conditions(result.scenarios)),
         "incidental_conditions": list(incidental_conditions(result.scenarios)),
         "faults": faults,
+        "fault_started_at": {n: clock.iso(t) for n, t in started.items() if t is not None},
+        "onsets": onsets,
+        "incidental_onsets": sorted(
+            {k for n in result.scenarios for k in BY_NAME[n].incidental_onsets}
+        ),
         "counts": counts,
         "tables": table_counts,
         "settings": settings,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from epodc_diag.config import NetworkSettings
 from epodc_diag.errors import EpodcError, InputError, UsageError
 from epodc_diag.evidence import to_dict
 from epodc_diag.model import CheckStatus, Severity, Verdict, exit_code_of, not_checked, worst
@@ -137,6 +138,23 @@ class _Budget:
         return f"skipped: the {seconds_text(self.total)} budget for the whole check is used up"
 
 
+@dataclass
+class _Pass:
+    """One pass's shared state: the network asked, the time budget, the steps and verdicts."""
+
+    network: Network
+    budget: _Budget
+    steps: list[Step] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def elapsed(self, start: float) -> float:
+        # A simulated network answers from a file: its steps take no network time at all.
+        return 0.0 if self.network.simulated else (time.monotonic() - start) * 1000
+
+    def found(self, code: str) -> bool:
+        return any(v.code == code for v in self.verdicts)
+
+
 def check_network(
     network: Network,
     host: str | None,
@@ -144,9 +162,9 @@ def check_network(
     port: int,
     *,
     source: str = "",
-    timeout: float = 3.0,
-    total_timeout: float = 20.0,
-    cert_warn_days: int = 30,
+    timeout: float = NetworkSettings.timeout,
+    total_timeout: float = NetworkSettings.total_timeout,
+    cert_warn_days: int = NetworkSettings.cert_warn_days,
     host_from: str = "server.ini",
     ip_from: str = "server.ini",
     hosts_file: Path | None = None,
@@ -160,236 +178,37 @@ def check_network(
         )
     if not 0 < port < 65536:
         raise UsageError(f"--port must be 1 to 65535, got {port}")
-    budget = _Budget(timeout, total_timeout)
+    run = _Pass(network, _Budget(timeout, total_timeout))
     if hosts_file is None:
         hosts_file = getattr(network, "hosts_file", None)  # the resolver's own, if it has one
-    steps: list[Step] = []
-
-    def elapsed(start: float) -> float:
-        # A simulated network answers from a file: its steps take no network time at all.
-        return 0.0 if network.simulated else (time.monotonic() - start) * 1000
-
-    verdicts: list[Verdict] = []
-
-    # 1. forward lookup of the name server.ini gives
-    resolved: list[str] = []
-    if host:
-        start = time.monotonic()
-        limit = budget.next_timeout()
-        try:
-            if limit is None:
-                raise LookupFailed(budget.exhausted())
-            resolved = network.forward(host, limit)
-            steps.append(
-                Step(
-                    f"forward lookup of {host}",
-                    "ok",
-                    f"{host} resolves to {', '.join(resolved)}",
-                    elapsed(start),
-                    {"addresses": resolved},
-                )
-            )
-        except LookupFailed as exc:
-            steps.append(Step(f"forward lookup of {host}", "failed", str(exc), elapsed(start)))
-            verdicts.append(
-                Verdict(
-                    "name-unresolved",
-                    Severity.critical,
-                    f"{host} (the ePO server's name {_named(host_from)}) does not resolve on this "
-                    f"host: {exc}. Fix the DNS record or the name {_named(host_from)} "
-                    "(KB87143 Example 1)",
-                )
-            )
-
-    # 1b. the hosts file, which the resolver reads before DNS
-    pin: HostsPin | None = None
-    if host and hosts_file is not None:
-        start = time.monotonic()
-        step_name = f"hosts file {hosts_file}"
-        try:
-            if hosts_file_given and not hosts_file.exists() and not hosts_file.is_symlink():
-                raise InputError(f"hosts file not found: {hosts_file}")
-            pin = pin_for(hosts_file, host)
-        except EpodcError as exc:
-            if hosts_file_given:
-                raise
-            steps.append(Step(step_name, "failed", exc.message, elapsed(start)))
-        if pin is not None:
-            detail = (
-                f"{host} is pinned to {', '.join(pin.addresses)} ({pin.where()})"
-                if pin.pinned
-                else f"{host} is not pinned there"
-                + ("" if Path(pin.path).exists() else " (no such file)")
-            )
-            steps.append(
-                Step(step_name, "ok", detail, elapsed(start), {"addresses": list(pin.addresses)})
-            )
-
-    # 2. reverse lookup of the address server.ini gives
-    reverse_name: str | None = None
-    if ip:
-        start = time.monotonic()
-        limit = budget.next_timeout()
-        try:
-            if limit is None:
-                raise LookupFailed(budget.exhausted())
-            reverse_name = network.reverse(ip, limit)
-            detail = (
-                f"{ip} is {reverse_name}" if reverse_name else f"{ip} has no reverse (PTR) record"
-            )
-            steps.append(
-                Step(
-                    f"reverse lookup of {ip}", "ok", detail, elapsed(start), {"name": reverse_name}
-                )
-            )
-        except LookupFailed as exc:
-            steps.append(Step(f"reverse lookup of {ip}", "failed", str(exc), elapsed(start)))
-
-    # 3. compare with server.ini
-    if host and ip and resolved and ip not in resolved:
-        verdicts.append(
-            Verdict(
-                "ip-mismatch",
-                Severity.critical,
-                f"DNS resolves {host} to {', '.join(resolved)}, but {_says(ip_from)} the ePO server "
-                f"is {ip}: the Agent Handler may be talking to the wrong address. Correct the DNS "
-                f"record (or {_fix_in(ip_from)}) so both agree (KB87143 Example 1)",
-            )
-        )
-    if host and reverse_name and not _same_host(host, reverse_name):
-        verdicts.append(
-            Verdict(
-                "reverse-mismatch",
-                Severity.warning,
-                f"{ip} reverse-resolves to {reverse_name}, not to {host} as {_says(host_from)}",
-            )
-        )
-
+    # 1. forward lookup of the name server.ini gives; 1b. the hosts file, read before DNS
+    resolved = _forward(run, host, host_from) if host else []
+    pin = (
+        _hosts_pin(run, host, hosts_file, hosts_file_given)
+        if host and hosts_file is not None
+        else None
+    )
+    # 2. reverse lookup of the address server.ini gives; 3. compare with server.ini
+    reverse_name = _reverse(run, ip) if ip else None
+    _compare(run, host, ip, resolved, reverse_name, host_from, ip_from)
     if pin is not None and pin.pinned:
         # A simulated network knows its DNS apart from the hosts file; a real resolver does not.
         dns_of = getattr(network, "dns", None)
         dns = dns_of(pin.name) if callable(dns_of) else None
-        verdicts.append(_pin_verdict(pin, ip, resolved, not network.simulated, bool(source), dns))
-
-    # 4. TCP to the address the handler uses (server.ini's), then to DNS's other answers
-    targets = [a for a in [ip, *resolved] if a]
-    targets = list(dict.fromkeys(targets))
-    connections: list[tuple[str, str]] = []
-    for address in targets:
-        limit = budget.next_timeout()
-        if limit is None:
-            steps.append(Step(f"TCP {address}:{port}", "skipped", budget.exhausted(), 0.0))
-            continue
-        start = time.monotonic()
-        outcome = network.connect(address, port, limit)
-        connections.append((address, outcome.state))
-        steps.append(
-            Step(
-                f"TCP {address}:{port}",
-                "ok" if outcome.state == "open" else "failed",
-                outcome.detail,
-                elapsed(start),
-                {"state": outcome.state},
-            )
+        run.verdicts.append(
+            _pin_verdict(pin, ip, resolved, not network.simulated, bool(source), dns)
         )
+    # 4. TCP to the address the handler uses (server.ini's), then to DNS's other answers
+    targets = list(dict.fromkeys(a for a in [ip, *resolved] if a))
+    connections = _connect_all(run, targets, port)
     primary = targets[0] if targets else None
     primary_state = next((state for address, state in connections if address == primary), None)
-    if primary is not None and primary_state is not None and primary_state != "open":
-        code = {"refused": "port-refused", "silent": "port-silent"}.get(
-            primary_state, "port-unreachable"
-        )
-        text = {
-            "port-refused": f"{primary} refuses connections on port {port}: the application server "
-            "(Tomcat) is not listening there",
-            "port-silent": f"{primary} does not answer on port {port} (a firewall drops the packets, "
-            "or the host is down)",
-            "port-unreachable": f"{primary} cannot be reached on port {port} (no route)",
-        }[code]
-        verdicts.append(
-            Verdict(
-                code,
-                Severity.critical,
-                f"{text}. Make sure a route from the Agent Handler to the "
-                "ePO server exists on this port (KB87143 Example 1)",
-            )
-        )
-    others = [(a, s) for a, s in connections if a != primary and s != "open"]
-    if others and any(v.code == "ip-mismatch" for v in verdicts):
-        silent = ", ".join(f"{a} ({s})" for a, s in others)
-        verdicts.append(
-            Verdict(
-                "dns-address-closed",
-                Severity.info,
-                f"the address(es) DNS gives do not answer on port {port}: {silent}",
-            )
-        )
-
+    _port_verdicts(run, primary, primary_state, connections, port)
     # 5. TLS on the primary address
     tls: TlsOutcome | None = None
     if primary is not None and primary_state == "open":
-        limit = budget.next_timeout()
-        if limit is None:
-            steps.append(Step(f"TLS {primary}:{port}", "skipped", budget.exhausted(), 0.0))
-        else:
-            start = time.monotonic()
-            tls = network.handshake(primary, port, host, limit)
-            if tls.certificate is not None:
-                tls = replace(tls, certificate=replace(tls.certificate, warn_days=cert_warn_days))
-            steps.append(
-                Step(
-                    f"TLS {primary}:{port}",
-                    "ok" if tls.ok else "failed",
-                    tls.detail,
-                    elapsed(start),
-                    {
-                        "protocol": tls.protocol,
-                        "subject": tls.subject,
-                        "issuer": tls.issuer,
-                        "not_after": tls.not_after,
-                        "certificate": to_dict(tls.certificate),
-                    },
-                )
-            )
-            if not tls.ok:
-                verdicts.append(
-                    Verdict(
-                        "tls-failed",
-                        Severity.critical,
-                        f"port {port} on {primary} accepts connections but {tls.detail}",
-                    )
-                )
-            elif tls.certificate is not None:
-                verdicts.extend(
-                    Verdict(j.code, j.severity, j.summary)
-                    for j in judge_certificate(tls.certificate, host)
-                )
-    if primary is None and not verdicts:
-        verdicts.append(
-            not_checked(
-                "port-unchecked",
-                f"no address to test port {port} on: server.ini gives none and no name was looked up",
-                unknown=False,
-            )
-        )
-    elif primary is not None and primary_state is None:
-        verdicts.append(
-            not_checked(
-                "port-unchecked",
-                f"port {port} on {primary} was not tested: {budget.exhausted().removeprefix('skipped: ')}",
-            )
-        )
-    elif (
-        primary_state == "open"
-        and (tls is None or not tls.ok)
-        and not any(v.code == "tls-failed" for v in verdicts)
-    ):
-        verdicts.append(
-            not_checked(
-                "tls-unchecked",
-                f"no TLS handshake was made with {primary}:{port}: "
-                + budget.exhausted().removeprefix("skipped: "),
-            )
-        )
+        tls = _tls(run, primary, port, host, cert_warn_days)
+    _unchecked(run, primary, primary_state, tls, port)
     # "ok" only on proof: the address answered on the port and a TLS handshake completed.
     # Information (an ePO-signed certificate, a DNS answer nobody uses) does not spoil it.
     if (
@@ -397,24 +216,12 @@ def check_network(
         and tls.ok
         and not any(
             v.severity.rank > Severity.info.rank or v.state is not CheckStatus.finding
-            for v in verdicts
+            for v in run.verdicts
         )
     ):
         where = f"{host} ({primary})" if host and primary else (primary or host or "")
-        # Say "as server.ini says" only when a server.ini was read (ux review D4): names given
-        # on the command line were only compared with each other.
-        pinned = next((o for o in (host_from, ip_from) if o != "server.ini"), None)
-        if not host:
-            agreed = "answers"
-        elif pinned is not None:
-            agreed = f"resolves as {_says(pinned)} and answers"
-        elif source:  # the server.ini it was read from
-            agreed = "resolves as server.ini says and answers"
-        elif ip:
-            agreed = "resolves to the address given and answers"
-        else:
-            agreed = "resolves and answers"
-        verdicts.append(
+        agreed = _agreed(host, ip, source, host_from, ip_from)
+        run.verdicts.append(
             Verdict("network-ok", Severity.ok, f"{where} {agreed} on port {port} with TLS")
         )
     return NetworkReport(
@@ -427,7 +234,259 @@ def check_network(
         reverse_name=reverse_name,
         connections=tuple(connections),
         tls=tls,
-        steps=tuple(steps),
-        verdicts=tuple(verdicts),
+        steps=tuple(run.steps),
+        verdicts=tuple(run.verdicts),
         hosts=pin,
     )
+
+
+def _forward(run: _Pass, host: str, host_from: str) -> list[str]:
+    start = time.monotonic()
+    limit = run.budget.next_timeout()
+    try:
+        if limit is None:
+            raise LookupFailed(run.budget.exhausted())
+        resolved = run.network.forward(host, limit)
+    except LookupFailed as exc:
+        run.steps.append(Step(f"forward lookup of {host}", "failed", str(exc), run.elapsed(start)))
+        run.verdicts.append(
+            Verdict(
+                "name-unresolved",
+                Severity.critical,
+                f"{host} (the ePO server's name {_named(host_from)}) does not resolve on this "
+                f"host: {exc}. Fix the DNS record or the name {_named(host_from)} "
+                "(KB87143 Example 1)",
+            )
+        )
+        return []
+    run.steps.append(
+        Step(
+            f"forward lookup of {host}",
+            "ok",
+            f"{host} resolves to {', '.join(resolved)}",
+            run.elapsed(start),
+            {"addresses": resolved},
+        )
+    )
+    return resolved
+
+
+def _hosts_pin(run: _Pass, host: str, hosts_file: Path, hosts_file_given: bool) -> HostsPin | None:
+    start = time.monotonic()
+    step_name = f"hosts file {hosts_file}"
+    try:
+        if hosts_file_given and not hosts_file.exists() and not hosts_file.is_symlink():
+            raise InputError(f"hosts file not found: {hosts_file}")
+        pin = pin_for(hosts_file, host)
+    except EpodcError as exc:
+        if hosts_file_given:
+            raise
+        run.steps.append(Step(step_name, "failed", exc.message, run.elapsed(start)))
+        return None
+    if pin is not None:
+        detail = (
+            f"{host} is pinned to {', '.join(pin.addresses)} ({pin.where()})"
+            if pin.pinned
+            else f"{host} is not pinned there"
+            + ("" if Path(pin.path).exists() else " (no such file)")
+        )
+        run.steps.append(
+            Step(step_name, "ok", detail, run.elapsed(start), {"addresses": list(pin.addresses)})
+        )
+    return pin
+
+
+def _reverse(run: _Pass, ip: str) -> str | None:
+    start = time.monotonic()
+    limit = run.budget.next_timeout()
+    try:
+        if limit is None:
+            raise LookupFailed(run.budget.exhausted())
+        reverse_name = run.network.reverse(ip, limit)
+    except LookupFailed as exc:
+        run.steps.append(Step(f"reverse lookup of {ip}", "failed", str(exc), run.elapsed(start)))
+        return None
+    detail = f"{ip} is {reverse_name}" if reverse_name else f"{ip} has no reverse (PTR) record"
+    run.steps.append(
+        Step(f"reverse lookup of {ip}", "ok", detail, run.elapsed(start), {"name": reverse_name})
+    )
+    return reverse_name
+
+
+def _compare(
+    run: _Pass,
+    host: str | None,
+    ip: str | None,
+    resolved: list[str],
+    reverse_name: str | None,
+    host_from: str,
+    ip_from: str,
+) -> None:
+    """server.ini's address against DNS's answers, and its name against the reverse lookup."""
+    if host and ip and resolved and ip not in resolved:
+        run.verdicts.append(
+            Verdict(
+                "ip-mismatch",
+                Severity.critical,
+                f"DNS resolves {host} to {', '.join(resolved)}, but {_says(ip_from)} the ePO server "
+                f"is {ip}: the Agent Handler may be talking to the wrong address. Correct the DNS "
+                f"record (or {_fix_in(ip_from)}) so both agree (KB87143 Example 1)",
+            )
+        )
+    if host and reverse_name and not _same_host(host, reverse_name):
+        run.verdicts.append(
+            Verdict(
+                "reverse-mismatch",
+                Severity.warning,
+                f"{ip} reverse-resolves to {reverse_name}, not to {host} as {_says(host_from)}",
+            )
+        )
+
+
+def _connect_all(run: _Pass, targets: list[str], port: int) -> list[tuple[str, str]]:
+    connections: list[tuple[str, str]] = []
+    for address in targets:
+        limit = run.budget.next_timeout()
+        if limit is None:
+            run.steps.append(Step(f"TCP {address}:{port}", "skipped", run.budget.exhausted(), 0.0))
+            continue
+        start = time.monotonic()
+        outcome = run.network.connect(address, port, limit)
+        connections.append((address, outcome.state))
+        run.steps.append(
+            Step(
+                f"TCP {address}:{port}",
+                "ok" if outcome.state == "open" else "failed",
+                outcome.detail,
+                run.elapsed(start),
+                {"state": outcome.state},
+            )
+        )
+    return connections
+
+
+def _port_verdicts(
+    run: _Pass,
+    primary: str | None,
+    primary_state: str | None,
+    connections: list[tuple[str, str]],
+    port: int,
+) -> None:
+    if primary is not None and primary_state is not None and primary_state != "open":
+        code = {"refused": "port-refused", "silent": "port-silent"}.get(
+            primary_state, "port-unreachable"
+        )
+        text = {
+            "port-refused": f"{primary} refuses connections on port {port}: the application server "
+            "(Tomcat) is not listening there",
+            "port-silent": f"{primary} does not answer on port {port} (a firewall drops the packets, "
+            "or the host is down)",
+            "port-unreachable": f"{primary} cannot be reached on port {port} (no route)",
+        }[code]
+        run.verdicts.append(
+            Verdict(
+                code,
+                Severity.critical,
+                f"{text}. Make sure a route from the Agent Handler to the "
+                "ePO server exists on this port (KB87143 Example 1)",
+            )
+        )
+    others = [(a, s) for a, s in connections if a != primary and s != "open"]
+    if others and run.found("ip-mismatch"):
+        silent = ", ".join(f"{a} ({s})" for a, s in others)
+        run.verdicts.append(
+            Verdict(
+                "dns-address-closed",
+                Severity.info,
+                f"the address(es) DNS gives do not answer on port {port}: {silent}",
+            )
+        )
+
+
+def _tls(
+    run: _Pass, primary: str, port: int, host: str | None, cert_warn_days: int
+) -> TlsOutcome | None:
+    limit = run.budget.next_timeout()
+    if limit is None:
+        run.steps.append(Step(f"TLS {primary}:{port}", "skipped", run.budget.exhausted(), 0.0))
+        return None
+    start = time.monotonic()
+    tls = run.network.handshake(primary, port, host, limit)
+    if tls.certificate is not None:
+        tls = replace(tls, certificate=replace(tls.certificate, warn_days=cert_warn_days))
+    run.steps.append(
+        Step(
+            f"TLS {primary}:{port}",
+            "ok" if tls.ok else "failed",
+            tls.detail,
+            run.elapsed(start),
+            {
+                "protocol": tls.protocol,
+                "subject": tls.subject,
+                "issuer": tls.issuer,
+                "not_after": tls.not_after,
+                "certificate": to_dict(tls.certificate),
+            },
+        )
+    )
+    if not tls.ok:
+        run.verdicts.append(
+            Verdict(
+                "tls-failed",
+                Severity.critical,
+                f"port {port} on {primary} accepts connections but {tls.detail}",
+            )
+        )
+    elif tls.certificate is not None:
+        run.verdicts.extend(
+            Verdict(j.code, j.severity, j.summary) for j in judge_certificate(tls.certificate, host)
+        )
+    return tls
+
+
+def _unchecked(
+    run: _Pass,
+    primary: str | None,
+    primary_state: str | None,
+    tls: TlsOutcome | None,
+    port: int,
+) -> None:
+    """The steps that were not made (no address, the time budget used up), said as such."""
+    if primary is None and not run.verdicts:
+        run.verdicts.append(
+            not_checked(
+                "port-unchecked",
+                f"no address to test port {port} on: server.ini gives none and no name was looked up",
+                unknown=False,
+            )
+        )
+    elif primary is not None and primary_state is None:
+        run.verdicts.append(
+            not_checked(
+                "port-unchecked",
+                f"port {port} on {primary} was not tested: {run.budget.exhausted().removeprefix('skipped: ')}",
+            )
+        )
+    elif primary_state == "open" and (tls is None or not tls.ok) and not run.found("tls-failed"):
+        run.verdicts.append(
+            not_checked(
+                "tls-unchecked",
+                f"no TLS handshake was made with {primary}:{port}: "
+                + run.budget.exhausted().removeprefix("skipped: "),
+            )
+        )
+
+
+def _agreed(host: str | None, ip: str | None, source: str, host_from: str, ip_from: str) -> str:
+    """What "ok" agreed with. Say "as server.ini says" only when a server.ini was read (ux
+    review D4): names given on the command line were only compared with each other."""
+    pinned = next((o for o in (host_from, ip_from) if o != "server.ini"), None)
+    if not host:
+        return "answers"
+    if pinned is not None:
+        return f"resolves as {_says(pinned)} and answers"
+    if source:  # the server.ini it was read from
+        return "resolves as server.ini says and answers"
+    if ip:
+        return "resolves to the address given and answers"
+    return "resolves and answers"

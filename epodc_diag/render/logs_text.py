@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from epodc_diag.durations import duration
 from epodc_diag.logs.scan import FileSummary, LogReport
 from epodc_diag.render.data import cell
 from epodc_diag.render.marks import mark
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _t(moment: datetime | None) -> str:
@@ -25,11 +29,23 @@ def _size(n: int) -> str:
 
 
 def print_logs(report: LogReport) -> None:
-    from rich.text import Text
-
-    from epodc_diag.render.tables import console, print_wrapped, table, verdict_line
+    from epodc_diag.render.tables import console
 
     out = console()
+    _print_files(out, report)
+    _print_signatures(out, report)
+    _print_timelines(out, report)
+    _print_values_and_examples(out, report)
+
+
+def _print_files(out: Console, report: LogReport) -> None:
+    """The totals line, one table per folder with how each file was read, and the clocks."""
+    from pathlib import PurePath
+
+    from rich.text import Text
+
+    from epodc_diag.render.tables import print_wrapped, table
+
     lines = sum(f.lines for f in report.files)
     window = ""
     if report.since or report.until:
@@ -41,8 +57,6 @@ def print_logs(report: LogReport) -> None:
         f"{len(report.files)} file(s), {_size(sum(f.bytes for f in report.files))}, {lines} lines"
         f"{span or ', no timestamped line'}{window}"
     )
-    from pathlib import PurePath
-
     by_folder: dict[str, list[FileSummary]] = {}
     for f in report.files:
         by_folder.setdefault(str(PurePath(str(f.path)).parent), []).append(f)
@@ -55,6 +69,11 @@ def print_logs(report: LogReport) -> None:
             )
     for line in clock_lines(report):
         print_wrapped(out, Text(line), indent=4)
+
+
+def _print_signatures(out: Console, report: LogReport) -> None:
+    from epodc_diag.render.tables import table
+
     at, day = _time_format(report)
     out.print(
         table(
@@ -67,6 +86,13 @@ def print_logs(report: LogReport) -> None:
             prose=("reference",),
         )
     )
+
+
+def _print_timelines(out: Console, report: LogReport) -> None:
+    from rich.text import Text
+
+    from epodc_diag.render.tables import print_wrapped
+
     for timeline in report.timelines:
         if not timeline.runs:
             print_wrapped(out, Text(f"{timeline.signature}: no run in these logs"))
@@ -82,6 +108,14 @@ def print_logs(report: LogReport) -> None:
                 f"{reference}"
             ),
         )
+
+
+def _print_values_and_examples(out: Console, report: LogReport) -> None:
+    """Counts by decoded value or name, example lines, notes and the verdicts."""
+    from rich.text import Text
+
+    from epodc_diag.render.tables import print_wrapped, table, verdict_line
+
     for s in report.signatures:
         if s.decoded:
             out.print(

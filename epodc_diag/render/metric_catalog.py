@@ -11,8 +11,9 @@ timestamp, and HELP text that says what the number means.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from epodc_diag import __version__
 from epodc_diag.checker import CheckResult
@@ -34,42 +35,55 @@ class PromMetric:
     source: str = "always"
 
 
+def readings(result: CheckResult) -> dict[str, float]:
+    """Every number of a check, computed once here in base units (counts, seconds rounded to
+    0.1 s): the Prometheus series, the Nagios performance data, the Markdown key numbers and
+    the JSON `metrics` (`render.report.metrics`, which shows the two cleanup ages in minutes)
+    all take their values from this. A number whose evidence was not read is absent."""
+    out: dict[str, float] = {}
+    db = result.evidence.db
+    if db is not None:
+        out |= {
+            "managed_systems": db.managed_agents,
+            "queue_depth": db.queue_total,
+            "expired_queued": db.stale_expired_queued,
+            "no_retries_clients": db.live_no_retries_clients,
+            "stalled_attempts": db.stalled_attempts,
+            "data_rows": db.data_rows,
+        }
+        if db.oldest_request is not None:
+            out["oldest_request_age_seconds"] = _age(db.now - db.oldest_request)
+        if db.cleanup_next_run is not None:
+            out["cleanup_overdue_seconds"] = _age(db.now - db.cleanup_next_run)
+    logs = result.evidence.logs
+    if logs is not None:
+        if logs.cleanup_since_last_seconds is not None:
+            out["cleanup_log_age_seconds"] = round(logs.cleanup_since_last_seconds, 1)
+        out["tomcat_report_failures"] = logs.count("kb-mcupload-12029")
+        if logs.handler_span_seconds >= 60:  # a shorter window makes no meaningful rate
+            out["tomcat_report_failures_per_hour"] = round(
+                out["tomcat_report_failures"] * 3600 / logs.handler_span_seconds, 1
+            )
+    out["findings_critical"] = sum(1 for f in result.findings if f.severity == Severity.critical)
+    out["findings_warning"] = sum(1 for f in result.findings if f.severity == Severity.warning)
+    out["findings_suppressed"] = len(result.suppressed)  # shown, not counted in the status
+    return out
+
+
+def _age(span: timedelta) -> float:
+    """An age on the database's clock in seconds (0.1 s); never negative."""
+    return round(max(0.0, span.total_seconds()), 1)
+
+
 def _one(value: float | None) -> list[Sample]:
     return [] if value is None else [((), float(value))]
 
 
-def _db_value(read: Callable[..., float | None]) -> Callable[[CheckResult, int], list[Sample]]:
+def _reading(key: str) -> Callable[[CheckResult, int], list[Sample]]:
     def samples(result: CheckResult, code: int) -> list[Sample]:
-        db = result.evidence.db
-        return [] if db is None else _one(read(db))
+        return _one(readings(result).get(key))
 
     return samples
-
-
-def _cleanup_overdue(result: CheckResult, code: int) -> list[Sample]:
-    db = result.evidence.db
-    if db is None or db.cleanup_next_run is None:
-        return []
-    return _one(round(max(0.0, (db.now - db.cleanup_next_run).total_seconds()), 1))
-
-
-def _cleanup_log_age(result: CheckResult, code: int) -> list[Sample]:
-    logs = result.evidence.logs
-    if logs is None or logs.cleanup_since_last_seconds is None:
-        return []
-    return _one(round(logs.cleanup_since_last_seconds, 1))
-
-
-def _tomcat_failures(result: CheckResult, code: int) -> list[Sample]:
-    logs = result.evidence.logs
-    return [] if logs is None else _one(logs.count("kb-mcupload-12029"))
-
-
-def _failures_per_hour(result: CheckResult, code: int) -> list[Sample]:
-    logs = result.evidence.logs
-    if logs is None or logs.handler_span_seconds < 60:
-        return []
-    return _one(round(logs.count("kb-mcupload-12029") * 3600 / logs.handler_span_seconds, 1))
 
 
 def _by_type(result: CheckResult, code: int) -> list[Sample]:
@@ -100,14 +114,7 @@ def _last_attempt_age(db: object, handler: object) -> float | None:
     assert isinstance(db, DbEvidence) and isinstance(handler, HandlerFacts)
     if handler.last_attempt is None:
         return None
-    return round(max(0.0, (db.now - handler.last_attempt).total_seconds()), 1)
-
-
-def _findings(severity: Severity) -> Callable[[CheckResult, int], list[Sample]]:
-    def samples(result: CheckResult, code: int) -> list[Sample]:
-        return _one(sum(1 for f in result.findings if f.severity == severity))
-
-    return samples
+    return _age(db.now - handler.last_attempt)
 
 
 PROMETHEUS_METRICS: tuple[PromMetric, ...] = (
@@ -180,79 +187,73 @@ PROMETHEUS_METRICS: tuple[PromMetric, ...] = (
     PromMetric(
         "epodc_managed_systems",
         "Managed systems (agents) in EPOLeafNode.",
-        _db_value(lambda db: db.managed_agents),
+        _reading("managed_systems"),
         source="database",
     ),
     PromMetric(
         "epodc_queue_depth",
         "Data-channel requests queued in EPOAgentHandlerDataChannelWQ.",
-        _db_value(lambda db: db.queue_total),
+        _reading("queue_depth"),
         source="database",
     ),
     PromMetric(
         "epodc_queue_expired_requests",
         "Requests still queued past their expire time plus the lingering limit (the cleanup "
         "task should have removed them).",
-        _db_value(lambda db: db.stale_expired_queued),
+        _reading("expired_queued"),
         source="database",
     ),
     PromMetric(
         "epodc_queue_no_retries_clients",
         "Systems with live requests that have no delivery retries left (their agents did not "
         "answer wake-up calls).",
-        _db_value(lambda db: db.live_no_retries_clients),
+        _reading("no_retries_clients"),
         source="database",
     ),
     PromMetric(
         "epodc_queue_stalled_attempts",
         "Live requests with retries left whose last delivery attempt is long past.",
-        _db_value(lambda db: db.stalled_attempts),
+        _reading("stalled_attempts"),
         source="database",
     ),
     PromMetric(
         "epodc_queue_oldest_request_age_seconds",
         "Age of the oldest queued request, on the database's clock.",
-        _db_value(
-            lambda db: (
-                None
-                if db.oldest_request is None
-                else round(max(0.0, (db.now - db.oldest_request).total_seconds()), 1)
-            )
-        ),
+        _reading("oldest_request_age_seconds"),
         source="database",
     ),
     PromMetric(
         "epodc_datachannel_data_rows",
         "Rows in EPODataChannelData (the payloads of data-channel messages).",
-        _db_value(lambda db: db.data_rows),
+        _reading("data_rows"),
         source="database",
     ),
     PromMetric(
         "epodc_cleanup_overdue_seconds",
         "How far the dbcleanup task's queued RunTime lies in the past, on the database's clock "
         "(0 when it is on time; the task should run every minute).",
-        _cleanup_overdue,
+        _reading("cleanup_overdue_seconds"),
         source="database",
     ),
     PromMetric(
         "epodc_cleanup_log_age_seconds",
         "Seconds from the last 'Running DataChannel DbCleanupTask' line in orion.log to the "
         "newest line of the same host's logs.",
-        _cleanup_log_age,
+        _reading("cleanup_log_age_seconds"),
         source="logs",
     ),
     PromMetric(
         "epodc_tomcat_report_failures",
         "Lines in the logs read where an Agent Handler failed to send DC status to the "
         "application server (MCUPLOAD ... Failed to send HTTP request, KB87143 Example 1).",
-        _tomcat_failures,
+        _reading("tomcat_report_failures"),
         source="logs",
     ),
     PromMetric(
         "epodc_tomcat_report_failures_per_hour",
         "epodc_tomcat_report_failures per hour of the Agent Handler logs read (from their first "
         "line to their last; absent for less than a minute of log).",
-        _failures_per_hour,
+        _reading("tomcat_report_failures_per_hour"),
         source="logs",
     ),
     PromMetric(
@@ -287,17 +288,17 @@ PROMETHEUS_METRICS: tuple[PromMetric, ...] = (
     PromMetric(
         "epodc_findings_critical",
         "Critical findings (suppressed ones not counted).",
-        _findings(Severity.critical),
+        _reading("findings_critical"),
     ),
     PromMetric(
         "epodc_findings_warning",
         "Warning findings (suppressed ones not counted).",
-        _findings(Severity.warning),
+        _reading("findings_warning"),
     ),
     PromMetric(
         "epodc_findings_suppressed",
         "Findings an [[suppress]] entry covers (shown, not counted in epodc_status).",
-        lambda r, code: _one(len(r.suppressed)),
+        _reading("findings_suppressed"),
     ),
     PromMetric(
         "epodc_build_info",
@@ -334,8 +335,10 @@ _DECLARED_WHEN_EMPTY = {"epodc_finding", "epodc_finding_suppressed"}
 
 @dataclass(frozen=True)
 class PerfData:
-    """One Nagios performance-data label: the JSON `metrics` key it comes from, the unit the
-    plugin guidelines allow, its thresholds (from [limits]) and what it means."""
+    """One Nagios performance-data label: the JSON `metrics` key it stands for, the unit the
+    plugin guidelines allow, its thresholds (from [limits]) and what it means. Its value is
+    `readings()[reading]`, in `unit`: the JSON's cleanup keys are in minutes, a unit the
+    guidelines do not allow, so their perfdata is the seconds reading itself."""
 
     key: str
     label: str
@@ -343,12 +346,10 @@ class PerfData:
     help: str
     warn: str = ""
     crit: str = ""
-    # what the JSON value is multiplied by to be in `unit` (the cleanup keys are in minutes,
-    # a unit the guidelines do not allow, so they are given in seconds)
-    scale: float = 1.0
+    reading: str = ""  # the `readings` key when it is not `key`
 
-    def shown(self, value: float) -> float:
-        return value * self.scale
+    def value(self, numbers: Mapping[str, float]) -> float | None:
+        return numbers.get(self.reading or self.key)
 
 
 def perfdata_catalog() -> tuple[PerfData, ...]:
@@ -374,7 +375,7 @@ def perfdata_catalog() -> tuple[PerfData, ...]:
             "s",
             "seconds the dbcleanup RunTime is overdue",
             crit=late,
-            scale=60,
+            reading="cleanup_overdue_seconds",
         ),
         PerfData(
             "minutes_since_cleanup_run",
@@ -382,7 +383,7 @@ def perfdata_catalog() -> tuple[PerfData, ...]:
             "s",
             "seconds from the last DbCleanupTask line to the newest log line",
             crit=late,
-            scale=60,
+            reading="cleanup_log_age_seconds",
         ),
         PerfData(
             "tomcat_report_failures", "tomcat_report_failures", "", "KB Example 1 failure lines"

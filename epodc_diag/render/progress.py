@@ -27,8 +27,10 @@ class Progress:
         self._bar.refresh()
 
     def phase(self, description: str) -> None:
-        # total=None: rich shows a moving bar and no percentage or time left.
+        # total=None: rich shows a moving bar and no percentage or time left. Drawn at once, as
+        # a step is: a short phase must not pass unseen between two refreshes.
         self._bar.update(self._task, description=description, total=None, completed=0)
+        self._bar.refresh()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from epodc_diag import __version__
 from epodc_diag.checker import COLLECTOR_TITLES, CheckResult
 from epodc_diag.evidence import EVIDENCE_NAMES, to_dict
-from epodc_diag.model import CheckStatus, Finding, ReportFormat, Severity
+from epodc_diag.model import CheckRecord, CheckStatus, Finding, ReportFormat, Severity
 from epodc_diag.render.marks import ascii_only, mark
 from epodc_diag.secrets import scrub_json_value, scrub_secrets
 
@@ -129,31 +129,21 @@ def _unjudged_beyond_missing(result: CheckResult) -> list[str]:
 
 
 def metrics(result: CheckResult) -> dict[str, float]:
-    """The numbers monitors graph: queue depth, expired-but-queued, minutes since cleanup, ..."""
+    """The numbers monitors graph (JSON `metrics`, the run history), from
+    `metric_catalog.readings`: the same values, the two cleanup ages in minutes."""
+    from epodc_diag.render.metric_catalog import readings
+
+    numbers = readings(result)
+    minutes = {
+        "cleanup_overdue_seconds": "cleanup_overdue_minutes",
+        "cleanup_log_age_seconds": "minutes_since_cleanup_run",
+    }
     out: dict[str, float] = {}
-    db = result.evidence.db
-    if db is not None:
-        out["queue_depth"] = db.queue_total
-        out["expired_queued"] = db.stale_expired_queued
-        out["no_retries_clients"] = db.live_no_retries_clients
-        out["stalled_attempts"] = db.stalled_attempts
-        out["data_rows"] = db.data_rows
-        if db.cleanup_next_run is not None:
-            out["cleanup_overdue_minutes"] = round(
-                max(0.0, (db.now - db.cleanup_next_run).total_seconds() / 60), 1
-            )
-    logs = result.evidence.logs
-    if logs is not None:
-        if logs.cleanup_since_last_seconds is not None:
-            out["minutes_since_cleanup_run"] = round(logs.cleanup_since_last_seconds / 60, 1)
-        out["tomcat_report_failures"] = logs.count("kb-mcupload-12029")
-        if logs.handler_span_seconds >= 60:  # a shorter window makes no meaningful rate
-            out["tomcat_report_failures_per_hour"] = round(
-                out["tomcat_report_failures"] * 3600 / logs.handler_span_seconds, 1
-            )
-    out["findings_critical"] = sum(1 for f in result.findings if f.severity == Severity.critical)
-    out["findings_warning"] = sum(1 for f in result.findings if f.severity == Severity.warning)
-    out["findings_suppressed"] = len(result.suppressed)  # shown, not counted in the status
+    for key, value in numbers.items():
+        if key in minutes:
+            out[minutes[key]] = round(value / 60, 1)
+        elif key not in ("managed_systems", "oldest_request_age_seconds"):
+            out[key] = value
     return out
 
 
@@ -339,20 +329,21 @@ def _md_context(result: CheckResult, code: int) -> list[str]:
 
 
 def _md_numbers(result: CheckResult) -> list[str]:
-    from epodc_diag.render.metric_catalog import perfdata_catalog
+    from epodc_diag.render.metric_catalog import perfdata_catalog, readings
 
     numbers = {k: v for k, v in metrics(result).items() if not k.startswith("findings_")}
     if not numbers:
         return []
     specs = {p.key: p for p in perfdata_catalog()}
+    read = readings(result)
     out = ["## Key numbers", "", "| number | value | meaning |", "|---|---:|---|"]
     for name, value in numbers.items():
         spec = specs.get(name)
         if spec is None:
             out.append(f"| {name} | {value:g} | |")
             continue
-        # the same label, unit and value as the Nagios perfdata (minutes shown as seconds)
-        shown = spec.shown(value)
+        # the same label, unit and value as the Nagios perfdata (the cleanup ages in seconds)
+        shown = _perf_value(spec, read, value)
         unit = f" {spec.unit}" if spec.unit else ""
         out.append(f"| {spec.label} | {shown:g}{unit} | {_md(spec.help)} |")
     return [*out, ""]
@@ -436,13 +427,13 @@ def _perf_label(name: str) -> str:
 
 def perfdata(name: str, value: float, spec: PerfData | None = None) -> str:
     """One performance-data item as the plugin guidelines write it:
-    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit, scale and thresholds from
-    `metric_catalog.perfdata_catalog` (minutes become seconds: `s` is a valid unit, minutes are
-    not; the thresholds are the limits the rules use, so a graph shows them)."""
+    `'label'=value[UOM];[warn];[crit];[min];[max]`, label, unit and thresholds from
+    `metric_catalog.perfdata_catalog` (`value` is already in its unit: the cleanup ages in
+    seconds, a valid unit where minutes are not; the thresholds are the limits the rules use,
+    so a graph shows them)."""
     if spec is None:
         return f"'{_perf_label(name)}'={value:g};;;0"
-    shown = spec.shown(value)
-    return f"'{_perf_label(spec.label)}'={shown:g}{spec.unit};{spec.warn};{spec.crit};0"
+    return f"'{_perf_label(spec.label)}'={value:g}{spec.unit};{spec.warn};{spec.crit};0"
 
 
 # The first line of a plugin's output is what a pager, SMS or mail subject shows: keep it short
@@ -491,11 +482,13 @@ class NagiosReport(Renderer):
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         code = result.exit_code(fail_on)
         text = nagios_headline(result, fail_on)
-        from epodc_diag.render.metric_catalog import perfdata_catalog
+        from epodc_diag.render.metric_catalog import perfdata_catalog, readings
 
         specs = {p.key: p for p in perfdata_catalog()}  # once per report, not per item
+        read = readings(result)
         perf = " ".join(
-            perfdata(name, value, specs.get(name)) for name, value in metrics(result).items()
+            perfdata(name, _perf_value(specs.get(name), read, value), specs.get(name))
+            for name, value in metrics(result).items()
         )
         first = f"EPODC {EXIT_NAMES[code]} - {text.replace('|', '/')} | {perf}"
         # The plugin guidelines' long output: one line per finding and per check that could
@@ -515,6 +508,12 @@ class NagiosReport(Renderer):
         return (
             "\n".join([first, *(" ".join(line.split()).replace("|", "/") for line in long)]) + "\n"
         )
+
+
+def _perf_value(spec: PerfData | None, read: dict[str, float], value: float) -> float:
+    """A perfdata item's value in its unit: the reading behind its JSON key."""
+    found = spec.value(read) if spec is not None else None
+    return value if found is None else found
 
 
 def _prom_escape(value: str) -> str:
@@ -555,35 +554,10 @@ class TextReport(Renderer):
     def render(self, result: CheckResult, fail_on: str, verbose: bool = False) -> str:
         from io import StringIO
 
-        from rich.console import Console
         from rich.text import Text
 
-        from epodc_diag.render.tables import print_wrapped
-
         buffer = StringIO()
-        import sys
-
-        # A terminal's own width; piped or redirected, $COLUMNS when set, else 110 (D10).
-        width = None
-        if not sys.stdout.isatty():
-            import os
-
-            columns = os.environ.get("COLUMNS", "").strip()
-            width = int(columns) if columns.isdigit() and 60 <= int(columns) <= 1000 else 110
-        out = Console(
-            file=buffer,
-            force_terminal=sys.stdout.isatty(),
-            width=width,
-            highlight=False,
-            soft_wrap=False,
-        )
-        marks = {
-            CheckStatus.ok: (mark("✓"), "green"),
-            CheckStatus.finding: (mark("✗"), "red"),
-            CheckStatus.skipped: ("--" if ascii_only() else "-", "yellow"),
-            CheckStatus.error: ("!!" if ascii_only() else "!", "magenta"),
-            CheckStatus.unknown: ("??" if ascii_only() else "?", "yellow"),
-        }
+        out = _text_console(buffer)
         findings_by_rule: dict[str, list[Finding]] = {}
         for f in result.findings:
             findings_by_rule.setdefault(f.id, []).append(f)
@@ -595,37 +569,40 @@ class TextReport(Renderer):
         for group in groups:
             out.print(Text(group, style="bold underline"))
             for c in (x for x in result.checks if x.group == group):
-                symbol, style = marks[c.status]
-                found = findings_by_rule.get(c.name, [])
-                if found and all(Severity(f.severity) is Severity.info for f in found):
-                    symbol, style = mark("·"), "cyan"
-                elif found and all(Severity(f.severity) is not Severity.critical for f in found):
-                    symbol, style = ("!!" if ascii_only() else "!"), "yellow"
-                elif not found and any(x.finding.id == c.name for x in result.suppressed):
-                    symbol, style = "~", "dim"  # found, and accepted for now
-                line = Text(f"  [{symbol}] ", style=style)
-                line.append(c.title)
-                if c.kind == "rule":
-                    line.append(f"  ({c.name})", style="dim")
-                if verbose:
-                    line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
-                print_wrapped(out, line, indent=6)  # under its title, never at column 0
-                if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
-                    verbose or c.kind == "collector" or c.status is CheckStatus.unknown
-                ):
-                    out.print(_indented(f"{c.status.value}: {c.reason}", "dim", out.width))
-                elif c.kind == "collector" and c.reason:  # collected, with inputs left out
-                    out.print(_indented(f"note: {c.reason}", "yellow", out.width))
-                elif verbose and c.kind == "rule" and c.status is CheckStatus.ok and c.reason:
-                    out.print(_indented(c.reason, "dim", out.width))  # what the ok rests on
-                for f in found:
-                    self._finding(out, f, verbose)
-                for sup in (x for x in result.suppressed if x.finding.id == c.name):
-                    out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim", out.width))
+                self._check(out, result, c, findings_by_rule.get(c.name, []), verbose)
         for time_line in time_lines(result):
             out.print(Text(time_line), soft_wrap=True)
         out.print(Text(self._summary(result, fail_on)), soft_wrap=True)
         return buffer.getvalue()
+
+    def _check(
+        self, out: Any, result: CheckResult, c: CheckRecord, found: list[Finding], verbose: bool
+    ) -> None:
+        """One check's line with its mark, the reason or note under it, its findings."""
+        from rich.text import Text
+
+        from epodc_diag.render.tables import print_wrapped
+
+        symbol, style = _check_mark(result, c, found)
+        line = Text(f"  [{symbol}] ", style=style)
+        line.append(c.title)
+        if c.kind == "rule":
+            line.append(f"  ({c.name})", style="dim")
+        if verbose:
+            line.append(f"  ({c.duration_ms:.0f} ms)", style="dim")
+        print_wrapped(out, line, indent=6)  # under its title, never at column 0
+        if c.status in (CheckStatus.skipped, CheckStatus.error, CheckStatus.unknown) and (
+            verbose or c.kind == "collector" or c.status is CheckStatus.unknown
+        ):
+            out.print(_indented(f"{c.status.value}: {c.reason}", "dim", out.width))
+        elif c.kind == "collector" and c.reason:  # collected, with inputs left out
+            out.print(_indented(f"note: {c.reason}", "yellow", out.width))
+        elif verbose and c.kind == "rule" and c.status is CheckStatus.ok and c.reason:
+            out.print(_indented(c.reason, "dim", out.width))  # what the ok rests on
+        for f in found:
+            self._finding(out, f, verbose)
+        for sup in (x for x in result.suppressed if x.finding.id == c.name):
+            out.print(_indented(f"{sup.line()}: {sup.finding.summary}", "dim", out.width))
 
     @staticmethod
     def _finding(out: Any, f: Finding, verbose: bool) -> None:
@@ -654,6 +631,46 @@ class TextReport(Renderer):
         return f"{EXIT_NAMES[code]}: " + "\n".join(
             [summary_counts(result), *reasons_not_ok(result, fail_on)]
         )
+
+
+def _text_console(buffer: Any) -> Any:
+    """A rich console writing into `buffer`: a terminal's own width; piped or redirected,
+    $COLUMNS when set, else 110 (D10)."""
+    import os
+    import sys
+
+    from rich.console import Console
+
+    width = None
+    if not sys.stdout.isatty():
+        columns = os.environ.get("COLUMNS", "").strip()
+        width = int(columns) if columns.isdigit() and 60 <= int(columns) <= 1000 else 110
+    return Console(
+        file=buffer,
+        force_terminal=sys.stdout.isatty(),
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def _check_mark(result: CheckResult, c: CheckRecord, found: list[Finding]) -> tuple[str, str]:
+    """A check's mark and colour: by its state, then by what it found (notes only, warnings
+    only) or whether its finding is suppressed for now."""
+    if found and all(Severity(f.severity) is Severity.info for f in found):
+        return mark("·"), "cyan"
+    if found and all(Severity(f.severity) is not Severity.critical for f in found):
+        return ("!!" if ascii_only() else "!"), "yellow"
+    if not found and any(x.finding.id == c.name for x in result.suppressed):
+        return "~", "dim"  # found, and accepted for now
+    marks = {
+        CheckStatus.ok: (mark("✓"), "green"),
+        CheckStatus.finding: (mark("✗"), "red"),
+        CheckStatus.skipped: ("--" if ascii_only() else "-", "yellow"),
+        CheckStatus.error: ("!!" if ascii_only() else "!", "magenta"),
+        CheckStatus.unknown: ("??" if ascii_only() else "?", "yellow"),
+    }
+    return marks[c.status]
 
 
 def summary_counts(result: CheckResult) -> str:
@@ -713,13 +730,25 @@ class HtmlReport(Renderer):
         return check_page(result, fail_on)
 
 
-RENDERERS: dict[ReportFormat, type[Renderer]] = {
-    r.format: r
-    for r in (TextReport, JsonReport, MarkdownReport, NagiosReport, PrometheusReport, HtmlReport)
-}
-# A format added to the enum without its renderer fails at import, not in a user's run.
-if set(RENDERERS) != set(ReportFormat):  # pragma: no cover - a programming error
-    raise ImportError(f"no renderer for {sorted(set(ReportFormat) - set(RENDERERS))}")
+def renderers_by_format() -> dict[ReportFormat, type[Renderer]]:
+    """Every `Renderer` subclass by its format, so adding a format is one `ReportFormat` member
+    and one class. A member without its class, or two classes for one format, fails at import
+    (so in every test), not in a user's run."""
+    found: dict[ReportFormat, type[Renderer]] = {}
+    for renderer in Renderer.__subclasses__():
+        if renderer.format in found:
+            raise ImportError(
+                f"two renderers for --format {renderer.format.value}: "
+                f"{found[renderer.format].__name__}, {renderer.__name__}"
+            )
+        found[renderer.format] = renderer
+    if set(found) != set(ReportFormat):
+        missing = ", ".join(f.value for f in ReportFormat if f not in found)
+        raise ImportError(f"no renderer for --format {missing}")
+    return found
+
+
+RENDERERS: dict[ReportFormat, type[Renderer]] = renderers_by_format()
 
 
 def render(result: CheckResult, output: ReportFormat, fail_on: str, verbose: bool = False) -> str:

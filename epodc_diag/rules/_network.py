@@ -17,8 +17,6 @@ class NetworkRule(Rule):
     group = "server.ini, DNS and port 8444"
     severity = Severity.critical
     references: ClassVar[tuple[str, ...]] = ("KB87143 Example 1",)
-    cause: ClassVar[str]
-    remediation: ClassVar[tuple[str, ...]]
 
     def check_proof(self, evidence: Evidence) -> None:
         """Raise Skip or Unknown when no verdict fired but the step that would have shown the
@@ -43,4 +41,4 @@ class NetworkRule(Rule):
                     f"server.ini: host {ini.host}, address {ini.ip}, port {ini.port}",
                 )
             )
-        return [self.finding(hits[0].summary, items, self.cause, list(self.remediation))]
+        return [self.finding(hits[0].summary, items)]

@@ -49,20 +49,6 @@ class AgentsUnreachable(Rule):
                         "RetriesRemaining = 0",
                     )
                 ],
-                cause=(
-                    "The Agent Handlers tried to wake these agents (agent wake-up port 8081) and got no answer, "
-                    "every retry. This is an agent-side problem, not the server's: the systems are off or "
-                    "disconnected, or a firewall on or in front of them blocks port 8081. Their work waits "
-                    "for their next agent-to-server communication (ASCI) or expires"
-                ),
-                remediation=[
-                    "List the systems: `epodc diag clients --verdict retries-exhausted --format csv` "
-                    "(to tag them or wake them up from the ePO console), then `epodc diag client "
-                    "NAME` for a few",
-                    "Check that they are on and connected (last communication time in the ePO console)",
-                    "Allow TCP 8081 inbound on the agents (Windows Firewall rule for the McAfee/Trellix Agent) "
-                    "and on any firewall between the Agent Handlers and them",
-                ],
             )
         ]
 

@@ -10,6 +10,7 @@ from typing import ClassVar
 from epodc_diag.durations import duration
 from epodc_diag.evidence import Evidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
+from epodc_diag.rules.prose import Prose, Values, page_text, prose_of, shown
 
 KB = "KB87143"
 
@@ -114,9 +115,19 @@ class Rule(ABC):
         return Path(__file__).with_name(f"{module}.md")
 
     @classmethod
+    def page(cls) -> str:
+        """The rule's page as a person reads it (markers out, placeholders as `<name>`)."""
+        return shown(page_text(cls.__module__.rsplit(".", 1)[-1]))
+
+    @classmethod
+    def prose(cls) -> Prose:
+        """The cause and remedy from the rule's page (read once)."""
+        return prose_of(cls.__module__.rsplit(".", 1)[-1])
+
+    @classmethod
     def explanation(cls) -> str:
         """The rule's page, with what "ok" needs (declared in code, so it cannot drift)."""
-        page = cls.doc_path().read_text(encoding="utf-8").rstrip("\n")
+        page = cls.page().rstrip("\n")
         return f'{page}\n\n## What "ok" needs\n\n{cls.ok_needs[0].upper()}{cls.ok_needs[1:]}.\n'
 
     @classmethod
@@ -155,18 +166,23 @@ class Rule(ABC):
         self,
         summary: str,
         evidence: list[EvidenceItem],
-        cause: str,
-        remediation: list[str],
         severity: Severity | None = None,
+        *,
+        keys: tuple[str, ...] = (),
+        values: Values | None = None,
+        steps: dict[str, list[str]] | None = None,
     ) -> Finding:
+        """A finding whose cause and remedy are the page's (`rules/prose.py`): `keys` choose the
+        page's `when:` items, `values` fill its placeholders, `steps` its `steps:` slots."""
+        prose, chosen = self.prose(), frozenset(keys)
         return Finding(
             id=self.id,
             severity=severity or self.severity,
             title=self.title,
             summary=summary,
             evidence=tuple(evidence),
-            cause=cause,
-            remediation=tuple(remediation),
+            cause=prose.cause(chosen, values),
+            remediation=prose.remediation(chosen, values, steps),
             references=self.references,
         )
 

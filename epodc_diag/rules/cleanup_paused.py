@@ -62,13 +62,5 @@ class CleanupPaused(Rule):
                         f"largest gap between 'Running DataChannel DbCleanupTask' lines: {minutes(gap)}",
                     )
                 ],
-                cause=(
-                    "The task should run every minute. A long gap means the application server was down or its "
-                    "scheduler was blocked (a long database lock, a restart) for that time"
-                ),
-                remediation=[
-                    "Look in orion.log around the gap for a restart or scheduler errors",
-                    "Check the ePO database for blocking at that time (SQL Server error log, monitoring)",
-                ],
             )
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from epodc_diag import limits
@@ -54,16 +55,16 @@ class CleanupStalled(Rule):
                     )
                 )
             elif db.cleanup_next_run is not None:
-                late = (db.now - db.cleanup_next_run).total_seconds()
-                if late > limits.current().cleanup_late.total_seconds():
+                late = overdue_by(db.cleanup_next_run, db.now)
+                if late is not None:
                     stopped = True
                     items.append(
                         EvidenceItem(
                             "db",
                             "kb_cleanup_next_run",
                             "the dbcleanup task's queued RunTime is "
-                            f"{moment(db.cleanup_next_run)}, {minutes(late)} before now "
-                            f"({db.clock})",
+                            f"{moment(db.cleanup_next_run)}, {minutes(late.total_seconds())} "
+                            f"before now ({db.clock})",
                         )
                     )
             if db.stale_expired_queued:
@@ -116,7 +117,7 @@ class CleanupStalled(Rule):
                 )
         if stopped:
             severity = Severity.critical
-        elif db is not None and db.stale_expired_queued >= limits.current().lingering_warn:
+        elif db is not None and lingering(db.stale_expired_queued):
             severity = Severity.warning
         else:
             self._check_proof(evidence)
@@ -130,21 +131,7 @@ class CleanupStalled(Rule):
             self.finding(
                 summary=summary + " (KB87143 Example 2)",
                 evidence=items,
-                cause=(
-                    "An internal maintenance task (DbCleanupTask) should run every minute to remove completed and "
-                    "expired data-channel requests. It is not running, so tasks stay 'in progress' long after their "
-                    "expire time and EPODataChannelData grows"
-                ),
-                remediation=[
-                    "Look in orion.log for 'Internal.DbCleanupTask - Running DataChannel DbCleanupTask' and for errors "
-                    "from the scheduler (TaskQueueEngine) around the time it stopped (`epodc diag logs`)",
-                    "Check the next queued run: Select RunTime from OrionTaskQueueMT where TaskDescription like "
-                    "'%dbclean%' (`epodc diag cleanup`)",
-                    "Restart the ePO Application Server service (Tomcat) so the scheduler starts again, then confirm "
-                    "the line returns every minute and the queue drains",
-                    *check_and_restart(evidence.services, APP_SERVER),
-                    "If it does not resume, open a case with Trellix support and attach `epodc bundle`",
-                ],
+                steps={"service": check_and_restart(evidence.services, APP_SERVER)},
                 severity=severity,
             )
         ]
@@ -185,6 +172,20 @@ class CleanupStalled(Rule):
         elif db is None:
             reasons.append(evidence.why_missing("db"))
         raise Unknown("; ".join(reasons) or "no run of the cleanup task was seen")
+
+
+def overdue_by(next_run: datetime, now: datetime) -> timedelta | None:
+    """How late the task's next run is, when later than `cleanup_late` (it has stopped); None
+    when it is on time. `diag cleanup` and `diag client` judge the RunTime with this same
+    function, so they and `check` cannot disagree."""
+    late = now - next_run
+    return late if late > limits.current().cleanup_late else None
+
+
+def lingering(stale_expired_queued: int) -> bool:
+    """Whether that many expired requests still queued make a warning on their own (`diag
+    queue` and `diag cleanup` grade theirs with this same function)."""
+    return stale_expired_queued >= limits.current().lingering_warn
 
 
 def _since(evidence: Evidence) -> str:

@@ -23,7 +23,7 @@ def render_conditions() -> str:
             f"| [`{rule.id}`](#{rule.id}) | {rule.severity.value} | {', '.join(rule.needs)} | {rule.summary()} |"
         )
     for rule in RULES:
-        page = rule.doc_path().read_text(encoding="utf-8").strip().splitlines()
+        page = rule.page().strip().splitlines()
         body = page[1:] if page and page[0].startswith("# ") else page
         out += [
             "",

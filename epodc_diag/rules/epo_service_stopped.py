@@ -65,34 +65,18 @@ class EpoServiceStopped(Rule):
         ]
         severity = Severity.critical if serious else Severity.warning
         shown = ", ".join(f"{s.name}{_on(s)} {(s.status or '').replace('_', ' ')}" for s in down)
-        remediation: list[str] = []
-        for s in down:
-            remediation += check_and_restart(services, s.role, s.host or None)
-            if s.start_type == "disabled":
-                remediation.append(
-                    f"{s.name}{_on(s)} is disabled: if this host should run it, set it back "
-                    f"to automatic (`Set-Service {s.name} -StartupType Automatic`)"
-                )
-        remediation.append(
-            "If it stops again, read why in the Windows System event log (Service Control "
-            "Manager, event IDs 7031/7034) and in "
-            + (
-                "Server\\Logs\\orion.log / jakarta_service_<date>.log"
-                if any(s.role == APP_SERVER for s in down)
-                else "DB\\Logs\\server_<host>.log"
-            )
-        )
+        restart = [
+            line for s in down for line in check_and_restart(services, s.role, s.host or None)
+        ]
+        disabled = [
+            {"service": _who(s), "name": s.name} for s in down if s.start_type == "disabled"
+        ]
         return [
             self.finding(
                 summary=f"ePO service {shown}: " + _effect(down),
                 evidence=items,
-                cause=(
-                    "The ePO services do the data channel's work: the Application Server "
-                    "(Tomcat) takes the Agent Handlers' status reports on port 8444 and runs the "
-                    "cleanup task, the Server (Apache) on each Agent Handler polls the queue and "
-                    "wakes the agents. While one is stopped its part of the work waits"
-                ),
-                remediation=remediation,
+                values={"disabled": disabled},
+                steps={"service": restart},
                 severity=severity,
             )
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from epodc_diag import limits
-from epodc_diag.evidence import Evidence, HandlerLogFacts
+from epodc_diag.evidence import DbEvidence, Evidence, HandlerLogFacts, LogEvidence
 from epodc_diag.logs.clocks import describe_offset
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
@@ -37,129 +37,16 @@ class HandlerStale(Rule):
             raise Skip(
                 f"{evidence.why_missing('db')}; and fewer than two Agent Handler logs to compare"
             )
-        limit = limits.current()
-        stale_after = limit.handler_stale.total_seconds()
-        active_within = limit.handler_active.total_seconds()
-        min_peer_attempts = limit.handler_min_peer_attempts
-        stale: dict[str, list[EvidenceItem]] = {}
-        known: set[str] = set()
-        db_judged = logs_judged = False
-        db = evidence.db
-        if db is not None:
-            known.update(h.name.upper() for h in db.handlers)
-            updates = [h for h in db.handlers if h.last_update is not None]
-            db_judged = bool(updates) and len(updates) == len(db.handlers)
-            fresh = [
-                h
-                for h in updates
-                if h.last_update and (db.now - h.last_update).total_seconds() <= active_within
-            ]
-            for h in updates:
-                assert h.last_update is not None
-                age = (db.now - h.last_update).total_seconds()
-                if age > stale_after and (fresh or len(updates) == 1):
-                    stale.setdefault(h.name.upper(), []).append(
-                        EvidenceItem(
-                            "db",
-                            "EPORegisteredApacheServers",
-                            f"{h.name} last checked in at {moment(h.last_update)}, {minutes(age)} ago",
-                        )
-                    )
-            busiest = max((h.attempts for h in db.handlers), default=0)
-            newest = max((h.last_attempt for h in db.handlers if h.last_attempt), default=None)
-            if (
-                busiest >= min_peer_attempts
-                and newest is not None
-                and (db.now - newest).total_seconds() <= active_within
-            ):
-                db_judged = True
-                for h in db.handlers:
-                    if (
-                        h.last_attempt is None
-                        or (newest - h.last_attempt).total_seconds() > stale_after
-                    ):
-                        stale.setdefault(h.name.upper(), []).append(
-                            EvidenceItem(
-                                "db",
-                                "handler_load",
-                                f"{h.name}: {h.attempts} attempt(s) in the queue, last at "
-                                f"{moment(h.last_attempt) if h.last_attempt else 'never'}, "
-                                f"while another handler has {busiest} and attempted one at {moment(newest)}",
-                            )
-                        )
-        logs = evidence.logs
-        # Log times are compared only among logs read together from one place (an install, a
-        # folder), and each on its own machine's clock: a remote handler's log copied beside
-        # them may run hours ahead or behind (`clock_offset_seconds`, estimated from the logs
-        # or the database and shown).
-        by_host: dict[str, list[HandlerLogFacts]] = {}
-        for handler_log in logs.handler_logs if logs is not None else ():
-            by_host.setdefault(handler_log.host, []).append(handler_log)
-        for group in by_host.values():
-            if len(group) < 2:
-                continue
-            ends = {id(h): _common_clock(h) for h in group}
-            times = [t for t in ends.values() if t is not None]
-            newest_log = max(times, default=None)
-            # An empty log (just rotated) says nothing either way; one with lines but no
-            # readable time leaves its handler unjudged.
-            written = [h for h in group if h.lines]
-            logs_judged = logs_judged or (len(times) >= 2 and len(times) == len(written))
-            for handler_log in group:
-                end = ends[id(handler_log)]
-                if end is None or newest_log is None:
-                    continue
-                name = handler_log.handler.upper()
-                if known and name not in known:
-                    continue
-                quiet = (newest_log - end).total_seconds()
-                others_active = any(
-                    o is not handler_log
-                    and ends[id(o)] is not None
-                    and (newest_log - ends[id(o)]).total_seconds() <= active_within  # type: ignore[operator]
-                    for o in group
-                )
-                if quiet > stale_after and others_active:
-                    shifted = (
-                        f" (its clock {describe_offset(handler_log.clock_offset_seconds)}: "
-                        f"{handler_log.clock_basis})"
-                        if handler_log.clock_offset_seconds
-                        else ""
-                    )
-                    # Set against the database's clock, a log that ends early is a handler
-                    # that stopped; from the logs alone it may also be a clock running behind.
-                    unsure = (
-                        ""
-                        if "database clock" in handler_log.clock_basis
-                        else " (or its machine's clock runs that much behind: the logs alone "
-                        "cannot tell; the database's check-in times can)"
-                    )
-                    stale.setdefault(name, []).append(
-                        EvidenceItem(
-                            "logs",
-                            handler_log.path,
-                            f"its log ends at {moment(handler_log.last_time)}{shifted}, "
-                            f"{minutes(quiet)} before the other handlers' logs{unsure}",
-                        )
-                    )
+        stale: _Stale = {}
+        db, logs = evidence.db, evidence.logs
+        db_judged = db is not None and _judge_check_ins(db, stale)
+        db_judged = (db is not None and _judge_attempts(db, stale)) or db_judged
+        known = {h.name.upper() for h in db.handlers} if db is not None else set()
+        logs_judged = logs is not None and _judge_logs(logs, known, stale)
         if not stale:
             if db_judged or logs_judged:
                 return []
-            untimed = [
-                h.handler
-                for h in (logs.handler_logs if logs else ())
-                if h.last_time is None and h.lines
-            ]
-            if untimed:
-                raise Unknown(
-                    f"no readable time in the log of Agent Handler {', '.join(untimed)}, and the "
-                    "database does not show when every handler last worked"
-                )
-            raise Skip(
-                "the database holds no check-in time for every Agent Handler and too little recent "
-                "queue activity to compare them, and no two Agent Handler logs from one machine "
-                "(one clock) were read"
-            )
+            raise _undecided(logs)
         registered = len(db.handlers) if db is not None else len(logs.handler_logs) if logs else 0
         everyone = registered > 0 and len(stale) >= registered
         names = ", ".join(sorted(stale))
@@ -172,26 +59,157 @@ class HandlerStale(Rule):
                     else f"Agent Handler {names} has stopped working the data-channel queue{since}"
                 ),
                 evidence=[item for name in sorted(stale) for item in stale[name]],
-                cause=(
-                    "Agent Handlers poll the DC work queue about every ten seconds. This one stopped: its service "
-                    "(Apache / McAfee ePolicy Orchestrator Server) is down, it lost its database connection, or the "
-                    "host is unreachable. Work it had claimed waits for it; other handlers take new work"
-                ),
-                remediation=[
-                    "On that handler, check the 'McAfee ePolicy Orchestrator <version> Server' (Apache) service and "
-                    "its log DB\\Logs\\server_<host>.log for the time it went quiet",
-                    "Check the handler can reach the ePO database (its db.properties / SQL connectivity)",
-                    *(
+                values={"handlers": names},
+                steps={
+                    "service": [
                         line
                         for name in sorted(stale)
                         for line in check_and_restart(evidence.services, AGENT_HANDLER, name)
-                    ),
-                    "Restart the service; if the handler is retired, remove it from Configuration > Server Settings "
-                    "> Agent Handlers",
-                ],
+                    ]
+                },
                 severity=Severity.critical if everyone else Severity.warning,
             )
         ]
+
+
+_Stale = dict[str, list[EvidenceItem]]  # a stale handler's name (upper case): why it is stale
+
+
+def _judge_check_ins(db: DbEvidence, stale: _Stale) -> bool:
+    """Check-in times more than `handler_stale` old while another handler checked in lately
+    (or the only handler's). True when every handler's check-in time was read."""
+    limit = limits.current()
+    stale_after = limit.handler_stale.total_seconds()
+    updates = [h for h in db.handlers if h.last_update is not None]
+    fresh = [
+        h
+        for h in updates
+        if h.last_update
+        and (db.now - h.last_update).total_seconds() <= limit.handler_active.total_seconds()
+    ]
+    for h in updates:
+        assert h.last_update is not None
+        age = (db.now - h.last_update).total_seconds()
+        if age > stale_after and (fresh or len(updates) == 1):
+            stale.setdefault(h.name.upper(), []).append(
+                EvidenceItem(
+                    "db",
+                    "EPORegisteredApacheServers",
+                    f"{h.name} last checked in at {moment(h.last_update)}, {minutes(age)} ago",
+                )
+            )
+    return bool(updates) and len(updates) == len(db.handlers)
+
+
+def _judge_attempts(db: DbEvidence, stale: _Stale) -> bool:
+    """Handlers without a recent delivery attempt while another is busy and active. True when
+    the queue was busy enough to judge."""
+    limit = limits.current()
+    stale_after = limit.handler_stale.total_seconds()
+    busiest = max((h.attempts for h in db.handlers), default=0)
+    newest = max((h.last_attempt for h in db.handlers if h.last_attempt), default=None)
+    if (
+        busiest < limit.handler_min_peer_attempts
+        or newest is None
+        or (db.now - newest).total_seconds() > limit.handler_active.total_seconds()
+    ):
+        return False
+    for h in db.handlers:
+        if h.last_attempt is None or (newest - h.last_attempt).total_seconds() > stale_after:
+            stale.setdefault(h.name.upper(), []).append(
+                EvidenceItem(
+                    "db",
+                    "handler_load",
+                    f"{h.name}: {h.attempts} attempt(s) in the queue, last at "
+                    f"{moment(h.last_attempt) if h.last_attempt else 'never'}, "
+                    f"while another handler has {busiest} and attempted one at {moment(newest)}",
+                )
+            )
+    return True
+
+
+def _judge_logs(logs: LogEvidence, known: set[str], stale: _Stale) -> bool:
+    """Handler logs that end long before the others of their machine. True when at least two
+    logs of one machine had readable times (and every written one did)."""
+    # Log times are compared only among logs read together from one place (an install, a
+    # folder), and each on its own machine's clock: a remote handler's log copied beside
+    # them may run hours ahead or behind (`clock_offset_seconds`, estimated from the logs
+    # or the database and shown).
+    by_host: dict[str, list[HandlerLogFacts]] = {}
+    for handler_log in logs.handler_logs:
+        by_host.setdefault(handler_log.host, []).append(handler_log)
+    judged = False
+    for group in by_host.values():
+        if len(group) >= 2:
+            judged = _judge_log_group(group, known, stale) or judged
+    return judged
+
+
+def _judge_log_group(group: list[HandlerLogFacts], known: set[str], stale: _Stale) -> bool:
+    limit = limits.current()
+    stale_after = limit.handler_stale.total_seconds()
+    active_within = limit.handler_active.total_seconds()
+    ends = {id(h): _common_clock(h) for h in group}
+    times = [t for t in ends.values() if t is not None]
+    newest_log = max(times, default=None)
+    # An empty log (just rotated) says nothing either way; one with lines but no
+    # readable time leaves its handler unjudged.
+    written = [h for h in group if h.lines]
+    for handler_log in group:
+        end = ends[id(handler_log)]
+        name = handler_log.handler.upper()
+        if end is None or newest_log is None or (known and name not in known):
+            continue
+        quiet = (newest_log - end).total_seconds()
+        others_active = any(
+            o is not handler_log
+            and ends[id(o)] is not None
+            and (newest_log - ends[id(o)]).total_seconds() <= active_within  # type: ignore[operator]
+            for o in group
+        )
+        if quiet > stale_after and others_active:
+            stale.setdefault(name, []).append(
+                EvidenceItem("logs", handler_log.path, _log_ends_early(handler_log, quiet))
+            )
+    return len(times) >= 2 and len(times) == len(written)
+
+
+def _log_ends_early(handler_log: HandlerLogFacts, quiet: float) -> str:
+    shifted = (
+        f" (its clock {describe_offset(handler_log.clock_offset_seconds)}: "
+        f"{handler_log.clock_basis})"
+        if handler_log.clock_offset_seconds
+        else ""
+    )
+    # Set against the database's clock, a log that ends early is a handler
+    # that stopped; from the logs alone it may also be a clock running behind.
+    unsure = (
+        ""
+        if "database clock" in handler_log.clock_basis
+        else " (or its machine's clock runs that much behind: the logs alone "
+        "cannot tell; the database's check-in times can)"
+    )
+    return (
+        f"its log ends at {moment(handler_log.last_time)}{shifted}, "
+        f"{minutes(quiet)} before the other handlers' logs{unsure}"
+    )
+
+
+def _undecided(logs: LogEvidence | None) -> Skip:
+    """Why nothing could be judged: a log without readable times (unknown), or too little."""
+    untimed = [
+        h.handler for h in (logs.handler_logs if logs else ()) if h.last_time is None and h.lines
+    ]
+    if untimed:
+        return Unknown(
+            f"no readable time in the log of Agent Handler {', '.join(untimed)}, and the "
+            "database does not show when every handler last worked"
+        )
+    return Skip(
+        "the database holds no check-in time for every Agent Handler and too little recent "
+        "queue activity to compare them, and no two Agent Handler logs from one machine "
+        "(one clock) were read"
+    )
 
 
 def _last_active(evidence: Evidence, names: list[str]) -> str:

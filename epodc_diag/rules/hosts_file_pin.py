@@ -29,15 +29,3 @@ class HostsFilePin(NetworkRule):
             raise Skip("server.ini gives no name for the ePO server: no hosts entry to look for")
         if network.hosts_file is None:
             raise Skip("no hosts file was read (give one with --hosts-file)")
-
-    cause = (
-        "Windows answers a name from %SystemRoot%\\System32\\drivers\\etc\\hosts before it asks DNS. "
-        "A line pinning the ePO server's name, left from a migration or added on a DMZ Agent Handler "
-        "without internal DNS, keeps sending the handler to that address after the server moved"
-    )
-    remediation = (
-        "Open C:\\Windows\\System32\\drivers\\etc\\hosts as an administrator on the Agent Handler and "
-        "remove (or correct) the line the finding names",
-        "Flush the resolver cache (`ipconfig /flushdns`) and run `epodc diag network` again: the "
-        "name should now resolve to server.ini's address",
-    )

@@ -27,13 +27,3 @@ class IniHostUnresolved(NetworkRule):
             )
         if not network.resolved:
             raise Unknown(f"the forward lookup of {network.host} was not completed")
-
-    cause = (
-        "The Agent Handler reaches the application server by the DNS name in server.ini. When that name "
-        "does not resolve, the handler cannot report DC status and requests expire"
-    )
-    remediation = (
-        "Check the DNS name in <ePO install dir>\\DB\\server.ini (`epodc diag ini`)",
-        "Create or fix the DNS record (or, as a stopgap, a hosts-file entry) on the Agent Handler",
-        "Run `epodc diag network` again to confirm the name resolves to the ePO server's address",
-    )

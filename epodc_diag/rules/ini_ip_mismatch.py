@@ -28,15 +28,3 @@ class IniIpMismatch(NetworkRule):
             raise Unknown(
                 f"DNS gave no address for {network.host}: nothing to compare with {network.ip}"
             )
-
-    cause = (
-        "server.ini says the application server is at one address, DNS on the Agent Handler says another "
-        "(a stale record, a re-addressed server, a split DNS view). The handler may be sending its DC "
-        "status reports where no application server listens"
-    )
-    remediation = (
-        "Find which address is right: the ePO server's own configuration (`ipconfig`) against server.ini "
-        "and DNS (`epodc diag network` shows both)",
-        "Correct the DNS record (or server.ini) so both agree, then flush the resolver cache on the Agent "
-        "Handler (`ipconfig /flushdns`)",
-    )

@@ -27,11 +27,3 @@ class ReverseDnsMismatch(NetworkRule):
         if not network.reverse_name:
             # No PTR record is common and harmless; it is simply not there to compare.
             raise Skip(f"{network.ip} has no reverse (PTR) record, or its lookup did not answer")
-
-    cause = (
-        "The PTR record of the address in server.ini names a different host. That alone does not break the "
-        "data channel, but it often comes with a stale forward record or a re-addressed server"
-    )
-    remediation = (
-        "Correct the PTR record, or confirm the address in server.ini still belongs to the ePO server",
-    )

@@ -53,20 +53,5 @@ class TaskLogExpired(Rule):
             self.finding(
                 summary=f"the server task log: {describe(log)}",
                 evidence=items,
-                cause=(
-                    "The task log records what the application server's wake-up and data-channel "
-                    "work came to. Entries that expired mean the agents' answers (or the Agent "
-                    "Handlers' status reports) did not reach the application server before the "
-                    "requests' expire time: the Agent Handler cannot reach Tomcat on port 8444, "
-                    "DNS or server.ini name the wrong address, or the agents never answered"
-                ),
-                remediation=[
-                    "Read the findings beside this one: tomcat-unreachable, ini-ip-mismatch, "
-                    "tomcat-port-closed and agents-unreachable name the cause",
-                    "Run `epodc diag network` on each Agent Handler, and `epodc diag queue` for "
-                    "the queue's expired requests",
-                    "In the ePO console, open Menu > Automation > Server Task Log and the failed "
-                    "entries' details for the systems concerned",
-                ],
             )
         ]

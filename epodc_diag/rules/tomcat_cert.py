@@ -8,19 +8,6 @@ from epodc_diag.network.cert import describe, judge_certificate
 from epodc_diag.rules.base import Rule, Unknown
 from epodc_diag.rules.tomcat_tls_failed import no_handshake_reason
 
-_CAUSES = {
-    "cert-expired": "The application server's certificate is past its end date; TLS clients that check "
-    "dates refuse it, and ePO's own services start failing",
-    "cert-not-yet-valid": "The certificate's start date is in the future: the certificate was issued by "
-    "a machine whose clock is ahead, or this machine's clock is behind",
-    "cert-expiring": "The application server's certificate reaches its end date soon",
-    "cert-name-mismatch": "The certificate was issued for another name than the one server.ini gives for "
-    "the ePO server: a client that checks names refuses it, and it may belong to another host or a "
-    "service that took over the port",
-    "cert-untrusted": "ePO signs the application server's certificate with its own CA, which this "
-    "machine does not trust; that is normal and only worth knowing",
-}
-
 
 class TomcatCert(Rule):
     """The certificate on port 8444 has expired, is not yet valid, expires soon, or names another host."""
@@ -59,15 +46,13 @@ class TomcatCert(Rule):
             items.append(
                 EvidenceItem("ini", evidence.ini.path, f"server.ini: host {evidence.ini.host}")
             )
-        remediation = self._remediation({j.code for j in judged})
         summary = "; ".join(j.summary for j in judged if j.severity is worst.severity)
         return [
             self.finding(
                 summary,
                 items,
-                " ".join(_CAUSES[j.code] + "." for j in judged),
-                remediation,
                 severity=worst.severity,
+                keys=tuple(j.code for j in judged),
             )
         ]
 
@@ -76,23 +61,3 @@ class TomcatCert(Rule):
         if network is None or network.certificate is None:
             return ""
         return "seen: " + "; ".join(describe(network.certificate))
-
-    @staticmethod
-    def _remediation(codes: set[str]) -> list[str]:
-        steps: list[str] = []
-        if codes & {"cert-expired", "cert-expiring"}:
-            steps.append(
-                "Renew the application server's certificate (ePO: Server Settings > Server "
-                "Certificate), then restart the ePO Application Server service"
-            )
-        if "cert-not-yet-valid" in codes:
-            steps.append(
-                "Compare the clocks of the ePO server and this machine (`w32tm /query /status`); "
-                "reissue the certificate once the clocks agree"
-            )
-        if "cert-name-mismatch" in codes:
-            steps.append(
-                "Check that port 8444 of the address in server.ini is the ePO server's; if it is, "
-                "reissue its certificate for the name server.ini uses (or correct server.ini)"
-            )
-        return steps

@@ -27,15 +27,3 @@ class TomcatPortClosed(NetworkRule):
         state = next((s for a, s in network.connections if a == primary), None)
         if state != "open":
             raise Unknown(f"port {network.port} of {primary} was not tested")
-
-    cause = (
-        "The Agent Handler reports DC status to the application server on port 8444 (by default). A refused "
-        "connection means nothing listens there (the ePO Application Server service is stopped, or uses "
-        "another port); a silent one means a firewall drops the packets"
-    )
-    remediation = (
-        "On the ePO server, make sure the ePO Application Server service is running and listens on 8444 "
-        "(`netstat -ano | findstr 8444`)",
-        "Open port 8444 from the Agent Handler to the ePO server in every firewall between them",
-        "Test from the Agent Handler: `Test-NetConnection <ePO server> -Port 8444`, or `epodc diag network`",
-    )

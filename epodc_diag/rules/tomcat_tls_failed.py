@@ -17,16 +17,6 @@ class TomcatTlsFailed(NetworkRule):
     proofs = (("network.tls_ok",),)
     ok_needs = "a TLS handshake with port 8444 that completed"
     required_with = ("network",)
-    cause = (
-        "Something accepts connections on port 8444 but does not complete a TLS handshake: another service "
-        "holds the port, a proxy or inspection device is in the way, or the protocols allowed on the two "
-        "ends do not overlap"
-    )
-    remediation = (
-        "On the ePO server, check which process owns port 8444 (`netstat -ano | findstr 8444`)",
-        "Look for TLS inspection or a proxy between the Agent Handler and the ePO server",
-        "Compare the TLS protocol settings of the Agent Handler and the ePO server",
-    )
 
     def check_proof(self, evidence: Evidence) -> None:
         network = evidence.network

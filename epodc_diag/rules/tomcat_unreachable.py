@@ -149,20 +149,8 @@ class TomcatUnreachable(Rule):
             self.finding(
                 summary=summary + " (KB87143 Example 1)",
                 evidence=items,
-                cause=(
-                    "Apache on the Agent Handler cannot communicate with the application server (Tomcat) on the "
-                    "ePO server. The status of each DC request is never set to success or failure, so the "
-                    "maintenance task later finds it past its expire time and expires it"
-                ),
-                remediation=[
-                    *(f"The logged errors point at {REMEDIES[key]}" for key in causes),
-                    "Open <ePO install dir>\\DB\\server.ini on the Agent Handler and confirm the IP address and DNS "
-                    "name it uses for the application server (`epodc diag ini`)",
-                    "Make sure DNS on the Agent Handler resolves the ePO server to that address (`epodc diag network`)",
-                    "Make sure a route from the Agent Handler to the ePO server exists on port 8444 (firewalls, "
-                    "proxies) and that the ePO Application Server service is running",
-                    *check_and_restart(evidence.services, APP_SERVER),
-                ],
+                values={"logged": [{"remedy": REMEDIES[key]} for key in causes]},
+                steps={"service": check_and_restart(evidence.services, APP_SERVER)},
                 severity=severity,
             )
         ]

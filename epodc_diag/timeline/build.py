@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from epodc_diag import limits
 from epodc_diag.durations import duration
@@ -43,6 +43,8 @@ EPO_SERVER = "ePO server"
 AGENTS = "agents"
 DATABASE = "database"
 ACTIVITY = "handler-activity"
+
+ProgressCallback = Callable[[float, float], None]
 
 
 @dataclass
@@ -82,18 +84,22 @@ def light_pass(
     offsets: dict[str, float],
     since: datetime | None,
     until: datetime | None,
+    progress: ProgressCallback | None = None,
 ) -> dict[tuple[str, str], _Hits]:
     """Every signature hit's minute, per (source, signature), with each file's clock offset taken
-    off its times (so they are on the reference clock)."""
+    off its times (so they are on the reference clock). `progress(done, total)`: bytes read."""
     from epodc_diag.logs.catalog import signatures
     from epodc_diag.logs.scan import _Clock, _fields
     from epodc_diag.logs.sources import chunks
 
     out: dict[tuple[str, str], _Hits] = {}
+    total = float(sum(log.size for log in files))
+    done = 0.0
     for log in files:
         path = str(log.path)
         source = sources.get(path)
         if source is None or log.time_format is None:
+            done += log.size
             continue
         shift = timedelta(seconds=offsets.get(path, 0.0))
         sigs = [s for s in signatures() if s.applies_to(log.family)]
@@ -130,6 +136,10 @@ def light_pass(
                     if sig.timeline:
                         hits.times.append(moment)
             clock.before = tail or clock.before
+            if progress is not None:
+                # Offsets count decoded text (UTF-16, gzip): never past the file's own size.
+                progress(done + min(offset + len(chunk), log.size), total)
+        done += log.size
     return out
 
 
@@ -183,42 +193,77 @@ def _times_counts(times: Sequence[datetime], start: datetime, size: int, buckets
     return _counts(minutes, start, size, buckets)
 
 
-def assemble(
-    target: str,
+@dataclass(frozen=True)
+class _Grid:
+    """The buckets: where the first starts, how long each is, how many."""
+
+    start: datetime
+    size: int
+    buckets: int
+
+    @property
+    def width(self) -> timedelta:
+        return timedelta(seconds=self.size)
+
+    def bucket_of(self, moment: datetime) -> int:
+        index = int((moment - self.start).total_seconds() // self.size)
+        return min(max(index, 0), self.buckets - 1)
+
+    def counts(self, minutes: Counter[datetime]) -> list[int]:
+        return _counts(minutes, self.start, self.size, self.buckets)
+
+    def times_counts(self, times: Sequence[datetime]) -> list[int]:
+        return _times_counts(times, self.start, self.size, self.buckets)
+
+
+@dataclass(frozen=True)
+class _Spans:
+    """Each source's newest and oldest line on the reference clock (within the window)."""
+
+    newest: dict[str, datetime]
+    oldest: dict[str, datetime]
+
+
+_TIMED_FAMILIES = ("handler", "tomcat", "agent", "unknown")
+
+
+def _shift(offsets: dict[str, float], path: str) -> timedelta:
+    return timedelta(seconds=offsets.get(path, 0.0))
+
+
+def _spans(
     summaries: Sequence[FileSummary],
-    logs: LogEvidence | None,
-    hits: dict[tuple[str, str], _Hits],
     offsets: dict[str, float],
-    db: DbEvidence | None,
-    db_times: DbTimes | None,
     since: datetime | None,
     until: datetime | None,
-    notes: Sequence[str] = (),
-) -> Timeline:
-    """The Timeline from what was read: pure, no I/O."""
-    from epodc_diag.logs.catalog import signatures
-
-    titles = {s.id: s.title for s in signatures()}
-    limit = limits.current()
-    # Each source's newest and oldest line on the reference clock (within the window).
+) -> _Spans:
     newest: dict[str, datetime] = {}
     oldest: dict[str, datetime] = {}
     for f in summaries:
-        if f.family not in ("handler", "tomcat", "agent", "unknown"):
+        if f.family not in _TIMED_FAMILIES:
             continue
-        shift = timedelta(seconds=offsets.get(f.path, 0.0))
         source = source_of(f)
+        shift = _shift(offsets, f.path)
         if f.last_time is not None:
             last = f.last_time - shift
-            if until is not None:
-                last = min(last, until)
+            last = last if until is None else min(last, until)
             newest[source] = max(newest.get(source, last), last)
         if f.first_time is not None:
             first = f.first_time - shift
-            if since is not None:
-                first = max(first, since)
+            first = first if since is None else max(first, since)
             oldest[source] = min(oldest.get(source, first), first)
-    moments = [*newest.values(), *oldest.values()]
+    return _Spans(newest, oldest)
+
+
+def _grid(
+    spans: _Spans,
+    hits: dict[tuple[str, str], _Hits],
+    db_times: DbTimes | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> _Grid:
+    """Buckets over everything with a time: the logs' spans, the hits and the database's times."""
+    moments = [*spans.newest.values(), *spans.oldest.values()]
     for h in hits.values():
         moments += [t for t in (h.first, h.last) if t is not None]
     if db_times is not None:
@@ -234,17 +279,23 @@ def assemble(
         from epodc_diag.errors import InputError
 
         raise InputError("nothing with a time was read: no timed log line and no database")
-    start, size, buckets = choose_buckets(min(moments), max(moments))
+    return _Grid(*choose_buckets(min(moments), max(moments)))
 
-    series: list[Series] = []
+
+def _log_series(
+    hits: dict[tuple[str, str], _Hits], summaries: Sequence[FileSummary], grid: _Grid
+) -> list[Series]:
+    """One series per (source, signature), then each Agent Handler's activity: every line of its
+    log a signature matched, per bucket."""
+    from epodc_diag.logs.catalog import signatures
+
+    titles = {s.id: s.title for s in signatures()}
     order = {s.id: i for i, s in enumerate(signatures())}
+    series: list[Series] = []
     for (source, sid), h in sorted(hits.items(), key=lambda kv: (kv[0][0], order[kv[0][1]])):
-        counts = _counts(h.minutes, start, size, buckets)
+        counts = grid.counts(h.minutes)
         series.append(Series(source, sid, titles.get(sid, sid), tuple(counts), sum(counts)))
-
-    # Each Agent Handler's activity: every line of its log a signature matched, per bucket.
-    handler_names = {source_of(f) for f in summaries if f.family == "handler" and f.handler}
-    for name in sorted(handler_names):
+    for name in sorted(_handler_sources(summaries)):
         mine = [s.counts for s in series if s.source == name]
         if mine:
             summed = [sum(column) for column in zip(*mine, strict=True)]
@@ -253,102 +304,186 @@ def assemble(
                     name, ACTIVITY, "lines its log's signatures matched", tuple(summed), sum(summed)
                 )
             )
+    return series
 
-    onsets: list[Onset] = []
-    bucket = timedelta(seconds=size)
 
-    def bucket_of(moment: datetime) -> int:
-        return min(max(int((moment - start).total_seconds() // size), 0), buckets - 1)
+def _handler_sources(summaries: Sequence[FileSummary]) -> set[str]:
+    return {source_of(f) for f in summaries if f.family == "handler" and f.handler}
 
-    def own(source: str, moment: datetime) -> datetime | None:
-        shift = next(
-            (offsets[f.path] for f in summaries if source_of(f) == source and offsets.get(f.path)),
-            0.0,
-        )
+
+class _OwnClock:
+    """A moment on a source's own clock, where its times were moved onto the reference clock."""
+
+    def __init__(self, summaries: Sequence[FileSummary], offsets: dict[str, float]) -> None:
+        self._shift: dict[str, float] = {}
+        for f in summaries:
+            if offsets.get(f.path):
+                self._shift.setdefault(source_of(f), offsets[f.path])
+
+    def __call__(self, source: str, moment: datetime) -> datetime | None:
+        shift = self._shift.get(source, 0.0)
         return moment + timedelta(seconds=shift) if shift else None
 
-    # (a) Agent Handlers failing to report to Tomcat (KB87143 Example 1), per host.
+
+def _failing_onsets(
+    hits: dict[tuple[str, str], _Hits], spans: _Spans, grid: _Grid, own: _OwnClock
+) -> list[Onset]:
+    """Agent Handlers failing to report to Tomcat (KB87143 Example 1), per host."""
     failing: dict[str, list[_Hits]] = {}
     for (source, sid), h in hits.items():
         if sid in ABNORMAL_KINDS and h.first is not None:
             failing.setdefault(source, []).append(h)
-    for source, found in sorted(failing.items()):
-        first = min(h.first for h in found if h.first is not None)
-        last = max(h.last for h in found if h.last is not None)
-        groups: Counter[str] = Counter()
-        for h in found:
-            groups.update(h.groups)
-        codes = ", ".join(g for g, _ in groups.most_common(3))
-        end_of_host = newest.get(source, last)
-        # Over only after a silence longer than twice the longest one within the episode:
-        # failures come as often as the handler tries, not at a fixed rate.
-        active = sorted({m for h in found for m in h.minutes})
-        longest = max((b - a for a, b in itertools.pairwise(active)), default=timedelta(0))
-        ongoing = end_of_host - last <= max(2 * bucket, limit.handler_active, 2 * longest)
-        tail = "still failing" if ongoing else f"last failure {_hhmm(last)}"
-        onsets.append(
-            Onset(
-                "reports-failing",
-                source,
-                first,
-                bucket_of(first),
-                ongoing,
-                None if ongoing else last,
-                f"{_hhmm(first)} {source} starts failing to report to Tomcat"
-                + (f" ({codes})" if codes else "")
-                + f", {tail}",
-                own(source, first),
-            )
-        )
-
-    # (b) The DbCleanupTask's runs in orion.log: gaps, and a task that has stopped.
-    runs_at = sorted(
-        t for (source, sid), h in hits.items() if sid == CLEANUP_SIGNATURE for t in h.times
-    )
-    cleanup_runs = [CleanupRun(at, None) for at in runs_at[:1]] + [
-        CleanupRun(at, (at - before).total_seconds()) for before, at in itertools.pairwise(runs_at)
+    return [
+        _failing_onset(source, found, spans, grid, own) for source, found in sorted(failing.items())
     ]
-    late = limit.cleanup_late
-    for earlier, later in itertools.pairwise(runs_at):
-        if later - earlier > late:
-            onsets.append(
-                Onset(
-                    "cleanup-gap",
-                    EPO_SERVER,
-                    earlier,
-                    bucket_of(earlier),
-                    False,
-                    later,
-                    f"{_hhmm(earlier)} DbCleanupTask stops running for "
-                    f"{duration((later - earlier).total_seconds())} (runs again {_hhmm(later)})",
-                )
-            )
-    server_newest = newest.get(EPO_SERVER)
-    if runs_at and server_newest is not None and server_newest - runs_at[-1] > late:
-        last_run = runs_at[-1]
-        onsets.append(
-            Onset(
-                "cleanup-stopped",
-                EPO_SERVER,
-                last_run,
-                bucket_of(last_run),
-                True,
-                None,
-                f"{_hhmm(last_run)} last DbCleanupTask run, none since "
-                f"({duration((server_newest - last_run).total_seconds())} to orion.log's last "
-                f"line at {_hhmm(server_newest)})",
-            )
-        )
 
-    # (c) An Agent Handler that falls silent while the others work on: its last sign of life.
-    handler_sources = {source_of(f) for f in summaries if f.family == "handler" and f.handler}
+
+def _failing_onset(
+    source: str, found: list[_Hits], spans: _Spans, grid: _Grid, own: _OwnClock
+) -> Onset:
+    first = min(h.first for h in found if h.first is not None)
+    last = max(h.last for h in found if h.last is not None)
+    groups: Counter[str] = Counter()
+    for h in found:
+        groups.update(h.groups)
+    codes = ", ".join(g for g, _ in groups.most_common(3))
+    end_of_host = spans.newest.get(source, last)
+    # Over only after a silence longer than twice the longest one within the episode:
+    # failures come as often as the handler tries, not at a fixed rate.
+    active = sorted({m for h in found for m in h.minutes})
+    longest = max((b - a for a, b in itertools.pairwise(active)), default=timedelta(0))
+    quiet = max(2 * grid.width, limits.current().handler_active, 2 * longest)
+    ongoing = end_of_host - last <= quiet
+    tail = "still failing" if ongoing else f"last failure {_hhmm(last)}"
+    return Onset(
+        "reports-failing",
+        source,
+        first,
+        grid.bucket_of(first),
+        ongoing,
+        None if ongoing else last,
+        f"{_hhmm(first)} {source} starts failing to report to Tomcat"
+        + (f" ({codes})" if codes else "")
+        + f", {tail}",
+        own(source, first),
+    )
+
+
+def _cleanup_runs(hits: dict[tuple[str, str], _Hits]) -> list[datetime]:
+    """The DbCleanupTask's runs in orion.log, on the reference clock, in order."""
+    return sorted(t for (_, sid), h in hits.items() if sid == CLEANUP_SIGNATURE for t in h.times)
+
+
+def _cleanup_onsets(
+    runs_at: Sequence[datetime],
+    summaries: Sequence[FileSummary],
+    offsets: dict[str, float],
+    db: DbEvidence | None,
+    grid: _Grid,
+) -> list[Onset]:
+    """Gaps between the cleanup task's runs, and a task that has stopped."""
+    late = limits.current().cleanup_late
+    onsets = [
+        Onset(
+            "cleanup-gap",
+            EPO_SERVER,
+            earlier,
+            grid.bucket_of(earlier),
+            False,
+            later,
+            f"{_hhmm(earlier)} DbCleanupTask stops running for "
+            f"{duration((later - earlier).total_seconds())} (runs again {_hhmm(later)})",
+        )
+        for earlier, later in itertools.pairwise(runs_at)
+        if later - earlier > late
+    ]
+    stopped = _cleanup_stopped(runs_at, summaries, offsets, db, grid)
+    return onsets + ([stopped] if stopped is not None else [])
+
+
+def _server_end(
+    summaries: Sequence[FileSummary], offsets: dict[str, float], grid: _Grid
+) -> tuple[datetime, str] | None:
+    """The newest line (on the reference clock, within the window) of any log written on the
+    machine that writes orion.log, and that log's name: as `logs.scan` judges a stopped task, a
+    Tomcat that has gone quiet must not hide it, and another machine's log says nothing of it."""
+    from epodc_diag.logs.scan import host_folder
+
+    hosts = {host_folder(Path(f.path)) for f in summaries if f.family == "tomcat"}
+    end = grid.start + grid.width * grid.buckets
+    best: tuple[datetime, str] | None = None
+    for f in summaries:
+        if f.last_time is None or f.family not in _TIMED_FAMILIES:
+            continue
+        if host_folder(Path(f.path)) not in hosts:
+            continue
+        last = min(f.last_time - _shift(offsets, f.path), end)
+        if best is None or last > best[0]:
+            best = (last, Path(f.path).name)
+    return best
+
+
+def _cleanup_stopped(
+    runs_at: Sequence[datetime],
+    summaries: Sequence[FileSummary],
+    offsets: dict[str, float],
+    db: DbEvidence | None,
+    grid: _Grid,
+) -> Onset | None:
+    """The task has stopped: its last run in orion.log lies further back than `cleanup_late`
+    from the newest line the ePO server's logs hold, or the database's queued RunTime of the
+    task is overdue by as much (the task's last run was one period before it). Either is positive
+    evidence; the later of the two last runs is when it stopped."""
+    late = limits.current().cleanup_late
+    reasons: list[str] = []
+    last_runs: list[datetime] = []
+    server_end = _server_end(summaries, offsets, grid) if runs_at else None
+    if runs_at and server_end is not None and server_end[0] - runs_at[-1] > late:
+        last_runs.append(runs_at[-1])
+        reasons.append(
+            f"{duration((server_end[0] - runs_at[-1]).total_seconds())} to {server_end[1]}'s "
+            f"last line at {_hhmm(server_end[0])}"
+        )
+    next_run = db.cleanup_next_run if db is not None else None
+    if db is not None and next_run is not None and db.now - next_run > late:
+        last_runs.append(max([next_run - CLEANUP_PERIOD, *runs_at[-1:]]))
+        reasons.append(
+            f"its queued RunTime {_hhmm(next_run)} is "
+            f"{duration((db.now - next_run).total_seconds())} overdue in the database"
+        )
+    if not last_runs:
+        return None
+    last_run = max(last_runs)
+    if last_run >= grid.start + grid.width * grid.buckets:
+        return None  # it stopped after the window asked for
+    return Onset(
+        "cleanup-stopped",
+        EPO_SERVER,
+        last_run,
+        grid.bucket_of(last_run),
+        True,
+        None,
+        f"{_hhmm(last_run)} last DbCleanupTask run, none since ({'; '.join(reasons)})",
+    )
+
+
+def _silent_handlers(
+    summaries: Sequence[FileSummary],
+    spans: _Spans,
+    db: DbEvidence | None,
+    grid: _Grid,
+    own: _OwnClock,
+) -> list[Onset]:
+    """An Agent Handler that falls silent while the others work on: its last sign of life (its
+    log's last line or its check-in in the database)."""
     last_check_in = {h.name.upper(): h.last_update for h in db.handlers} if db is not None else {}
     alive: dict[str, datetime] = {}
-    for name in handler_sources | set(last_check_in):
-        signs = [t for t in (newest.get(name), last_check_in.get(name)) if t is not None]
+    for name in _handler_sources(summaries) | set(last_check_in):
+        signs = [t for t in (spans.newest.get(name), last_check_in.get(name)) if t is not None]
         if signs:
             alive[name] = max(signs)
-    stale_after = limit.handler_stale
+    stale_after = limits.current().handler_stale
+    onsets: list[Onset] = []
     for name, seen in sorted(alive.items()):
         peers = [t for other, t in alive.items() if other != name]
         if not peers or max(peers) - seen <= stale_after:
@@ -358,7 +493,7 @@ def assemble(
                 "handler-silent",
                 name,
                 seen,
-                bucket_of(seen),
+                grid.bucket_of(seen),
                 True,
                 None,
                 f"{_hhmm(seen)} {name} falls silent (its last log line or check-in), while "
@@ -366,105 +501,173 @@ def assemble(
                 own(name, seen),
             )
         )
+    return onsets
 
-    # (d) The database: expiry, expired-but-queued, the last delivery attempts, the RunTime.
+
+@dataclass(frozen=True)
+class _DbPart:
+    series: tuple[Series, ...] = ()
     queue_by_type: tuple[tuple[str, int], ...] = ()
     queue_by_age: tuple[tuple[str, int], ...] = ()
-    if db_times is not None:
-        expires = [t for _, t in db_times.requests if t is not None]
-        expire_counts = _times_counts(expires, start, size, buckets)
-        series.append(
-            Series(
-                DATABASE,
-                "db-expire",
-                "queued requests by expire time",
-                tuple(expire_counts),
-                sum(expire_counts),
-            )
-        )
-        ordered = sorted(expires)
-        level: list[int] = []
-        taken = 0
-        for index in range(buckets):
-            edge = min(start + (index + 1) * bucket, db_times.now)
-            while taken < len(ordered) and ordered[taken] < edge:
-                taken += 1
-            level.append(taken)
-        series.append(
-            Series(
-                DATABASE,
-                "db-expired-queued",
-                "requests still queued now that had expired by then",
-                tuple(level),
-                level[-1] if level else 0,
-                "level",
-            )
-        )
-        by_handler: dict[str, list[datetime]] = {}
-        for name, tried in db_times.attempts:
-            by_handler.setdefault(name, []).append(tried)
-        for name, times in sorted(by_handler.items()):
-            counts = _times_counts(times, start, size, buckets)
-            series.append(
-                Series(
-                    name,
-                    "db-last-attempt",
-                    "last delivery attempts (database)",
-                    tuple(counts),
-                    sum(counts),
-                )
-            )
-        types: Counter[str] = Counter(kind for kind, _ in db_times.requests)
-        queue_by_type = tuple(sorted(types.items(), key=lambda kv: (-kv[1], kv[0])))
-        lingering = limit.lingering_after
-        ages: Counter[str] = Counter()
-        for _, expire in db_times.requests:
-            if expire is None:
-                ages["no expire time"] += 1
-            elif expire > db_times.now:
-                ages["live (not expired)"] += 1
-            elif db_times.now - expire <= lingering:
-                ages[f"expired, within {duration(lingering.total_seconds())}"] += 1
-            elif db_times.now - expire <= timedelta(hours=1):
-                ages["expired, up to 1 h ago"] += 1
-            else:
-                ages["expired, over 1 h ago"] += 1
-        queue_by_age = tuple((k, ages[k]) for k in _age_order(lingering) if ages[k])
-        stale = sorted(t for t in expires if db_times.now - t > lingering)
-        if len(stale) >= limit.lingering_warn:
-            first = stale[0]
-            onsets.append(
-                Onset(
-                    "expired-queued",
-                    DATABASE,
-                    first,
-                    bucket_of(first),
-                    True,
-                    None,
-                    f"{_hhmm(first)} first request expires without being removed "
-                    f"({len(stale)} expired request(s) still queued)",
-                )
-            )
+    onsets: tuple[Onset, ...] = ()
 
-    clocks: list[ClockRow] = []
-    # The offset taken off each machine's times, and which estimate it was.
+
+def _database_part(db_times: DbTimes | None, grid: _Grid) -> _DbPart:
+    """The database's times: expiry, expired-but-queued, the last delivery attempts, the queue
+    by type and by age, and the first request that expired without being removed."""
+    if db_times is None:
+        return _DbPart()
+    expires = [t for _, t in db_times.requests if t is not None]
+    expire_counts = grid.times_counts(expires)
+    series = [
+        Series(
+            DATABASE,
+            "db-expire",
+            "queued requests by expire time",
+            tuple(expire_counts),
+            sum(expire_counts),
+        ),
+        _expired_level(sorted(expires), db_times.now, grid),
+        *_attempt_series(db_times, grid),
+    ]
+    types: Counter[str] = Counter(kind for kind, _ in db_times.requests)
+    return _DbPart(
+        series=tuple(series),
+        queue_by_type=tuple(sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))),
+        queue_by_age=_queue_by_age(db_times),
+        onsets=_expired_queued(expires, db_times.now, grid),
+    )
+
+
+def _expired_level(ordered: Sequence[datetime], now: datetime, grid: _Grid) -> Series:
+    level: list[int] = []
+    taken = 0
+    for index in range(grid.buckets):
+        edge = min(grid.start + (index + 1) * grid.width, now)
+        while taken < len(ordered) and ordered[taken] < edge:
+            taken += 1
+        level.append(taken)
+    return Series(
+        DATABASE,
+        "db-expired-queued",
+        "requests still queued now that had expired by then",
+        tuple(level),
+        level[-1] if level else 0,
+        "level",
+    )
+
+
+def _attempt_series(db_times: DbTimes, grid: _Grid) -> list[Series]:
+    by_handler: dict[str, list[datetime]] = {}
+    for name, tried in db_times.attempts:
+        by_handler.setdefault(name, []).append(tried)
+    series: list[Series] = []
+    for name, times in sorted(by_handler.items()):
+        counts = grid.times_counts(times)
+        series.append(
+            Series(
+                name,
+                "db-last-attempt",
+                "last delivery attempts (database)",
+                tuple(counts),
+                sum(counts),
+            )
+        )
+    return series
+
+
+def _queue_by_age(db_times: DbTimes) -> tuple[tuple[str, int], ...]:
+    lingering = limits.current().lingering_after
+    now = db_times.now
+    ages: Counter[str] = Counter()
+    for _, expire in db_times.requests:
+        if expire is None:
+            ages["no expire time"] += 1
+        elif expire > now:
+            ages["live (not expired)"] += 1
+        elif now - expire <= lingering:
+            ages[f"expired, within {duration(lingering.total_seconds())}"] += 1
+        elif now - expire <= timedelta(hours=1):
+            ages["expired, up to 1 h ago"] += 1
+        else:
+            ages["expired, over 1 h ago"] += 1
+    return tuple((k, ages[k]) for k in _age_order(lingering) if ages[k])
+
+
+def _expired_queued(expires: Sequence[datetime], now: datetime, grid: _Grid) -> tuple[Onset, ...]:
+    limit = limits.current()
+    stale = sorted(t for t in expires if now - t > limit.lingering_after)
+    if len(stale) < limit.lingering_warn:
+        return ()
+    first = stale[0]
+    return (
+        Onset(
+            "expired-queued",
+            DATABASE,
+            first,
+            grid.bucket_of(first),
+            True,
+            None,
+            f"{_hhmm(first)} first request expires without being removed "
+            f"({len(stale)} expired request(s) still queued)",
+        ),
+    )
+
+
+def _clock_rows(
+    summaries: Sequence[FileSummary], offsets: dict[str, float], logs: LogEvidence | None
+) -> list[ClockRow]:
+    """The offset taken off each machine's times, and which estimate it was."""
     applied: dict[str, float] = {}
     for f in summaries:
         if offsets.get(f.path):
             applied[source_of(f)] = offsets[f.path]
-    if logs is not None:
-        for c in logs.clocks:
-            used = applied.get(c.host.upper())
-            clocks.append(
-                ClockRow(
-                    c.host,
-                    c.against,
-                    c.offset_seconds,
-                    c.basis,
-                    used is not None and abs(used - c.offset_seconds) < 1,
-                )
+    if logs is None:
+        return []
+    rows: list[ClockRow] = []
+    for c in logs.clocks:
+        used = applied.get(c.host.upper())
+        rows.append(
+            ClockRow(
+                c.host,
+                c.against,
+                c.offset_seconds,
+                c.basis,
+                used is not None and abs(used - c.offset_seconds) < 1,
             )
+        )
+    return rows
+
+
+def assemble(
+    target: str,
+    summaries: Sequence[FileSummary],
+    logs: LogEvidence | None,
+    hits: dict[tuple[str, str], _Hits],
+    offsets: dict[str, float],
+    db: DbEvidence | None,
+    db_times: DbTimes | None,
+    since: datetime | None,
+    until: datetime | None,
+    notes: Sequence[str] = (),
+) -> Timeline:
+    """The Timeline from what was read: pure, no I/O."""
+    spans = _spans(summaries, offsets, since, until)
+    grid = _grid(spans, hits, db_times, since, until)
+    own = _OwnClock(summaries, offsets)
+    runs_at = _cleanup_runs(hits)
+    cleanup_runs = [CleanupRun(at, None) for at in runs_at[:1]] + [
+        CleanupRun(at, (at - before).total_seconds()) for before, at in itertools.pairwise(runs_at)
+    ]
+    from_db = _database_part(db_times, grid)
+    onsets = [
+        *_failing_onsets(hits, spans, grid, own),
+        *_cleanup_onsets(runs_at, summaries, offsets, db, grid),
+        *_silent_handlers(summaries, spans, db, grid, own),
+        *from_db.onsets,
+    ]
     onsets.sort(key=lambda o: (o.start, o.source))
+    clocks = _clock_rows(summaries, offsets, logs)
     reference = (
         "the database's clock"
         if db is not None and any(c.against == "database" for c in clocks)
@@ -472,19 +675,19 @@ def assemble(
     )
     return Timeline(
         target=target,
-        start=start,
-        end=start + bucket * buckets,
-        bucket_seconds=size,
-        buckets=buckets,
+        start=grid.start,
+        end=grid.start + grid.width * grid.buckets,
+        bucket_seconds=grid.size,
+        buckets=grid.buckets,
         reference_clock=reference,
-        series=tuple(series),
+        series=(*_log_series(hits, summaries, grid), *from_db.series),
         onsets=tuple(onsets),
         clocks=tuple(clocks),
         cleanup_runs=tuple(cleanup_runs),
         db_now=db.now if db is not None else None,
         db_cleanup_next_run=db.cleanup_next_run if db is not None else None,
-        queue_by_type=queue_by_type,
-        queue_by_age=queue_by_age,
+        queue_by_type=from_db.queue_by_type,
+        queue_by_age=from_db.queue_by_age,
         notes=tuple(notes),
     )
 
@@ -499,7 +702,31 @@ def _age_order(lingering: timedelta) -> tuple[str, ...]:
     )
 
 
-ProgressCallback = Callable[[float, float], None]
+class StepProgress(Protocol):
+    """Where a long timeline says how far it is (`render.progress.Progress` is one): a step with
+    its own count, or a phase of unknown length."""
+
+    def step(self, description: str, done: float, total: float) -> None: ...
+
+    def phase(self, description: str) -> None: ...
+
+
+def _counting(progress: StepProgress | None, what: str) -> ProgressCallback | None:
+    """A `(done, total)` callback in bytes that names the step and its count."""
+    if progress is None:
+        return None
+    shown = progress
+
+    def report(done: float, total: float) -> None:
+        shown.step(f"{what} {_mb(done)}/{_mb(total)}", done, total)
+
+    return report
+
+
+def _mb(size: float) -> str:
+    if size < 1e6:
+        return f"{size / 1e3:.0f} kB"
+    return f"{size / 1e6:.1f} MB" if size < 1e9 else f"{size / 1e9:.2f} GB"
 
 
 def build_timeline(
@@ -508,11 +735,12 @@ def build_timeline(
     target: str,
     since: datetime | None = None,
     until: datetime | None = None,
-    progress: ProgressCallback | None = None,
+    progress: StepProgress | None = None,
     bundled_db: DbEvidence | None = None,
 ) -> Timeline:
     """Read the logs and the database of a site (or what the options name) into a Timeline;
-    `bundled_db`: a bundle's database evidence, read instead of a database."""
+    `bundled_db`: a bundle's database evidence, read instead of a database. `progress` hears of
+    each step: the scan, the database, the pass that times each hit."""
     from epodc_diag.checker import log_evidence
     from epodc_diag.db.session import QuerySkipped
     from epodc_diag.errors import EpodcError
@@ -535,7 +763,7 @@ def build_timeline(
     summaries: tuple[FileSummary, ...] = ()
     logs: LogEvidence | None = None
     if files:
-        report = scan(files, examples=0, progress=progress)
+        report = scan(files, examples=0, progress=_counting(progress, "scanning logs"))
         summaries = report.files
         notes += report.notes
         logs = log_evidence(report)
@@ -543,6 +771,8 @@ def build_timeline(
     db_times: DbTimes | None = None
     wants_db = options.db_url is not None or (site is not None and "db" in options.kinds)
     if bundled_db is None and wants_db:
+        if progress is not None:
+            progress.phase("reading the database")
         try:
             db, db_times = read_db_times(site, options)
         except (EpodcError, QuerySkipped) as exc:
@@ -561,7 +791,8 @@ def build_timeline(
                 else:
                     offsets.pop(f.path, None)
     sources = {f.path: source_of(f) for f in summaries if f.family != "other"}
-    hits = light_pass(files, sources, offsets, since, until) if files else {}
+    timing = _counting(progress, "timing each hit")
+    hits = light_pass(files, sources, offsets, since, until, timing) if files else {}
     if not summaries and db is None:
         from epodc_diag.errors import InputError
 
@@ -575,17 +806,27 @@ def timeline_from_bundle(
     workdir: Path,
     since: datetime | None,
     until: datetime | None,
+    progress: StepProgress | None = None,
 ) -> Timeline:
-    """A bundle's timeline: its logs (small ones whole, large ones' excerpts) and its database
-    evidence; the per-request times are not in a bundle."""
+    """A bundle's timeline: each log as far as the bundle holds it (a small log whole; a large
+    one's matched lines with their context, and its end), under the host and folder it came
+    from, and the bundle's database evidence; the per-request times are not in a bundle."""
     from epodc_diag.bundle.replay import extract_logs
     from epodc_diag.checker import CheckOptions
 
+    if progress is not None:
+        progress.phase("reading the bundle's log excerpts")
     folder = workdir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    # Whole logs and excerpts, under their host and folder (or flat, from an older bundle).
+    # Every layout epodc has written: logs/<host>/<folder>/<file> (whole, or excerpt and tail),
+    # and the flat logs/<file>.excerpt.txt and .tail.txt of older bundles.
     extract_logs(bundle, folder)
-    notes = ["from a bundle: small logs whole, large logs' excerpts; no per-request database times"]
+    notes = [
+        "from a bundle: small logs whole, of large ones the matched lines with their context "
+        "and the end only; no per-request database times"
+    ]
     options = CheckOptions(log_paths=(str(folder),), kinds=("logs",))
-    timeline = build_timeline(None, options, evidence.target, since, until, bundled_db=evidence.db)
+    timeline = build_timeline(
+        None, options, evidence.target, since, until, progress, bundled_db=evidence.db
+    )
     return replace(timeline, notes=(*notes, *timeline.notes))

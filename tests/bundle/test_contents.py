@@ -214,4 +214,4 @@ def test_a_log_member_is_put_back_inside_the_folder_only() -> None:
     ):
         assert log_member_path(bad) is None, bad
     excerpt = b"# C:\\x\\server_A.log: lines ...\n# dropped ...\n7: a line\n8> 2026-11-26 x\n"
-    assert excerpt_lines(excerpt) == b"a line\n2026-11-26 x\n"
+    assert excerpt_lines(excerpt) == [b"a line", b"2026-11-26 x"]

@@ -39,7 +39,7 @@ def test_text_report_is_a_grouped_checklist(make_site: SiteFactory) -> None:
     assert "[✓] Port 8444 of the ePO server answers  (tomcat-port-closed)" in out
     # the remedy comes with the finding: the decoded cause first, then the KB's steps
     assert "1. The logged errors point at " in out
-    assert "2. Open <ePO install dir>\\DB\\server.ini" in out
+    assert "2. Open `<ePO install dir>\\DB\\server.ini`" in out
     # cleanup-paused does not judge a gap that has not ended (that is cleanup-stalled's): skipped
     assert "[-] The cleanup task ran without long gaps  (cleanup-paused)" in out
     assert (

@@ -2,9 +2,13 @@
 same rules on the same evidence give the same answer.
 
 `diag cleanup` reads the database's cleanup facts, as `check --only cleanup-stalled` does from the
-database; `diag logs` reads the logs, as the log rules do from the logs; `diag queue` grades its
-retries-exhausted verdict as `agents-unreachable` does; `diag network` is what the network rules
-judge. Thresholds come from one place (`epodc_diag.limits`), overridable in epodc.toml, and the
+database (its RunTime and lingering requests judged by that rule's own functions); `diag logs`
+reads the logs, as the log rules do from the logs; `diag queue` grades its retries-exhausted,
+task-log-expired and expired-still-queued verdicts as `agents-unreachable`, `task-log-expired` and
+`cleanup-stalled` do; `diag network` is what the network rules judge. `diag client` and `diag
+clients` judge one system at a time, which no rule does (their "cleanup stopped" note uses
+cleanup-stalled's judgement too), and `diag ini` judges the file's form (duplicate or malformed
+lines), which no rule judges either. Thresholds come from one place (`epodc_diag.limits`), overridable in epodc.toml, and the
 review's defect (a run three minutes late: `diag cleanup` exit 2, `check` exit 0) is tested here.
 """
 
@@ -71,6 +75,18 @@ def test_every_diag_command_agrees_with_check(
     retries = next((v for v in queue.verdicts if v.code == "retries-exhausted"), None)
     graded = retries.severity if retries and retries.severity is Severity.warning else Severity.ok
     assert graded == check_severity(site, ("db",), "agents-unreachable")
+    # diag queue's other rule-graded verdicts: the task log as task-log-expired judges it, and
+    # expired requests lingering as cleanup-stalled grades them (a warning on their own, or
+    # part of its critical finding when the task has stopped).
+    task_log = next((v for v in queue.verdicts if v.code == "task-log-expired"), None)
+    assert (task_log.severity if task_log else Severity.ok) == check_severity(
+        site, ("db",), "task-log-expired"
+    )
+    lingering = next((v for v in queue.verdicts if v.code == "expired-still-queued"), None)
+    if lingering is not None and lingering.severity is Severity.warning:
+        assert check_severity(site, ("db",), "cleanup-stalled").rank >= Severity.warning.rank
+    elif cleanup.exit_code == 0:
+        assert check_severity(site, ("db",), "cleanup-stalled") is Severity.ok
 
     files, notes = expand(
         [str(p) for p in (site.handler_logs, site.tomcat_logs, site.agent_logs) if p.is_dir()]

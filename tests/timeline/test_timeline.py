@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,130 @@ def test_remote_clocks_kept_apart(make_site: Any, scenario: str, minutes: int) -
         failing = [o for o in timeline.onsets if o.kind == "reports-failing"]
         assert len(failing) == 3
         assert all(o.bucket <= timeline.bucket_of(_started(site)) + 5 for o in failing)
+
+
+# ------------------------------------------------- a stopped cleanup task, whatever shows it
+
+
+def _orion_and_server_logs(folder: Path, server_folder: Path) -> None:
+    """orion.log: the cleanup task runs every minute until 10:09 and Tomcat writes nothing
+    after it (a quiet orion.log ends at the last run); the handler log in `server_folder` goes on
+    until 10:39."""
+    folder.mkdir(parents=True, exist_ok=True)
+    server_folder.mkdir(parents=True, exist_ok=True)
+    orion = [
+        f"2026-03-02 10:{m:02d}:05,000 INFO  [scheduler-1] Internal.DbCleanupTask - "
+        "Running DataChannel DbCleanupTask"
+        for m in range(10)
+    ]
+    (folder / "orion.log").write_text("\n".join(orion) + "\n", encoding="utf-8")
+    server = [
+        _handler_line(
+            datetime(2026, 3, 2, 10, m, 30), "NAIMSERV Received [MsgRequest] from PC-1:{GUID}"
+        )
+        for m in range(40)
+    ]
+    (server_folder / "server_EPOSRV.log").write_text("\n".join(server) + "\n", encoding="utf-8")
+
+
+def test_quiet_orion_log_stopped_task_seen_from_the_server_s_other_log(tmp_path: Path) -> None:
+    """orion.log's last line is the last run: the ePO server's own handler log, beside it, goes
+    on for half an hour, so the task stopped at 10:09."""
+    folder = tmp_path / "logs"
+    _orion_and_server_logs(folder, folder)
+    data = json.loads(run_epodc("timeline", "--logs", str(folder), "-f", "json").stdout)
+    stopped = [o for o in data["onsets"] if o["kind"] == "cleanup-stopped"]
+    assert [o["start"] for o in stopped] == ["2026-03-02 10:09:05"], data["onsets"]
+    assert "server_EPOSRV.log" in stopped[0]["summary"]
+
+
+def test_quiet_orion_log_not_judged_by_another_machine_s_log(tmp_path: Path) -> None:
+    """A log of another machine (its own folder) says nothing of the ePO server's task: orion.log
+    ending at its last run is no stopped task (it may simply have been copied then)."""
+    _orion_and_server_logs(tmp_path / "eposrv", tmp_path / "ah01")
+    result = run_epodc(
+        "timeline",
+        "--logs",
+        str(tmp_path / "eposrv"),
+        "--logs",
+        str(tmp_path / "ah01"),
+        "-f",
+        "json",
+    )
+    data = json.loads(result.stdout)
+    assert data["onsets"] == [], data["onsets"]
+    assert result.returncode == 0, result.stderr
+
+
+def test_stopped_task_from_the_database_without_orion_log(make_site: Any) -> None:
+    """No orion.log at all: the database's queued RunTime of the task, an hour overdue, places
+    the stop (its last run one period before the RunTime)."""
+    site = make_site("cleanup-stalled", seed=2, **SIZE)
+    options = replace(OPTIONS, log_paths=(str(site / "DB" / "Logs"),))
+    timeline = build_timeline(load_simulated_site(site), options, str(site))
+    truth = _at(ground_truth(site)["faults"]["cleanup_stalled_at"])
+    stopped = [o for o in timeline.onsets if o.kind == "cleanup-stopped"]
+    assert len(stopped) == 1, timeline.onsets
+    assert abs(stopped[0].bucket - timeline.bucket_of(truth)) <= 1, (stopped[0], truth)
+    assert "overdue in the database" in stopped[0].summary
+    assert not timeline.cleanup_runs  # no orion.log: no run seen in the logs
+
+
+def test_stopped_task_after_until_is_not_an_onset(make_site: Any) -> None:
+    """--until before the task stopped: nothing in the window had stopped yet."""
+    site = make_site("cleanup-stalled", seed=2, **SIZE)
+    truth = _at(ground_truth(site)["faults"]["cleanup_stalled_at"])
+    timeline = build_timeline(
+        load_simulated_site(site), OPTIONS, str(site), until=truth - timedelta(minutes=10)
+    )
+    assert [o for o in timeline.onsets if o.kind.startswith("cleanup")] == []
+
+
+# ------------------------------------------------------------ a bundle's logs, rebuilt
+
+
+def test_bundled_log_rebuilt_from_excerpt_and_tail() -> None:
+    """The excerpt's lines without their numbers and marks, then the tail's lines after the
+    excerpt's last one: a line in both counts once."""
+    from epodc_diag.bundle.replay import rebuilt_log as _rebuilt_log
+
+    excerpt = b"# C:\\ePO\\DB\\Logs\\server_AH1.log: lines matching ...\n3: a\n4> b x\n5: c\n"
+    assert _rebuilt_log(excerpt, b"b x\nc\nd\ne\n") == b"a\nb x\nc\nd\ne\n"
+    assert _rebuilt_log(excerpt, b"y\nz\n") == b"a\nb x\nc\ny\nz\n"
+    assert _rebuilt_log(excerpt, b"") == b"a\nb x\nc\n"
+    assert _rebuilt_log(b"", b"only\nthe end\n") == b"only\nthe end\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            "C:\\Program Files\\ePO\\DB\\Logs\\server_AH1.log",
+            "Program Files/ePO/DB/Logs/server_AH1.log",
+        ),
+        ("/var/epo/Server/Logs/orion.log", "var/epo/Server/Logs/orion.log"),
+        ("../../../etc/cron.d/orion.log", "etc/cron.d/orion.log"),
+        ("C:\\..\\..\\Windows\\orion.log.gz", "Windows/orion.log"),
+        ("\\\\server\\share\\..\\Logs\\server_AH2.log", "Logs/server_AH2.log"),
+        ("..", "member.log"),
+    ],
+)
+def test_bundled_log_written_under_its_own_folders_never_outside(
+    header: str, expected: str
+) -> None:
+    """The folders a log was read from keep one machine's logs together; no drive, root or '..'
+    of a (hostile) bundle leads out of the work folder."""
+    from epodc_diag.bundle.replay import _original_place
+
+    excerpt = f"# {header}: lines matching a signature ('>')\n1> x\n".encode()
+    place = _original_place(excerpt, "member.log")
+    assert place.as_posix() == expected
+    assert not place.is_absolute() and ".." not in place.parts
+
+
+def test_bundled_log_with_a_name_too_long_still_read(tmp_path: Path) -> None:
+    from epodc_diag.bundle.replay import _write_somewhere
+
+    places = [tmp_path / ("x" * 300) / "orion.log", tmp_path / "orion.log", tmp_path / "log-0"]
+    assert _write_somewhere(places, b"line\n") == tmp_path / "orion.log"
+    assert (tmp_path / "orion.log").read_bytes() == b"line\n"
