@@ -308,7 +308,7 @@ def test_an_interrupted_site_write_leaves_no_folder_at_any_point(
 
 
 def test_an_output_name_is_taken_exclusively(tmp_path: Path) -> None:
-    from epodc_diag.bundle.writer import _write_zip
+    from epodc_diag.bundle.archive import write_zip as _write_zip
     from epodc_diag.outputs import output_file
 
     target = tmp_path / "same.zip"

@@ -324,44 +324,64 @@ class Redactor:
             return None
         if value.lower() in self._pseudonyms:
             return value  # already a pseudonym (a reused map, or a second pass)
-        if kind == "host":
-            if _ip(value) is not None:  # a server given by its address
-                return self.add("ipv4", value)
-            if "." in value and fqdn_part(value) == value.rstrip("."):
-                labels = value.split(".")
-                if len(labels) == 2:  # `eposrv02.local`: the host alone is a name too
-                    self.add("host", labels[0], force)
-                return self.add_fqdn(value, force)
-            if not re.fullmatch(NAME_SRC, value):
-                # a name no token can hold whole (spaces, '$'): hide each of its words
-                for part in re.findall(NAME_SRC, value):
-                    self.add("host", part, force)
-                return None
-            if not force and (len(value) < 3 or value.lower() in STOPWORDS or value.isdigit()):
-                return None
-        elif kind in ("user", "domain"):
-            if kind == "domain" and "." in value:
-                if fqdn_part(value) is None:
-                    return None
-            elif not re.fullmatch(NAME_SRC, value):
-                for part in re.findall(NAME_SRC, value):
-                    self.add(kind, part, force)
-                return None
-            if not force and (len(value) < 2 or value.lower() in STOPWORDS or value.isdigit()):
-                return None
-        elif kind in ("ipv4", "ipv6"):
-            address = _ip(value)
-            if address is None or _exempt_ip(address):
-                return None
-            kind = "ipv4" if isinstance(address, ipaddress.IPv4Address) else "ipv6"
-        elif kind == "guid" and (not re.fullmatch(GUID_SRC, value) or self._guid_exempt(value)):
+        checked = self._checked(kind, value, force)
+        if checked is None:
             return None
+        kind, done = checked
+        if done is not None:
+            return done or None
         known = self.lookup(kind, value)
         if known is not None:
             return known
         pseudonym = self._new_pseudonym(kind)
         self._store(kind, value, pseudonym)
         return pseudonym
+
+    def _checked(self, kind: str, value: str, force: bool) -> tuple[str, str | None] | None:
+        """Whether `value` is worth a pseudonym of its own: None when not; else its kind (an
+        address's family) and, when it was handled another way (an FQDN, several words, an
+        address given as a host), the answer for `add` ('' for None)."""
+        if kind == "host":
+            return self._checked_host(value, force)
+        if kind in ("user", "domain"):
+            return self._checked_account(kind, value, force)
+        if kind in ("ipv4", "ipv6"):
+            address = _ip(value)
+            if address is None or _exempt_ip(address):
+                return None
+            return ("ipv4" if isinstance(address, ipaddress.IPv4Address) else "ipv6"), None
+        if kind == "guid" and (not re.fullmatch(GUID_SRC, value) or self._guid_exempt(value)):
+            return None
+        return kind, None
+
+    def _checked_host(self, value: str, force: bool) -> tuple[str, str | None] | None:
+        if _ip(value) is not None:  # a server given by its address
+            return "host", self.add("ipv4", value) or ""
+        if "." in value and fqdn_part(value) == value.rstrip("."):
+            labels = value.split(".")
+            if len(labels) == 2:  # `eposrv02.local`: the host alone is a name too
+                self.add("host", labels[0], force)
+            return "host", self.add_fqdn(value, force) or ""
+        if not re.fullmatch(NAME_SRC, value):
+            # a name no token can hold whole (spaces, '$'): hide each of its words
+            for part in re.findall(NAME_SRC, value):
+                self.add("host", part, force)
+            return None
+        if not force and (len(value) < 3 or value.lower() in STOPWORDS or value.isdigit()):
+            return None
+        return "host", None
+
+    def _checked_account(self, kind: str, value: str, force: bool) -> tuple[str, str | None] | None:
+        if kind == "domain" and "." in value:
+            if fqdn_part(value) is None:
+                return None
+        elif not re.fullmatch(NAME_SRC, value):
+            for part in re.findall(NAME_SRC, value):
+                self.add(kind, part, force)
+            return None
+        if not force and (len(value) < 2 or value.lower() in STOPWORDS or value.isdigit()):
+            return None
+        return kind, None
 
     def add_fqdn(self, fqdn: str, force: bool = False) -> str | None:
         """`host.domain.tld`: the first label is a host, the rest its domain; `domain.tld` alone
@@ -418,27 +438,11 @@ class Redactor:
             if chunk in seen or _inert(chunk):
                 continue
             seen.add(chunk)
-            for match in _MASTER_RE.finditer(chunk):
-                value = match.group()
-                group = match.lastgroup
-                if group == "guid":
-                    self.add("guid", value)
-                    self._before_guid(chunk, match.start())
-                elif group == "v4":
-                    self.add("ipv4", value)
-                elif group == "v6":
-                    self.add("ipv6", value)
-                elif group == "name":
-                    self._discover_name(value)
+            self._discover_shapes(chunk)
         for host in self._servers(text):
             self.add("host", host)
         if "\\" in text:
-            for match in _DOMAIN_USER_RE.finditer(text):
-                domain, user = match.group(1), match.group(2)
-                if domain.lower() in STOPWORDS or user.lower() in STOPWORDS:
-                    continue
-                self.add("domain", domain)
-                self.add("user", user)
+            self._discover_domain_users(text)
         if "@" in text:
             for match in _EMAIL_RE.finditer(text):
                 self.add("user", match.group(1))
@@ -446,15 +450,40 @@ class Redactor:
                 if found is not None:
                     self.add_fqdn(found)
         if "sers" in text or "SERS" in text or "/home/" in text:
-            for match in _PROFILE_RE.finditer(text):
-                folder = match.group(1)
-                if folder.lower() in STOPWORDS or folder.lower() in ("all users", "default user"):
-                    continue
-                self.add("user", folder)
-                if "." in folder:  # `jdoe.ACMECORP`: the user, then the domain Windows added
-                    head, _, tail = folder.partition(".")
-                    self.add("user", head)
-                    self.add("domain", tail)
+            self._discover_profiles(text)
+
+    def _discover_shapes(self, chunk: str) -> None:
+        for match in _MASTER_RE.finditer(chunk):
+            value = match.group()
+            group = match.lastgroup
+            if group == "guid":
+                self.add("guid", value)
+                self._before_guid(chunk, match.start())
+            elif group == "v4":
+                self.add("ipv4", value)
+            elif group == "v6":
+                self.add("ipv6", value)
+            elif group == "name":
+                self._discover_name(value)
+
+    def _discover_domain_users(self, text: str) -> None:
+        for match in _DOMAIN_USER_RE.finditer(text):
+            domain, user = match.group(1), match.group(2)
+            if domain.lower() in STOPWORDS or user.lower() in STOPWORDS:
+                continue
+            self.add("domain", domain)
+            self.add("user", user)
+
+    def _discover_profiles(self, text: str) -> None:
+        for match in _PROFILE_RE.finditer(text):
+            folder = match.group(1)
+            if folder.lower() in STOPWORDS or folder.lower() in ("all users", "default user"):
+                continue
+            self.add("user", folder)
+            if "." in folder:  # `jdoe.ACMECORP`: the user, then the domain Windows added
+                head, _, tail = folder.partition(".")
+                self.add("user", head)
+                self.add("domain", tail)
 
     @staticmethod
     def _servers(text: str) -> list[str]:

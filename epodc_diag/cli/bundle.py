@@ -65,7 +65,11 @@ def bundle_command(
         ),
     ] = None,
     max_log_bytes: Annotated[
-        Optional[int], typer.Option(help="Bytes kept per log (excerpt and tail).", min=4096)
+        Optional[int],
+        typer.Option(
+            help="Bytes kept per log: a log this small whole, a larger one as an excerpt and its tail.",
+            min=4096,
+        ),
     ] = None,
     max_total_bytes: Annotated[
         Optional[int], typer.Option(help="Bytes the whole bundle may hold.", min=65536)
@@ -111,9 +115,12 @@ def bundle_command(
             db_username=str(settings["database"]["username"]),
             progress=bar.step if bar is not None else None,
         )
-    # No size here: it changes by a few bytes from run to run (times, durations), and the
-    # file system shows it; what was cut to fit the limits is what matters.
-    typer.echo(f"Bundle written to {result.path} ({len(result.members)} files)")
+    from epodc_diag.bundle.text import size_text
+
+    # The size says at once whether it fits the ticket system's attachment limit (ux D27).
+    typer.echo(
+        f"Bundle written to {result.path} ({len(result.members)} files, {size_text(result.size)})"
+    )
     if result.map_path is not None:
         typer.echo(f"Private pseudonym map: {result.map_path} (keep it; do not send it)")
     if result.cut:

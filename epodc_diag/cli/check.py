@@ -235,12 +235,16 @@ def check_command(
     if bundle is not None:
         from dataclasses import replace as with_target
 
-        from epodc_diag.bundle.replay import describe_bundle, read_evidence
+        from epodc_diag.bundle.replay import collector_records, describe_bundle, read_evidence
 
         evidence = read_evidence(bundle)
         result = replay(evidence, rules, required)
-        # Say that this is a bundle, from which host and when, not only the site it came from.
-        result = with_target(result, target=describe_bundle(bundle))
+        # Say that this is a bundle, from which host and when, not only the site it came from;
+        # and what the bundled check read, as a live check shows it.
+        collected = collector_records(bundle, result.evidence)
+        result = with_target(
+            result, target=describe_bundle(bundle), checks=(*collected, *result.checks)
+        )
         if output is ReportFormat.html:
             from epodc_diag.cli.timeline import timeline_for_bundle
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -28,6 +30,9 @@ from epodc_diag.config import MAX_TIMEOUT, MAX_TOTAL_TIMEOUT
 from epodc_diag.errors import InputError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from epodc_diag.db.session import DbSession
     from epodc_diag.ini.reader import IniFile
     from epodc_diag.ini.recognize import AppServerPin, Candidate, ServerFacts
 
@@ -44,6 +49,41 @@ app = typer.Typer(
     help="Single diagnostics: the ePO database, server.ini, the network and the logs.",
     no_args_is_help=True,
 )
+
+# `--bundle X.zip`: the diag answered from a support bundle, offline (ux review D27).
+BundleOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--bundle",
+        help="Answer from a support bundle (offline), from what it holds.",
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
+def _bundle_alone(bundle: Path | None, **given: object) -> None:
+    """--bundle reads only the bundle: any other source given with it is a one-line error."""
+    if bundle is None:
+        return
+    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
+    if named:
+        raise UsageError(f"--bundle reads only the bundle: give no {', '.join(named)}")
+
+
+@contextmanager
+def _session(
+    ctx: typer.Context, db: str | None, site: Path | None, epo_dir: Path | None, bundle: Path | None
+) -> Iterator[DbSession]:
+    """The live database, or a bundle's query results answering the same queries."""
+    if bundle is None:
+        with database_session(ctx, db, site, epo_dir) as session:
+            yield session
+        return
+    from epodc_diag.bundle.dbreplay import bundle_session
+
+    state(ctx).settings  # noqa: B018  (epodc.toml's [limits], which the verdicts judge by)
+    yield bundle_session(bundle)
 
 
 @app.command(
@@ -75,6 +115,7 @@ def client_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show absolute times beside relative ones.")
     ] = False,
+    bundle: BundleOption = None,
 ) -> None:
     """Which Agent Handler is working a client's DC requests (KB87143), with a verdict per request.
 
@@ -87,6 +128,14 @@ def client_command(
     """
     from epodc_diag.db.reports import AmbiguousClientError, client_report
 
+    if bundle is not None:
+        _bundle_alone(bundle, db=db, site=site, epo_dir=epo_dir)
+        # A bundle keeps the queue's aggregates and its stuck requests, not each system's rows.
+        raise InputError(
+            "diag client cannot be answered from a bundle: it holds no system's own requests; "
+            "look the system up in the bundle's queries/queue_stuck_requests.csv, or run "
+            "`epodc diag client` on the ePO server"
+        )
     with database_session(ctx, db, site, epo_dir) as session:
         try:
             report = client_report(session, name, guid)
@@ -236,12 +285,15 @@ def queue_command(
     epo_dir: EpoDirOption = None,
     output: QueueFormatOption = TableFormat.text,
     watch: WatchOption = None,
+    bundle: BundleOption = None,
 ) -> None:
     """Requests in the DC work queue by type (KB87143), expired ones still queued, per-handler load."""
     from epodc_diag.db.reports import queue_report
 
+    _bundle_alone(bundle, db=db, site=site, epo_dir=epo_dir, watch=watch)
+
     def once() -> Watched:
-        with database_session(ctx, db, site, epo_dir) as session:
+        with _session(ctx, db, site, epo_dir, bundle) as session:
             report = queue_report(session)
         _emit(report, output, "queue")
         numbers: dict[str, float] = {
@@ -262,12 +314,15 @@ def cleanup_command(
     epo_dir: EpoDirOption = None,
     output: CleanupFormatOption = TableFormat.text,
     watch: WatchOption = None,
+    bundle: BundleOption = None,
 ) -> None:
     """When the dbcleanup task runs next (KB87143 Example 2), whether it is overdue, and the data table."""
     from epodc_diag.db.reports import cleanup_report
 
+    _bundle_alone(bundle, db=db, site=site, epo_dir=epo_dir, watch=watch)
+
     def once() -> Watched:
-        with database_session(ctx, db, site, epo_dir) as session:
+        with _session(ctx, db, site, epo_dir, bundle) as session:
             report = cleanup_report(session)
         _emit(report, output, "cleanup")
         overdue = report.overdue_by.total_seconds() / 60 if report.overdue_by else 0.0
@@ -337,11 +392,36 @@ def _ini_path(
     return located.server_ini
 
 
-def _facts(ctx: typer.Context, ini: IniFile, pin: AppServerPin | None = None) -> ServerFacts:
+def _facts(
+    ctx: typer.Context,
+    ini: IniFile,
+    pin: AppServerPin | None = None,
+    machine: tuple[str, ...] | None = None,
+) -> ServerFacts:
+    """The application server server.ini names; `machine`: the names of the machine the file
+    is on, when that is not this one (a bundle's)."""
     from epodc_diag.ini.recognize import server_facts
 
     cfg = state(ctx).settings.values["ini"]
-    return server_facts(ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"], pin=pin)
+    return server_facts(
+        ini, cfg["host_keys"], cfg["ip_keys"], cfg["port_keys"], pin=pin, machine=machine
+    )
+
+
+def _bundled_ini(bundle: Path) -> tuple[IniFile, tuple[str, ...] | None]:
+    """A bundle's server.ini (its secrets masked when it was made), named as in the bundle, in
+    the encoding the original had; and the name of the machine it is on."""
+    from dataclasses import replace
+
+    from epodc_diag.bundle.replay import bundle_host, bundled_file, read_evidence
+    from epodc_diag.ini.reader import parse_ini
+
+    evidence = read_evidence(bundle)
+    ini = parse_ini(bundled_file(bundle, "server.ini", "diag ini"), f"{bundle.name}:server.ini")
+    if evidence.ini is not None and evidence.ini.encoding:
+        ini = replace(ini, encoding=evidence.ini.encoding)
+    host = bundle_host(bundle)
+    return ini, (host,) if host else None
 
 
 @app.command("ini", short_help="server.ini: its keys and the application server it names.")
@@ -359,6 +439,7 @@ def ini_command(
         HostFormat, typer.Option("--format", "-f", help="text or json.")
     ] = HostFormat.text,
     app_server: AppServerOption = None,
+    bundle: BundleOption = None,
 ) -> None:
     """Read server.ini: its sections and keys, and the application server's name, address and port.
 
@@ -371,8 +452,13 @@ def ini_command(
     from epodc_diag.ini.reader import read_ini
 
     pin = app_server_pin(ctx, app_server)
-    ini = read_ini(_ini_path(ctx, path, site, epo_dir))
-    facts = _facts(ctx, ini, pin)
+    if bundle is not None:
+        _bundle_alone(bundle, path=path, site=site, epo_dir=epo_dir)
+        ini, machine = _bundled_ini(bundle)
+        facts = _facts(ctx, ini, pin, machine)
+    else:
+        ini = read_ini(_ini_path(ctx, path, site, epo_dir))
+        facts = _facts(ctx, ini, pin)
     if output is HostFormat.json:
         from epodc_diag.render.plain import shown_value
         from epodc_diag.secrets import scrubbed_json as to_json
@@ -569,6 +655,53 @@ def network_command(
     raise typer.Exit(report.exit_code)
 
 
+def _log_inputs(
+    ctx: typer.Context, paths: list[str] | None, site: Path | None, epo_dir: Path | None
+) -> tuple[list[str], datetime, list[str]]:
+    """The logs to read (named, or the site's or install's folders) and the "now" that --since
+    and --until count back from."""
+    from datetime import datetime
+
+    now = datetime.now()
+    inputs: list[str] = list(paths or [])
+    if not inputs or site is not None or epo_dir is not None:
+        located = locate(ctx, site, epo_dir)
+        if located is not None and located.captured_at is not None:
+            now = located.captured_at.replace(tzinfo=None)  # a site's logs are in UTC
+        if not inputs:
+            if located is None:
+                raise InputError(
+                    "no logs to read: give files or folders, --epo-dir DIR or --site DIR"
+                )
+            inputs = [str(p) for p in located.log_folders()]
+            if not inputs:
+                raise InputError(f"no log folders under {located.root}")
+    return inputs, now, []
+
+
+def _bundled_logs(bundle: Path, folder: Path) -> tuple[list[str], datetime, list[str]]:
+    """A bundle's logs put back under `folder` (the replay's own reader), the bundle's time as
+    "now", and a note when large logs are only excerpts."""
+    from epodc_diag.bundle.replay import bundle_made_at, extract_logs, read_evidence
+
+    evidence = read_evidence(bundle)  # a readable epodc bundle, or a one-line error
+    whole, excerpts = extract_logs(bundle, folder)
+    if not whole and not excerpts:
+        raise InputError(f"{bundle} holds no logs")
+    now = evidence.db.now if evidence.db is not None else bundle_made_at(bundle)
+    notes = []
+    if excerpts:
+        # Said as a log read in part: trust first, the counts of those logs are not whole.
+        notes.append(
+            f"{len(excerpts)} large log(s) of the bundle {bundle.name} are excerpts (error lines "
+            "and the newest matches): their counts are a part; `epodc check --bundle` has the "
+            "whole logs' counts"
+        )
+    from datetime import datetime
+
+    return [str(folder)], now or datetime.now(), notes
+
+
 class LogFormat(str, enum.Enum):
     text = "text"
     json = "json"
@@ -603,6 +736,7 @@ def logs_command(
     output: Annotated[
         LogFormat, typer.Option("--format", "-f", help="text, json or markdown.")
     ] = LogFormat.text,
+    bundle: BundleOption = None,
 ) -> None:
     """Find the known data-channel signatures in Agent Handler, Tomcat and agent logs.
 
@@ -610,7 +744,8 @@ def logs_command(
     line, the largest gap between runs and the time since the last one. Reads plain, UTF-16 and
     .gz logs, rotated copies included. Exit 0 when nothing is wrong, 1 warnings, 2 critical.
     """
-    from datetime import datetime
+    import tempfile
+    from contextlib import ExitStack
 
     from epodc_diag.logs.scan import scan
     from epodc_diag.logs.sources import expand
@@ -620,39 +755,38 @@ def logs_command(
     # Loading the settings applies epodc.toml's [limits], which the log verdicts judge by (as
     # check's rules do): without it a changed limit would make the two disagree.
     state(ctx).settings  # noqa: B018
-    now = datetime.now()
-    inputs: list[str] = list(paths or [])
-    if not inputs or site is not None or epo_dir is not None:
-        located = locate(ctx, site, epo_dir)
-        if located is not None and located.captured_at is not None:
-            now = located.captured_at.replace(tzinfo=None)  # a site's logs are in UTC
-        if not inputs:
-            if located is None:
-                raise InputError(
-                    "no logs to read: give files or folders, --epo-dir DIR or --site DIR"
-                )
-            inputs = [str(p) for p in located.log_folders()]
-            if not inputs:
-                raise InputError(f"no log folders under {located.root}")
-    window_since = parse_moment(since, now, "--since")
-    window_until = parse_moment(until, now, "--until")
-    if window_since and window_until and window_since > window_until:
-        raise UsageError("--since is after --until")
-    files, notes = expand(inputs)
-    if not files:
-        why = f" ({'; '.join(notes)})" if notes else ""
-        raise InputError(f"no log files in {', '.join(inputs)}{why}")
-    large = sum(f.size for f in files) > 64 * 1024 * 1024
-    with progress_bar("scanning logs", enabled=large) as progress:
-        report = scan(
-            files,
-            since=window_since,
-            until=window_until,
-            examples=examples,
-            jobs=jobs,
-            progress=progress,
-            notes=notes,
-        )
+    with ExitStack() as stack:
+        folder = ""
+        if bundle is not None:
+            _bundle_alone(bundle, paths=paths, site=site, epo_dir=epo_dir)
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="epodc-bundle-"))
+            inputs, now, notes = _bundled_logs(bundle, Path(folder))
+        else:
+            inputs, now, notes = _log_inputs(ctx, paths, site, epo_dir)
+        window_since = parse_moment(since, now, "--since")
+        window_until = parse_moment(until, now, "--until")
+        if window_since and window_until and window_since > window_until:
+            raise UsageError("--since is after --until")
+        files, found_notes = expand(inputs)
+        if not files:
+            why = f" ({'; '.join(found_notes)})" if found_notes else ""
+            raise InputError(f"no log files in {', '.join(inputs)}{why}")
+        large = sum(f.size for f in files) > 64 * 1024 * 1024
+        with progress_bar("scanning logs", enabled=large) as progress:
+            report = scan(
+                files,
+                since=window_since,
+                until=window_until,
+                examples=examples,
+                jobs=jobs,
+                progress=progress,
+                notes=[*notes, *found_notes],
+            )
+        if bundle is not None:
+            from epodc_diag.bundle.replay import relabel
+
+            # Where each log was in the bundle, not the temporary folder it was read from.
+            report = relabel(report, str(Path(folder)), f"{bundle.name}:logs")
     from epodc_diag.checker import with_rule_verdicts
 
     # The judgements only a rule makes (handler-stale from the logs), as check makes them.

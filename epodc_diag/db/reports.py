@@ -761,7 +761,11 @@ def _task_log(session: DbSession, now: datetime) -> TaskLogFacts:
     """The server task log over the `task_log_hours` before `now`; a table that cannot be read
     is in the result's `skipped`, never an error of the queue report."""
     from epodc_diag.db.tasklog import read_task_log, task_log_facts
+    from epodc_diag.evidence import TaskLogFacts
 
+    bundled = getattr(session, "bundled_task_log", None)
+    if isinstance(bundled, TaskLogFacts):
+        return bundled  # as a bundle's check read it (epodc_diag.bundle.dbreplay)
     hours = limits.current().task_log_hours
     return task_log_facts(read_task_log(session.db, now, hours), now, hours)
 

@@ -9,7 +9,6 @@ chunks, anchors and time reading as the scan, so both agree on what is a hit.
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -799,80 +798,6 @@ def build_timeline(
     return assemble(target, summaries, logs, hits, offsets, db, db_times, since, until, notes)
 
 
-EXCERPT_SUFFIX = ".excerpt.txt"
-TAIL_SUFFIX = ".tail.txt"
-# An excerpt's line: its number in the log, '>' (a signature matched it) or ':' (context), text.
-_EXCERPT_LINE = re.compile(rb"(\d+)[>:] ?(.*)")
-
-
-def _excerpt_lines(excerpt: bytes) -> list[bytes]:
-    """The log's own lines out of an excerpt, in file order: without the header, the line
-    numbers and the marks, so they read as the log did."""
-    out: list[bytes] = []
-    for line in excerpt.splitlines():
-        found = _EXCERPT_LINE.fullmatch(line)
-        if found is not None:
-            out.append(found.group(2))
-    return out
-
-
-def _rebuilt_log(excerpt: bytes, tail: bytes) -> bytes:
-    """A log as far as a bundle holds it: the excerpt's lines, then the tail's lines after the
-    excerpt's last one (the tail is the log's end; it may repeat the excerpt's last lines, which
-    must not count twice). The tail gives the log's real last line, which says whether a pattern
-    or a host went quiet."""
-    lines = _excerpt_lines(excerpt)
-    ending = tail.splitlines()
-    if lines and lines[-1] in ending:
-        # The excerpt's last line inside the tail: only what follows it is new.
-        at = len(ending) - 1 - ending[::-1].index(lines[-1])
-        ending = ending[at + 1 :]
-    return b"".join(line + b"\n" for line in [*lines, *ending])
-
-
-_EXCERPT_HEADER = re.compile(rb"# (.+?): lines matching")
-
-
-def _original_place(excerpt: bytes, own: str) -> Path:
-    """Where to write a bundled log again: under the folders it was read from (named in the
-    excerpt's header), so the logs of one machine stay together as they were (the ePO server's
-    DB\\Logs beside its Server\\Logs, each agent's apart); its member name when none is given.
-    Only plain folder names are kept: no drive, root or '..' leads out of the work folder."""
-    from pathlib import PurePosixPath, PureWindowsPath
-
-    first = excerpt.split(b"\n", 1)[0]
-    found = _EXCERPT_HEADER.match(first)
-    if found is None:
-        return Path(own)
-    text = found.group(1).decode("utf-8", "replace")
-    parts = (PureWindowsPath(text) if "\\" in text else PurePosixPath(text)).parts
-    safe = [
-        part
-        for part in parts
-        if part not in ("", ".", "..") and not any(c in part for c in ":/\\\0")
-    ]
-    if not safe:
-        return Path(own)
-    name = safe[-1]
-    # A .gz log's excerpt is plain text: written without the suffix, it is read as such.
-    if name.lower().endswith(".gz"):
-        name = name[: -len(".gz")]
-    return Path(*safe[:-1], name) if name else Path(own)
-
-
-def _write_somewhere(places: Sequence[Path], text: bytes) -> Path:
-    """Write `text` to the first of `places` that can hold it; the last one's error if none."""
-    for place in places[:-1]:
-        try:
-            place.parent.mkdir(parents=True, exist_ok=True)
-            place.write_bytes(text)
-            return place
-        except OSError:
-            continue
-    places[-1].write_bytes(text)
-    return places[-1]
-
-
 def timeline_from_bundle(
     bundle: Path,
     evidence: Evidence,
@@ -881,40 +806,22 @@ def timeline_from_bundle(
     until: datetime | None,
     progress: StepProgress | None = None,
 ) -> Timeline:
-    """A bundle's timeline: each log as far as the bundle holds it (the lines a signature
-    matched with their context, and the log's end), under the log's own name, and the bundle's
-    database evidence; the per-request times are not in a bundle."""
-    import zipfile
-
-    from epodc_diag.bundle.replay import MAX_MEMBER_BYTES, read_member
+    """A bundle's timeline: each log as far as the bundle holds it (a small log whole; a large
+    one's matched lines with their context, and its end), under the host and folder it came
+    from, and the bundle's database evidence; the per-request times are not in a bundle."""
+    from epodc_diag.bundle.replay import extract_logs
     from epodc_diag.checker import CheckOptions
 
     if progress is not None:
         progress.phase("reading the bundle's log excerpts")
     folder = workdir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    parts: dict[str, dict[str, bytes]] = {}
-    with zipfile.ZipFile(bundle) as archive:
-        for name in archive.namelist():
-            suffix = next((x for x in (EXCERPT_SUFFIX, TAIL_SUFFIX) if name.endswith(x)), None)
-            if not name.startswith("logs/") or suffix is None:
-                continue
-            own = Path(name[len("logs/") : -len(suffix)]).name
-            if not own or own.startswith("."):
-                continue
-            data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
-            parts.setdefault(own, {})[suffix] = data
-    written: set[Path] = set()
-    for number, (own, found) in enumerate(sorted(parts.items())):
-        excerpt = found.get(EXCERPT_SUFFIX, b"")
-        text = _rebuilt_log(excerpt, found.get(TAIL_SUFFIX, b""))
-        # Where it was read from; else (two logs of one place, a name this system cannot hold)
-        # under its member name, else a plain one: each log is still read.
-        places = [folder / _original_place(excerpt, own), folder / own, folder / f"log-{number}"]
-        written.add(_write_somewhere([p for p in places if p not in written], text))
+    # Every layout epodc has written: logs/<host>/<folder>/<file> (whole, or excerpt and tail),
+    # and the flat logs/<file>.excerpt.txt and .tail.txt of older bundles.
+    extract_logs(bundle, folder)
     notes = [
-        "from a bundle: each log's matched lines with their context and its end only; no "
-        "per-request database times"
+        "from a bundle: small logs whole, of large ones the matched lines with their context "
+        "and the end only; no per-request database times"
     ]
     options = CheckOptions(log_paths=(str(folder),), kinds=("logs",))
     timeline = build_timeline(

@@ -122,8 +122,10 @@ def test_redacted_bundle_has_none_of_the_review_leaks_and_replays(
     pseudonym = mapping["host"][host]
     evidence = content["evidence.json"].decode()
     assert pseudonym in evidence
-    assert any(name == f"logs/server_{pseudonym}.log.excerpt.txt" for name in content)
-    assert f"{pseudonym}-backup".encode() in content[f"logs/server_{pseudonym}.log.tail.txt"]
+    # the log (small: whole) is named by its pseudonym, under the host's and its folder
+    log_name = next(n for n in content if n.endswith(f"/server_{pseudonym}.log"))
+    assert log_name.startswith("logs/") and "/DB/Logs/" in log_name, log_name
+    assert f"{pseudonym}-backup".encode() in content[log_name]
     replayed = epodc("check", "--bundle", "r.zip", "--format", "json", cwd=tmp_path)
     assert replayed.returncode in (0, 1, 2), replayed.stderr
     assert json.loads(replayed.stdout)["findings"] is not None
@@ -198,8 +200,8 @@ def test_keywords_match_whole_tokens_and_the_bundle_replays(
         (f["id"], f["severity"]) for f in json.loads(replays[1].stdout)["findings"]
     ]
     if keyword == "Channel":
-        tails = b"".join(d for n, d in content.items() if n.endswith(".tail.txt"))
-        assert b"DataChannel" in tails  # inside a word: kept
+        logs = b"".join(d for n, d in content.items() if n.startswith("logs/"))
+        assert b"DataChannel" in logs  # inside a word: kept
 
 
 def test_the_map_is_never_the_bundle(make_site: SiteFactory, tmp_path: Path) -> None:
@@ -361,7 +363,7 @@ def test_a_log_name_that_is_not_utf8(
     )
     assert made.returncode == 0, made.stderr
     content = members(tmp_path / "n.zip")
-    assert "logs/server_%ff%fe.log.excerpt.txt" in content
+    assert any(n.startswith("logs/") and n.endswith("/server_%ff%fe.log") for n in content)
     for data in content.values():
         data.decode("utf-8")  # every member is valid UTF-8
     # the evidence shows the undecodable bytes, escaped
@@ -456,7 +458,8 @@ def test_servers_of_urls_and_unc_paths_and_users_are_rewritten() -> None:
 
 def test_a_log_tail_starts_at_a_whole_line(tmp_path: Path) -> None:
     # C4.7 for tails: a tail cut mid-line would start with the end of a name
-    from epodc_diag.bundle.writer import BundleOptions, log_excerpts
+    from epodc_diag.bundle.excerpt import log_excerpts
+    from epodc_diag.bundle.writer import BundleOptions
 
     log = tmp_path / "server_EPOSRV02.log"
     lines = [
@@ -464,8 +467,11 @@ def test_a_log_tail_starts_at_a_whole_line(tmp_path: Path) -> None:
     ]
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for size in range(300, 420, 7):
-        out, _ = log_excerpts([str(log)], BundleOptions(tail_bytes=size, max_log_bytes=1 << 20))
-        tail = out["logs/server_EPOSRV02.log.tail.txt"].decode()
+        # a log larger than max_log_bytes: an excerpt and a tail
+        out, _ = log_excerpts([str(log)], BundleOptions(tail_bytes=size, max_log_bytes=size + 600))
+        tail = next(
+            d for n, d in out.items() if n.endswith("/server_EPOSRV02.log.tail.txt")
+        ).decode()
         assert tail.startswith("2026-11-26 01:00:"), (size, tail[:40])
 
 

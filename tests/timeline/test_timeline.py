@@ -340,7 +340,7 @@ def test_stopped_task_after_until_is_not_an_onset(make_site: Any) -> None:
 def test_bundled_log_rebuilt_from_excerpt_and_tail() -> None:
     """The excerpt's lines without their numbers and marks, then the tail's lines after the
     excerpt's last one: a line in both counts once."""
-    from epodc_diag.timeline.build import _rebuilt_log
+    from epodc_diag.bundle.replay import rebuilt_log as _rebuilt_log
 
     excerpt = b"# C:\\ePO\\DB\\Logs\\server_AH1.log: lines matching ...\n3: a\n4> b x\n5: c\n"
     assert _rebuilt_log(excerpt, b"b x\nc\nd\ne\n") == b"a\nb x\nc\nd\ne\n"
@@ -368,7 +368,7 @@ def test_bundled_log_written_under_its_own_folders_never_outside(
 ) -> None:
     """The folders a log was read from keep one machine's logs together; no drive, root or '..'
     of a (hostile) bundle leads out of the work folder."""
-    from epodc_diag.timeline.build import _original_place
+    from epodc_diag.bundle.replay import _original_place
 
     excerpt = f"# {header}: lines matching a signature ('>')\n1> x\n".encode()
     place = _original_place(excerpt, "member.log")
@@ -377,7 +377,7 @@ def test_bundled_log_written_under_its_own_folders_never_outside(
 
 
 def test_bundled_log_with_a_name_too_long_still_read(tmp_path: Path) -> None:
-    from epodc_diag.timeline.build import _write_somewhere
+    from epodc_diag.bundle.replay import _write_somewhere
 
     places = [tmp_path / ("x" * 300) / "orion.log", tmp_path / "orion.log", tmp_path / "log-0"]
     assert _write_somewhere(places, b"line\n") == tmp_path / "orion.log"
