@@ -269,7 +269,7 @@ def log_excerpts(
     from epodc_diag.logs.sources import expand
 
     files, _ = expand(paths)
-    out = LogMembers()
+    jobs: list[tuple[Any, str, Any]] = []
     used: set[str] = set()
     for log in files:
         path = log.path
@@ -280,8 +280,49 @@ def log_excerpts(
         while name.lower() in used:
             name, n = f"{base}.{n}", n + 1
         used.add(name.lower())
-        _one_log(log, name, options, out)
+        jobs.append((log, name, options))
+    out = LogMembers()
+    for members in _in_workers(jobs):
+        out.files.update(members.files)
+        out.cut.extend(members.cut)
     return out.files, out.cut
+
+
+def _excerpt_one(job: tuple[Any, str, Any]) -> LogMembers:
+    log, name, options = job
+    out = LogMembers()
+    _one_log(log, name, options, out)
+    return out
+
+
+def _in_workers(jobs: list[tuple[Any, str, Any]]) -> list[LogMembers]:
+    """Each log's members, in the logs' order. Many megabytes of logs are excerpted one log per
+    worker process, as the log scan spreads its ranges (the excerpts are Python work per line:
+    one process would leave the other cores idle); a few small ones here."""
+    import concurrent.futures
+    import os
+
+    from epodc_diag.interrupt import held_signals
+    from epodc_diag.logs.scan import POOL_THRESHOLD, _init_worker, _stop_pool, _task_cost_of
+    from epodc_diag.logs.sources import default_jobs
+
+    workers = default_jobs()
+    if workers < 2 or len(jobs) < 2 or sum(job[0].size for job in jobs) <= POOL_THRESHOLD:
+        return [_excerpt_one(job) for job in jobs]
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),)
+    )
+    try:
+        # The biggest logs first, so no worker is left with one while the others idle.
+        order = sorted(range(len(jobs)), key=lambda i: _task_cost_of(jobs[i][0]), reverse=True)
+        with held_signals():  # the workers are forked here
+            futures = {i: pool.submit(_excerpt_one, jobs[i]) for i in order}
+        results = [futures[i].result() for i in range(len(jobs))]
+    except BaseException:
+        _stop_pool(pool)  # Ctrl-C or a failed log: stop the workers now
+        raise
+    pool.shutdown(wait=True)
+    return results
 
 
 def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:

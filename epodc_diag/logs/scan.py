@@ -1014,6 +1014,11 @@ def _task_cost(task: RangeTask) -> float:
     return _task_size(task) * (GZIP_TEXT_RATIO if task.log.compressed else 1)
 
 
+def _task_cost_of(log: LogFile) -> float:
+    """About how much text a whole log holds (a gzip's size times GZIP_TEXT_RATIO)."""
+    return float(log.size) * (GZIP_TEXT_RATIO if log.compressed else 1)
+
+
 def _merge(
     files: Sequence[LogFile],
     results: list[RangeResult],

@@ -284,3 +284,29 @@ def test_a_flood_of_errors_keeps_when_it_began_and_the_newest(tmp_path: Path) ->
     newest = kept[len(onset) :]
     assert newest == list(range(newest[0], 3001))  # then the newest, to the end
     assert cut[0]["dropped_error_lines"] == cut[0]["dropped_lines"] == 3000 - len(kept)
+
+
+def test_logs_excerpted_in_worker_processes_give_the_same_members(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many megabytes of logs are excerpted one log per worker process (issue 15); what they
+    give is what one process gives, in the same order, whatever log finishes first."""
+    from epodc_diag.logs import scan
+
+    for number, host in enumerate(("EPOAH01", "EPOAH02", "EPOAH03")):
+        lines = [
+            FAILURE.format(t=stamp(n))
+            if n % (700 + number) == 40
+            else ROUTINE.format(t=stamp(n), n=n)
+            for n in range(3000 * (number + 1))
+        ]
+        log = tmp_path / "DB" / "Logs" / f"server_{host}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+    options = BundleOptions(max_log_bytes=60_000, tail_bytes=10_000)
+    alone = log_excerpts([str(tmp_path)], options, root=tmp_path, host=HOST)
+    monkeypatch.setattr(scan, "POOL_THRESHOLD", 0)  # workers whatever the size
+    monkeypatch.setattr(sources, "default_jobs", lambda: 2)
+    spread = log_excerpts([str(tmp_path)], options, root=tmp_path, host=HOST)
+    assert list(spread[0]) == list(alone[0]) and spread == alone
+    assert len([m for m in alone[0] if m.endswith(".excerpt.txt")]) == 3
