@@ -8,7 +8,7 @@ import platform
 import socket
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from epodc_diag import __version__
 from epodc_diag.bundle.text import to_json
 from epodc_diag.checker import CheckOptions
 from epodc_diag.errors import EpodcError
+from epodc_diag.evidence import Evidence
 from epodc_diag.site import Site
 
 
@@ -124,7 +125,9 @@ def masked_ini(path: Path) -> bytes:
     return mask_ini_text(text).encode("utf-8")
 
 
-def environment(site: Site | None, database_version: str | None = None) -> dict[str, Any]:
+def environment(
+    site: Site | None, database_version: str | None = None, evidence: Evidence | None = None
+) -> dict[str, Any]:
     try:
         import pyodbc
 
@@ -159,7 +162,45 @@ def environment(site: Site | None, database_version: str | None = None) -> dict[
         "utc_offset_minutes": int((local.utcoffset() or timedelta()).total_seconds() // 60),
         "epo_version": _epo_version(site),
         "database_version": database_version,
+        **_database_clock(evidence),
+        "services": _service_states(evidence),
     }
+
+
+def _database_clock(evidence: Evidence | None) -> dict[str, Any]:
+    """The database's clock beside the host's (ux review D27): a queue judged by a clock that
+    runs ahead or behind expires requests early or late. Its offset only for the database
+    server's own clock (not a simulated capture time or a fixed `now`)."""
+    db = evidence.db if evidence is not None else None
+    if db is None:
+        return {"database_time": None, "database_clock": None, "database_clock_ahead_seconds": None}
+    ahead = None
+    if db.clock.endswith("on the database server"):
+        now = db.now if db.now.tzinfo is not None else db.now.replace(tzinfo=timezone.utc)
+        ahead = round((now - datetime.now(timezone.utc)).total_seconds(), 1)
+    return {
+        "database_time": db.now.isoformat(timespec="seconds"),
+        "database_clock": db.clock,
+        "database_clock_ahead_seconds": ahead,
+    }
+
+
+def _service_states(evidence: Evidence | None) -> list[dict[str, Any]] | str:
+    """The ePO services' states as the check read them, or why they were not read."""
+    services = evidence.services if evidence is not None else None
+    if services is None:
+        why = evidence.unavailable.get("services", "") if evidence is not None else ""
+        return f"not read: {why}" if why else "not read"
+    return [
+        {
+            "name": s.name,
+            "role": s.role,
+            "host": s.host,
+            "status": s.status,
+            "start_type": s.start_type,
+        }
+        for s in services.services
+    ]
 
 
 def _epo_version(site: Site | None) -> str | None:

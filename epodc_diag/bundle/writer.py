@@ -261,7 +261,7 @@ def _report_members(
             True,
         ),
         ("network.json", to_json(to_dict(result.evidence.network)), True),
-        ("environment.json", to_json(environment(site, database_version)), True),
+        ("environment.json", to_json(environment(site, database_version, result.evidence)), True),
     ]
 
 

@@ -109,6 +109,14 @@ def test_stuck_requests_are_listed_and_the_database_version_is_named(
     environment = json.loads(content["environment.json"])
     assert environment["database_version"] == f"SQLite {version}"
     assert "capped" not in content["README.txt"].decode()
+    # The database's clock beside the host's, and the ePO services' states (ux review D27):
+    # a simulated site's "now" is its capture time, which has no offset to the host's clock.
+    assert environment["database_time"] == now.replace(" ", "T")[:19]
+    assert environment["database_clock"] == "the simulated site's capture time (UTC)"
+    assert environment["database_clock_ahead_seconds"] is None
+    services = {s["name"]: s for s in environment["services"]}
+    assert services["MCAFEETOMCATSRV5100"]["status"] == "running"
+    assert {s["role"] for s in services.values()} >= {"application-server", "event-parser"}
 
 
 def test_a_long_list_of_stuck_requests_is_capped_and_the_readme_says_so(
