@@ -104,6 +104,10 @@ def read_json_document(
     return data
 
 
+# Where a simulated site keeps its agents' logs (a real client's are under ProgramData).
+SIMULATED_AGENT_LOGS = Path("Agent") / "logs"
+
+
 def load_simulated_site(root: Path) -> Site:
     meta_path = root / SITE_FILE
     if not root.exists():
@@ -130,7 +134,7 @@ def load_simulated_site(root: Path) -> Site:
         server_ini=base.server_ini,
         handler_logs=base.handler_logs,
         tomcat_logs=base.tomcat_logs,
-        agent_logs=root / "Agent" / "logs",
+        agent_logs=root / SIMULATED_AGENT_LOGS,
         db_properties=base.db_properties,
         database=_inside(root, meta_path, meta, "database", "epo.db"),
         network=_inside(root, meta_path, meta, "network", "network.json"),

@@ -96,25 +96,36 @@ def ground_truth(site: Path) -> dict[str, Any]:
     return data
 
 
+# The developer's own settings that must not reach an epodc run by a test (COLUMNS and LINES too:
+# the layout follows them, and a test says the width it wants).
+DEVELOPER_SETTINGS = ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD", "COLUMNS", "LINES")
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every test, README capture and example runs epodc in: this one without
+    the developer's own settings, plus `extra`."""
+    full = {k: v for k, v in os.environ.items() if k not in DEVELOPER_SETTINGS}
+    full.update(extra or {})
+    return full
+
+
 def run_epodc(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """epodc in a subprocess, as a user runs it, untouched by the developer's own settings."""
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        # COLUMNS too: the layout follows it, and a test says the width it wants.
-        if k not in ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD", "COLUMNS", "LINES")
-    }
-    full.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "epodc_diag", *args],
         capture_output=True,
         text=True,
-        env=full,
+        env=clean_env(env),
         cwd=cwd,
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
 
 

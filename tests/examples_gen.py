@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import clean_env
+
 REPO = Path(__file__).resolve().parents[1]
 REPORTS = REPO / "examples" / "reports"
 SAMPLES = {
@@ -26,6 +28,7 @@ def generate(fmt: str) -> str:
         [sys.executable, "-m", "epodc_diag", "check", "--demo", "--format", fmt],
         capture_output=True,
         text=True,
+        env=clean_env(),
         timeout=300,
         check=False,
     )

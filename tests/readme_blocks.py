@@ -8,7 +8,6 @@ width a README is read at.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -16,6 +15,8 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.conftest import clean_env
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -55,11 +56,9 @@ def run_all(found: list[Block], folder: Path) -> list[tuple[Block, str, int]]:
     for number, block in enumerate(found):
         args = shlex.split(block.command)[1:]
         # A history file per block: each block shows a first run, whatever ran before it.
-        env = {
-            **os.environ,
-            "EPODC_HISTORY": str(folder / f"history-{number}.sqlite"),
-            "COLUMNS": "100",
-        }
+        env = clean_env(
+            {"EPODC_HISTORY": str(folder / f"history-{number}.sqlite"), "COLUMNS": "100"}
+        )
         done = subprocess.run(
             [sys.executable, "-m", "epodc_diag", *args],
             capture_output=True,

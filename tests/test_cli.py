@@ -17,6 +17,7 @@ import typer
 from epodc_diag import __version__
 from epodc_diag.cli import main
 from epodc_diag.cli.app import app
+from tests.conftest import run_epodc
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,18 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 def run(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    # A developer's own EPODC_CONFIG must not leak into the tests.
-    full_env = {k: v for k, v in os.environ.items() if k != "EPODC_CONFIG"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "epodc_diag", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
+    return run_epodc(*args, cwd=cwd, env=env, timeout=120)
 
 
 def _commands(group: click.Command, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -38,21 +38,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> 
 def _epodc_with_limits(
     *args: str, cwd: Path, preexec: Callable[[], None]
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("EPODC_CONFIG", "EPODC_DB_URL", "EPODC_DB_PASSWORD")
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "epodc_diag", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-        preexec_fn=preexec,
-    )
+    return run_epodc(*args, cwd=cwd, timeout=120, preexec_fn=preexec)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import Any
 from epodc_diag import __version__
 from epodc_diag.bundle.text import to_json
 from epodc_diag.checker import CheckOptions
+from epodc_diag.config import BundleSettings
 from epodc_diag.errors import EpodcError
 from epodc_diag.evidence import Evidence
 from epodc_diag.site import Site
@@ -22,9 +23,10 @@ from epodc_diag.site import Site
 
 @dataclass(frozen=True)
 class BundleOptions:
-    max_log_bytes: int = 8 * 1024 * 1024  # one log whole, or its excerpt and tail together
-    max_total_bytes: int = 128 * 1024 * 1024
-    tail_bytes: int = 256 * 1024
+    # The defaults are [bundle]'s, written once in config.py.
+    max_log_bytes: int = BundleSettings.max_log_bytes  # one log whole, or excerpt and tail
+    max_total_bytes: int = BundleSettings.max_total_bytes
+    tail_bytes: int = BundleSettings.tail_bytes
     redact: bool = False
     keywords: tuple[str, ...] = ()
     map_path: Path | None = None

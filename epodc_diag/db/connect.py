@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from epodc_diag.config import DatabaseSettings
 from epodc_diag.db.guard import ensure_select, to_qmark
 from epodc_diag.errors import DatabaseError, UsageError, scrub_secrets
 from epodc_diag.fileio import check_regular_file
@@ -79,9 +80,10 @@ class ConnectionSettings:
     driver: str = ""
     encrypt: bool = True
     trust_server_certificate: bool = False
-    login_timeout: int = 5
-    query_timeout: int = 30
-    lock_timeout_ms: int = 5000
+    # The defaults are [database]'s, written once in config.py.
+    login_timeout: int = DatabaseSettings.login_timeout
+    query_timeout: int = DatabaseSettings.query_timeout
+    lock_timeout_ms: int = DatabaseSettings.lock_timeout_ms
     clock: str = "utc"
     source: str = ""  # where the settings came from, for messages
     extra: Mapping[str, str] = field(default_factory=dict)

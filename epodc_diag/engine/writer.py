@@ -41,6 +41,7 @@ from epodc_diag.engine.model import SOURCE_TYPES, LogLine, SimulationResult
 from epodc_diag.engine.scenarios import BY_NAME, expected_conditions, incidental_conditions
 from epodc_diag.errors import OutputError, SiteError
 from epodc_diag.outputs import fresh_name
+from epodc_diag.site import SIMULATED_AGENT_LOGS, install_layout
 
 
 class SiteOutputError(SiteError, OutputError):
@@ -53,10 +54,12 @@ NETWORK_FILE = "network.json"
 SERVICES_FILE = "services.json"
 GROUND_TRUTH_FILE = "ground-truth.json"
 DATABASE_FILE = "epo.db"
-INI_PATH = Path("DB") / "server.ini"
-HANDLER_LOG_DIR = Path("DB") / "Logs"
-ORION_LOG = Path("Server") / "Logs" / "orion.log"
-AGENT_LOG_DIR = Path("Agent") / "logs"
+# A site is laid out as an ePO install: where each part goes is site.py's, not written here.
+_LAYOUT = install_layout(Path())
+INI_PATH = _LAYOUT.server_ini
+HANDLER_LOG_DIR = _LAYOUT.handler_logs
+ORION_LOG = _LAYOUT.tomcat_logs / "orion.log"
+AGENT_LOG_DIR = SIMULATED_AGENT_LOGS
 # The writer's mark on a folder it made, with the list of every file it wrote there.
 MARKER_FILE = ".epodc-site"
 MARKER_SCHEMA = "epodc.site-marker/1"
