@@ -300,6 +300,7 @@ def _in_workers(jobs: list[tuple[Any, str, Any]]) -> list[LogMembers]:
     worker process, as the log scan spreads its ranges (the excerpts are Python work per line:
     one process would leave the other cores idle); a few small ones here."""
     import concurrent.futures
+    import multiprocessing
     import os
 
     from epodc_diag.interrupt import held_signals
@@ -309,8 +310,13 @@ def _in_workers(jobs: list[tuple[Any, str, Any]]) -> list[LogMembers]:
     workers = default_jobs()
     if workers < 2 or len(jobs) < 2 or sum(job[0].size for job in jobs) <= POOL_THRESHOLD:
         return [_excerpt_one(job) for job in jobs]
+    # Started fresh rather than forked: by now this process holds the check's evidence and the
+    # bundle's members, which forked workers would copy page by page as they touch them.
     pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),)
+        max_workers=workers,
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+        mp_context=multiprocessing.get_context("spawn"),
     )
     try:
         # The biggest logs first, so no worker is left with one while the others idle.
