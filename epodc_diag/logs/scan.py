@@ -320,9 +320,7 @@ def _fields(sig: Signature, line: bytes) -> dict[str, str] | None:
 def scan_range(task: RangeTask) -> RangeResult:
     """Scan one range of one file for the signatures of its family."""
     sigs = [s for s in signatures() if s.applies_to(task.log.family)]
-    by_anchor: dict[bytes, list[Signature]] = {}
-    for sig in sigs:
-        by_anchor.setdefault(sig.anchor, []).append(sig)
+    by_anchor = _by_anchor(sigs)
     partial = {s.id: _SigPartial() for s in sigs}
     lines_before = 0
     first_time: datetime | None = None
@@ -347,46 +345,13 @@ def scan_range(task: RangeTask) -> RangeResult:
             first_time = head
         if tail is not None:
             last_time = tail
-        mode = "all"
-        if since is not None or until is not None:
-            before = until is not None and head is not None and head > until
-            after = since is not None and tail is not None and tail < since
-            if before or after:
-                lines_before += newlines
-                clock.before = tail or clock.before
-                continue
-            inside = (since is None or (head is not None and head >= since)) and (
-                until is None or (tail is not None and tail <= until)
+        mode = _chunk_mode(since, until, head, tail)
+        if mode is not None:
+            window_lines += newlines or 1
+            window_first, window_last = _window_edges(
+                window_first, window_last, head, tail, since, until
             )
-            mode = "all" if inside else "edge"
-        window_lines += newlines or 1
-        if window_first is None and head is not None:
-            window_first = max(head, since) if since is not None else head
-        if tail is not None:
-            window_last = min(tail, until) if until is not None else tail
-        for anchor, group in by_anchor.items():
-            if mode == "all" and len(group) == 1 and group[0].exact:
-                n = chunk.count(anchor)
-                if n:
-                    _take_exact(
-                        task,
-                        clock,
-                        group[0],
-                        partial[group[0].id],
-                        chunk,
-                        anchor,
-                        n,
-                        offset,
-                        lines_before,
-                    )
-                continue
-            rest = group
-            if mode == "all":
-                rest = _take_by_pattern(
-                    task, clock, group, partial, chunk, anchor, offset, lines_before
-                )
-            if rest:
-                _take_each(task, clock, rest, partial, chunk, anchor, offset, lines_before, mode)
+            _take_chunk(task, clock, by_anchor, partial, chunk, offset, lines_before, mode)
         lines_before += newlines
         clock.before = tail or clock.before
     if unfinished and task.end is None:
@@ -406,6 +371,81 @@ def scan_range(task: RangeTask) -> RangeResult:
         window_lines,
         timed,
     )
+
+
+def _by_anchor(sigs: Sequence[Signature]) -> dict[bytes, list[Signature]]:
+    """The signatures grouped by their anchor, so that each anchor is searched for once."""
+    by_anchor: dict[bytes, list[Signature]] = {}
+    for sig in sigs:
+        by_anchor.setdefault(sig.anchor, []).append(sig)
+    return by_anchor
+
+
+def _chunk_mode(
+    since: datetime | None,
+    until: datetime | None,
+    head: datetime | None,
+    tail: datetime | None,
+) -> str | None:
+    """How a chunk with these first and last times is taken in the window: "all" (wholly
+    inside, or no window), "edge" (its lines are checked one by one), None (wholly outside)."""
+    if since is None and until is None:
+        return "all"
+    before = until is not None and head is not None and head > until
+    after = since is not None and tail is not None and tail < since
+    if before or after:
+        return None
+    inside = (since is None or (head is not None and head >= since)) and (
+        until is None or (tail is not None and tail <= until)
+    )
+    return "all" if inside else "edge"
+
+
+def _window_edges(
+    window_first: datetime | None,
+    window_last: datetime | None,
+    head: datetime | None,
+    tail: datetime | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[datetime | None, datetime | None]:
+    """The window's first and last times seen so far, with one more chunk in it (clipped to
+    the window's bounds)."""
+    if window_first is None and head is not None:
+        window_first = max(head, since) if since is not None else head
+    if tail is not None:
+        window_last = min(tail, until) if until is not None else tail
+    return window_first, window_last
+
+
+def _take_chunk(
+    task: RangeTask,
+    clock: _Clock,
+    by_anchor: dict[bytes, list[Signature]],
+    partial: dict[str, _SigPartial],
+    chunk: bytes,
+    offset: int,
+    lines_before: int,
+    mode: str,
+) -> None:
+    """Each anchor's signatures taken from one chunk, the cheapest way that gives the same
+    counts: bytes.count for an exact anchor, the chunk-wide pattern, else line by line."""
+    for anchor, group in by_anchor.items():
+        if mode == "all" and len(group) == 1 and group[0].exact:
+            n = chunk.count(anchor)
+            if n:
+                sig = group[0]
+                _take_exact(
+                    task, clock, sig, partial[sig.id], chunk, anchor, n, offset, lines_before
+                )
+            continue
+        rest = group
+        if mode == "all":
+            rest = _take_by_pattern(
+                task, clock, group, partial, chunk, anchor, offset, lines_before
+            )
+        if rest:
+            _take_each(task, clock, rest, partial, chunk, anchor, offset, lines_before, mode)
 
 
 def _hit(
@@ -493,14 +533,7 @@ def _take_each(
             if not timed and (edge or sig.timeline or wants_example):
                 moment = clock.at(chunk, begin, offset)
                 timed = True
-            if (
-                edge
-                and moment is not None
-                and (
-                    (task.since is not None and moment < task.since)
-                    or (task.until is not None and moment > task.until)
-                )
-            ):
+            if edge and _outside(task, moment):
                 continue
             part.count += 1
             if sig.group_by and match is not True:
@@ -510,13 +543,38 @@ def _take_each(
             if sig.timeline and moment is not None:
                 part.times.append(moment)
             if wants_example:
-                hit = _hit(clock, sig, chunk, pos, offset, lines_before)
-                if part.first is None:
-                    part.first = hit
-                if len(part.examples) < task.examples:
-                    part.examples.append(hit)
+                _keep_example(part, _hit(clock, sig, chunk, pos, offset, lines_before), task)
             last_begin[sig.id] = begin
         pos = chunk.find(anchor, end + 1)
+    _note_last_hits(clock, partial, last_begin, chunk, offset)
+
+
+def _outside(task: RangeTask, moment: datetime | None) -> bool:
+    """Whether a line of an edge chunk, at that time, falls outside the window (a line without
+    a readable time is kept). Called only in the window's edge chunks."""
+    return moment is not None and (
+        (task.since is not None and moment < task.since)
+        or (task.until is not None and moment > task.until)
+    )
+
+
+def _keep_example(part: _SigPartial, hit: _Hit, task: RangeTask) -> None:
+    """A hit kept as the signature's first and/or one of its examples (called only for those)."""
+    if part.first is None:
+        part.first = hit
+    if len(part.examples) < task.examples:
+        part.examples.append(hit)
+
+
+def _note_last_hits(
+    clock: _Clock,
+    partial: dict[str, _SigPartial],
+    last_begin: dict[str, int],
+    chunk: bytes,
+    offset: int,
+) -> None:
+    """Each signature's last hit in the chunk, where it is later than the one known: its
+    offset and its time (read here, once per chunk, not for every hit)."""
     for sid, begin in last_begin.items():
         part = partial[sid]
         if offset + begin > part.last_offset:
