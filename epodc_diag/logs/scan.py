@@ -1302,71 +1302,86 @@ def host_clocks(summaries: Sequence[FileSummary]) -> tuple[HostClock, ...]:
     runs ahead only when it ends after each of at least two others.
     """
     margin = limits.current().handler_active
-    groups: dict[Path, dict[str, list[FileSummary]]] = {}
-    for f in summaries:
-        if f.family not in _DC_FAMILIES:
-            continue
-        groups.setdefault(host_folder(Path(f.path)), {}).setdefault(machine_of(f), []).append(f)
     out: list[HostClock] = []
-    for folder, machines in groups.items():
+    for folder, machines in _dc_machines(summaries).items():
         if len(machines) < 2:
             continue
         newest = {
             m: max((f.last_time for f in logs if f.last_time is not None), default=None)
             for m, logs in machines.items()
         }
-        own = newest.get("")
-        reference: datetime | None = None
-        agreeing: list[str] = []
-        if own is not None:
-            agreeing = [
-                m for m, t in newest.items() if m and t is not None and abs(t - own) <= margin
-            ]
-            if agreeing:
-                reference = max([own, *(t for m in agreeing if (t := newest[m]) is not None)])
+        reference, agreeing = _reference_clock(newest, margin)
         for machine, logs in machines.items():
-            mine = newest[machine]
-            others = {m: t for m, t in newest.items() if m != machine and t is not None}
-            ahead_of: datetime | None = None
-            if mine is None:
-                basis = "no readable time"
-            elif reference is not None and machine and machine not in agreeing:
-                if mine - reference > margin:
-                    ahead_of = reference
-                    named = ", ".join(["this folder's own logs", *sorted(agreeing)])
-                else:
-                    basis = (
-                        "ends earlier than the other logs beside it: stopped, or a clock that "
-                        "runs behind; the logs cannot tell (the same clock is assumed)"
-                    )
-            elif (
-                reference is None
-                and len(others) >= 2
-                and all(mine - t > margin for t in others.values())
-            ):
-                ahead_of = max(others.values())
-                named = ", ".join(sorted(m or "this folder's own logs" for m in others))
-            else:
-                basis = "agrees with the other logs beside it (the same clock is assumed)"
-            offset = 0.0
-            if ahead_of is not None and mine is not None:
-                offset = round((mine - ahead_of).total_seconds() / 60.0) * 60.0
-                basis = (
-                    f"its newest line ({_fmt(mine)}) is {_span(mine - ahead_of)} after the "
-                    f"newest line of the other logs beside it ({_fmt(ahead_of)}: {named}); a log "
-                    "cannot end after it was copied, so its clock runs ahead by about that much"
-                )
+            offset, basis = _machine_clock(machine, newest, reference, agreeing, margin)
             out.append(
                 HostClock(
                     machine or f"the other logs of {folder}",
                     str(folder),
                     tuple(f.path for f in logs),
-                    mine,
+                    newest[machine],
                     offset,
                     basis,
                 )
             )
     return tuple(out)
+
+
+def _dc_machines(summaries: Sequence[FileSummary]) -> dict[Path, dict[str, list[FileSummary]]]:
+    """The data-channel logs by folder, then by the machine that wrote them (`machine_of`)."""
+    groups: dict[Path, dict[str, list[FileSummary]]] = {}
+    for f in summaries:
+        if f.family not in _DC_FAMILIES:
+            continue
+        groups.setdefault(host_folder(Path(f.path)), {}).setdefault(machine_of(f), []).append(f)
+    return groups
+
+
+def _reference_clock(
+    newest: dict[str, datetime | None], margin: timedelta
+) -> tuple[datetime | None, list[str]]:
+    """The folder's reference time and the handlers that agree with it: the folder's own
+    machine's newest line, when at least one Agent Handler's newest is within the margin of it
+    (the latest of those); (None, []) without such agreement."""
+    own = newest.get("")
+    if own is None:
+        return None, []
+    agreeing = [m for m, t in newest.items() if m and t is not None and abs(t - own) <= margin]
+    if not agreeing:
+        return None, agreeing
+    return max([own, *(t for m in agreeing if (t := newest[m]) is not None)]), agreeing
+
+
+def _machine_clock(
+    machine: str,
+    newest: dict[str, datetime | None],
+    reference: datetime | None,
+    agreeing: list[str],
+    margin: timedelta,
+) -> tuple[float, str]:
+    """One machine's estimated clock offset (seconds, 0 for the same clock) and its basis."""
+    mine = newest[machine]
+    if mine is None:
+        return 0.0, "no readable time"
+    others = {m: t for m, t in newest.items() if m != machine and t is not None}
+    if reference is not None and machine and machine not in agreeing:
+        if mine - reference <= margin:
+            return 0.0, (
+                "ends earlier than the other logs beside it: stopped, or a clock that "
+                "runs behind; the logs cannot tell (the same clock is assumed)"
+            )
+        ahead_of = reference
+        named = ", ".join(["this folder's own logs", *sorted(agreeing)])
+    elif reference is None and len(others) >= 2 and all(mine - t > margin for t in others.values()):
+        ahead_of = max(others.values())
+        named = ", ".join(sorted(m or "this folder's own logs" for m in others))
+    else:
+        return 0.0, "agrees with the other logs beside it (the same clock is assumed)"
+    offset = round((mine - ahead_of).total_seconds() / 60.0) * 60.0
+    return offset, (
+        f"its newest line ({_fmt(mine)}) is {_span(mine - ahead_of)} after the "
+        f"newest line of the other logs beside it ({_fmt(ahead_of)}: {named}); a log "
+        "cannot end after it was copied, so its clock runs ahead by about that much"
+    )
 
 
 @dataclass(frozen=True)
@@ -1496,16 +1511,8 @@ def _cleanup_verdicts(
     report: LogReport, windows: dict[str, _Window], timeline: Timeline, verdicts: list[Verdict]
 ) -> None:
     """The DbCleanupTask's rhythm in orion.log (KB87143 Example 2): stopped, missing, a gap."""
-    windowed = report.since is not None or report.until is not None
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
     tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
-    newest_where = "the end of the window" if windowed else "the newest log line"
-    window_text = (
-        f" of the window {_fmt(report.since) if report.since else 'start'} to "
-        f"{_fmt(report.until) if report.until else 'end'}"
-        if windowed
-        else ""
-    )
     if not tomcat_files:
         return
     if not any(f.timed_lines for f in tomcat_files):
@@ -1521,52 +1528,82 @@ def _cleanup_verdicts(
             )
         )
         return
+    if timeline.runs == 0:
+        _no_run_verdicts(report, tomcat_windows, timeline, verdicts)
+        return
+    _run_gap_verdicts(report, timeline, verdicts)
+
+
+def _no_run_verdicts(
+    report: LogReport, tomcat_windows: list[_Window], timeline: Timeline, verdicts: list[Verdict]
+) -> None:
+    """No timed run of the task in orion.log: untimed runs, too little time to tell, or the
+    task missing over a span long enough to show it."""
+    windowed = report.since is not None or report.until is not None
     span = None
     times = [t for w in tomcat_windows for t in (w.first, w.last) if t is not None]
     if times:
         span = max(times) - min(times)
-    if timeline.runs == 0:
-        cleanup_lines = report.signature(timeline.signature)
-        if cleanup_lines is not None and cleanup_lines.count:
-            # The task's lines are there but none carried a readable time: whether it still
-            # runs cannot be told, and "runs every minute" would be a guess.
-            verdicts.append(
-                not_checked(
-                    "dbcleanup-unknown",
-                    f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
-                    "line(s) "
-                    "but no readable time on any of them: when the task last ran is unknown",
-                )
+    unsure = _no_run_unknown(report, timeline, span, windowed)
+    if unsure is not None:
+        verdicts.append(unsure)
+    if span is not None and span >= limits.current().cleanup_late:
+        verdicts.append(
+            Verdict(
+                "dbcleanup-missing",
+                Severity.critical,
+                f"orion.log covers {_span(span)}{_window_text(report)} ({_fmt(min(times))} to "
+                f"{_fmt(max(times))}) without one "
+                "'Running DataChannel DbCleanupTask' line: the "
+                "data-channel cleanup task is not running (KB87143 Example 2)",
             )
-        elif span is None:
-            verdicts.append(
-                not_checked(
-                    "dbcleanup-unknown",
-                    "no time could be read from orion.log: whether the cleanup task runs "
-                    "every minute was not checked",
-                )
-            )
-        elif span < limits.current().cleanup_late:
-            verdicts.append(
-                not_checked(
-                    "dbcleanup-unknown",
-                    f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
-                    "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
-                    "whether the task runs every minute",
-                )
-            )
-        if span is not None and span >= limits.current().cleanup_late:
-            verdicts.append(
-                Verdict(
-                    "dbcleanup-missing",
-                    Severity.critical,
-                    f"orion.log covers {_span(span)}{window_text} ({_fmt(min(times))} to "
-                    f"{_fmt(max(times))}) without one "
-                    "'Running DataChannel DbCleanupTask' line: the "
-                    "data-channel cleanup task is not running (KB87143 Example 2)",
-                )
-            )
-        return
+        )
+
+
+def _no_run_unknown(
+    report: LogReport, timeline: Timeline, span: timedelta | None, windowed: bool
+) -> Verdict | None:
+    """Why whether the task runs could not be told, when it could not (else None)."""
+    cleanup_lines = report.signature(timeline.signature)
+    if cleanup_lines is not None and cleanup_lines.count:
+        # The task's lines are there but none carried a readable time: whether it still
+        # runs cannot be told, and "runs every minute" would be a guess.
+        return not_checked(
+            "dbcleanup-unknown",
+            f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
+            "line(s) "
+            "but no readable time on any of them: when the task last ran is unknown",
+        )
+    if span is None:
+        return not_checked(
+            "dbcleanup-unknown",
+            "no time could be read from orion.log: whether the cleanup task runs "
+            "every minute was not checked",
+        )
+    if span < limits.current().cleanup_late:
+        return not_checked(
+            "dbcleanup-unknown",
+            f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
+            "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
+            "whether the task runs every minute",
+        )
+    return None
+
+
+def _window_text(report: LogReport) -> str:
+    """' of the window <since> to <until>' when a window was given, else ''."""
+    if report.since is None and report.until is None:
+        return ""
+    return (
+        f" of the window {_fmt(report.since) if report.since else 'start'} to "
+        f"{_fmt(report.until) if report.until else 'end'}"
+    )
+
+
+def _run_gap_verdicts(report: LogReport, timeline: Timeline, verdicts: list[Verdict]) -> None:
+    """The task ran: stopped since its last run, or a long gap between two runs."""
+    windowed = report.since is not None or report.until is not None
+    newest_where = "the end of the window" if windowed else "the newest log line"
     if timeline.since_last is not None and timeline.since_last > limits.current().cleanup_late:
         verdicts.append(
             Verdict(
