@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from epodc_diag.history.suppress import Suppressed
     from epodc_diag.ini.recognize import AppServerPin
     from epodc_diag.logs.scan import LogReport, PendingScan
+    from epodc_diag.network.check import NetworkReport
 
 
 @dataclass(frozen=True)
@@ -298,26 +299,14 @@ def _collect_network(
     from epodc_diag.network.probes import network_for
 
     pin = options.app_server
-    if (ini is None or (ini.host is None and ini.ip is None)) and pin is not None:
-        # The user named the application server: it can be looked up without server.ini.
-        ini = IniEvidence(path="", host=pin.host, ip=pin.ip, pinned_by=pin.origin)
-    if ini is None or (ini.host is None and ini.ip is None):
-        raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
-    if options.network_mode == "off":
-        raise Skip("the network checks were turned off (--network off)")
-    simulated = site is not None and site.simulated and site.network is not None
-    if not simulated:
-        allowed, why = live_network_allowed(options.network_mode)
-        if not allowed:
-            raise Skip(why)
+    ini = _network_target(ini, pin)
+    _check_network_allowed(site, options)
     report = check_network(
         network_for(site),
         ini.host,
         ini.ip,
         ini.port or options.network_port,
-        source=ini.path
-        if not ini.pinned_by
-        else "; ".join(x for x in (f"pinned by {ini.pinned_by}", ini.path) if x),
+        source=_ini_source(ini),
         host_from=pin.origin if pin is not None and pin.host else "server.ini",
         ip_from=pin.origin if pin is not None and pin.ip else "server.ini",
         timeout=options.network_timeout,
@@ -326,6 +315,40 @@ def _collect_network(
         hosts_file=Path(options.hosts_file) if options.hosts_file else None,
         hosts_file_given=bool(options.hosts_file),
     )
+    return _network_evidence(report)
+
+
+def _network_target(ini: IniEvidence | None, pin: AppServerPin | None) -> IniEvidence:
+    """The application server to look up: server.ini's, else the one the user named (it can be
+    looked up without server.ini); Skip when there is none."""
+    if (ini is None or (ini.host is None and ini.ip is None)) and pin is not None:
+        ini = IniEvidence(path="", host=pin.host, ip=pin.ip, pinned_by=pin.origin)
+    if ini is None or (ini.host is None and ini.ip is None):
+        raise Skip("server.ini was not read or names no ePO server, so there is nothing to look up")
+    return ini
+
+
+def _check_network_allowed(site: Site | None, options: CheckOptions) -> None:
+    """Skip when the network checks are off, or live ones not allowed (a simulated site's
+    network is always allowed)."""
+    if options.network_mode == "off":
+        raise Skip("the network checks were turned off (--network off)")
+    simulated = site is not None and site.simulated and site.network is not None
+    if not simulated:
+        allowed, why = live_network_allowed(options.network_mode)
+        if not allowed:
+            raise Skip(why)
+
+
+def _ini_source(ini: IniEvidence) -> str:
+    """Where the server's name came from: server.ini's path, or the pin (and the path)."""
+    if not ini.pinned_by:
+        return ini.path
+    return "; ".join(x for x in (f"pinned by {ini.pinned_by}", ini.path) if x)
+
+
+def _network_evidence(report: NetworkReport) -> NetworkEvidence:
+    """The evidence the rules read from a network check."""
     return NetworkEvidence(
         network=report.network,
         host=report.host,
@@ -430,37 +453,14 @@ def _finish_logs(pending: PendingScan) -> LogEvidence:
 def log_evidence(report: LogReport) -> LogEvidence:
     """The evidence the rules read from a log scan (`check` and `diag logs` alike)."""
     tomcat = [f for f in report.files if f.family == "tomcat"]
-    tomcat_times = [t for f in tomcat for t in (f.first_time, f.last_time) if t is not None]
-    handler_times = [
-        t
-        for f in report.files
-        if f.family == "handler"
-        for t in (f.first_time, f.last_time)
-        if t is not None
-    ]
     timeline = next(iter(report.timelines), None)
     return LogEvidence(
         files=len(report.files),
         newest=report.newest,
         tomcat_logs=len(tomcat),
-        tomcat_span_seconds=(max(tomcat_times) - min(tomcat_times)).total_seconds()
-        if tomcat_times
-        else 0.0,
-        handler_span_seconds=(max(handler_times) - min(handler_times)).total_seconds()
-        if handler_times
-        else 0.0,
-        signatures=tuple(
-            SignatureFacts(
-                s.id,
-                s.count,
-                s.first,
-                s.last,
-                s.files,
-                tuple((e.file, e.line, e.text) for e in s.examples),
-                tuple((d.value, d.count, d.name, d.remedy) for d in s.decoded),
-            )
-            for s in report.signatures
-        ),
+        tomcat_span_seconds=_span_seconds(report, "tomcat"),
+        handler_span_seconds=_span_seconds(report, "handler"),
+        signatures=_signature_facts(report),
         cleanup_runs=timeline.runs if timeline else 0,
         cleanup_last=timeline.last if timeline else None,
         cleanup_since_last_seconds=timeline.since_last.total_seconds()
@@ -477,6 +477,34 @@ def log_evidence(report: LogReport) -> LogEvidence:
             for c in report.clocks
             if c.offset_seconds
         ),
+    )
+
+
+def _span_seconds(report: LogReport, family: str) -> float:
+    """The time from the first to the last readable line of the family's logs (0.0: none)."""
+    times = [
+        t
+        for f in report.files
+        if f.family == family
+        for t in (f.first_time, f.last_time)
+        if t is not None
+    ]
+    return (max(times) - min(times)).total_seconds() if times else 0.0
+
+
+def _signature_facts(report: LogReport) -> tuple[SignatureFacts, ...]:
+    """Each signature's count, times, files, examples and decoded values, for the rules."""
+    return tuple(
+        SignatureFacts(
+            s.id,
+            s.count,
+            s.first,
+            s.last,
+            s.files,
+            tuple((e.file, e.line, e.text) for e in s.examples),
+            tuple((d.value, d.count, d.name, d.remedy) for d in s.decoded),
+        )
+        for s in report.signatures
     )
 
 

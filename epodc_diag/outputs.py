@@ -146,34 +146,19 @@ def output_file(
     """A binary file to write `path` through; the file gets its name only when the block ends
     without an exception. See the module docstring for the rules. Every failure is an
     OutputError of one line."""
-    try:
-        info: os.stat_result | None = path.stat()
-    except FileNotFoundError:
-        info = None
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    info = _existing(path)
     if info is not None and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
         with _write_into_special(path) as special:
             yield special
         return
-    if info is not None and not stat.S_ISREG(info.st_mode):
-        raise OutputError(
-            f"{path} is {describe_kind(info.st_mode)}; give a file name for the {what}"
-        )
-    if info is not None and not replace:
-        raise OutputError(f"{path} exists (use --force to replace it)")
+    _check_replaceable(path, info, replace, what)
 
     # Replace a regular file behind a symbolic link where it is, keeping the link (as cp does).
     final = Path(os.path.realpath(path)) if info is not None else path
     folder = final.absolute().parent
     if not folder.is_dir():
         raise OutputError(f"cannot write {path}: folder {folder} does not exist")
-    if private:
-        mode = PRIVATE_MODE
-    elif info is not None:
-        mode = stat.S_IMODE(info.st_mode)
-    else:
-        mode = 0o666 & ~current_umask()
+    mode = _new_mode(info, private)
 
     temporary: str | None = None
     try:
@@ -200,6 +185,35 @@ def output_file(
         if temporary is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def _existing(path: Path) -> os.stat_result | None:
+    """What is at `path` now (None: nothing); a failure to look is an OutputError."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _check_replaceable(path: Path, info: os.stat_result | None, replace: bool, what: str) -> None:
+    """Only a regular file is replaced, and only when asked to (--force)."""
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise OutputError(
+            f"{path} is {describe_kind(info.st_mode)}; give a file name for the {what}"
+        )
+    if info is not None and not replace:
+        raise OutputError(f"{path} exists (use --force to replace it)")
+
+
+def _new_mode(info: os.stat_result | None, private: bool) -> int:
+    """The written file's permissions: private, the replaced file's, or the umask's."""
+    if private:
+        return PRIVATE_MODE
+    if info is not None:
+        return stat.S_IMODE(info.st_mode)
+    return 0o666 & ~current_umask()
 
 
 def _sync_folder(folder: Path) -> None:

@@ -434,12 +434,31 @@ def _password(settings: ConnectionSettings) -> str:
 
 def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
     """One line saying what went wrong and what to do, never with a password in it."""
+    error = _db_error(exc, settings)
+    for matches, explain in _EXPLANATIONS:
+        if matches(error):
+            return explain(error)
+    return f"database error on {error.where}: {scrub_secrets(error.raw)[:300]}"
+
+
+@dataclass(frozen=True)
+class _DbError:
+    """What `describe_error` reads from a failure: its text (as given and lower case), its
+    SQLSTATE (or ""), and where the database is, as the user named it."""
+
+    raw: str
+    text: str
+    state: str
+    where: str
+    settings: ConnectionSettings
+
+
+def _db_error(exc: BaseException, settings: ConnectionSettings) -> _DbError:
     cause = getattr(exc, "orig", None) or exc
     # Some failures carry no text at all (MemoryError, a bare driver error): name their type.
     raw = " ".join(str(cause).split()) or f"{type(cause).__name__} (the driver gave no detail)"
     if isinstance(cause, MemoryError):
         raw = "the result does not fit in memory (MemoryError)"
-    text = raw.lower()
     state = ""
     args = getattr(getattr(exc, "orig", exc), "args", ())
     if args and isinstance(args[0], str) and re.fullmatch(r"[0-9A-Z]{5}", args[0]):
@@ -447,44 +466,101 @@ def describe_error(exc: BaseException, settings: ConnectionSettings) -> str:
     where = settings.description
     if settings.source.lower().endswith("db.properties"):
         where += f" (settings from {settings.source})"  # which file to correct (D22)
-    if state == "IM002" or "data source name not found" in text or "can't open lib" in text:
-        named = re.search(r"driver\s*=\s*\{?([^;}&]+)", settings.url, re.I) or re.search(
-            r"lib '([^']+)'", raw
-        )
-        driver = settings.driver or (named.group(1).replace("+", " ").strip() if named else "?")
-        return (
-            f"ODBC driver '{driver}' is not installed; installed drivers: "
-            f"{', '.join(installed_drivers()) or 'none'} (set [database] driver, or driver= in the URL)"
-        )
-    if state == "28000" or "login failed" in text or "authentication failed" in text:
-        return f"login failed on {where}: check the login and its password (${PASSWORD_ENV})"
-    if "certificate" in text or "ssl" in text or "tls" in text:
-        return (
-            f"TLS to {where} failed: the server's certificate is not trusted; install its CA or "
-            "set trust_server_certificate = true in [database] (detail: "
-            f"{scrub_secrets(raw)[:200]})"
-        )
-    if state in ("HYT00", "HYT01") or "timeout" in text or "timed out" in text:
-        return (
-            f"timed out connecting to or querying {where} (login timeout "
-            f"{settings.login_timeout} s, query timeout {settings.query_timeout} s)"
-        )
-    if (
-        state.startswith("08")
-        or "unable to connect" in text
-        or "connection refused" in text
-        or ("server" in text and ("not found" in text or "does not exist" in text))
-    ):
-        target = where if where.startswith("SQL Server") else f"SQL Server at {where}"
-        return f"cannot reach {target}: check the server name, instance, port and firewall"
-    if "readonly database" in text or "read-only database" in text:
-        return (
-            f"{where} can only be read after SQLite recovers or checkpoints it, which would write "
-            "to it: open a copy once with sqlite3, or copy it again with its -journal/-wal file"
-        )
-    if "permission" in text and "denied" in text:
-        return f"permission denied on {where}: epodc needs read (SELECT) access to the ePO database"
-    return f"database error on {where}: {scrub_secrets(raw)[:300]}"
+    return _DbError(raw, raw.lower(), state, where, settings)
+
+
+def _any_in(text: str, *words: str) -> bool:
+    return any(word in text for word in words)
+
+
+def _is_missing_driver(e: _DbError) -> bool:
+    return e.state == "IM002" or _any_in(e.text, "data source name not found", "can't open lib")
+
+
+def _missing_driver(e: _DbError) -> str:
+    named = re.search(r"driver\s*=\s*\{?([^;}&]+)", e.settings.url, re.I) or re.search(
+        r"lib '([^']+)'", e.raw
+    )
+    driver = e.settings.driver or (named.group(1).replace("+", " ").strip() if named else "?")
+    return (
+        f"ODBC driver '{driver}' is not installed; installed drivers: "
+        f"{', '.join(installed_drivers()) or 'none'} (set [database] driver, or driver= in the URL)"
+    )
+
+
+def _is_login_failed(e: _DbError) -> bool:
+    return e.state == "28000" or _any_in(e.text, "login failed", "authentication failed")
+
+
+def _login_failed(e: _DbError) -> str:
+    return f"login failed on {e.where}: check the login and its password (${PASSWORD_ENV})"
+
+
+def _is_tls_failed(e: _DbError) -> bool:
+    return _any_in(e.text, "certificate", "ssl", "tls")
+
+
+def _tls_failed(e: _DbError) -> str:
+    return (
+        f"TLS to {e.where} failed: the server's certificate is not trusted; install its CA or "
+        "set trust_server_certificate = true in [database] (detail: "
+        f"{scrub_secrets(e.raw)[:200]})"
+    )
+
+
+def _is_timeout(e: _DbError) -> bool:
+    return e.state in ("HYT00", "HYT01") or _any_in(e.text, "timeout", "timed out")
+
+
+def _timeout(e: _DbError) -> str:
+    return (
+        f"timed out connecting to or querying {e.where} (login timeout "
+        f"{e.settings.login_timeout} s, query timeout {e.settings.query_timeout} s)"
+    )
+
+
+def _is_unreachable(e: _DbError) -> bool:
+    return (
+        e.state.startswith("08")
+        or _any_in(e.text, "unable to connect", "connection refused")
+        or ("server" in e.text and _any_in(e.text, "not found", "does not exist"))
+    )
+
+
+def _unreachable(e: _DbError) -> str:
+    target = e.where if e.where.startswith("SQL Server") else f"SQL Server at {e.where}"
+    return f"cannot reach {target}: check the server name, instance, port and firewall"
+
+
+def _is_read_only(e: _DbError) -> bool:
+    return _any_in(e.text, "readonly database", "read-only database")
+
+
+def _read_only(e: _DbError) -> str:
+    return (
+        f"{e.where} can only be read after SQLite recovers or checkpoints it, which would write "
+        "to it: open a copy once with sqlite3, or copy it again with its -journal/-wal file"
+    )
+
+
+def _is_permission_denied(e: _DbError) -> bool:
+    return "permission" in e.text and "denied" in e.text
+
+
+def _permission_denied(e: _DbError) -> str:
+    return f"permission denied on {e.where}: epodc needs read (SELECT) access to the ePO database"
+
+
+# What went wrong, in the order tried (the first that matches explains the failure).
+_EXPLANATIONS: tuple[tuple[Callable[[_DbError], bool], Callable[[_DbError], str]], ...] = (
+    (_is_missing_driver, _missing_driver),
+    (_is_login_failed, _login_failed),
+    (_is_tls_failed, _tls_failed),
+    (_is_timeout, _timeout),
+    (_is_unreachable, _unreachable),
+    (_is_read_only, _read_only),
+    (_is_permission_denied, _permission_denied),
+)
 
 
 # ------------------------------------------------------------------ databases

@@ -405,39 +405,62 @@ def _parser_check(sql: str, dialect: str) -> None:
 
 def _check_node(node: Any, exp: Any, dialect: str) -> None:
     name = type(node).__name__
-    if isinstance(node, exp.Select) and node.args.get("into") is not None:
-        raise _refuse("SELECT ... INTO writes a table")
-    if isinstance(node, exp.Select) and node.args.get("locks"):
-        raise _refuse("FOR UPDATE takes locks")
+    if isinstance(node, exp.Select):
+        _check_select(node)
     if isinstance(node, exp.Table):
         _check_table(node, exp)
     elif isinstance(node, exp.WithTableHint):
-        for hint in node.expressions:
-            text = hint.name.upper() if isinstance(hint, exp.Var) else hint.sql("tsql")[:40]
-            if text not in ALLOWED_TABLE_HINTS:
-                raise _refuse(f"the table hint {text} (only NOLOCK or READUNCOMMITTED)")
+        _check_table_hints(node, exp)
         return
     elif isinstance(node, exp.Parameter):
-        # @@VERSION and friends read server facts; a plain @variable needs a DECLARE first.
-        if not isinstance(node.this, exp.Parameter) and not isinstance(node.parent, exp.Parameter):
-            raise _refuse(f"the variable @{node.name} (epodc runs single SELECTs)")
+        _check_parameter(node, exp)
         return
     if isinstance(node, exp.Anonymous):
-        called = str(node.name).upper()
-        if called not in ALLOWED_CALLS:
-            raise _refuse(
-                f"the function {called[:60]} is not on epodc's list of read-only functions"
-            )
+        _check_call(node)
         return
     if name in _KNOWN_REFUSALS:
         raise _refuse(f"{_describe(name)} is not part of a plain SELECT")
     if isinstance(node, exp.Func) and name not in ALLOWED_NODES:
-        if name not in ALLOWED_FUNCTIONS:
-            label = node.sql_name() if hasattr(node, "sql_name") else name
-            raise _refuse(f"the function {label} is not on epodc's list of read-only functions")
+        _check_function(node, name)
         return
     if name not in ALLOWED_NODES:
         raise _refuse(f"{_describe(name)} is not part of a plain SELECT")
+
+
+def _check_select(node: Any) -> None:
+    """A SELECT that writes (INTO) or takes locks (FOR UPDATE) is refused."""
+    if node.args.get("into") is not None:
+        raise _refuse("SELECT ... INTO writes a table")
+    if node.args.get("locks"):
+        raise _refuse("FOR UPDATE takes locks")
+
+
+def _check_table_hints(node: Any, exp: Any) -> None:
+    """Only the table hints that take no lock (NOLOCK, READUNCOMMITTED) are allowed."""
+    for hint in node.expressions:
+        text = hint.name.upper() if isinstance(hint, exp.Var) else hint.sql("tsql")[:40]
+        if text not in ALLOWED_TABLE_HINTS:
+            raise _refuse(f"the table hint {text} (only NOLOCK or READUNCOMMITTED)")
+
+
+def _check_parameter(node: Any, exp: Any) -> None:
+    """@@VERSION and friends read server facts; a plain @variable needs a DECLARE first."""
+    if not isinstance(node.this, exp.Parameter) and not isinstance(node.parent, exp.Parameter):
+        raise _refuse(f"the variable @{node.name} (epodc runs single SELECTs)")
+
+
+def _check_call(node: Any) -> None:
+    """A function sqlglot does not know is allowed only when on epodc's read-only list."""
+    called = str(node.name).upper()
+    if called not in ALLOWED_CALLS:
+        raise _refuse(f"the function {called[:60]} is not on epodc's list of read-only functions")
+
+
+def _check_function(node: Any, name: str) -> None:
+    """A function sqlglot knows is allowed only when on epodc's read-only list."""
+    if name not in ALLOWED_FUNCTIONS:
+        label = node.sql_name() if hasattr(node, "sql_name") else name
+        raise _refuse(f"the function {label} is not on epodc's list of read-only functions")
 
 
 _KNOWN_REFUSALS = {

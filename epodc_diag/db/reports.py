@@ -520,12 +520,48 @@ def client_report(session: DbSession, name: str, guid: str | None = None) -> Cli
     session.check_epo_schema()
     clock = session.clock()
     text = name.strip()
+    _check_client_input(text, guid)
+    everyone, matched_by = _lookup_nodes(session, text, guid)
+    node = _chosen_node(session, everyone, text, guid)
+    ip, last_update, agent_version = _node_details(session, node["NodeID"])
+    duplicates: tuple[NodeMatch, ...] = ()
+    if matched_by in ("name", "fqdn") or len(everyone) > 1:
+        same_name = _node_rows(session, "client_node", {"client_name": str(node["ClientName"])})
+        duplicates = tuple(_match(session, n) for n in same_name if n["NodeID"] != node["NodeID"])
+    rows = session.run("client_requests", {"node_id": node["NodeID"]}).dicts()
+    requests = requests_from_rows(rows, clock.now)
+    verdicts = _client_verdicts(session, requests, clock.now)
+    return ClientReport(
+        name=str(node["ClientName"]),
+        node_id=node["NodeID"],
+        agent_guid=node["AgentGUID"],
+        clock=clock,
+        requests=tuple(requests),
+        verdicts=tuple(verdicts),
+        other_nodes=len(duplicates),
+        matched_by=matched_by,
+        ip=ip,
+        last_update=last_update,
+        agent_version=agent_version,
+        duplicates=duplicates,
+    )
+
+
+def _check_client_input(text: str, guid: str | None) -> None:
+    """Refuse a lookup with neither a name nor a GUID, or with a --guid that is not one."""
     if not text and not guid:
         raise InputError("give the system's name, FQDN, IP address or agent GUID")
     if guid is not None and _guid_params(guid) is None:
         raise InputError(
             f"--guid '{guid}' is not an agent GUID ({{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}})"
         )
+
+
+def _lookup_nodes(
+    session: DbSession, text: str, guid: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The EPOLeafNode rows the name (else the GUID) finds, and what matched ("name", "fqdn",
+    "guid", ...); InputError, with suggestions, when none does."""
     if text:
         nodes, matched_by = _find_nodes(session, text)
     else:
@@ -540,7 +576,15 @@ def client_report(session: DbSession, name: str, guid: str | None = None) -> Cli
             f"no managed system named '{shown}' in EPOLeafNode (give its NetBIOS name, FQDN, "
             f"IP address or agent GUID){more}"
         )
-    everyone = nodes
+    return nodes, matched_by
+
+
+def _chosen_node(
+    session: DbSession, everyone: list[dict[str, Any]], text: str, guid: str | None
+) -> dict[str, Any]:
+    """The one system meant: narrowed by --guid when a name was given too; several left (or
+    none with that GUID) raise AmbiguousClientError with the matches listed."""
+    nodes = everyone
     if guid is not None and text:
         nodes = [n for n in nodes if _same_guid(n["AgentGUID"], guid)]
         if not nodes:
@@ -554,14 +598,14 @@ def client_report(session: DbSession, name: str, guid: str | None = None) -> Cli
             "after re-imaging or VDI cloning); choose one with --guid GUID",
             tuple(_match(session, n) for n in nodes),
         )
-    node = nodes[0]
-    ip, last_update, agent_version = _node_details(session, node["NodeID"])
-    duplicates: tuple[NodeMatch, ...] = ()
-    if matched_by in ("name", "fqdn") or len(everyone) > 1:
-        same_name = _node_rows(session, "client_node", {"client_name": str(node["ClientName"])})
-        duplicates = tuple(_match(session, n) for n in same_name if n["NodeID"] != node["NodeID"])
-    rows = session.run("client_requests", {"node_id": node["NodeID"]}).dicts()
-    requests = requests_from_rows(rows, clock.now)
+    return nodes[0]
+
+
+def _client_verdicts(
+    session: DbSession, requests: list[ClientRequest], now: datetime
+) -> list[Verdict]:
+    """The system-wide verdicts on one system's requests: none queued, none attempted yet, and
+    the cleanup task stopped when expired requests are still queued."""
     verdicts: list[Verdict] = []
     if not requests:
         verdicts.append(
@@ -581,23 +625,10 @@ def client_report(session: DbSession, name: str, guid: str | None = None) -> Cli
                 )
             )
     if any(r.verdict.code == "expired-still-queued" for r in requests):
-        stopped = _cleanup_stopped(session, clock.now)
+        stopped = _cleanup_stopped(session, now)
         if stopped is not None:
             verdicts.append(stopped)
-    return ClientReport(
-        name=str(node["ClientName"]),
-        node_id=node["NodeID"],
-        agent_guid=node["AgentGUID"],
-        clock=clock,
-        requests=tuple(requests),
-        verdicts=tuple(verdicts),
-        other_nodes=len(duplicates),
-        matched_by=matched_by,
-        ip=ip,
-        last_update=last_update,
-        agent_version=agent_version,
-        duplicates=duplicates,
-    )
+    return verdicts
 
 
 # ================================================================== queue
@@ -656,82 +687,21 @@ def queue_report(session: DbSession) -> QueueReport:
     retries = session.run("queue_no_retries", {"now": now}).dicts()[0]
     unattempted = session.run("queue_unattempted", {"now": now}).dicts()[0]
     skipped: list[str] = []
-    oldest: datetime | None = None
-    try:
-        first = session.run("queue_oldest_created").rows
-        oldest = parse_db_time(first[0][0]) if first else None
-    except QuerySkipped as exc:
-        skipped.append(f"age of the oldest request: {exc.reason}")
-    handlers = tuple(
-        HandlerLoad(
-            handler_id=r["HandlerID"],
-            name=str(r["HandlerName"]),
-            ip=r["HandlerIP"],
-            attempts=int(r["Attempts"] or 0),
-            no_retries_left=int(r["NoRetriesLeft"] or 0),
-            last_attempt=parse_db_time(r["LastAttempt"]),
-        )
-        for r in session.run("handler_load").dicts()
-    )
+    oldest = _oldest_created(session, skipped)
+    handlers = _handler_loads(session)
     total = int(summary["Requests"] or 0)
     stale_count = int(summary["StaleExpiredQueued"] or 0)
     verdicts: list[Verdict] = []
     if stale_count:
-        from epodc_diag.rules.cleanup_stalled import lingering as lingers
-
-        # Graded by check's cleanup-stalled: a warning from `lingering_warn` on.
-        lingering = lingers(stale_count)
-        verdicts.append(
-            Verdict(
-                "expired-still-queued",
-                Severity.warning if lingering else Severity.info,
-                f"{stale_count} request(s) are still queued more than {_minutes(_lingering_after())} after they "
-                "expired: the cleanup task is not removing them (KB87143 Example 2; see `epodc diag cleanup`, "
-                "and `epodc query run queue_expired_by_type` for the types)",
-            )
-        )
+        verdicts.append(_lingering_verdict(stale_count))
     no_retry = int(retries["Requests"] or 0)
     managed: int | None = None
     if no_retry:
-        from epodc_diag.rules.agents_unreachable import unreachable_scale
-
-        # Graded by agents-unreachable's own thresholds, so diag queue and check agree.
         managed = int(session.run("managed_nodes").rows[0][0] or 0)
-        unreachable = unreachable_scale(int(retries["Clients"] or 0), managed)
-        verdicts.append(
-            Verdict(
-                "retries-exhausted",
-                Severity.warning if unreachable else Severity.info,
-                f"{no_retry} live request(s) for {int(retries['Clients'] or 0)} system(s) have no retries "
-                "left: those agents did not answer wake-up calls (port 8081) and get the work at their next ASCI",
-            )
-        )
+        verdicts.append(_retries_verdict(no_retry, int(retries["Clients"] or 0), managed))
     task_log = _task_log(session, now)
-    if task_log is not None:
-        from epodc_diag.db.tasklog import describe, failing
-
-        if failing(task_log):
-            # Graded as check's task-log-expired grades it, so the two agree.
-            verdicts.append(
-                Verdict(
-                    "task-log-expired",
-                    Severity.warning,
-                    f"the server task log: {describe(task_log)} (KB87143 Example 1's visible "
-                    "symptom; `epodc check` names the cause)",
-                )
-            )
-    busy = [h for h in handlers if h.attempts]
-    if busy:
-        for h in handlers:
-            if not h.attempts:
-                verdicts.append(
-                    Verdict(
-                        "handler-idle",
-                        Severity.info,
-                        f"Agent Handler {h.name} has no delivery attempts in the queue while "
-                        f"{len(busy)} other(s) do",
-                    )
-                )
+    verdicts.extend(_task_log_verdicts(task_log))
+    verdicts.extend(_idle_handler_verdicts(handlers))
     if not verdicts:
         verdicts.append(
             Verdict(
@@ -755,6 +725,97 @@ def queue_report(session: DbSession) -> QueueReport:
         managed_agents=managed,
         task_log=task_log,
     )
+
+
+def _oldest_created(session: DbSession, skipped: list[str]) -> datetime | None:
+    """The oldest request's creation time; None when the queue is empty or the query was
+    skipped (then why, in `skipped`)."""
+    try:
+        first = session.run("queue_oldest_created").rows
+    except QuerySkipped as exc:
+        skipped.append(f"age of the oldest request: {exc.reason}")
+        return None
+    return parse_db_time(first[0][0]) if first else None
+
+
+def _handler_loads(session: DbSession) -> tuple[HandlerLoad, ...]:
+    """Each Agent Handler's delivery attempts in the queue."""
+    return tuple(
+        HandlerLoad(
+            handler_id=r["HandlerID"],
+            name=str(r["HandlerName"]),
+            ip=r["HandlerIP"],
+            attempts=int(r["Attempts"] or 0),
+            no_retries_left=int(r["NoRetriesLeft"] or 0),
+            last_attempt=parse_db_time(r["LastAttempt"]),
+        )
+        for r in session.run("handler_load").dicts()
+    )
+
+
+def _lingering_verdict(stale_count: int) -> Verdict:
+    """Expired requests still queued, graded by check's cleanup-stalled: a warning from
+    `lingering_warn` on."""
+    from epodc_diag.rules.cleanup_stalled import lingering as lingers
+
+    lingering = lingers(stale_count)
+    return Verdict(
+        "expired-still-queued",
+        Severity.warning if lingering else Severity.info,
+        f"{stale_count} request(s) are still queued more than {_minutes(_lingering_after())} after they "
+        "expired: the cleanup task is not removing them (KB87143 Example 2; see `epodc diag cleanup`, "
+        "and `epodc query run queue_expired_by_type` for the types)",
+    )
+
+
+def _retries_verdict(no_retry: int, clients: int, managed: int) -> Verdict:
+    """Live requests without retries left, graded by agents-unreachable's own thresholds, so
+    diag queue and check agree."""
+    from epodc_diag.rules.agents_unreachable import unreachable_scale
+
+    unreachable = unreachable_scale(clients, managed)
+    return Verdict(
+        "retries-exhausted",
+        Severity.warning if unreachable else Severity.info,
+        f"{no_retry} live request(s) for {clients} system(s) have no retries "
+        "left: those agents did not answer wake-up calls (port 8081) and get the work at their next ASCI",
+    )
+
+
+def _task_log_verdicts(task_log: TaskLogFacts | None) -> list[Verdict]:
+    """The server task log's failing wake-up/DC entries, graded as check's task-log-expired
+    grades them, so the two agree."""
+    if task_log is None:
+        return []
+    from epodc_diag.db.tasklog import describe, failing
+
+    if not failing(task_log):
+        return []
+    return [
+        Verdict(
+            "task-log-expired",
+            Severity.warning,
+            f"the server task log: {describe(task_log)} (KB87143 Example 1's visible "
+            "symptom; `epodc check` names the cause)",
+        )
+    ]
+
+
+def _idle_handler_verdicts(handlers: tuple[HandlerLoad, ...]) -> list[Verdict]:
+    """Agent Handlers without delivery attempts while others have some."""
+    busy = [h for h in handlers if h.attempts]
+    if not busy:
+        return []
+    return [
+        Verdict(
+            "handler-idle",
+            Severity.info,
+            f"Agent Handler {h.name} has no delivery attempts in the queue while "
+            f"{len(busy)} other(s) do",
+        )
+        for h in handlers
+        if not h.attempts
+    ]
 
 
 def _task_log(session: DbSession, now: datetime) -> TaskLogFacts:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -213,41 +213,58 @@ def _read_table(db: Database, names: Sequence[str], now: datetime, since: dateti
     rows, capped_read = _window_rows(
         db, quoted, time_column, texts, _bound(stored, since) if orderable else None
     )
-    entries = dc = failed = expired = untimed = 0
-    newest: datetime | None = None
-    oldest_read: datetime | None = None
-    examples: list[tuple[str, str]] = []
+    tally = _Tally()
     for row in rows:
-        moment = _as_time(row[0], time_column)
-        if moment is None:
-            untimed += 1
-            continue
-        newest = moment if newest is None or moment > newest else newest
-        oldest_read = moment if oldest_read is None or moment < oldest_read else oldest_read
-        if moment < since or moment > now + timedelta(days=1):
-            continue
-        entries += 1
-        text = " | ".join(str(v).strip() for v in row[1:] if v is not None and str(v).strip())
-        about, bad, said_expired = is_failed_dc_work(text)
-        dc += about
-        failed += bad
-        expired += said_expired
-        if bad and len(examples) < EXAMPLES:
-            examples.append((moment.isoformat(sep=" ", timespec="seconds"), text[:200]))
-    capped = capped_read and oldest_read is not None and oldest_read >= since
+        tally.add(row, time_column, now, since)
+    capped = capped_read and tally.oldest_read is not None and tally.oldest_read >= since
     return TaskLogTable(
         table,
         time_column,
         tuple(texts),
-        entries,
-        dc,
-        failed,
-        expired,
-        untimed,
+        tally.entries,
+        tally.dc,
+        tally.failed,
+        tally.expired,
+        tally.untimed,
         capped,
-        newest,
-        tuple(examples),
+        tally.newest,
+        tuple(tally.examples),
     )
+
+
+@dataclass
+class _Tally:
+    """The task log's entries counted as they are read: those in the window, about DC work,
+    failed, expired, without a readable time; the newest and oldest times read; examples."""
+
+    entries: int = 0
+    dc: int = 0
+    failed: int = 0
+    expired: int = 0
+    untimed: int = 0
+    newest: datetime | None = None
+    oldest_read: datetime | None = None
+    examples: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, row: Sequence[Any], time_column: str, now: datetime, since: datetime) -> None:
+        """One row read: its time first, then its text columns."""
+        moment = _as_time(row[0], time_column)
+        if moment is None:
+            self.untimed += 1
+            return
+        self.newest = moment if self.newest is None or moment > self.newest else self.newest
+        if self.oldest_read is None or moment < self.oldest_read:
+            self.oldest_read = moment
+        if moment < since or moment > now + timedelta(days=1):
+            return
+        self.entries += 1
+        text = " | ".join(str(v).strip() for v in row[1:] if v is not None and str(v).strip())
+        about, bad, said_expired = is_failed_dc_work(text)
+        self.dc += about
+        self.failed += bad
+        self.expired += said_expired
+        if bad and len(self.examples) < EXAMPLES:
+            self.examples.append((moment.isoformat(sep=" ", timespec="seconds"), text[:200]))
 
 
 def _bound(stored: Any, since: datetime) -> Any:

@@ -119,26 +119,45 @@ def compare(
                 FindingChange(finding_id, first.severity, "new", now, suppressed, first.summary)
             )
             continue
-        since = previous.recorded_at
-        for run in reversed(past):
-            if finding_id not in run.finding_ids:
-                break
-            since = run.recorded_at
+        since = _present_since(past, finding_id, previous.recorded_at)
         changes.append(
             FindingChange(finding_id, first.severity, "ongoing", since, suppressed, first.summary)
         )
     if previous is not None:
-        for old in previous.findings:
-            if old.id in current_ids or any(c.id == old.id for c in changes):
-                continue
-            since = previous.recorded_at
-            for run in reversed(past):
-                if old.id not in run.finding_ids:
-                    break
-                since = run.recorded_at
-            changes.append(
-                FindingChange(old.id, old.severity, "resolved", since, old.suppressed, old.summary)
-            )
+        changes.extend(_resolved(previous, past, current_ids, changes))
+    return tuple(changes), _trends(metrics, past, previous)
+
+
+def _present_since(past: Sequence[Run], finding_id: str, latest: datetime) -> datetime:
+    """When the finding was first recorded in the unbroken row of runs that ends with the
+    previous one (`latest`: that run's time)."""
+    since = latest
+    for run in reversed(past):
+        if finding_id not in run.finding_ids:
+            break
+        since = run.recorded_at
+    return since
+
+
+def _resolved(
+    previous: Run, past: Sequence[Run], current_ids: list[str], changes: list[FindingChange]
+) -> list[FindingChange]:
+    """The previous run's findings gone now, each with the time it had been there since."""
+    resolved: list[FindingChange] = []
+    for old in previous.findings:
+        if old.id in current_ids or any(c.id == old.id for c in [*changes, *resolved]):
+            continue
+        since = _present_since(past, old.id, previous.recorded_at)
+        resolved.append(
+            FindingChange(old.id, old.severity, "resolved", since, old.suppressed, old.summary)
+        )
+    return resolved
+
+
+def _trends(
+    metrics: dict[str, float], past: Sequence[Run], previous: Run | None
+) -> tuple[MetricChange, ...]:
+    """Each trended metric's value now, before, and its recent series."""
     trends = []
     for name, value in metrics.items():
         if name in _NOT_TRENDED:
@@ -147,7 +166,7 @@ def compare(
         series = (*earlier[-(SERIES_LENGTH - 1) :], value)
         before = previous.metrics.get(name) if previous is not None else None
         trends.append(MetricChange(name, value, before, series))
-    return tuple(changes), tuple(trends)
+    return tuple(trends)
 
 
 def diff_runs(older: Run, newer: Run) -> tuple[tuple[FindingChange, ...], tuple[MetricChange, ...]]:

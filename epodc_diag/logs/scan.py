@@ -320,9 +320,7 @@ def _fields(sig: Signature, line: bytes) -> dict[str, str] | None:
 def scan_range(task: RangeTask) -> RangeResult:
     """Scan one range of one file for the signatures of its family."""
     sigs = [s for s in signatures() if s.applies_to(task.log.family)]
-    by_anchor: dict[bytes, list[Signature]] = {}
-    for sig in sigs:
-        by_anchor.setdefault(sig.anchor, []).append(sig)
+    by_anchor = _by_anchor(sigs)
     partial = {s.id: _SigPartial() for s in sigs}
     lines_before = 0
     first_time: datetime | None = None
@@ -347,46 +345,13 @@ def scan_range(task: RangeTask) -> RangeResult:
             first_time = head
         if tail is not None:
             last_time = tail
-        mode = "all"
-        if since is not None or until is not None:
-            before = until is not None and head is not None and head > until
-            after = since is not None and tail is not None and tail < since
-            if before or after:
-                lines_before += newlines
-                clock.before = tail or clock.before
-                continue
-            inside = (since is None or (head is not None and head >= since)) and (
-                until is None or (tail is not None and tail <= until)
+        mode = _chunk_mode(since, until, head, tail)
+        if mode is not None:
+            window_lines += newlines or 1
+            window_first, window_last = _window_edges(
+                window_first, window_last, head, tail, since, until
             )
-            mode = "all" if inside else "edge"
-        window_lines += newlines or 1
-        if window_first is None and head is not None:
-            window_first = max(head, since) if since is not None else head
-        if tail is not None:
-            window_last = min(tail, until) if until is not None else tail
-        for anchor, group in by_anchor.items():
-            if mode == "all" and len(group) == 1 and group[0].exact:
-                n = chunk.count(anchor)
-                if n:
-                    _take_exact(
-                        task,
-                        clock,
-                        group[0],
-                        partial[group[0].id],
-                        chunk,
-                        anchor,
-                        n,
-                        offset,
-                        lines_before,
-                    )
-                continue
-            rest = group
-            if mode == "all":
-                rest = _take_by_pattern(
-                    task, clock, group, partial, chunk, anchor, offset, lines_before
-                )
-            if rest:
-                _take_each(task, clock, rest, partial, chunk, anchor, offset, lines_before, mode)
+            _take_chunk(task, clock, by_anchor, partial, chunk, offset, lines_before, mode)
         lines_before += newlines
         clock.before = tail or clock.before
     if unfinished and task.end is None:
@@ -406,6 +371,81 @@ def scan_range(task: RangeTask) -> RangeResult:
         window_lines,
         timed,
     )
+
+
+def _by_anchor(sigs: Sequence[Signature]) -> dict[bytes, list[Signature]]:
+    """The signatures grouped by their anchor, so that each anchor is searched for once."""
+    by_anchor: dict[bytes, list[Signature]] = {}
+    for sig in sigs:
+        by_anchor.setdefault(sig.anchor, []).append(sig)
+    return by_anchor
+
+
+def _chunk_mode(
+    since: datetime | None,
+    until: datetime | None,
+    head: datetime | None,
+    tail: datetime | None,
+) -> str | None:
+    """How a chunk with these first and last times is taken in the window: "all" (wholly
+    inside, or no window), "edge" (its lines are checked one by one), None (wholly outside)."""
+    if since is None and until is None:
+        return "all"
+    before = until is not None and head is not None and head > until
+    after = since is not None and tail is not None and tail < since
+    if before or after:
+        return None
+    inside = (since is None or (head is not None and head >= since)) and (
+        until is None or (tail is not None and tail <= until)
+    )
+    return "all" if inside else "edge"
+
+
+def _window_edges(
+    window_first: datetime | None,
+    window_last: datetime | None,
+    head: datetime | None,
+    tail: datetime | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[datetime | None, datetime | None]:
+    """The window's first and last times seen so far, with one more chunk in it (clipped to
+    the window's bounds)."""
+    if window_first is None and head is not None:
+        window_first = max(head, since) if since is not None else head
+    if tail is not None:
+        window_last = min(tail, until) if until is not None else tail
+    return window_first, window_last
+
+
+def _take_chunk(
+    task: RangeTask,
+    clock: _Clock,
+    by_anchor: dict[bytes, list[Signature]],
+    partial: dict[str, _SigPartial],
+    chunk: bytes,
+    offset: int,
+    lines_before: int,
+    mode: str,
+) -> None:
+    """Each anchor's signatures taken from one chunk, the cheapest way that gives the same
+    counts: bytes.count for an exact anchor, the chunk-wide pattern, else line by line."""
+    for anchor, group in by_anchor.items():
+        if mode == "all" and len(group) == 1 and group[0].exact:
+            n = chunk.count(anchor)
+            if n:
+                sig = group[0]
+                _take_exact(
+                    task, clock, sig, partial[sig.id], chunk, anchor, n, offset, lines_before
+                )
+            continue
+        rest = group
+        if mode == "all":
+            rest = _take_by_pattern(
+                task, clock, group, partial, chunk, anchor, offset, lines_before
+            )
+        if rest:
+            _take_each(task, clock, rest, partial, chunk, anchor, offset, lines_before, mode)
 
 
 def _hit(
@@ -493,14 +533,7 @@ def _take_each(
             if not timed and (edge or sig.timeline or wants_example):
                 moment = clock.at(chunk, begin, offset)
                 timed = True
-            if (
-                edge
-                and moment is not None
-                and (
-                    (task.since is not None and moment < task.since)
-                    or (task.until is not None and moment > task.until)
-                )
-            ):
+            if edge and _outside(task, moment):
                 continue
             part.count += 1
             if sig.group_by and match is not True:
@@ -510,13 +543,38 @@ def _take_each(
             if sig.timeline and moment is not None:
                 part.times.append(moment)
             if wants_example:
-                hit = _hit(clock, sig, chunk, pos, offset, lines_before)
-                if part.first is None:
-                    part.first = hit
-                if len(part.examples) < task.examples:
-                    part.examples.append(hit)
+                _keep_example(part, _hit(clock, sig, chunk, pos, offset, lines_before), task)
             last_begin[sig.id] = begin
         pos = chunk.find(anchor, end + 1)
+    _note_last_hits(clock, partial, last_begin, chunk, offset)
+
+
+def _outside(task: RangeTask, moment: datetime | None) -> bool:
+    """Whether a line of an edge chunk, at that time, falls outside the window (a line without
+    a readable time is kept). Called only in the window's edge chunks."""
+    return moment is not None and (
+        (task.since is not None and moment < task.since)
+        or (task.until is not None and moment > task.until)
+    )
+
+
+def _keep_example(part: _SigPartial, hit: _Hit, task: RangeTask) -> None:
+    """A hit kept as the signature's first and/or one of its examples (called only for those)."""
+    if part.first is None:
+        part.first = hit
+    if len(part.examples) < task.examples:
+        part.examples.append(hit)
+
+
+def _note_last_hits(
+    clock: _Clock,
+    partial: dict[str, _SigPartial],
+    last_begin: dict[str, int],
+    chunk: bytes,
+    offset: int,
+) -> None:
+    """Each signature's last hit in the chunk, where it is later than the one known: its
+    offset and its time (read here, once per chunk, not for every hit)."""
     for sid, begin in last_begin.items():
         part = partial[sid]
         if offset + begin > part.last_offset:
@@ -1262,71 +1320,86 @@ def host_clocks(summaries: Sequence[FileSummary]) -> tuple[HostClock, ...]:
     runs ahead only when it ends after each of at least two others.
     """
     margin = limits.current().handler_active
-    groups: dict[Path, dict[str, list[FileSummary]]] = {}
-    for f in summaries:
-        if f.family not in _DC_FAMILIES:
-            continue
-        groups.setdefault(host_folder(Path(f.path)), {}).setdefault(machine_of(f), []).append(f)
     out: list[HostClock] = []
-    for folder, machines in groups.items():
+    for folder, machines in _dc_machines(summaries).items():
         if len(machines) < 2:
             continue
         newest = {
             m: max((f.last_time for f in logs if f.last_time is not None), default=None)
             for m, logs in machines.items()
         }
-        own = newest.get("")
-        reference: datetime | None = None
-        agreeing: list[str] = []
-        if own is not None:
-            agreeing = [
-                m for m, t in newest.items() if m and t is not None and abs(t - own) <= margin
-            ]
-            if agreeing:
-                reference = max([own, *(t for m in agreeing if (t := newest[m]) is not None)])
+        reference, agreeing = _reference_clock(newest, margin)
         for machine, logs in machines.items():
-            mine = newest[machine]
-            others = {m: t for m, t in newest.items() if m != machine and t is not None}
-            ahead_of: datetime | None = None
-            if mine is None:
-                basis = "no readable time"
-            elif reference is not None and machine and machine not in agreeing:
-                if mine - reference > margin:
-                    ahead_of = reference
-                    named = ", ".join(["this folder's own logs", *sorted(agreeing)])
-                else:
-                    basis = (
-                        "ends earlier than the other logs beside it: stopped, or a clock that "
-                        "runs behind; the logs cannot tell (the same clock is assumed)"
-                    )
-            elif (
-                reference is None
-                and len(others) >= 2
-                and all(mine - t > margin for t in others.values())
-            ):
-                ahead_of = max(others.values())
-                named = ", ".join(sorted(m or "this folder's own logs" for m in others))
-            else:
-                basis = "agrees with the other logs beside it (the same clock is assumed)"
-            offset = 0.0
-            if ahead_of is not None and mine is not None:
-                offset = round((mine - ahead_of).total_seconds() / 60.0) * 60.0
-                basis = (
-                    f"its newest line ({_fmt(mine)}) is {_span(mine - ahead_of)} after the "
-                    f"newest line of the other logs beside it ({_fmt(ahead_of)}: {named}); a log "
-                    "cannot end after it was copied, so its clock runs ahead by about that much"
-                )
+            offset, basis = _machine_clock(machine, newest, reference, agreeing, margin)
             out.append(
                 HostClock(
                     machine or f"the other logs of {folder}",
                     str(folder),
                     tuple(f.path for f in logs),
-                    mine,
+                    newest[machine],
                     offset,
                     basis,
                 )
             )
     return tuple(out)
+
+
+def _dc_machines(summaries: Sequence[FileSummary]) -> dict[Path, dict[str, list[FileSummary]]]:
+    """The data-channel logs by folder, then by the machine that wrote them (`machine_of`)."""
+    groups: dict[Path, dict[str, list[FileSummary]]] = {}
+    for f in summaries:
+        if f.family not in _DC_FAMILIES:
+            continue
+        groups.setdefault(host_folder(Path(f.path)), {}).setdefault(machine_of(f), []).append(f)
+    return groups
+
+
+def _reference_clock(
+    newest: dict[str, datetime | None], margin: timedelta
+) -> tuple[datetime | None, list[str]]:
+    """The folder's reference time and the handlers that agree with it: the folder's own
+    machine's newest line, when at least one Agent Handler's newest is within the margin of it
+    (the latest of those); (None, []) without such agreement."""
+    own = newest.get("")
+    if own is None:
+        return None, []
+    agreeing = [m for m, t in newest.items() if m and t is not None and abs(t - own) <= margin]
+    if not agreeing:
+        return None, agreeing
+    return max([own, *(t for m in agreeing if (t := newest[m]) is not None)]), agreeing
+
+
+def _machine_clock(
+    machine: str,
+    newest: dict[str, datetime | None],
+    reference: datetime | None,
+    agreeing: list[str],
+    margin: timedelta,
+) -> tuple[float, str]:
+    """One machine's estimated clock offset (seconds, 0 for the same clock) and its basis."""
+    mine = newest[machine]
+    if mine is None:
+        return 0.0, "no readable time"
+    others = {m: t for m, t in newest.items() if m != machine and t is not None}
+    if reference is not None and machine and machine not in agreeing:
+        if mine - reference <= margin:
+            return 0.0, (
+                "ends earlier than the other logs beside it: stopped, or a clock that "
+                "runs behind; the logs cannot tell (the same clock is assumed)"
+            )
+        ahead_of = reference
+        named = ", ".join(["this folder's own logs", *sorted(agreeing)])
+    elif reference is None and len(others) >= 2 and all(mine - t > margin for t in others.values()):
+        ahead_of = max(others.values())
+        named = ", ".join(sorted(m or "this folder's own logs" for m in others))
+    else:
+        return 0.0, "agrees with the other logs beside it (the same clock is assumed)"
+    offset = round((mine - ahead_of).total_seconds() / 60.0) * 60.0
+    return offset, (
+        f"its newest line ({_fmt(mine)}) is {_span(mine - ahead_of)} after the "
+        f"newest line of the other logs beside it ({_fmt(ahead_of)}: {named}); a log "
+        "cannot end after it was copied, so its clock runs ahead by about that much"
+    )
 
 
 @dataclass(frozen=True)
@@ -1456,16 +1529,8 @@ def _cleanup_verdicts(
     report: LogReport, windows: dict[str, _Window], timeline: Timeline, verdicts: list[Verdict]
 ) -> None:
     """The DbCleanupTask's rhythm in orion.log (KB87143 Example 2): stopped, missing, a gap."""
-    windowed = report.since is not None or report.until is not None
     tomcat_files = [f for f in report.files if f.family == "tomcat"]
     tomcat_windows = [windows[f.path] for f in tomcat_files if f.path in windows]
-    newest_where = "the end of the window" if windowed else "the newest log line"
-    window_text = (
-        f" of the window {_fmt(report.since) if report.since else 'start'} to "
-        f"{_fmt(report.until) if report.until else 'end'}"
-        if windowed
-        else ""
-    )
     if not tomcat_files:
         return
     if not any(f.timed_lines for f in tomcat_files):
@@ -1481,52 +1546,82 @@ def _cleanup_verdicts(
             )
         )
         return
+    if timeline.runs == 0:
+        _no_run_verdicts(report, tomcat_windows, timeline, verdicts)
+        return
+    _run_gap_verdicts(report, timeline, verdicts)
+
+
+def _no_run_verdicts(
+    report: LogReport, tomcat_windows: list[_Window], timeline: Timeline, verdicts: list[Verdict]
+) -> None:
+    """No timed run of the task in orion.log: untimed runs, too little time to tell, or the
+    task missing over a span long enough to show it."""
+    windowed = report.since is not None or report.until is not None
     span = None
     times = [t for w in tomcat_windows for t in (w.first, w.last) if t is not None]
     if times:
         span = max(times) - min(times)
-    if timeline.runs == 0:
-        cleanup_lines = report.signature(timeline.signature)
-        if cleanup_lines is not None and cleanup_lines.count:
-            # The task's lines are there but none carried a readable time: whether it still
-            # runs cannot be told, and "runs every minute" would be a guess.
-            verdicts.append(
-                not_checked(
-                    "dbcleanup-unknown",
-                    f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
-                    "line(s) "
-                    "but no readable time on any of them: when the task last ran is unknown",
-                )
+    unsure = _no_run_unknown(report, timeline, span, windowed)
+    if unsure is not None:
+        verdicts.append(unsure)
+    if span is not None and span >= limits.current().cleanup_late:
+        verdicts.append(
+            Verdict(
+                "dbcleanup-missing",
+                Severity.critical,
+                f"orion.log covers {_span(span)}{_window_text(report)} ({_fmt(min(times))} to "
+                f"{_fmt(max(times))}) without one "
+                "'Running DataChannel DbCleanupTask' line: the "
+                "data-channel cleanup task is not running (KB87143 Example 2)",
             )
-        elif span is None:
-            verdicts.append(
-                not_checked(
-                    "dbcleanup-unknown",
-                    "no time could be read from orion.log: whether the cleanup task runs "
-                    "every minute was not checked",
-                )
-            )
-        elif span < limits.current().cleanup_late:
-            verdicts.append(
-                not_checked(
-                    "dbcleanup-unknown",
-                    f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
-                    "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
-                    "whether the task runs every minute",
-                )
-            )
-        if span is not None and span >= limits.current().cleanup_late:
-            verdicts.append(
-                Verdict(
-                    "dbcleanup-missing",
-                    Severity.critical,
-                    f"orion.log covers {_span(span)}{window_text} ({_fmt(min(times))} to "
-                    f"{_fmt(max(times))}) without one "
-                    "'Running DataChannel DbCleanupTask' line: the "
-                    "data-channel cleanup task is not running (KB87143 Example 2)",
-                )
-            )
-        return
+        )
+
+
+def _no_run_unknown(
+    report: LogReport, timeline: Timeline, span: timedelta | None, windowed: bool
+) -> Verdict | None:
+    """Why whether the task runs could not be told, when it could not (else None)."""
+    cleanup_lines = report.signature(timeline.signature)
+    if cleanup_lines is not None and cleanup_lines.count:
+        # The task's lines are there but none carried a readable time: whether it still
+        # runs cannot be told, and "runs every minute" would be a guess.
+        return not_checked(
+            "dbcleanup-unknown",
+            f"orion.log has {cleanup_lines.count} 'Running DataChannel DbCleanupTask' "
+            "line(s) "
+            "but no readable time on any of them: when the task last ran is unknown",
+        )
+    if span is None:
+        return not_checked(
+            "dbcleanup-unknown",
+            "no time could be read from orion.log: whether the cleanup task runs "
+            "every minute was not checked",
+        )
+    if span < limits.current().cleanup_late:
+        return not_checked(
+            "dbcleanup-unknown",
+            f"orion.log covers only {_span(span)}{' of the window' if windowed else ''} "
+            "and holds no 'Running DataChannel DbCleanupTask' line: too short to tell "
+            "whether the task runs every minute",
+        )
+    return None
+
+
+def _window_text(report: LogReport) -> str:
+    """' of the window <since> to <until>' when a window was given, else ''."""
+    if report.since is None and report.until is None:
+        return ""
+    return (
+        f" of the window {_fmt(report.since) if report.since else 'start'} to "
+        f"{_fmt(report.until) if report.until else 'end'}"
+    )
+
+
+def _run_gap_verdicts(report: LogReport, timeline: Timeline, verdicts: list[Verdict]) -> None:
+    """The task ran: stopped since its last run, or a long gap between two runs."""
+    windowed = report.since is not None or report.until is not None
+    newest_where = "the end of the window" if windowed else "the newest log line"
     if timeline.since_last is not None and timeline.since_last > limits.current().cleanup_late:
         verdicts.append(
             Verdict(

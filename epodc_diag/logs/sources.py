@@ -390,18 +390,11 @@ def chunks(
             want = CHUNK if end is None else min(CHUNK, max(0, end - position))
             block, damage = _read(stream, want)
             if damage:
-                if problems is not None:
-                    where = position + len(block)
-                    problems.append(
-                        f"{log.path}: damaged after {where} bytes ({damage}); the rest was not read"
-                    )
+                _note_damage(problems, log, position + len(block), damage)
                 end = position + len(block)  # stop after what could be read
             position += len(block)
             if decoder is not None:
-                text = decoder.decode(block, final=not block)
-                if position <= len(block) and text.startswith("\ufeff"):
-                    text = text[1:]
-                block = text.encode("utf-8", "surrogatepass")
+                block = _decoded(decoder, block, at_start=position <= len(block))
             buffer = carry + block if carry else block
             carry = b""
             if not block:
@@ -429,6 +422,23 @@ def chunks(
                 yield offset, buffer[: cut + 1]
                 carry = buffer[cut + 1 :]
             offset += cut + 1
+
+
+def _note_damage(problems: list[str] | None, log: LogFile, where: int, damage: str) -> None:
+    """A file damaged part-way: where, and that the rest was not read (once per file)."""
+    if problems is not None:
+        problems.append(
+            f"{log.path}: damaged after {where} bytes ({damage}); the rest was not read"
+        )
+
+
+def _decoded(decoder: codecs.IncrementalDecoder, block: bytes, *, at_start: bool) -> bytes:
+    """A block of UTF-16 (or other) text as UTF-8, its byte order mark dropped at the start
+    of the stream; an empty block ends the decoding."""
+    text = decoder.decode(block, final=not block)
+    if at_start and text.startswith("\ufeff"):
+        text = text[1:]
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _read(stream: BinaryIO | _GzipStream, want: int) -> tuple[bytes, str]:

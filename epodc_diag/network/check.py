@@ -182,12 +182,7 @@ def check_network(
 ) -> NetworkReport:
     """`host_from`/`ip_from` say who named the name and the address (server.ini, or a pin such
     as --app-server), so each verdict says what it compared."""
-    if not host and not ip:
-        raise UsageError(
-            "nothing to check: give --host or --ip, or a server.ini that names the ePO server"
-        )
-    if not 0 < port < 65536:
-        raise UsageError(f"--port must be 1 to 65535, got {port}")
+    _check_target(host, ip, port)
     run = _Pass(network, _Budget(timeout, total_timeout))
     if hosts_file is None:
         hosts_file = getattr(network, "hosts_file", None)  # the resolver's own, if it has one
@@ -202,12 +197,7 @@ def check_network(
     reverse_name = _reverse(run, ip) if ip else None
     _compare(run, host, ip, resolved, reverse_name, host_from, ip_from)
     if pin is not None and pin.pinned:
-        # A simulated network knows its DNS apart from the hosts file; a real resolver does not.
-        dns_of = getattr(network, "dns", None)
-        dns = dns_of(pin.name) if callable(dns_of) else None
-        run.verdicts.append(
-            _pin_verdict(pin, ip, resolved, not network.simulated, bool(source), dns)
-        )
+        run.verdicts.append(_pinned_verdict(network, pin, ip, resolved, source))
     # 4. TCP to the address the handler uses (server.ini's), then to DNS's other answers
     targets = list(dict.fromkeys(a for a in [ip, *resolved] if a))
     connections = _connect_all(run, targets, port)
@@ -219,20 +209,14 @@ def check_network(
     if primary is not None and primary_state == "open":
         tls = _tls(run, primary, port, host, cert_warn_days)
     _unchecked(run, primary, primary_state, tls, port)
-    # "ok" only on proof: the address answered on the port and a TLS handshake completed.
-    # Information (an ePO-signed certificate, a DNS answer nobody uses) does not spoil it.
-    if (
-        tls is not None
-        and tls.ok
-        and not any(
-            v.severity.rank > Severity.info.rank or v.state is not CheckStatus.finding
-            for v in run.verdicts
-        )
-    ):
-        where = f"{host} ({primary})" if host and primary else (primary or host or "")
+    if _proven_ok(run, tls):
         agreed = _agreed(host, ip, source, host_from, ip_from)
         run.verdicts.append(
-            Verdict("network-ok", Severity.ok, f"{where} {agreed} on port {port} with TLS")
+            Verdict(
+                "network-ok",
+                Severity.ok,
+                f"{_where(host, primary)} {agreed} on port {port} with TLS",
+            )
         )
     return NetworkReport(
         host=host,
@@ -247,6 +231,44 @@ def check_network(
         steps=tuple(run.steps),
         verdicts=tuple(run.verdicts),
         hosts=pin,
+    )
+
+
+def _check_target(host: str | None, ip: str | None, port: int) -> None:
+    """Refuse a check with nothing to look up or a port out of range."""
+    if not host and not ip:
+        raise UsageError(
+            "nothing to check: give --host or --ip, or a server.ini that names the ePO server"
+        )
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be 1 to 65535, got {port}")
+
+
+def _pinned_verdict(
+    network: Network, pin: HostsPin, ip: str | None, resolved: list[str], source: str
+) -> Verdict:
+    """The verdict on a hosts-file entry for the name. A simulated network knows its DNS apart
+    from the hosts file; a real resolver does not."""
+    dns_of = getattr(network, "dns", None)
+    dns = dns_of(pin.name) if callable(dns_of) else None
+    return _pin_verdict(pin, ip, resolved, not network.simulated, bool(source), dns)
+
+
+def _where(host: str | None, primary: str | None) -> str:
+    """The server checked, as 'name (address)', or whichever of the two is known."""
+    return f"{host} ({primary})" if host and primary else (primary or host or "")
+
+
+def _proven_ok(run: _Pass, tls: TlsOutcome | None) -> bool:
+    """ "ok" only on proof: the address answered on the port and a TLS handshake completed.
+    Information (an ePO-signed certificate, a DNS answer nobody uses) does not spoil it."""
+    return (
+        tls is not None
+        and tls.ok
+        and not any(
+            v.severity.rank > Severity.info.rank or v.state is not CheckStatus.finding
+            for v in run.verdicts
+        )
     )
 
 

@@ -204,7 +204,6 @@ def category_chart(title: str, kind: str, rows: Sequence[tuple[str, int]]) -> st
 
 def timeline_sections(timeline: Timeline) -> list[str]:
     from epodc_diag.durations import duration
-    from epodc_diag.logs.clocks import describe_offset
 
     out = [
         '<section id="timeline"><h2>Timeline</h2>',
@@ -213,30 +212,59 @@ def timeline_sections(timeline: Timeline) -> list[str]:
         f"{_e(timeline.reference_clock)}.</p>",
         "<h3>Onsets</h3>",
     ]
-    if timeline.onsets:
-        out.append('<ul class="onsets">')
-        for o in timeline.onsets:
-            # The summary says "still failing" or when it ended; the state is the marker's.
-            state = "ongoing" if o.ongoing else "over"
-            out.append(
-                f'<li data-kind="{_e(o.kind)}" data-bucket="{o.bucket}" data-ongoing="'
-                f'{str(o.ongoing).lower()}"><strong>{o.start:%Y-%m-%d}</strong> '
-                f'{_e(o.summary)} <span class="muted">[{state}]</span></li>'
-            )
-        out.append("</ul>")
-    else:
-        out.append('<p class="onsets-none">No abnormal pattern began in this span.</p>')
-    if timeline.clocks:
+    out += _onsets_html(timeline)
+    out += _clocks_html(timeline)
+    out += _signature_charts(timeline)
+    cleanup = cleanup_chart(timeline)
+    if cleanup:
+        out.append("<h3>DbCleanupTask runs and gaps</h3>" + cleanup)
+    out += _database_charts(timeline)
+    for note in timeline.notes:
+        out.append(f'<p class="muted">note: {_e(note)}</p>')
+    out.append("</section>")
+    return out
+
+
+def _onsets_html(timeline: Timeline) -> list[str]:
+    """The onsets as a list; the summary says "still failing" or when it ended, the state is
+    the marker's."""
+    if not timeline.onsets:
+        return ['<p class="onsets-none">No abnormal pattern began in this span.</p>']
+    out = ['<ul class="onsets">']
+    for o in timeline.onsets:
+        state = "ongoing" if o.ongoing else "over"
         out.append(
-            "<h3>Clocks</h3><table><tr><th>Machine</th><th>Against</th><th>Offset</th>"
-            "<th>Basis</th></tr>"
+            f'<li data-kind="{_e(o.kind)}" data-bucket="{o.bucket}" data-ongoing="'
+            f'{str(o.ongoing).lower()}"><strong>{o.start:%Y-%m-%d}</strong> '
+            f'{_e(o.summary)} <span class="muted">[{state}]</span></li>'
         )
-        for c in timeline.clocks:
-            out.append(
-                f"<tr><td>{_e(c.host)}</td><td>{_e(c.against)}</td>"
-                f"<td>{_e(describe_offset(c.offset_seconds))}</td><td>{_e(c.basis)}</td></tr>"
-            )
-        out.append("</table>")
+    out.append("</ul>")
+    return out
+
+
+def _clocks_html(timeline: Timeline) -> list[str]:
+    """Each machine's clock against the reference, as a table (nothing without clocks)."""
+    from epodc_diag.logs.clocks import describe_offset
+
+    if not timeline.clocks:
+        return []
+    out = [
+        "<h3>Clocks</h3><table><tr><th>Machine</th><th>Against</th><th>Offset</th>"
+        "<th>Basis</th></tr>"
+    ]
+    for c in timeline.clocks:
+        out.append(
+            f"<tr><td>{_e(c.host)}</td><td>{_e(c.against)}</td>"
+            f"<td>{_e(describe_offset(c.offset_seconds))}</td><td>{_e(c.basis)}</td></tr>"
+        )
+    out.append("</table>")
+    return out
+
+
+def _signature_charts(timeline: Timeline) -> list[str]:
+    """One chart of log-signature counts per source (the database's series and the handlers'
+    activity are charted apart)."""
+    out: list[str] = []
     logs = [
         s for s in timeline.series if not s.kind.startswith("db-") and s.kind != "handler-activity"
     ]
@@ -245,9 +273,12 @@ def timeline_sections(timeline: Timeline) -> list[str]:
         kind = "cleanup-signature" if source == "ePO server" else "signatures"
         out.append(f"<h3>Log signatures: {_e(source)}</h3>")
         out.append(series_chart(timeline, mine, f"Signature counts over time: {source}", kind))
-    cleanup = cleanup_chart(timeline)
-    if cleanup:
-        out.append("<h3>DbCleanupTask runs and gaps</h3>" + cleanup)
+    return out
+
+
+def _database_charts(timeline: Timeline) -> list[str]:
+    """The handlers' activity, the expired-but-queued requests and the queue by type and age."""
+    out: list[str] = []
     activity = [s for s in timeline.series if s.kind in ("handler-activity", "db-last-attempt")]
     if activity:
         out.append(
@@ -264,9 +295,6 @@ def timeline_sections(timeline: Timeline) -> list[str]:
     if timeline.queue_by_age:
         out.append("<h3>Queue by age</h3>")
         out.append(category_chart("Queue by age", "queue-age", timeline.queue_by_age))
-    for note in timeline.notes:
-        out.append(f'<p class="muted">note: {_e(note)}</p>')
-    out.append("</section>")
     return out
 
 

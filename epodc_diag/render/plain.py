@@ -133,6 +133,26 @@ def _where(candidate: Candidate | None) -> str:
 
 def ini_text(ini: IniFile, facts: ServerFacts) -> str:
     out = [f"{ini.path}  ({ini.encoding}, {ini.newline} line ends, {len(ini.values)} values)"]
+    out.extend(_ini_value_lines(ini))
+    out.append("")
+    out.append("Application server, as the Agent Handler finds it in server.ini:")
+    rows = _server_rows(facts)
+    value_width = max(len(shown) for _, shown, _ in rows)
+    for label, shown, where in rows:
+        out.append(f"  {label:<11} {shown:<{value_width}}  {where}".rstrip())
+    out.extend(f"  (chosen: {note})" for note in facts.notes)
+    out.extend(_pinned_lines(facts))
+    out.extend(_other_lines(facts, value_width))
+    if ini.issues:
+        out.append("Issues:")
+        out.extend(f"  ! {issue.message}" for issue in ini.issues)
+    # The last line of defence: nothing secret leaves, whatever a line above was built from.
+    return wrapped(scrub_secrets("\n".join(out) + "\n"), indent=4)
+
+
+def _ini_value_lines(ini: IniFile) -> list[str]:
+    """The file's effective values, section by section, secrets shown as such."""
+    out: list[str] = []
     effective = ini.effective()
     width = max((len(v.key) for v in effective), default=0)
     for section in ini.sections:
@@ -142,9 +162,12 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
                 out.append(
                     f"  {value.key:<{width}} = {shown_value(value.key, value.value)}    (line {value.line})"
                 )
-    out.append("")
-    out.append("Application server, as the Agent Handler finds it in server.ini:")
-    rows = (
+    return out
+
+
+def _server_rows(facts: ServerFacts) -> tuple[tuple[str, str, str], ...]:
+    """(label, value, where) of the application server's name, address and port."""
+    return (
         ("DNS name", facts.host.value if facts.host else "(not found)", _where(facts.host)),
         ("IP address", facts.ip.value if facts.ip else "(not found)", _where(facts.ip)),
         (
@@ -153,16 +176,11 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
             _where(facts.port),
         ),
     )
-    value_width = max(len(shown) for _, shown, _ in rows)
-    for label, shown, where in rows:
-        out.append(f"  {label:<11} {shown:<{value_width}}  {where}".rstrip())
-    chosen = [
-        (c.kind, c.value, c.source.line)
-        for c in (facts.host, facts.ip, facts.port)
-        if c is not None
-    ]
-    others = [c for c in facts.candidates if (c.kind, c.value, c.source.line) not in chosen]
-    out.extend(f"  (chosen: {note})" for note in facts.notes)
+
+
+def _pinned_lines(facts: ServerFacts) -> list[str]:
+    """What server.ini itself says, for a name or address the user pinned instead."""
+    out: list[str] = []
     for label, given, pinned in (
         ("DNS name", facts.ini_host, facts.host_pinned),
         ("IP address", facts.ini_ip, facts.ip_pinned),
@@ -170,19 +188,27 @@ def ini_text(ini: IniFile, facts: ServerFacts) -> str:
         if pinned:
             shown = given.value if given is not None else "(not found)"
             out.append(f"  server.ini's {label}: {shown}  {_where(given)}".rstrip())
-    # Why each host and address was passed over (this machine's own, another service's, pinned)
+    return out
+
+
+def _other_lines(facts: ServerFacts, value_width: int) -> list[str]:
+    """The hosts, addresses and ports in the file that were not chosen, each with why it was
+    passed over (this machine's own, another service's, pinned) where that is known."""
+    chosen = [
+        (c.kind, c.value, c.source.line)
+        for c in (facts.host, facts.ip, facts.port)
+        if c is not None
+    ]
+    others = [c for c in facts.candidates if (c.kind, c.value, c.source.line) not in chosen]
+    if not others:
+        return []
     why: dict[str, str] = {}
     for alternative in facts.alternatives:
         why.setdefault(alternative.candidate.value.lower(), alternative.why)
-    if others:
-        out.append("Other hosts, addresses and ports in the file:")
-        for c in others:
-            shown = f"{c.value}:{c.port}" if c.port is not None and c.kind != "port" else c.value
-            reason = why.get(c.value.lower())
-            where = _where(c) + (f" ({reason})" if reason else "")
-            out.append(f"  {c.kind:<11} {shown:<{value_width}}  {where}")
-    if ini.issues:
-        out.append("Issues:")
-        out.extend(f"  ! {issue.message}" for issue in ini.issues)
-    # The last line of defence: nothing secret leaves, whatever a line above was built from.
-    return wrapped(scrub_secrets("\n".join(out) + "\n"), indent=4)
+    out = ["Other hosts, addresses and ports in the file:"]
+    for c in others:
+        shown = f"{c.value}:{c.port}" if c.port is not None and c.kind != "port" else c.value
+        reason = why.get(c.value.lower())
+        where = _where(c) + (f" ({reason})" if reason else "")
+        out.append(f"  {c.kind:<11} {shown:<{value_width}}  {where}")
+    return out

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from epodc_diag.timeline.model import Timeline
+from epodc_diag.timeline.model import Series, Timeline
 
 SCHEMA = "epodc.timeline/1"
 
@@ -96,56 +96,10 @@ def render_text(timeline: Timeline) -> str:
         f"{duration(timeline.bucket_seconds)}; times on {timeline.reference_clock}",
         indent="",
     )
-    if timeline.clocks:
-        lines.append("Clocks")
-        for c in timeline.clocks:
-            moved = (
-                " (its times moved onto the reference clock)"
-                if c.applied
-                else " (within the margin of error: the same clock)"
-                if c.offset_seconds
-                else ""
-            )
-            lines.append(f"  {c.host}: {_offset(c.offset_seconds)} against the {c.against}{moved}")
-    lines.append("Onsets")
-    if not timeline.onsets:
-        lines.append("  none: no abnormal pattern began in this span")
-    for o in timeline.onsets:
-        own = f" [{o.own_clock:%H:%M} on {o.source}'s own clock]" if o.own_clock else ""
-        lines += _wrapped(f"{o.start:%Y-%m-%d} {o.summary}{own}")
-    if timeline.db_now is not None:
-        lines.append("Database")
-        lines.append(f"  now {_t(timeline.db_now)}")
-        if timeline.db_cleanup_next_run is not None:
-            lines.append(f"  dbcleanup task next RunTime {_t(timeline.db_cleanup_next_run)}")
-        if timeline.queue_by_type:
-            lines += _wrapped(
-                "queued by type: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_type)
-            )
-        if timeline.queue_by_age:
-            lines += _wrapped(
-                "queued by age: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_age)
-            )
-    if timeline.series:
-        # At most TEXT_COLUMNS columns, so a line fits 100 characters: neighbours summed.
-        merge = -(-timeline.buckets // TEXT_COLUMNS)
-        lines.append(
-            f"Counts per {duration(timeline.bucket_seconds * merge)} (first at left), per source"
-        )
-        width = max(len(s.kind) for s in timeline.series)
-        for source in timeline.sources:
-            lines.append(f"  {source}")
-            for s in timeline.series:
-                if s.source != source:
-                    continue
-                # A level (expired-but-queued) is read at a column's end; events are summed.
-                merged = tuple(
-                    s.counts[min(i + merge, len(s.counts)) - 1]
-                    if s.measure == "level"
-                    else sum(s.counts[i : i + merge])
-                    for i in range(0, len(s.counts), merge)
-                )
-                lines.append(f"    {s.kind:<{width}} |{sparkline(merged)}| {s.total}")
+    lines += _clock_lines(timeline)
+    lines += _onset_lines(timeline)
+    lines += _database_lines(timeline)
+    lines += _series_lines(timeline)
     if timeline.cleanup_runs:
         gaps = [r.gap_before_seconds for r in timeline.cleanup_runs if r.gap_before_seconds]
         lines.append(
@@ -156,6 +110,84 @@ def render_text(timeline: Timeline) -> str:
     for note in timeline.notes:
         lines += _wrapped(f"note: {note}", indent="")
     return "\n".join(lines) + "\n"
+
+
+def _clock_lines(timeline: Timeline) -> list[str]:
+    """Each machine's clock against the reference, and whether its times were moved."""
+    if not timeline.clocks:
+        return []
+    lines = ["Clocks"]
+    for c in timeline.clocks:
+        moved = (
+            " (its times moved onto the reference clock)"
+            if c.applied
+            else " (within the margin of error: the same clock)"
+            if c.offset_seconds
+            else ""
+        )
+        lines.append(f"  {c.host}: {_offset(c.offset_seconds)} against the {c.against}{moved}")
+    return lines
+
+
+def _onset_lines(timeline: Timeline) -> list[str]:
+    """When each abnormal pattern began (with the source's own clock where it differs)."""
+    lines = ["Onsets"]
+    if not timeline.onsets:
+        lines.append("  none: no abnormal pattern began in this span")
+    for o in timeline.onsets:
+        own = f" [{o.own_clock:%H:%M} on {o.source}'s own clock]" if o.own_clock else ""
+        lines += _wrapped(f"{o.start:%Y-%m-%d} {o.summary}{own}")
+    return lines
+
+
+def _database_lines(timeline: Timeline) -> list[str]:
+    """The database's clock, the cleanup task's next run and the queue, when it was read."""
+    if timeline.db_now is None:
+        return []
+    lines = ["Database", f"  now {_t(timeline.db_now)}"]
+    if timeline.db_cleanup_next_run is not None:
+        lines.append(f"  dbcleanup task next RunTime {_t(timeline.db_cleanup_next_run)}")
+    if timeline.queue_by_type:
+        lines += _wrapped(
+            "queued by type: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_type)
+        )
+    if timeline.queue_by_age:
+        lines += _wrapped(
+            "queued by age: " + ", ".join(f"{k} {v}" for k, v in timeline.queue_by_age)
+        )
+    return lines
+
+
+def _series_lines(timeline: Timeline) -> list[str]:
+    """A sparkline per series, by source; at most TEXT_COLUMNS columns, so a line fits 100
+    characters: neighbouring buckets merged."""
+    from epodc_diag.durations import duration
+
+    if not timeline.series:
+        return []
+    merge = -(-timeline.buckets // TEXT_COLUMNS)
+    lines = [f"Counts per {duration(timeline.bucket_seconds * merge)} (first at left), per source"]
+    width = max(len(s.kind) for s in timeline.series)
+    for source in timeline.sources:
+        lines.append(f"  {source}")
+        for s in timeline.series:
+            if s.source != source:
+                continue
+            merged = _merged_counts(s, merge)
+            lines.append(f"    {s.kind:<{width}} |{sparkline(merged)}| {s.total}")
+    return lines
+
+
+def _merged_counts(series: Series, merge: int) -> tuple[int, ...]:
+    """A series' counts, `merge` buckets to a column. A level (expired-but-queued) is read at
+    a column's end; events are summed."""
+    counts = series.counts
+    return tuple(
+        counts[min(i + merge, len(counts)) - 1]
+        if series.measure == "level"
+        else sum(counts[i : i + merge])
+        for i in range(0, len(counts), merge)
+    )
 
 
 def _wrapped(text: str, indent: str = "  ", width: int = 100) -> list[str]:

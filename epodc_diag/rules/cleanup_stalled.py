@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from epodc_diag import limits
-from epodc_diag.evidence import Evidence
+from epodc_diag.evidence import DbEvidence, Evidence, LogEvidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown, minutes, moment
 from epodc_diag.services import APP_SERVER, check_and_restart
@@ -41,80 +41,11 @@ class CleanupStalled(Rule):
                 f"{evidence.why_missing('db')}; and no orion.log among the logs, which would show "
                 "the cleanup task's runs"
             )
-        items: list[EvidenceItem] = []
-        stopped = False
         db = evidence.db
-        if db is not None:
-            if db.cleanup_tasks == 0:
-                stopped = True
-                items.append(
-                    EvidenceItem(
-                        "db",
-                        "kb_cleanup_next_run",
-                        "no task matching '%dbclean%' is queued in OrionTaskQueueMT",
-                    )
-                )
-            elif db.cleanup_next_run is not None:
-                late = overdue_by(db.cleanup_next_run, db.now)
-                if late is not None:
-                    stopped = True
-                    items.append(
-                        EvidenceItem(
-                            "db",
-                            "kb_cleanup_next_run",
-                            "the dbcleanup task's queued RunTime is "
-                            f"{moment(db.cleanup_next_run)}, {minutes(late.total_seconds())} "
-                            f"before now ({db.clock})",
-                        )
-                    )
-            if db.stale_expired_queued:
-                items.append(
-                    EvidenceItem(
-                        "db",
-                        "queue_summary",
-                        f"{db.stale_expired_queued} request(s) are still queued more than 2 minutes after "
-                        "their expire time",
-                    )
-                )
-            if (
-                db.data_oldest is not None
-                and db.now - db.data_oldest > limits.current().data_rows_old
-            ):
-                items.append(
-                    EvidenceItem(
-                        "db",
-                        "data_table_oldest",
-                        f"EPODataChannelData holds {db.data_rows} row(s), the oldest from {moment(db.data_oldest)}",
-                    )
-                )
-        logs = evidence.logs
-        if logs is not None and logs.tomcat_logs:
-            if (
-                logs.cleanup_runs == 0
-                and logs.tomcat_span_seconds >= limits.current().cleanup_late.total_seconds()
-            ):
-                stopped = True
-                items.append(
-                    EvidenceItem(
-                        "logs",
-                        "orion.log",
-                        "no 'Running DataChannel DbCleanupTask' line in "
-                        f"{minutes(logs.tomcat_span_seconds)} of orion.log",
-                    )
-                )
-            elif (
-                logs.cleanup_since_last_seconds is not None
-                and logs.cleanup_since_last_seconds > limits.current().cleanup_late.total_seconds()
-            ):
-                stopped = True
-                items.append(
-                    EvidenceItem(
-                        "logs",
-                        "orion.log",
-                        f"the last 'Running DataChannel DbCleanupTask' line is from {moment(logs.cleanup_last)}, "
-                        f"{minutes(logs.cleanup_since_last_seconds)} before the newest log line",
-                    )
-                )
+        db_stopped, items = _db_items(db)
+        logs_stopped, log_items = _log_items(evidence.logs)
+        items.extend(log_items)
+        stopped = db_stopped or logs_stopped
         if stopped:
             severity = Severity.critical
         elif db is not None and lingering(db.stale_expired_queued):
@@ -172,6 +103,85 @@ class CleanupStalled(Rule):
         elif db is None:
             reasons.append(evidence.why_missing("db"))
         raise Unknown("; ".join(reasons) or "no run of the cleanup task was seen")
+
+
+def _db_items(db: DbEvidence | None) -> tuple[bool, list[EvidenceItem]]:
+    """What the database shows: whether the task has stopped (missing or overdue), and the
+    evidence items, lingering expired requests and old data rows included."""
+    if db is None:
+        return False, []
+    stopped, items = _db_task_stopped(db)
+    if db.stale_expired_queued:
+        items.append(
+            EvidenceItem(
+                "db",
+                "queue_summary",
+                f"{db.stale_expired_queued} request(s) are still queued more than 2 minutes after "
+                "their expire time",
+            )
+        )
+    if db.data_oldest is not None and db.now - db.data_oldest > limits.current().data_rows_old:
+        items.append(
+            EvidenceItem(
+                "db",
+                "data_table_oldest",
+                f"EPODataChannelData holds {db.data_rows} row(s), the oldest from {moment(db.data_oldest)}",
+            )
+        )
+    return stopped, items
+
+
+def _db_task_stopped(db: DbEvidence) -> tuple[bool, list[EvidenceItem]]:
+    """Whether the database's task queue shows the cleanup task missing or overdue, and why."""
+    if db.cleanup_tasks == 0:
+        return True, [
+            EvidenceItem(
+                "db",
+                "kb_cleanup_next_run",
+                "no task matching '%dbclean%' is queued in OrionTaskQueueMT",
+            )
+        ]
+    if db.cleanup_next_run is None:
+        return False, []
+    late = overdue_by(db.cleanup_next_run, db.now)
+    if late is None:
+        return False, []
+    return True, [
+        EvidenceItem(
+            "db",
+            "kb_cleanup_next_run",
+            "the dbcleanup task's queued RunTime is "
+            f"{moment(db.cleanup_next_run)}, {minutes(late.total_seconds())} "
+            f"before now ({db.clock})",
+        )
+    ]
+
+
+def _log_items(logs: LogEvidence | None) -> tuple[bool, list[EvidenceItem]]:
+    """Whether orion.log shows the task stopped (no run in a long enough span, or its last run
+    long before the newest line), and the evidence item that says so."""
+    if logs is None or not logs.tomcat_logs:
+        return False, []
+    late_after = limits.current().cleanup_late.total_seconds()
+    if logs.cleanup_runs == 0 and logs.tomcat_span_seconds >= late_after:
+        return True, [
+            EvidenceItem(
+                "logs",
+                "orion.log",
+                "no 'Running DataChannel DbCleanupTask' line in "
+                f"{minutes(logs.tomcat_span_seconds)} of orion.log",
+            )
+        ]
+    if logs.cleanup_since_last_seconds is not None and logs.cleanup_since_last_seconds > late_after:
+        return True, [
+            EvidenceItem(
+                "logs",
+                "orion.log",
+                f"the last 'Running DataChannel DbCleanupTask' line is from {moment(logs.cleanup_last)}, "
+                f"{minutes(logs.cleanup_since_last_seconds)} before the newest log line",
+            )
+        ]
+    return False, []
 
 
 def overdue_by(next_run: datetime, now: datetime) -> timedelta | None:

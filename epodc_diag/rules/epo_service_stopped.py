@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
-from epodc_diag.evidence import Evidence, ServiceFacts
+from epodc_diag.evidence import Evidence, ServiceFacts, ServicesEvidence
 from epodc_diag.model import EvidenceItem, Finding, Severity
 from epodc_diag.rules.base import Rule, Unknown, moment
 from epodc_diag.services import (
@@ -43,43 +44,61 @@ class EpoServiceStopped(Rule):
         assert services is not None
         if not services.services:
             raise Unknown(f"no ePO service is listed in {services.source}")
-        down = [s for s in services.services if s.status not in (None, RUNNING, *_TRANSIENT)]
-        unread = [s for s in services.services if s.status is None]
-        pending = [s for s in services.services if s.status in _TRANSIENT]
+        down, unread, pending = _by_state(services.services)
         if not down:
             if unread or pending:
                 # Trust first: a state that was not read (or is changing) is not "running".
-                parts = [
-                    f"{_who(s)}: {s.detail or 'its state could not be read'}" for s in unread
-                ] + [f"{_who(s)} is {s.status}" for s in pending]
-                raise Unknown("; ".join(parts))
+                raise _not_known(unread, pending)
             return []
         items = [
             EvidenceItem("services", services.source, _described(s))
             for s in [*down, *unread, *pending]
         ]
-        # A stopped Tomcat or Agent Handler stops the data channel; a stopped Event Parser
-        # (events only) or a service disabled on purpose is worth a look, no more.
-        serious = [
-            s for s in down if s.role in (APP_SERVER, AGENT_HANDLER) and s.start_type != "disabled"
-        ]
-        severity = Severity.critical if serious else Severity.warning
         shown = ", ".join(f"{s.name}{_on(s)} {(s.status or '').replace('_', ' ')}" for s in down)
-        restart = [
-            line for s in down for line in check_and_restart(services, s.role, s.host or None)
-        ]
-        disabled = [
-            {"service": _who(s), "name": s.name} for s in down if s.start_type == "disabled"
-        ]
         return [
             self.finding(
                 summary=f"ePO service {shown}: " + _effect(down),
                 evidence=items,
-                values={"disabled": disabled},
-                steps={"service": restart},
-                severity=severity,
+                values={"disabled": _disabled(down)},
+                steps={"service": _restart_steps(services, down)},
+                severity=Severity.critical if _serious(down) else Severity.warning,
             )
         ]
+
+
+def _by_state(
+    services: Sequence[ServiceFacts],
+) -> tuple[list[ServiceFacts], list[ServiceFacts], list[ServiceFacts]]:
+    """The services down (stopped, paused, ...), those whose state was not read, and those
+    starting or stopping."""
+    down = [s for s in services if s.status not in (None, RUNNING, *_TRANSIENT)]
+    unread = [s for s in services if s.status is None]
+    pending = [s for s in services if s.status in _TRANSIENT]
+    return down, unread, pending
+
+
+def _not_known(unread: list[ServiceFacts], pending: list[ServiceFacts]) -> Unknown:
+    """Why none is down but not all are known to run: states not read or changing."""
+    parts = [f"{_who(s)}: {s.detail or 'its state could not be read'}" for s in unread] + [
+        f"{_who(s)} is {s.status}" for s in pending
+    ]
+    return Unknown("; ".join(parts))
+
+
+def _serious(down: list[ServiceFacts]) -> bool:
+    """A stopped Tomcat or Agent Handler stops the data channel; a stopped Event Parser
+    (events only) or a service disabled on purpose is worth a look, no more."""
+    return any(s.role in (APP_SERVER, AGENT_HANDLER) and s.start_type != "disabled" for s in down)
+
+
+def _restart_steps(services: ServicesEvidence, down: list[ServiceFacts]) -> list[str]:
+    """The check-and-restart steps for each service down, on its host."""
+    return [line for s in down for line in check_and_restart(services, s.role, s.host or None)]
+
+
+def _disabled(down: list[ServiceFacts]) -> list[dict[str, str]]:
+    """The services down that are disabled on purpose, named."""
+    return [{"service": _who(s), "name": s.name} for s in down if s.start_type == "disabled"]
 
 
 def _on(service: ServiceFacts) -> str:

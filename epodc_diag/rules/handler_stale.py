@@ -39,16 +39,11 @@ class HandlerStale(Rule):
             )
         stale: _Stale = {}
         db, logs = evidence.db, evidence.logs
-        db_judged = db is not None and _judge_check_ins(db, stale)
-        db_judged = (db is not None and _judge_attempts(db, stale)) or db_judged
-        known = {h.name.upper() for h in db.handlers} if db is not None else set()
-        logs_judged = logs is not None and _judge_logs(logs, known, stale)
-        if not stale:
-            if db_judged or logs_judged:
-                return []
+        if not _find_stale(db, logs, stale):
             raise _undecided(logs)
-        registered = len(db.handlers) if db is not None else len(logs.handler_logs) if logs else 0
-        everyone = registered > 0 and len(stale) >= registered
+        if not stale:
+            return []
+        everyone = 0 < _registered(db, logs) <= len(stale)
         names = ", ".join(sorted(stale))
         since = _last_active(evidence, sorted(stale))
         return [
@@ -60,16 +55,36 @@ class HandlerStale(Rule):
                 ),
                 evidence=[item for name in sorted(stale) for item in stale[name]],
                 values={"handlers": names},
-                steps={
-                    "service": [
-                        line
-                        for name in sorted(stale)
-                        for line in check_and_restart(evidence.services, AGENT_HANDLER, name)
-                    ]
-                },
+                steps={"service": _restart_steps(evidence, stale)},
                 severity=Severity.critical if everyone else Severity.warning,
             )
         ]
+
+
+def _find_stale(db: DbEvidence | None, logs: LogEvidence | None, stale: _Stale) -> bool:
+    """Fill `stale` from the database's check-ins and attempts and from the handler logs. True
+    when a handler was found stale or at least one source could be judged."""
+    db_judged = db is not None and _judge_check_ins(db, stale)
+    db_judged = (db is not None and _judge_attempts(db, stale)) or db_judged
+    known = {h.name.upper() for h in db.handlers} if db is not None else set()
+    logs_judged = logs is not None and _judge_logs(logs, known, stale)
+    return bool(stale) or db_judged or logs_judged
+
+
+def _registered(db: DbEvidence | None, logs: LogEvidence | None) -> int:
+    """How many Agent Handlers there are: registered in the database, else logs read."""
+    if db is not None:
+        return len(db.handlers)
+    return len(logs.handler_logs) if logs else 0
+
+
+def _restart_steps(evidence: Evidence, stale: _Stale) -> list[str]:
+    """The check-and-restart steps for each stale handler's service, by name."""
+    return [
+        line
+        for name in sorted(stale)
+        for line in check_and_restart(evidence.services, AGENT_HANDLER, name)
+    ]
 
 
 _Stale = dict[str, list[EvidenceItem]]  # a stale handler's name (upper case): why it is stale

@@ -30,7 +30,8 @@ from epodc_diag.timeline.model import (
 
 if TYPE_CHECKING:
     from epodc_diag.checker import CheckOptions
-    from epodc_diag.logs.scan import FileSummary
+    from epodc_diag.logs.catalog import Signature
+    from epodc_diag.logs.scan import FileSummary, _Clock
     from epodc_diag.logs.sources import LogFile
     from epodc_diag.site import Site
 
@@ -56,6 +57,18 @@ class _Hits:
     last: datetime | None = None
     groups: Counter[str] = field(default_factory=Counter)
     times: list[datetime] = field(default_factory=list)  # every hit, for timeline signatures
+
+    def add(self, sig: Signature, moment: datetime, fields: dict[str, str]) -> None:
+        """One hit of the signature, at `moment` on the reference clock."""
+        self.minutes[moment.replace(second=0, microsecond=0)] += 1
+        if self.first is None or moment < self.first:
+            self.first = moment
+        if self.last is None or moment > self.last:
+            self.last = moment
+        if sig.group_by and fields.get(sig.group_by):
+            self.groups[fields[sig.group_by]] += 1
+        if sig.timeline:
+            self.times.append(moment)
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,7 @@ def light_pass(
     """Every signature hit's minute, per (source, signature), with each file's clock offset taken
     off its times (so they are on the reference clock). `progress(done, total)`: bytes read."""
     from epodc_diag.logs.catalog import signatures
-    from epodc_diag.logs.scan import _Clock, _fields
+    from epodc_diag.logs.scan import _Clock
     from epodc_diag.logs.sources import chunks
 
     out: dict[tuple[str, str], _Hits] = {}
@@ -107,40 +120,46 @@ def light_pass(
         for offset, chunk in chunks(log):
             _, tail = clock.edges(chunk, offset)
             for sig in sigs:
-                pos = chunk.find(sig.anchor)
-                while pos >= 0:
-                    begin = chunk.rfind(b"\n", 0, pos) + 1
-                    end = chunk.find(b"\n", pos)
-                    end = len(chunk) if end < 0 else end
-                    line = chunk[begin:end]
-                    pos = chunk.find(sig.anchor, end + 1)
-                    fields = _fields(sig, line)
-                    if fields is None:
-                        continue
-                    moment = clock.at(chunk, begin, offset)
-                    if moment is None:
-                        continue
-                    moment -= shift
-                    if (since is not None and moment < since) or (
-                        until is not None and moment > until
-                    ):
-                        continue
-                    hits = out.setdefault((source, sig.id), _Hits())
-                    hits.minutes[moment.replace(second=0, microsecond=0)] += 1
-                    if hits.first is None or moment < hits.first:
-                        hits.first = moment
-                    if hits.last is None or moment > hits.last:
-                        hits.last = moment
-                    if sig.group_by and fields.get(sig.group_by):
-                        hits.groups[fields[sig.group_by]] += 1
-                    if sig.timeline:
-                        hits.times.append(moment)
+                _light_chunk(out, source, sig, clock, chunk, offset, shift, since, until)
             clock.before = tail or clock.before
             if progress is not None:
                 # Offsets count decoded text (UTF-16, gzip): never past the file's own size.
                 progress(done + min(offset + len(chunk), log.size), total)
         done += log.size
     return out
+
+
+def _light_chunk(
+    out: dict[tuple[str, str], _Hits],
+    source: str,
+    sig: Signature,
+    clock: _Clock,
+    chunk: bytes,
+    offset: int,
+    shift: timedelta,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """One signature's hits in one chunk, in the window, added to `out` (called per chunk)."""
+    from epodc_diag.logs.scan import _fields
+
+    pos = chunk.find(sig.anchor)
+    while pos >= 0:
+        begin = chunk.rfind(b"\n", 0, pos) + 1
+        end = chunk.find(b"\n", pos)
+        end = len(chunk) if end < 0 else end
+        line = chunk[begin:end]
+        pos = chunk.find(sig.anchor, end + 1)
+        fields = _fields(sig, line)
+        if fields is None:
+            continue
+        moment = clock.at(chunk, begin, offset)
+        if moment is None:
+            continue
+        moment -= shift
+        if (since is not None and moment < since) or (until is not None and moment > until):
+            continue
+        out.setdefault((source, sig.id), _Hits()).add(sig, moment, fields)
 
 
 def read_db_times(site: Site | None, options: CheckOptions) -> tuple[DbEvidence, DbTimes]:
@@ -742,22 +761,11 @@ def build_timeline(
     `bundled_db`: a bundle's database evidence, read instead of a database. `progress` hears of
     each step: the scan, the database, the pass that times each hit."""
     from epodc_diag.checker import log_evidence
-    from epodc_diag.db.session import QuerySkipped
-    from epodc_diag.errors import EpodcError
     from epodc_diag.logs.clocks import against_database
     from epodc_diag.logs.scan import scan
-    from epodc_diag.logs.sources import expand
 
     notes: list[str] = []
-    inputs = list(options.log_paths)
-    if not inputs and site is not None:
-        inputs = [str(p) for p in site.log_folders()]
-    files: list[LogFile] = []
-    if inputs:
-        files, found_notes = expand(inputs)
-        notes += found_notes
-    else:
-        notes.append("no log folders found (give --site, --epo-dir or --logs)")
+    files = _log_files(site, options, notes)
     summaries: tuple[FileSummary, ...] = ()
     logs: LogEvidence | None = None
     if files:
@@ -765,29 +773,10 @@ def build_timeline(
         summaries = report.files
         notes += report.notes
         logs = log_evidence(report)
-    db: DbEvidence | None = bundled_db
-    db_times: DbTimes | None = None
-    wants_db = options.db_url is not None or (site is not None and "db" in options.kinds)
-    if bundled_db is None and wants_db:
-        if progress is not None:
-            progress.phase("reading the database")
-        try:
-            db, db_times = read_db_times(site, options)
-        except (EpodcError, QuerySkipped) as exc:
-            # The logs still make a timeline; what the database could not give is said.
-            notes.append(f"database not read: {exc}")
+    db, db_times = _read_db(site, options, bundled_db, progress, notes)
     if logs is not None and db is not None:
         logs = against_database(db, logs)
-    offsets = {f.path: f.clock_offset_seconds for f in summaries if f.clock_offset_seconds}
-    if logs is not None:
-        by_handler = {h.handler.upper(): h.clock_offset_seconds for h in logs.handler_logs}
-        for f in summaries:
-            if f.family == "handler" and f.handler and f.handler.upper() in by_handler:
-                offset = by_handler[f.handler.upper()]
-                if offset:
-                    offsets[f.path] = offset
-                else:
-                    offsets.pop(f.path, None)
+    offsets = _clock_offsets(summaries, logs)
     sources = {f.path: source_of(f) for f in summaries if f.family != "other"}
     timing = _counting(progress, "timing each hit")
     hits = light_pass(files, sources, offsets, since, until, timing) if files else {}
@@ -796,6 +785,65 @@ def build_timeline(
 
         raise InputError("nothing to put on a timeline: " + "; ".join(notes or ["no input"]))
     return assemble(target, summaries, logs, hits, offsets, db, db_times, since, until, notes)
+
+
+def _log_files(site: Site | None, options: CheckOptions, notes: list[str]) -> list[LogFile]:
+    """The log files to read: those the options name, else the site's log folders (what
+    could not be read, or that none was found, goes to `notes`)."""
+    from epodc_diag.logs.sources import expand
+
+    inputs = list(options.log_paths)
+    if not inputs and site is not None:
+        inputs = [str(p) for p in site.log_folders()]
+    if not inputs:
+        notes.append("no log folders found (give --site, --epo-dir or --logs)")
+        return []
+    files, found_notes = expand(inputs)
+    notes += found_notes
+    return files
+
+
+def _read_db(
+    site: Site | None,
+    options: CheckOptions,
+    bundled_db: DbEvidence | None,
+    progress: StepProgress | None,
+    notes: list[str],
+) -> tuple[DbEvidence | None, DbTimes | None]:
+    """The database's evidence and times: a bundle's evidence as it is, else read when asked
+    for; a database that cannot be read leaves a note (the logs still make a timeline)."""
+    from epodc_diag.db.session import QuerySkipped
+    from epodc_diag.errors import EpodcError
+
+    wants_db = options.db_url is not None or (site is not None and "db" in options.kinds)
+    if bundled_db is not None or not wants_db:
+        return bundled_db, None
+    if progress is not None:
+        progress.phase("reading the database")
+    try:
+        return read_db_times(site, options)
+    except (EpodcError, QuerySkipped) as exc:
+        notes.append(f"database not read: {exc}")
+        return None, None
+
+
+def _clock_offsets(
+    summaries: tuple[FileSummary, ...], logs: LogEvidence | None
+) -> dict[str, float]:
+    """Each log's clock offset in seconds (only those that have one): the scan's estimate,
+    replaced for an Agent Handler's log by the evidence's (set against the database)."""
+    offsets = {f.path: f.clock_offset_seconds for f in summaries if f.clock_offset_seconds}
+    if logs is None:
+        return offsets
+    by_handler = {h.handler.upper(): h.clock_offset_seconds for h in logs.handler_logs}
+    for f in summaries:
+        if f.family == "handler" and f.handler and f.handler.upper() in by_handler:
+            offset = by_handler[f.handler.upper()]
+            if offset:
+                offsets[f.path] = offset
+            else:
+                offsets.pop(f.path, None)
+    return offsets
 
 
 def timeline_from_bundle(
