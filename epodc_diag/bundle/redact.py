@@ -675,6 +675,18 @@ class Redactor:
     def leaks(self, text: str) -> list[str]:
         """The kinds of identifying value still in `text`: known originals, and any address,
         GUID, FQDN, DOMAIN\\user or user@domain that is not a pseudonym."""
+        found = self._token_leaks(text)
+        found += self._server_leaks(text)
+        if "\\" not in text and "@" not in text and not self._phrases:
+            return found
+        found += self._user_leaks(text)
+        phrases = self._phrases_re()
+        if phrases is not None and phrases.search(text):
+            found.append("keyword")
+        return found
+
+    def _token_leaks(self, text: str) -> list[str]:
+        """What each distinct run of name characters still holds (looked at once per run)."""
         found: list[str] = []
         left = self._left
         if len(left) > _MEMO_LIMIT:
@@ -697,16 +709,24 @@ class Redactor:
                     if (kind := self._shape_leak(match.lastgroup or "", match.group())) is not None
                 )
             found.extend(kinds)
-        for host in self._servers(text):
+        return found
+
+    def _server_leaks(self, text: str) -> list[str]:
+        """A URL's or UNC path's server that is no pseudonym, no stop word and no address."""
+        return [
+            "host"
+            for host in self._servers(text)
             if not (
                 self._pseudonym_word(host)
                 or self._pseudonym_fqdn(host)
                 or host.lower() in STOPWORDS
                 or _ip(host) is not None
-            ):
-                found.append("host")
-        if "\\" not in text and "@" not in text and not self._phrases:
-            return found
+            )
+        ]
+
+    def _user_leaks(self, text: str) -> list[str]:
+        """DOMAIN\\user and user@domain whose names are not pseudonyms."""
+        found: list[str] = []
         for match in _DOMAIN_USER_RE.finditer(text):
             domain, user = match.group(1), match.group(2)
             if domain.lower() in STOPWORDS or user.lower() in STOPWORDS:
@@ -717,9 +737,6 @@ class Redactor:
             user = match.group(1)
             if not (self._pseudonym_word(user) or user.lower() in STOPWORDS):
                 found.append("user")
-        phrases = self._phrases_re()
-        if phrases is not None and phrases.search(text):
-            found.append("keyword")
         return found
 
     def _shape_leak(self, group: str, value: str) -> str | None:

@@ -588,46 +588,19 @@ def network_command(
     simulated site's network answers and no packet leaves this machine.
     Exit 0 when all is well, 1 for warnings, 2 when the name, address or port is wrong.
     """
-    from epodc_diag.ini.reader import IniError, read_ini
     from epodc_diag.network.check import check_network
     from epodc_diag.network.probes import network_for
 
     net_cfg = state(ctx).settings.values["network"]
-    if app_server is not None and (host is not None or ip is not None):
-        raise UsageError("give --app-server or --host/--ip, not both")
-    pin = app_server_pin(ctx, app_server)
-    # Each verdict says where its name and address came from: server.ini, a pin, or typed here.
-    host_from = "--host" if host is not None else "server.ini"
-    ip_from = "--ip" if ip is not None else "server.ini"
-    if pin is not None:
-        if host is None and pin.host is not None:
-            host, host_from = pin.host, pin.origin
-        if ip is None and pin.ip is not None:
-            ip, ip_from = pin.ip, pin.origin
-        source_parts_pin = [f"pinned by {pin.origin}"]
-    else:
-        source_parts_pin = []
+    host, ip, host_from, ip_from, source_parts = _network_target(ctx, app_server, host, ip)
     located = None
     if ini_path is None or site is not None or epo_dir is not None:
         located = locate(ctx, site, epo_dir)
-    source_parts: list[str] = list(source_parts_pin)
     default_port = int(net_cfg["port"])
     ini_file = ini_path or (located.server_ini if located is not None else None)
     if ini_file is not None and (host is None or ip is None or port is None):
-        try:
-            facts = _facts(ctx, read_ini(ini_file))
-        except IniError:
-            if ini_path is not None or (host is None and ip is None):
-                raise
-            facts = None
-        if facts is not None:
-            if host is None and facts.host is not None:
-                host = facts.host.value
-            if ip is None and facts.ip is not None:
-                ip = facts.ip.value
-            if port is None and facts.port is not None and facts.port.port is not None:
-                port = facts.port.port
-            source_parts.append(f"defaults from {ini_file}")
+        host, ip, port, read_from = _ini_defaults(ctx, ini_file, host, ip, port, ini_path)
+        source_parts += read_from
     report = check_network(
         network_for(located),
         host,
@@ -653,6 +626,52 @@ def network_command(
 
         echo_text(network_text(report))
     raise typer.Exit(report.exit_code)
+
+
+def _network_target(
+    ctx: typer.Context, app_server: str | None, host: str | None, ip: str | None
+) -> tuple[str | None, str | None, str, str, list[str]]:
+    """The name and address to check, where each came from (a verdict says: server.ini, a pin
+    or typed here), and the source words so far."""
+    if app_server is not None and (host is not None or ip is not None):
+        raise UsageError("give --app-server or --host/--ip, not both")
+    pin = app_server_pin(ctx, app_server)
+    host_from = "--host" if host is not None else "server.ini"
+    ip_from = "--ip" if ip is not None else "server.ini"
+    if pin is None:
+        return host, ip, host_from, ip_from, []
+    if host is None and pin.host is not None:
+        host, host_from = pin.host, pin.origin
+    if ip is None and pin.ip is not None:
+        ip, ip_from = pin.ip, pin.origin
+    return host, ip, host_from, ip_from, [f"pinned by {pin.origin}"]
+
+
+def _ini_defaults(
+    ctx: typer.Context,
+    ini_file: Path,
+    host: str | None,
+    ip: str | None,
+    port: int | None,
+    ini_path: Path | None,
+) -> tuple[str | None, str | None, int | None, list[str]]:
+    """What server.ini gives for what was not typed; an unreadable server.ini is an error only
+    when it was named, or when nothing else names the server."""
+    from epodc_diag.ini.reader import IniError, read_ini
+
+    try:
+        facts = _facts(ctx, read_ini(ini_file))
+    except IniError:
+        if ini_path is not None or (host is None and ip is None):
+            raise
+        return host, ip, port, []
+    if host is None and facts.host is not None:
+        host = facts.host.value
+    if ip is None and facts.ip is not None:
+        ip = facts.ip.value
+    if port is None and facts.port is not None and facts.port.port is not None:
+        port = facts.port.port
+    return host, ip, port, [f"defaults from {ini_file}"]
 
 
 def _log_inputs(

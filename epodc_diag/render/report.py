@@ -54,12 +54,25 @@ def _nothing_checked_reason(result: CheckResult) -> str:
     if read:
         # Evidence was read and still nothing could judge it (logs that are no data-channel
         # log): say that first, it is the surprise.
-        first = [
-            f"{' and '.join(EVIDENCE_NAMES.get(k, k) for k in read)} read, but no check could use them"
-        ]
-        from epodc_diag.rules.registry import BY_ID
+        reasons = _read_but_unused(result, read) + reasons
+    reasons = reasons or [c.reason for c in result.checks if c.kind == "rule" and c.reason]
+    reasons = reasons or list(result.evidence.unavailable.values())
+    return (
+        "; ".join(_each_phrase_once(reasons))
+        or "no rule was selected or none had the evidence it needs"
+    )
 
-        first += [
+
+def _read_but_unused(result: CheckResult, read: list[str]) -> list[str]:
+    """'logs read, but no check could use them', and the first two rules' reasons."""
+    from epodc_diag.rules.registry import BY_ID
+
+    first = [
+        f"{' and '.join(EVIDENCE_NAMES.get(k, k) for k in read)} read, but no check could use them"
+    ]
+    return (
+        first
+        + [
             f"{c.name}: {c.reason}"
             for c in result.checks
             if c.kind == "rule"
@@ -67,10 +80,11 @@ def _nothing_checked_reason(result: CheckResult) -> str:
             and c.name in BY_ID
             and any(kind in read for kind in BY_ID[c.name].needs)
         ][:2]
-        reasons = first + reasons
-    reasons = reasons or [c.reason for c in result.checks if c.kind == "rule" and c.reason]
-    reasons = reasons or list(result.evidence.unavailable.values())
-    # Rules repeat their collectors' reasons: each phrase once, so the first line stays short.
+    )
+
+
+def _each_phrase_once(reasons: list[str]) -> list[str]:
+    """Rules repeat their collectors' reasons: each phrase once, so the first line stays short."""
     parts: list[str] = []
     for reason in reasons:
         for part in reason.split("; "):
@@ -78,7 +92,7 @@ def _nothing_checked_reason(result: CheckResult) -> str:
             bare = bare.removeprefix("and ")
             if bare and not any(bare in seen for seen in parts):
                 parts.append(bare)
-    return "; ".join(parts) or "no rule was selected or none had the evidence it needs"
+    return parts
 
 
 # How a collector's reason begins when a rule repeats it ("ePO database (KB87143 queries): ...").
