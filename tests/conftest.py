@@ -9,7 +9,7 @@ import ssl
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,41 @@ def run_epodc(
         check=False,
         preexec_fn=preexec_fn,
     )
+
+
+def on_a_terminal(
+    args: Sequence[str], cwd: Path | None = None, *, command: Sequence[str] | None = None
+) -> tuple[int, bytes, bytes]:
+    """epodc (or `command`) with its stderr on a pseudo-terminal and its stdout into a pipe:
+    the exit code, what the terminal showed, what the pipe got. The terminal is read while the
+    child runs, so a full pty buffer can never block it."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [*(command or (sys.executable, "-m", "epodc_diag")), *args],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=cwd,
+            env=clean_env(),
+        )
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the child side is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        proc.stdout.close()
+    finally:
+        os.close(controller)
+    return proc.wait(timeout=300), seen, out
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import typer
 from epodc_diag import __version__
 from epodc_diag.cli import main
 from epodc_diag.cli.app import app
-from tests.conftest import run_epodc
+from tests.conftest import on_a_terminal, run_epodc
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -218,8 +218,6 @@ def test_config_supplies_engine_defaults(tmp_path: Path) -> None:
 
 
 def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
-    import pty
-
     args = [
         sys.executable,
         "-m",
@@ -233,25 +231,8 @@ def test_progress_bar_shows_on_a_terminal_only(tmp_path: Path) -> None:
         "--handlers",
         "2",
     ]
-    controller, terminal = pty.openpty()
-    try:
-        # Read the terminal while the child runs, so a full pty buffer can never block it.
-        proc = subprocess.Popen(
-            [*args, "--out", str(tmp_path / "tty")], stdout=subprocess.DEVNULL, stderr=terminal
-        )
-        os.close(terminal)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child side is closed and drained
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(controller)
-    assert proc.wait(timeout=300) == 0
+    code, seen, _ = on_a_terminal(["--out", str(tmp_path / "tty")], command=args)
+    assert code == 0
     assert b"simulating" in seen and b"%" in seen
     # The second phase has its own line, so the bar does not sit at 100% while files are written.
     assert b"writing the site" in seen

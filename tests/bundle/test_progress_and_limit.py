@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import gzip
-import os
-import pty
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import SiteFactory, run_epodc
+from tests.conftest import on_a_terminal as stderr_on_a_terminal
 
 SIZE = {"agents": 300, "handlers": 2, "hours": 2.0}
 LINE = (
@@ -22,27 +19,8 @@ LINE = (
 
 def on_a_terminal(args: list[str], cwd: Path) -> tuple[int, bytes]:
     """Run epodc with its stderr on a pseudo-terminal; what the terminal showed."""
-    controller, terminal = pty.openpty()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "epodc_diag", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=terminal,
-            cwd=cwd,
-        )
-        os.close(terminal)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child side is closed and drained
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        os.close(controller)
-    return proc.wait(timeout=300), seen
+    code, seen, _ = stderr_on_a_terminal(args, cwd)
+    return code, seen
 
 
 def test_every_collector_and_the_redaction_show_on_a_terminal_only(

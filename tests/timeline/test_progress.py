@@ -3,53 +3,18 @@ a terminal's stderr, and nothing of it in a pipe or a file."""
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import run_epodc
+from tests.conftest import on_a_terminal, run_epodc
 
 SIZE = {"agents": 200, "handlers": 2, "hours": 2.0}
 STEPS = (b"scanning logs", b"reading the database", b"timing each hit")
 
 
-def _stderr_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, bytes, bytes]:
-    """Run epodc with stderr on a pseudo-terminal and stdout into a pipe: (exit code, what the
-    terminal showed, what the pipe got)."""
-    controller, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in ("EPODC_CONFIG", "EPODC_DB_URL")}
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "epodc_diag", *args],
-            stdout=subprocess.PIPE,
-            stderr=terminal,
-            cwd=cwd,
-            env=env,
-        )
-        os.close(terminal)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child side is closed and drained
-                break
-            if not chunk:
-                break
-            seen += chunk
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        proc.stdout.close()
-    finally:
-        os.close(controller)
-    return proc.wait(timeout=300), seen, out
-
-
 def test_timeline_steps_on_a_terminal_none_in_the_pipe(make_site: Any, tmp_path: Path) -> None:
     site = make_site("cleanup-stalled", seed=1, **SIZE)
-    code, seen, out = _stderr_on_a_terminal(["timeline", "--site", str(site)], tmp_path)
+    code, seen, out = on_a_terminal(["timeline", "--site", str(site)], tmp_path)
     assert code == 1, seen.decode(errors="replace")
     for step in STEPS:
         assert step in seen, (step, seen.decode(errors="replace")[-2000:])
@@ -67,7 +32,7 @@ def test_timeline_steps_on_a_terminal_none_in_the_pipe(make_site: Any, tmp_path:
 def test_html_steps_on_a_terminal_none_in_the_file(make_site: Any, tmp_path: Path) -> None:
     site = make_site("cleanup-stalled", seed=1, **SIZE)
     page = tmp_path / "t.html"
-    code, seen, _ = _stderr_on_a_terminal(
+    code, seen, _ = on_a_terminal(
         ["timeline", "--site", str(site), "-f", "html", "-o", str(page)], tmp_path
     )
     assert code == 1, seen.decode(errors="replace")
@@ -76,7 +41,7 @@ def test_html_steps_on_a_terminal_none_in_the_file(make_site: Any, tmp_path: Pat
     assert "drawing the charts" not in text and "timing each hit" not in text
     # `check --format html` builds the same timeline: its steps show too, on the terminal only.
     checked = tmp_path / "c.html"
-    code, seen, _ = _stderr_on_a_terminal(
+    code, seen, _ = on_a_terminal(
         ["check", "--site", str(site), "-f", "html", "--no-history", "-o", str(checked)],
         tmp_path,
     )
@@ -89,7 +54,7 @@ def test_bundle_timeline_steps_on_a_terminal(make_site: Any, tmp_path: Path) -> 
     bundle = tmp_path / "b.zip"
     made = run_epodc("bundle", "--site", str(site), "-o", str(bundle), "--network", "off")
     assert bundle.is_file(), made.stderr
-    code, seen, out = _stderr_on_a_terminal(["timeline", "--bundle", str(bundle)], tmp_path)
+    code, seen, out = on_a_terminal(["timeline", "--bundle", str(bundle)], tmp_path)
     assert code == 1, seen.decode(errors="replace")
     assert b"reading the bundle's log excerpts" in seen and b"timing each hit" in seen
     assert b"timing each hit" not in out and out.startswith(b"epodc timeline: ")
