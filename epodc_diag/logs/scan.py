@@ -186,6 +186,12 @@ class _SigPartial:
     groups: Counter[str] = field(default_factory=Counter)
     times: list[datetime] = field(default_factory=list)
 
+    def note_last(self, clock: _Clock, chunk: bytes, begin: int, offset: int) -> None:
+        """The line at `begin` of the chunk is a hit: the last one so far if it lies further on."""
+        if offset + begin > self.last_offset:
+            self.last_offset = offset + begin
+            self.last_time = clock.at(chunk, begin, offset) or self.last_time
+
 
 @dataclass
 class RangeResult:
@@ -492,9 +498,7 @@ def _take_exact(
         pos = chunk.find(anchor, pos + len(anchor))
     last = chunk.rfind(anchor)
     begin, _ = _line_bounds(chunk, last)
-    if offset + begin > part.last_offset:
-        part.last_offset = offset + begin
-        part.last_time = clock.at(chunk, begin, offset) or part.last_time
+    part.note_last(clock, chunk, begin, offset)
 
 
 def _take_each(
@@ -576,10 +580,7 @@ def _note_last_hits(
     """Each signature's last hit in the chunk, where it is later than the one known: its
     offset and its time (read here, once per chunk, not for every hit)."""
     for sid, begin in last_begin.items():
-        part = partial[sid]
-        if offset + begin > part.last_offset:
-            part.last_offset = offset + begin
-            part.last_time = clock.at(chunk, begin, offset) or part.last_time
+        partial[sid].note_last(clock, chunk, begin, offset)
 
 
 # A chunk whose share of lines holding an anchor is at least 1 / WHOLE_CHUNK_SHARE is searched
@@ -859,10 +860,7 @@ def _take_found(
             part.first = hit
         if len(part.examples) < task.examples:
             part.examples.append(hit)
-    begin = line_begin(_last_match(finder, buffer))
-    if offset + begin > part.last_offset:
-        part.last_offset = offset + begin
-        part.last_time = clock.at(chunk, begin, offset) or part.last_time
+    part.note_last(clock, chunk, line_begin(_last_match(finder, buffer)), offset)
 
 
 def _count_values(
