@@ -795,7 +795,8 @@ def run_check(
     target: str,
     on_collector: Callable[[str], None] | None = None,
 ) -> CheckResult:
-    """`on_collector(kind)` is called as each collector starts (a progress display)."""
+    """`on_collector(kind)` is called as each collector starts (a progress display), the
+    first time once the log scan has started its workers."""
     needed = {kind for rule in rules for kind in rule.needs}
     evidence, collected = collect(site, options, target, needed, on_collector)
     findings, ruled = evaluate(evidence, rules)

@@ -12,6 +12,8 @@ lines. What is kept waits in bounded queues of blocks (runs of consecutive lines
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -55,14 +57,76 @@ def is_error_signature(sig: Any) -> bool:
     return bool(sig.decode) or "Example 1" in str(sig.reference)
 
 
+def _number_widths(first: int, last: int) -> int:
+    """The digits of every line number from first to last, together (closed form, by width)."""
+    total, low, width = 0, 1, 1
+    while low <= last:
+        high = low * 10 - 1
+        if first <= high:
+            total += (min(last, high) - max(first, low) + 1) * width
+        low, width = low * 10, width + 1
+    return total
+
+
+def _written_size(first: int, raw: bytes, count: int) -> int:
+    """The size of `count` lines (their text `raw`, each ending with a line break) as written,
+    each with its 'N> ' or 'N: '."""
+    return len(raw) + _number_widths(first, first + count - 1) + 2 * count
+
+
 @dataclass
 class _Block:
-    """Consecutive lines of an excerpt, as written ('N> text' / 'N: text')."""
+    """Consecutive lines of an excerpt. Their text is kept as read and written ('N> text' /
+    'N: text') only if the block is kept: most blocks of a large log are dropped, and writing
+    every line of it was most of a bundle's time."""
 
     first: int
-    lines: list[bytes] = field(default_factory=list)
-    size: int = 0
+    raw: list[bytes] = field(default_factory=list)  # the lines' text, each ending with b"\n"
+    count: int = 0
+    marks: list[int] = field(default_factory=list)  # the numbers of the '>' lines, ascending
+    size: int = 0  # as written
     error: bool = False
+
+    def text(self) -> bytes:
+        if len(self.raw) > 1:
+            self.raw = [b"".join(self.raw)]
+        return self.raw[0] if self.raw else b""
+
+    def written(self) -> bytes:
+        marks = set(self.marks)
+        lines = self.text().split(b"\n")[: self.count]
+        return b"".join(
+            b"%d%s %s\n" % (n, b">" if n in marks else b":", line)
+            for n, line in enumerate(lines, self.first)
+        )
+
+    def written_line(self, index: int) -> bytes:
+        """One line as written: the first (0) or the last (-1)."""
+        text = self.text()
+        if index == 0:
+            line, number = text[: text.find(b"\n")], self.first
+        else:
+            line = text[text.rfind(b"\n", 0, len(text) - 1) + 1 : -1]
+            number = self.first + self.count - 1
+        matched = bool(self.marks) and self.marks[index] == number
+        mark = b">" if matched else b":"
+        return b"%d%s %s\n" % (number, mark, line)
+
+    def split_last(self, count: int) -> _Block:
+        """Take the last `count` lines off into a block of their own."""
+        text = self.text()
+        cut = len(text)
+        for _ in range(count):
+            cut = text.rfind(b"\n", 0, cut - 1) + 1
+        moved = text[cut:]
+        self.raw = [text[:cut]]
+        self.count -= count
+        first = self.first + self.count
+        keep = bisect.bisect_left(self.marks, first)
+        marks, self.marks = self.marks[keep:], self.marks[:keep]
+        size = _written_size(first, moved, count)
+        self.size -= size
+        return _Block(first, [moved], count, marks, size)
 
 
 @dataclass
@@ -73,17 +137,18 @@ class _Dropped:
     last: tuple[int, bytes] | None = None
 
     def add(self, block: _Block) -> None:
-        self.lines += len(block.lines)
-        self.errors += len(block.lines) if block.error else 0
+        self.lines += block.count
+        self.errors += block.count if block.error else 0
         if self.first is None or block.first < self.first[0]:
-            self.first = (block.first, block.lines[0])
-        end = block.first + len(block.lines) - 1
+            self.first = (block.first, block.written_line(0))
+        end = block.first + block.count - 1
         if self.last is None or end > self.last[0]:
-            self.last = (end, block.lines[-1])
+            self.last = (end, block.written_line(-1))
 
 
 class Excerpt:
-    """One log's excerpt, fed its lines in order (`put`); `text()` gives it ranked to fit."""
+    """One log's excerpt, fed its lines in order (`put`, `put_lines`); `finish()` gives the
+    blocks it keeps, ranked to fit."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -109,29 +174,68 @@ class Excerpt:
             or (error and not block.error)  # an error line starts a block of its own ...
             or (block.error and not error and self.since_error >= CONTEXT_LINES)  # ... and ends it
         ):
-            moved = self._split_context(block) if error and not block.error else []
+            moved = self._split_context(block) if error and not block.error else None
             self._close()
-            block = None
-            if moved:
-                block = self.current = _Block(number - len(moved), moved, sum(map(len, moved)))
+            block = self.current = moved
         if block is None:
             block = self.current = _Block(number)
-        piece = b"%d%s " % (number, mark) + text + b"\n"
-        block.lines.append(piece)
-        block.size += len(piece)
+        block.raw.append(text + b"\n")
+        block.count += 1
+        if mark == b">":
+            block.marks.append(number)
+        block.size += len(text) + len(str(number)) + 3
         block.error = block.error or error
         self.since_error = 0 if error else self.since_error + 1
         self.last_written = number
 
-    def _split_context(self, block: _Block) -> list[bytes]:
+    def put_lines(self, number: int, text: bytes, start: int, stop: int, marks: list[int]) -> None:
+        """The lines of text[start:stop] (whole lines, none an error line), numbered from
+        `number`; `marks`: the numbers of those that matched. Taken in blocks, not line by line,
+        exactly as `put` would take them one by one (up to where a block is cut)."""
+        at = 0  # the next of the marks
+        # The first lines may still be an error block's context after its error line.
+        while start < stop and self.current is not None and self.current.error:
+            if self.since_error >= CONTEXT_LINES or number != self.last_written + 1:
+                break
+            end = _line_end(text, start)
+            matched = at < len(marks) and marks[at] == number
+            self.put(number, b">" if matched else b":", text[start:end])
+            at += matched
+            start, number = end + 1, number + 1
+        while start < stop:
+            block = self.current
+            if (
+                block is None
+                or block.error
+                or number != self.last_written + 1
+                or block.size >= self.block_bytes
+            ):
+                self._close()
+                block = self.current = _Block(number)
+            room = self.block_bytes - block.size
+            cut = stop if stop - start <= room else text.find(b"\n", start + room - 1) + 1
+            if cut <= start or cut > stop:
+                cut = stop
+            piece = text[start:cut]
+            if not piece.endswith(b"\n"):
+                piece += b"\n"  # the file's last line, without a break after it
+            count = piece.count(b"\n")
+            block.raw.append(piece)
+            block.count += count
+            block.size += _written_size(number, piece, count)
+            taken = bisect.bisect_left(marks, number + count, at)
+            block.marks.extend(marks[at:taken])
+            at = taken
+            start, number = cut, number + count
+            self.since_error += count
+            self.last_written = number - 1
+
+    def _split_context(self, block: _Block) -> _Block | None:
         """The lines just before an error line, taken from the routine block they are in (when
         they follow on), so that the error keeps its context whatever the routine lines lose."""
-        if block.first + len(block.lines) != self.last_written + 1:
-            return []
-        moved = block.lines[-CONTEXT_LINES:]
-        del block.lines[-CONTEXT_LINES:]
-        block.size -= sum(map(len, moved))
-        return moved
+        if block.first + block.count != self.last_written + 1:
+            return None
+        return block.split_last(min(CONTEXT_LINES, block.count))
 
     def context_after(self, number: int, text: bytes) -> None:
         self.put(number, b":", text)
@@ -139,7 +243,7 @@ class Excerpt:
 
     def _close(self) -> None:
         block, self.current = self.current, None
-        if block is None or not block.lines:
+        if block is None or not block.count:
             return
         if block.error:
             if not self.onset_closed and self.onset_size + block.size <= self.budget // ONSET_SHARE:
@@ -266,6 +370,17 @@ def log_excerpts(
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """Each log whole when it fits `options.max_log_bytes`; otherwise its excerpt (within
     max_log_bytes - tail_bytes) and its tail. Member names keep host and folder."""
+    return start_excerpts(paths, options, root, host).result()
+
+
+def start_excerpts(
+    paths: list[str],
+    options: Any,
+    root: Path | None = None,
+    host: str = "",
+) -> PendingExcerpts:
+    """Start excerpting (see `log_excerpts`): many megabytes of logs go to worker processes at
+    once, so that the caller can do other work meanwhile; `result()` waits for them."""
     from epodc_diag.logs.sources import expand
 
     files, _ = expand(paths)
@@ -281,11 +396,7 @@ def log_excerpts(
             name, n = f"{base}.{n}", n + 1
         used.add(name.lower())
         jobs.append((log, name, options))
-    out = LogMembers()
-    for members in _in_workers(jobs):
-        out.files.update(members.files)
-        out.cut.extend(members.cut)
-    return out.files, out.cut
+    return PendingExcerpts(jobs)
 
 
 def _excerpt_one(job: tuple[Any, str, Any]) -> LogMembers:
@@ -295,40 +406,66 @@ def _excerpt_one(job: tuple[Any, str, Any]) -> LogMembers:
     return out
 
 
-def _in_workers(jobs: list[tuple[Any, str, Any]]) -> list[LogMembers]:
-    """Each log's members, in the logs' order. Many megabytes of logs are excerpted one log per
-    worker process, as the log scan spreads its ranges (the excerpts are Python work per line:
-    one process would leave the other cores idle); a few small ones here."""
-    import concurrent.futures
-    import multiprocessing
-    import os
+class PendingExcerpts:
+    """Excerpts under way, one log per worker process (the excerpts are Python work per match:
+    one process would leave the other cores idle); a few small logs are excerpted in `result()`,
+    here. `close()` stops the workers without waiting."""
 
-    from epodc_diag.interrupt import held_signals
-    from epodc_diag.logs.scan import POOL_THRESHOLD, _init_worker, _stop_pool, _task_cost_of
-    from epodc_diag.logs.sources import default_jobs
+    def __init__(self, jobs: list[tuple[Any, str, Any]]) -> None:
+        import concurrent.futures
+        import multiprocessing
+        import os
 
-    workers = default_jobs()
-    if workers < 2 or len(jobs) < 2 or sum(job[0].size for job in jobs) <= POOL_THRESHOLD:
-        return [_excerpt_one(job) for job in jobs]
-    # Started fresh rather than forked: by now this process holds the check's evidence and the
-    # bundle's members, which forked workers would copy page by page as they touch them.
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        initializer=_init_worker,
-        initargs=(os.getpid(),),
-        mp_context=multiprocessing.get_context("spawn"),
-    )
-    try:
-        # The biggest logs first, so no worker is left with one while the others idle.
-        order = sorted(range(len(jobs)), key=lambda i: _task_cost_of(jobs[i][0]), reverse=True)
-        with held_signals():  # the workers are forked here
-            futures = {i: pool.submit(_excerpt_one, jobs[i]) for i in order}
-        results = [futures[i].result() for i in range(len(jobs))]
-    except BaseException:
-        _stop_pool(pool)  # Ctrl-C or a failed log: stop the workers now
-        raise
-    pool.shutdown(wait=True)
-    return results
+        from epodc_diag.interrupt import held_signals
+        from epodc_diag.logs.scan import POOL_THRESHOLD, _init_worker, _task_cost_of
+        from epodc_diag.logs.sources import default_jobs
+
+        self._jobs = jobs
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._futures: dict[int, concurrent.futures.Future[LogMembers]] = {}
+        workers = default_jobs()
+        if workers < 2 or len(jobs) < 2 or sum(job[0].size for job in jobs) <= POOL_THRESHOLD:
+            return
+        # Started fresh rather than forked: this process may hold the check's evidence and the
+        # bundle's members by now, which forked workers would copy page by page as they touch
+        # them, and forking beside the threads of another pool is not safe.
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+            mp_context=multiprocessing.get_context("spawn"),
+        )
+        try:
+            # The biggest logs first, so no worker is left with one while the others idle.
+            order = sorted(range(len(jobs)), key=lambda i: _task_cost_of(jobs[i][0]), reverse=True)
+            with held_signals():
+                self._futures = {i: self._pool.submit(_excerpt_one, jobs[i]) for i in order}
+        except BaseException:
+            self.close()
+            raise
+
+    def result(self) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+        """The members (in the logs' order) and what was dropped from each excerpt."""
+        out = LogMembers()
+        try:
+            for i, job in enumerate(self._jobs):
+                members = self._futures[i].result() if self._pool else _excerpt_one(job)
+                out.files.update(members.files)
+                out.cut.extend(members.cut)
+        except BaseException:
+            self.close()  # Ctrl-C or a failed log: stop the workers now
+            raise
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        return out.files, out.cut
+
+    def close(self) -> None:
+        if self._pool is not None:
+            from epodc_diag.logs.scan import _stop_pool
+
+            _stop_pool(self._pool)
+            self._pool = None
 
 
 def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
@@ -373,7 +510,7 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
         f"is in {PurePath(name).name}.tail.txt\n"
     )
     member = f"{name}.excerpt.txt"
-    out.files[member] = header + note.encode("utf-8") + b"".join(b"".join(b.lines) for b in kept)
+    out.files[member] = header + note.encode("utf-8") + b"".join(b.written() for b in kept)
     out.files[f"{name}.tail.txt"] = tail_of(list(recent), tail_bytes)
     dropped = excerpt.dropped
     if dropped.lines and dropped.first is not None and dropped.last is not None:
@@ -436,16 +573,22 @@ def excerpt_chunk(
     previous: list[tuple[int, bytes]],
     sigs: list[Any],
 ) -> None:
-    """Feed the excerpt the matches of one chunk with their context."""
+    """Feed the excerpt the matches of one chunk with their context: a run of matches whose
+    contexts touch is one stretch of lines, taken in blocks (`put_lines`) but for its error
+    lines and the lines around them."""
     text = _normal(chunk)
     matches = match_begins(text, sigs)
+    begins = sorted(matches)
+    numbers = _numbers(text, begins, lines_before)
     # The line after the last one written, when that one is in this chunk (or ends the last).
     cursor, cursor_number = 0, lines_before + 1
-    counted_to, counted = 0, lines_before  # lines before `counted_to`: `counted`
-    for begin in sorted(matches):
-        counted += text.count(b"\n", counted_to, begin)
-        counted_to = begin
-        number = counted + 1
+    touching = 2 * CONTEXT_LINES + 1
+    i = 0
+    while i < len(begins):
+        j = i
+        while j + 1 < len(begins) and numbers[j + 1] - numbers[j] <= touching:
+            j += 1
+        number, begin = numbers[i], begins[i]
         # Context owed by the match before, up to this one.
         while excerpt.after and excerpt.last_written + 1 < number and cursor_number < number:
             end = _line_end(text, cursor)
@@ -455,16 +598,46 @@ def excerpt_chunk(
         first = max(number - CONTEXT_LINES, excerpt.last_written + 1, 1)
         for wanted in range(first, number):
             excerpt.put(wanted, b":", _line_before(text, begin, number - wanted, wanted, previous))
-        end = _line_end(text, begin)
-        excerpt.put(number, b">", text[begin:end], matches[begin])
+        end = _line_end(text, begins[j])
+        _put_run(excerpt, text, begins[i : j + 1], numbers[i : j + 1], matches, end)
         excerpt.after = CONTEXT_LINES
-        cursor, cursor_number = end + 1, number + 1
+        cursor, cursor_number = end + 1, numbers[j] + 1
+        i = j + 1
     # Context owed by the chunk's last match (or the chunk before's), from the lines after it.
     if excerpt.after and excerpt.last_written + 1 == cursor_number:
         while excerpt.after and cursor < len(text):
             end = _line_end(text, cursor)
             excerpt.context_after(cursor_number, text[cursor:end])
             cursor, cursor_number = end + 1, cursor_number + 1
+
+
+def _numbers(text: bytes, begins: list[int], lines_before: int) -> list[int]:
+    """The line numbers of the lines that begin at `begins` (ascending), counted in C."""
+    between = map(text.count, itertools.repeat(b"\n"), itertools.chain((0,), begins), begins)
+    return list(itertools.accumulate(between, initial=lines_before + 1))[1:]
+
+
+def _put_run(
+    excerpt: Excerpt,
+    text: bytes,
+    begins: list[int],
+    numbers: list[int],
+    matches: dict[int, bool],
+    end: int,
+) -> None:
+    """The lines from the first match of a run to its last (which ends at `end`): the error
+    lines one by one, the stretches between them in blocks."""
+    start, number, after_error = begins[0], numbers[0], 0
+    for k, begin in enumerate(begins):
+        if not matches[begin]:
+            continue
+        if begin > start:
+            excerpt.put_lines(number, text, start, begin, numbers[after_error:k])
+        line_end = _line_end(text, begin)
+        excerpt.put(numbers[k], b">", text[begin:line_end], True)
+        start, number, after_error = line_end + 1, numbers[k] + 1, k + 1
+    if start <= end:
+        excerpt.put_lines(number, text, start, end + 1, numbers[after_error:])
 
 
 def _line_before(
@@ -484,20 +657,22 @@ def match_begins(text: bytes, sigs: list[Any]) -> dict[int, bool]:
     """Where the lines that a signature matches, or that look like an error, begin; True for an
     error line. Each signature's pattern runs over the whole text (or its anchor lines) as in the
     log scan; a pattern that cannot be run so is tried on the lines that hold its anchor."""
-    begins: dict[int, bool] = {}
+    routine: list[int] = []
+    errors: list[int] = []
     for sig in sigs:
         if sig.anchor in text:
-            error = is_error_signature(sig)
-            for begin in _signature_begins(text, sig):
-                begins[begin] = begins.get(begin, False) or error
+            (errors if is_error_signature(sig) else routine).extend(_signature_begins(text, sig))
     for anchor, pattern in _ERROR_LOOKS:
         pos = text.find(anchor)
         while pos >= 0:
             begin = text.rfind(b"\n", 0, pos) + 1
             end = _line_end(text, pos)
-            if not begins.get(begin) and (pattern is None or pattern.search(text, begin, end)):
-                begins[begin] = True  # (a line already known as an error is not tried again)
+            if pattern is None or pattern.search(text, begin, end):
+                errors.append(begin)
             pos = text.find(anchor, end + 1)
+    # Built in C: a dense log has a routine match on most lines.
+    begins = dict.fromkeys(routine, False)
+    begins.update(dict.fromkeys(errors, True))
     return begins
 
 

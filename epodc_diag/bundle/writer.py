@@ -59,7 +59,7 @@ from epodc_diag.bundle.collect import (
     masked_ini,
     query_csvs,
 )
-from epodc_diag.bundle.excerpt import log_excerpts
+from epodc_diag.bundle.excerpt import PendingExcerpts, log_excerpts, start_excerpts
 from epodc_diag.bundle.redact import Redactor, residual_scan
 from epodc_diag.bundle.text import clean, json_utf8, size_text, to_json, utf8
 from epodc_diag.checker import CheckOptions, CheckResult, run_check
@@ -207,27 +207,58 @@ def _collect_ini(site: Site | None, out: _Collected) -> None:
         out.timing("server.ini", "error", None, scrub_secrets(str(exc)))
 
 
-def _collect_logs(
-    log_paths: list[str], site: Site | None, options: BundleOptions, out: _Collected
-) -> None:
-    started = time.monotonic()
-    try:
-        host = socket.gethostname().split(".")[0]
-        root = site.root if site is not None else None
-        files, cut = log_excerpts(log_paths, options, root=root, host=host)
-    except Exception as exc:
-        out.timing(
-            "log excerpts", "error", None, scrub_secrets(clean(f"{type(exc).__name__}: {exc}"))
-        )
-        return
-    out.members.extend((name, data, False) for name, data in files.items())
-    out.cut.extend(cut)
-    out.timing("log excerpts", "ok", started, None)
-    if cut:
-        out.notes.append(
-            f"{len(cut)} log(s) were over --max-log-bytes: their excerpts kept the error lines "
-            "first, then the newest; each excerpt's header says what was dropped."
-        )
+class _LogExcerpts:
+    """The log excerpts, started while the check collects its evidence (`start`, called once
+    the log scan's workers are forked: forking beside another pool's threads is not safe) and
+    taken when the bundle needs them (`collect`): the excerpt workers then use the cores the
+    database queries and the network checks leave idle."""
+
+    def __init__(self, log_paths: list[str], site: Site | None, options: BundleOptions) -> None:
+        self.log_paths, self.site, self.options = log_paths, site, options
+        self.pending: PendingExcerpts | None = None
+        self.failed: str | None = None
+        self.started = time.monotonic()
+
+    def start(self) -> None:
+        if self.pending is not None or self.failed is not None or not self.log_paths:
+            return
+        self.started = time.monotonic()
+        try:
+            host = socket.gethostname().split(".")[0]
+            root = self.site.root if self.site is not None else None
+            self.pending = start_excerpts(self.log_paths, self.options, root=root, host=host)
+        except Exception as exc:
+            self.failed = scrub_secrets(clean(f"{type(exc).__name__}: {exc}"))
+
+    def close(self) -> None:
+        if self.pending is not None:
+            self.pending.close()
+
+    def collect(self, out: _Collected) -> None:
+        self.start()
+        try:
+            if self.failed is not None or self.pending is None:
+                raise _ExcerptsFailed(self.failed or "not started")
+            files, cut = self.pending.result()
+        except _ExcerptsFailed as exc:
+            out.timing("log excerpts", "error", None, str(exc))
+            return
+        except Exception as exc:
+            why = scrub_secrets(clean(f"{type(exc).__name__}: {exc}"))
+            out.timing("log excerpts", "error", None, why)
+            return
+        out.members.extend((name, data, False) for name, data in files.items())
+        out.cut.extend(cut)
+        out.timing("log excerpts", "ok", self.started, None)
+        if cut:
+            out.notes.append(
+                f"{len(cut)} log(s) were over --max-log-bytes: their excerpts kept the error "
+                "lines first, then the newest; each excerpt's header says what was dropped."
+            )
+
+
+class _ExcerptsFailed(Exception):
+    pass
 
 
 def _readme(target: str, path: Path, redactor: Redactor | None, notes: list[str]) -> bytes:
@@ -335,6 +366,32 @@ def _refuse_leaks(files: dict[str, bytes], redactor: Redactor) -> None:
     check_replays(files)
 
 
+def _check_and_collect(
+    site: Site | None,
+    check_options: CheckOptions,
+    rules: list[type[Rule]],
+    target: str,
+    redactor: Redactor | None,
+    excerpts: _LogExcerpts,
+    collecting: Callable[[str], None],
+) -> tuple[CheckResult, _Collected]:
+    """The check, then the bundle's own collectors: the queries and the log excerpts."""
+    result = run_check(site, check_options, rules, target, on_collector=collecting)
+    if redactor is not None:
+        result = trim_cut_examples(result)
+    collected = _Collected(timings=_collector_timings(result))
+    # Every member whole first; the size limits apply after redaction, so nothing is cut inside
+    # a name that redaction would then not recognise.
+    if "db" in check_options.kinds:
+        collecting("queries")
+        _collect_queries(site, check_options, collected)
+    _collect_ini(site, collected)
+    if excerpts.log_paths:
+        collecting("log excerpts")
+        excerpts.collect(collected)
+    return result, collected
+
+
 def build_bundle(
     site: Site | None,
     check_options: CheckOptions,
@@ -360,24 +417,21 @@ def build_bundle(
         f"(--max-total-bytes {size_text(options.max_total_bytes)})"
     )
 
+    excerpts = _LogExcerpts(log_paths, site, options)
+
     def collecting(kind: str) -> None:
         number = steps.index(kind) + 1 if kind in steps else len(steps)
         show(f"collecting {kind} {number}/{len(steps)}", number - 1, len(steps))
+        # Called once the check has started its log scan (and forked its workers).
+        excerpts.start()
 
     start = time.monotonic()
-    result = run_check(site, check_options, rules, target, on_collector=collecting)
-    if redactor is not None:
-        result = trim_cut_examples(result)
-    collected = _Collected(timings=_collector_timings(result))
-    # Every member whole first; the size limits apply after redaction, so nothing is cut inside
-    # a name that redaction would then not recognise.
-    if "db" in check_options.kinds:
-        collecting("queries")
-        _collect_queries(site, check_options, collected)
-    _collect_ini(site, collected)
-    if log_paths:
-        collecting("log excerpts")
-        _collect_logs(log_paths, site, options, collected)
+    try:
+        result, collected = _check_and_collect(
+            site, check_options, rules, target, redactor, excerpts, collecting
+        )
+    finally:
+        excerpts.close()  # stopped early (Ctrl-C, an error): no workers left behind
     members_in = [
         *_report_members(result, site, collected.database_version),
         ("README.txt", _readme(target, path, redactor, collected.notes), True),

@@ -10,7 +10,6 @@ holds: an unverified chain (or a self-signed certificate) is normal and only eve
 from __future__ import annotations
 
 import ipaddress
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -46,6 +45,8 @@ def _common_name(parts: Any) -> str | None:
 def _cert_time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
+    import ssl  # here: every command imports the rules, few read a certificate (15 ms)
+
     try:
         return datetime.fromtimestamp(ssl.cert_time_to_seconds(value), timezone.utc)
     except (ValueError, OverflowError, OSError):

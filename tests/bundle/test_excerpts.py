@@ -310,3 +310,20 @@ def test_logs_excerpted_in_worker_processes_give_the_same_members(
     spread = log_excerpts([str(tmp_path)], options, root=tmp_path, host=HOST)
     assert list(spread[0]) == list(alone[0]) and spread == alone
     assert len([m for m in alone[0] if m.endswith(".excerpt.txt")]) == 3
+
+
+def test_written_sizes_are_counted_without_writing_the_lines() -> None:
+    """Blocks are sized by arithmetic (the digits of their line numbers), not by writing each
+    line: the sum must equal what writing them gives, across widths."""
+    from epodc_diag.bundle.excerpt import _Block, _number_widths, _written_size
+
+    for first, last in [(1, 1), (1, 9), (8, 12), (95, 1005), (99_998, 100_003), (7, 6)]:
+        assert _number_widths(first, last) == sum(len(str(n)) for n in range(first, last + 1))
+    raw = b"".join(b"line %d\n" % n for n in range(97, 104))
+    block = _Block(97, [raw], 7, [98, 103])
+    block.size = _written_size(97, raw, 7)
+    assert block.size == len(block.written())
+    moved = block.split_last(2)
+    assert (moved.first, moved.count, moved.marks, block.marks) == (102, 2, [103], [98])
+    assert block.size == len(block.written()) and moved.size == len(moved.written())
+    assert moved.written() == b"102: line 102\n103> line 103\n"
