@@ -188,13 +188,27 @@ class Excerpt:
         self.since_error = 0 if error else self.since_error + 1
         self.last_written = number
 
-    def put_lines(self, number: int, text: bytes, start: int, stop: int, marks: list[int]) -> None:
-        """The lines of text[start:stop] (whole lines, none an error line), numbered from
-        `number`; `marks`: the numbers of those that matched. Taken in blocks, not line by line,
-        exactly as `put` would take them one by one (up to where a block is cut)."""
+    def put_lines(
+        self,
+        number: int,
+        text: bytes,
+        start: int,
+        stop: int,
+        marks: list[int],
+        error_window: tuple[int, int] | None = None,
+    ) -> None:
+        """The lines of text[start:stop] (whole lines), numbered from `number`; `marks`: the
+        numbers of those that matched. Taken in blocks, not line by line, as `put` would take
+        them one by one (up to where a block is cut). Without `error_window` none of them is an
+        error line; with it, they are the window (first line, last error line) around error
+        lines, whose lines before `number` were written already: those leave their routine block
+        for the error block, as an error line's context does."""
         at = 0  # the next of the marks
+        error = error_window is not None
+        if error_window is not None:
+            self._open_error_block(number, error_window[0])
         # The first lines may still be an error block's context after its error line.
-        while start < stop and self.current is not None and self.current.error:
+        while not error and start < stop and self.current is not None and self.current.error:
             if self.since_error >= CONTEXT_LINES or number != self.last_written + 1:
                 break
             end = _line_end(text, start)
@@ -206,12 +220,12 @@ class Excerpt:
             block = self.current
             if (
                 block is None
-                or block.error
+                or block.error != error
                 or number != self.last_written + 1
                 or block.size >= self.block_bytes
             ):
                 self._close()
-                block = self.current = _Block(number)
+                block = self.current = _Block(number, error=error)
             room = self.block_bytes - block.size
             cut = stop if stop - start <= room else text.find(b"\n", start + room - 1) + 1
             if cut <= start or cut > stop:
@@ -229,6 +243,23 @@ class Excerpt:
             start, number = cut, number + count
             self.since_error += count
             self.last_written = number - 1
+        if error_window is not None:
+            self.since_error = self.last_written - error_window[1]
+
+    def _open_error_block(self, number: int, window_first: int) -> None:
+        """Before an error window's lines from `number` on: its lines written already (from
+        `window_first`) are taken from their routine block into a new error block."""
+        block = self.current
+        if block is None or number != self.last_written + 1:
+            return
+        if block.error:
+            return  # the error block goes on
+        back = min(block.count, number - window_first, CONTEXT_LINES)
+        moved = block.split_last(back) if back > 0 else None
+        self._close()
+        if moved is not None:
+            moved.error = True
+            self.current = moved
 
     def _split_context(self, block: _Block) -> _Block | None:
         """The lines just before an error line, taken from the routine block they are in (when
@@ -574,12 +605,13 @@ def excerpt_chunk(
     sigs: list[Any],
 ) -> None:
     """Feed the excerpt the matches of one chunk with their context: a run of matches whose
-    contexts touch is one stretch of lines, taken in blocks (`put_lines`) but for its error
-    lines and the lines around them."""
+    contexts touch is one stretch of lines, taken in blocks (`put_lines`): the windows around
+    its error lines as error blocks, the rest as routine blocks."""
     text = _normal(chunk)
     matches = match_begins(text, sigs)
     begins = sorted(matches)
     numbers = _numbers(text, begins, lines_before)
+    last = lines_before + text.count(b"\n") + (1 if text and not text.endswith(b"\n") else 0)
     # The line after the last one written, when that one is in this chunk (or ends the last).
     cursor, cursor_number = 0, lines_before + 1
     touching = 2 * CONTEXT_LINES + 1
@@ -588,22 +620,27 @@ def excerpt_chunk(
         j = i
         while j + 1 < len(begins) and numbers[j + 1] - numbers[j] <= touching:
             j += 1
-        number, begin = numbers[i], begins[i]
-        # Context owed by the match before, up to this one.
+        number = numbers[i]
+        # Context owed by the match before (in the chunk before), up to this run.
         while excerpt.after and excerpt.last_written + 1 < number and cursor_number < number:
             end = _line_end(text, cursor)
             excerpt.context_after(cursor_number, text[cursor:end])
             cursor, cursor_number = end + 1, cursor_number + 1
         excerpt.after = 0
         first = max(number - CONTEXT_LINES, excerpt.last_written + 1, 1)
-        for wanted in range(first, number):
-            excerpt.put(wanted, b":", _line_before(text, begin, number - wanted, wanted, previous))
-        end = _line_end(text, begins[j])
-        _put_run(excerpt, text, begins[i : j + 1], numbers[i : j + 1], matches, end)
-        excerpt.after = CONTEXT_LINES
-        cursor, cursor_number = end + 1, numbers[j] + 1
+        here = max(first, lines_before + 1)
+        for wanted in range(first, here):  # context in the chunk before
+            excerpt.put(wanted, b":", dict(previous).get(wanted, b""))
+        start = _back_lines(text, begins[i], number - here)
+        through = min(numbers[j] + CONTEXT_LINES, last)
+        stop = _after_lines(text, begins[j], through - numbers[j])
+        _put_stretch(
+            excerpt, text, (start, here, stop), begins[i : j + 1], numbers[i : j + 1], matches
+        )
+        excerpt.after = numbers[j] + CONTEXT_LINES - through  # owed by the lines of the next chunk
+        cursor, cursor_number = stop, through + 1
         i = j + 1
-    # Context owed by the chunk's last match (or the chunk before's), from the lines after it.
+    # Context owed by the chunk before's last match, when this chunk has none.
     if excerpt.after and excerpt.last_written + 1 == cursor_number:
         while excerpt.after and cursor < len(text):
             end = _line_end(text, cursor)
@@ -617,40 +654,63 @@ def _numbers(text: bytes, begins: list[int], lines_before: int) -> list[int]:
     return list(itertools.accumulate(between, initial=lines_before + 1))[1:]
 
 
-def _put_run(
+def _back_lines(text: bytes, begin: int, count: int) -> int:
+    """Where the line `count` lines before the one at `begin` begins (in this text)."""
+    for _ in range(count):
+        begin = text.rfind(b"\n", 0, begin - 1) + 1
+    return begin
+
+
+def _after_lines(text: bytes, begin: int, count: int) -> int:
+    """Where the text after the line `count` lines after the one at `begin` begins."""
+    for _ in range(count + 1):
+        end = text.find(b"\n", begin)
+        if end < 0:
+            return len(text)
+        begin = end + 1
+    return begin
+
+
+def _put_stretch(
     excerpt: Excerpt,
     text: bytes,
+    span: tuple[int, int, int],
     begins: list[int],
     numbers: list[int],
     matches: dict[int, bool],
-    end: int,
 ) -> None:
-    """The lines from the first match of a run to its last (which ends at `end`): the error
-    lines one by one, the stretches between them in blocks."""
-    start, number, after_error = begins[0], numbers[0], 0
-    for k, begin in enumerate(begins):
-        if not matches[begin]:
-            continue
-        if begin > start:
-            excerpt.put_lines(number, text, start, begin, numbers[after_error:k])
-        line_end = _line_end(text, begin)
-        excerpt.put(numbers[k], b">", text[begin:line_end], True)
-        start, number, after_error = line_end + 1, numbers[k] + 1, k + 1
-    if start <= end:
-        excerpt.put_lines(number, text, start, end + 1, numbers[after_error:])
+    """The lines of a run, text[start:stop] from line `number` on (span): the windows of
+    CONTEXT_LINES lines around its error lines (merged where they touch) as error blocks, the
+    lines between as routine blocks."""
+    start, number, stop = span
+    errors = [k for k, begin in enumerate(begins) if matches[begin]]
+    pos, line, k = start, number, 0
+    while k < len(errors):
+        first = last = errors[k]
+        while (
+            k + 1 < len(errors) and numbers[errors[k + 1]] - numbers[last] <= 2 * CONTEXT_LINES + 1
+        ):
+            k += 1
+            last = errors[k]
+        k += 1
+        window_first = max(numbers[first] - CONTEXT_LINES, 1)
+        opens = max(window_first, line)
+        opens_at = _back_lines(text, begins[first], numbers[first] - opens)
+        if opens_at > pos:
+            routine = _marks_between(numbers, line, opens)
+            excerpt.put_lines(line, text, pos, opens_at, routine)
+        through = numbers[last] + CONTEXT_LINES
+        ends_at = min(_after_lines(text, begins[last], CONTEXT_LINES), stop)
+        window = _marks_between(numbers, opens, through + 1)
+        excerpt.put_lines(opens, text, opens_at, ends_at, window, (window_first, numbers[last]))
+        pos, line = ends_at, excerpt.last_written + 1
+    if pos < stop:
+        excerpt.put_lines(line, text, pos, stop, _marks_between(numbers, line, numbers[-1] + 1))
 
 
-def _line_before(
-    text: bytes, begin: int, back: int, wanted: int, previous: list[tuple[int, bytes]]
-) -> bytes:
-    """The text of the line `back` lines before the one at `begin` (number `wanted`): in this
-    chunk, or among the last lines of the chunk before."""
-    position = begin
-    for _ in range(back):
-        if position == 0:
-            return dict(previous).get(wanted, b"")
-        position = text.rfind(b"\n", 0, position - 1) + 1
-    return text[position : _line_end(text, position)]
+def _marks_between(numbers: list[int], low: int, high: int) -> list[int]:
+    """The match numbers from low up to (not including) high."""
+    return numbers[bisect.bisect_left(numbers, low) : bisect.bisect_left(numbers, high)]
 
 
 def match_begins(text: bytes, sigs: list[Any]) -> dict[int, bool]:

@@ -327,3 +327,44 @@ def test_written_sizes_are_counted_without_writing_the_lines() -> None:
     assert (moved.first, moved.count, moved.marks, block.marks) == (102, 2, [103], [98])
     assert block.size == len(block.written()) and moved.size == len(moved.written())
     assert moved.written() == b"102: line 102\n103> line 103\n"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_error_blocks_are_the_lines_around_error_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Fed in blocks (runs of matches, windows around errors), the excerpt with no limit holds
+    the walk's lines, and the lines it ranks as error lines (kept first over a budget) are
+    exactly those within CONTEXT_LINES of an error line: routine matches and context around
+    them are not, whatever the chunk edges."""
+    from epodc_diag.bundle.excerpt import Excerpt, _Position, is_error_signature
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(sources, "CHUNK", rng.choice([400, 1500, 6000]))
+    log = tmp_path / "server_EPOAH01.log"
+    write(log, rng.choice([0.05, 0.3, 0.8]), 400, seed=seed, last_break=bool(seed % 2))
+    described = sources.describe(log)
+    sigs = [s for s in signatures() if s.applies_to("handler")]
+    excerpt = Excerpt(10**9)
+    excerpt.block_bytes = 10**9  # no block cut: a cut may start a block of either kind
+    position = _Position()
+    for _, chunk in sources.chunks(described):
+        position.feed(excerpt, chunk, sigs)
+    kept = excerpt.finish()
+    assert b"".join(b.written() for b in kept).splitlines(keepends=True) == walk_every_line(log)
+    flagged = {b.first + i for b in kept if b.error for i in range(b.count)}
+    texts = [line.rstrip(b"\r") for line in log.read_bytes().split(b"\n")]
+    errors = [
+        number
+        for number, text in enumerate(texts, start=1)
+        if LOOKS_LIKE_ERROR.search(text)
+        or any(
+            is_error_signature(s)
+            and s.anchor in text
+            and (s.pattern is None or s.pattern.search(text))
+            for s in sigs
+        )
+    ]
+    written = {number_of(piece) for piece in walk_every_line(log)}
+    near = {n for e in errors for n in range(e - CONTEXT_LINES, e + CONTEXT_LINES + 1)}
+    assert errors and flagged == near & written
