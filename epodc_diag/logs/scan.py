@@ -1055,11 +1055,13 @@ def _reuse_chunk_memory(libc: Any) -> None:
     hands them back when freed; its threshold only rises to the size freed, so each 8 MB chunk
     (read, then cut at its last line break) took fresh pages again: a page fault per 4 kB, about
     a third of a scan's CPU time spent in the kernel. Chunks come from the heap instead (the
-    highest threshold glibc accepts), kept for the next one rather than trimmed."""
+    highest threshold glibc accepts), kept for the next one rather than trimmed; up to 32 MB of
+    free heap is kept (a chunk, its copy and a gzip block fit in it), not more: a worker's peak
+    memory counts in the check's and the bundle's figures."""
     m_trim_threshold, m_mmap_threshold = -1, -3
     with contextlib.suppress(AttributeError, OSError):
         libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-        libc.mallopt(m_trim_threshold, 128 * 1024 * 1024)
+        libc.mallopt(m_trim_threshold, 32 * 1024 * 1024)
 
 
 def _watch_parent(parent: int) -> None:
