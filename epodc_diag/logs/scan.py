@@ -360,6 +360,7 @@ def scan_range(task: RangeTask) -> RangeResult:
             _take_chunk(task, clock, by_anchor, partial, chunk, offset, lines_before, mode)
         lines_before += newlines
         clock.before = tail or clock.before
+        del chunk  # not kept alive while the next one is read: one chunk in memory, not two
     if unfinished and task.end is None:
         # The file's last line has no line break after it: it is a line all the same.
         lines_before += 1

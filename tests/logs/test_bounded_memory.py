@@ -111,3 +111,60 @@ def test_concatenated_and_truncated_gzip_still_read(tmp_path: Path) -> None:
     assert text.startswith(b"2026-11-26 00:00:00 one\n2026-11-26 00:00:01 two\n")
     assert problems and "damaged" in problems[0]
     assert os.path.exists(log)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chunks_are_read_as_whole_lines_whatever_the_line_lengths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """A plain log's chunk is lengthened to the end of the line it would cut (found by reading a
+    little past it) instead of being cut and copied: every chunk but the last ends with a line
+    break, a line longer than the look-ahead is cut as before, and the chunks of every range
+    put together are the file, once."""
+    import itertools
+    import random
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(sources, "CHUNK", 1000)
+    monkeypatch.setattr(sources, "PROBE", 50)
+    monkeypatch.setattr(sources, "MAX_LINE", 4000)
+    lengths = [rng.choice([0, 5, 40, 49, 50, 51, 120, 999, 1000, 1001, 3000]) for _ in range(300)]
+    data = b"".join(bytes([65 + n % 26]) * size + b"\r\n" for n, size in enumerate(lengths))
+    if seed % 2:
+        data += b"the last line, without a break"
+    log = tmp_path / "server_EPOAH01.log"
+    log.write_bytes(data)
+    described = describe(log)
+    ranges = split_ranges(described, 20_000)
+    read = b""
+    for start, end in ranges:
+        pieces = list(chunks(described, start, end))
+        assert pieces[0][0] == start
+        for (offset, piece), (following, _) in itertools.pairwise(pieces):
+            assert following == offset + len(piece)
+            # a break ends it, or a line longer than the look-ahead was cut where the chunk ends
+            assert piece.endswith(b"\n") or len(piece) >= 1000
+        read += b"".join(piece for _, piece in pieces)
+    assert read == data
+
+
+def test_a_plain_chunk_is_not_copied_to_cut_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading whole lines at once, a chunk is in memory once: the old cut at the last line
+    break copied it (two chunks' worth at a time)."""
+    monkeypatch.setattr(sources, "CHUNK", 4 * 1024 * 1024)
+    log = tmp_path / "server_EPOAH01.log"
+    log.write_bytes(b"2026-11-26 08:00:00.000 I #1 NAIMSERV a routine line\r\n" * 400_000)
+    described = describe(log)
+    tracemalloc.start()
+    try:
+        total = 0
+        for _, piece in chunks(described):
+            total += len(piece)
+            del piece
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == log.stat().st_size
+    assert peak < 1.5 * sources.CHUNK
