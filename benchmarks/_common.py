@@ -44,6 +44,15 @@ class Figure:
     details: Mapping[str, object] = field(default_factory=dict)  # the figures beside it, by name
 
 
+def simulate_site(out: Path, **options: object) -> None:
+    """`epodc engine simulate --out OUT` with the options given (`hours=24` is `--hours 24`),
+    its output discarded."""
+    args = [sys.executable, "-m", "epodc_diag", "engine", "simulate", "--out", str(out)]
+    for name, value in options.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

@@ -22,38 +22,19 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import Figure, median, report, run_child
+from benchmarks._common import Figure, median, report, run_child, simulate_site
 
 TARGET_SECONDS = 30.0
 
 
 def simulate(site: Path, agents: int, scenario: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "epodc_diag",
-            "engine",
-            "simulate",
-            "--agents",
-            str(agents),
-            "--hours",
-            "24",
-            "--scenario",
-            scenario,
-            "--out",
-            str(site),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    simulate_site(site, agents=agents, hours=24, scenario=scenario)
 
 
 def main() -> None:

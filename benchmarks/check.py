@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import Figure, median, report
+from benchmarks._common import Figure, median, report, simulate_site
 
 
 def main() -> None:
@@ -29,27 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "epodc_diag",
-                "engine",
-                "simulate",
-                "--agents",
-                str(args.agents),
-                "--handlers",
-                "4",
-                "--hours",
-                "24",
-                "--scenario",
-                args.scenario,
-                "--out",
-                str(site),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        simulate_site(site, agents=args.agents, handlers=4, hours=24, scenario=args.scenario)
         size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         times = []
         for _ in range(args.runs):

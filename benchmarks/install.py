@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import Figure, median, report
+from benchmarks._common import Figure, median, report, simulate_site
 from benchmarks.logs import _pss_kb, _tree
 from benchmarks.logs import generate as handler_log
 from benchmarks.queries import build as build_database
@@ -152,25 +152,7 @@ def build(cache: Path) -> Path:
         return site
     if site.exists():
         shutil.rmtree(site)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "epodc_diag",
-            "engine",
-            "simulate",
-            "--agents",
-            "2000",
-            "--handlers",
-            "4",
-            "--hours",
-            "1",
-            "--out",
-            str(site),
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    simulate_site(site, agents=2000, handlers=4, hours=1)
     (site / "epo.db").unlink()
     build_database(site / "epo.db", CLIENTS, REQUESTS, handlers=len(HANDLERS))
     meta = json.loads((site / "site.json").read_text(encoding="utf-8"))

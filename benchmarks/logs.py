@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import Figure, median, report
+from benchmarks._common import Figure, median, report, simulate_site
 
 GUIDS = [f"{{{random.Random(i).getrandbits(128):032X}}}" for i in range(64)]
 GUIDS = [f"{{{g[1:9]}-{g[9:13]}-{g[13:17]}-{g[17:21]}-{g[21:33]}}}" for g in GUIDS]
@@ -298,29 +298,7 @@ def engine_healthy(cache: Path, megabytes: int) -> Path:
     hours = round(megabytes * 1e6 / (agents * 120), 2)
     with tempfile.TemporaryDirectory(dir=cache) as work:
         site = Path(work) / "site"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "epodc_diag",
-                "engine",
-                "simulate",
-                "--out",
-                str(site),
-                "--scenario",
-                "healthy",
-                "--agents",
-                str(agents),
-                "--handlers",
-                "1",
-                "--hours",
-                str(hours),
-                "--seed",
-                "1",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        simulate_site(site, scenario="healthy", agents=agents, handlers=1, hours=hours, seed=1)
         (log,) = sorted((site / "DB" / "Logs").glob("server_*.log"))
         folder.mkdir(parents=True, exist_ok=True)
         return Path(shutil.move(str(log), str(folder / log.name)))
