@@ -85,7 +85,8 @@ class _Block:
     count: int = 0
     marks: list[int] = field(default_factory=list)  # the numbers of the '>' lines, ascending
     size: int = 0  # as written
-    error: bool = False
+    error: bool = False  # an error block: error lines and the lines around them
+    error_lines: int = 0  # the error lines themselves
 
     def text(self) -> bytes:
         if len(self.raw) > 1:
@@ -111,6 +112,24 @@ class _Block:
         matched = bool(self.marks) and self.marks[index] == number
         mark = b">" if matched else b":"
         return b"%d%s %s\n" % (number, mark, line)
+
+    def trim(self, lead: int, trail: int) -> list[_Block]:
+        """Take `lead` lines off the start and `trail` off the end; the blocks taken off."""
+        removed = [self.split_last(trail)] if trail else []
+        if lead:
+            text = self.text()
+            cut = 0
+            for _ in range(lead):
+                cut = text.index(b"\n", cut) + 1
+            first = self.first
+            self.first, self.count, self.raw = first + lead, self.count - lead, [text[cut:]]
+            keep = bisect.bisect_left(self.marks, self.first)
+            head = _Block(first, [text[:cut]], lead, self.marks[:keep])
+            head.size = _written_size(first, text[:cut], lead)
+            self.marks = self.marks[keep:]
+            self.size -= head.size
+            removed.append(head)
+        return removed
 
     def split_last(self, count: int) -> _Block:
         """Take the last `count` lines off into a block of their own."""
@@ -138,7 +157,7 @@ class _Dropped:
 
     def add(self, block: _Block) -> None:
         self.lines += block.count
-        self.errors += block.count if block.error else 0
+        self.errors += block.error_lines
         if self.first is None or block.first < self.first[0]:
             self.first = (block.first, block.written_line(0))
         end = block.first + block.count - 1
@@ -165,6 +184,7 @@ class Excerpt:
         self.since_error = 0  # lines written since the last error line
         self.onset_closed = False  # an error block went past the onset: it is complete
         self.dropped = _Dropped()
+        self.kept_size: int | None = None  # what `finish()` kept
 
     def put(self, number: int, mark: bytes, text: bytes, error: bool = False) -> None:
         block = self.current
@@ -185,6 +205,7 @@ class Excerpt:
             block.marks.append(number)
         block.size += len(text) + len(str(number)) + 3
         block.error = block.error or error
+        block.error_lines += error
         self.since_error = 0 if error else self.since_error + 1
         self.last_written = number
 
@@ -195,13 +216,13 @@ class Excerpt:
         start: int,
         stop: int,
         marks: list[int],
-        error_window: tuple[int, int] | None = None,
+        error_window: tuple[int, list[int]] | None = None,
     ) -> None:
         """The lines of text[start:stop] (whole lines), numbered from `number`; `marks`: the
         numbers of those that matched. Taken in blocks, not line by line, as `put` would take
         them one by one (up to where a block is cut). Without `error_window` none of them is an
-        error line; with it, they are the window (first line, last error line) around error
-        lines, whose lines before `number` were written already: those leave their routine block
+        error line; with it, they are the window (its first line, the numbers of its error lines)
+        around error lines, whose lines before `number` were written already: those leave their routine block
         for the error block, as an error line's context does."""
         at = 0  # the next of the marks
         error = error_window is not None
@@ -240,11 +261,16 @@ class Excerpt:
             taken = bisect.bisect_left(marks, number + count, at)
             block.marks.extend(marks[at:taken])
             at = taken
+            if error_window is not None:
+                errors = error_window[1]
+                block.error_lines += bisect.bisect_left(
+                    errors, number + count
+                ) - bisect.bisect_left(errors, number)
             start, number = cut, number + count
             self.since_error += count
             self.last_written = number - 1
         if error_window is not None:
-            self.since_error = self.last_written - error_window[1]
+            self.since_error = self.last_written - error_window[1][-1]
 
     def _open_error_block(self, number: int, window_first: int) -> None:
         """Before an error window's lines from `number` on: its lines written already (from
@@ -316,11 +342,42 @@ class Excerpt:
             for block in self.onset:
                 self.dropped.add(block)
             kept = [b for b in kept if b not in self.onset]
-        return sorted(kept, key=lambda b: b.first)
+        kept = self._without_orphans(sorted(kept, key=lambda b: b.first))
+        self.kept_size = sum(b.size for b in kept)
+        return kept
+
+    def _without_orphans(self, kept: list[_Block]) -> list[_Block]:
+        """A context line (':') is kept only within CONTEXT_LINES of a kept matched line ('>'):
+        the line it was the context of may have gone with another block, and a context line
+        alone, next to a gap, reads as if its error had been kept. Such lines are at a block's
+        edges; they are dropped (and counted) with the rest."""
+        marked = sorted(n for block in kept for n in block.marks)
+
+        def near(number: int) -> bool:
+            at = bisect.bisect_left(marked, number - CONTEXT_LINES)
+            return at < len(marked) and marked[at] <= number + CONTEXT_LINES
+
+        out: list[_Block] = []
+        for block in kept:
+            lead = 0
+            while lead < block.count and not near(block.first + lead):
+                lead += 1
+            trail = 0
+            while trail < block.count - lead and not near(block.first + block.count - 1 - trail):
+                trail += 1
+            for piece in block.trim(lead, trail):
+                self.dropped.add(piece)
+            if block.count:
+                out.append(block)
+        return out
 
     @property
     def size(self) -> int:
-        return self.onset_size + self.errors_size + self.routine_size
+        return (
+            self.kept_size
+            if self.kept_size is not None
+            else (self.onset_size + self.errors_size + self.routine_size)
+        )
 
 
 def _line_time(piece: bytes) -> str:
@@ -340,8 +397,9 @@ def dropped_note(dropped: _Dropped) -> str:
     errors = f", {dropped.errors:,} of them error lines" if dropped.errors else ""
     return (
         f"# dropped to fit the per-log size limit: {dropped.lines:,} line(s){errors}, "
-        f"between {at(dropped.first)} and {at(dropped.last)}; error lines were kept first, "
-        "then the newest routine lines\n"
+        f"between {at(dropped.first)} and {at(dropped.last)}; error lines were kept first (when "
+        "they began and the newest, in at least half of the limit), then the newest routine "
+        "lines\n"
     )
 
 
@@ -686,13 +744,14 @@ def _put_stretch(
     errors = [k for k, begin in enumerate(begins) if matches[begin]]
     pos, line, k = start, number, 0
     while k < len(errors):
-        first = last = errors[k]
+        opening = k
         while (
-            k + 1 < len(errors) and numbers[errors[k + 1]] - numbers[last] <= 2 * CONTEXT_LINES + 1
+            k + 1 < len(errors)
+            and numbers[errors[k + 1]] - numbers[errors[k]] <= 2 * CONTEXT_LINES + 1
         ):
             k += 1
-            last = errors[k]
         k += 1
+        first, last = errors[opening], errors[k - 1]
         window_first = max(numbers[first] - CONTEXT_LINES, 1)
         opens = max(window_first, line)
         opens_at = _back_lines(text, begins[first], numbers[first] - opens)
@@ -702,7 +761,8 @@ def _put_stretch(
         through = numbers[last] + CONTEXT_LINES
         ends_at = min(_after_lines(text, begins[last], CONTEXT_LINES), stop)
         window = _marks_between(numbers, opens, through + 1)
-        excerpt.put_lines(opens, text, opens_at, ends_at, window, (window_first, numbers[last]))
+        in_window = [numbers[e] for e in errors[opening:k]]
+        excerpt.put_lines(opens, text, opens_at, ends_at, window, (window_first, in_window))
         pos, line = ends_at, excerpt.last_written + 1
     if pos < stop:
         excerpt.put_lines(line, text, pos, stop, _marks_between(numbers, line, numbers[-1] + 1))

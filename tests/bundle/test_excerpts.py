@@ -133,6 +133,11 @@ def test_excerpts_equal_a_walk_over_every_line(
         assert cut[0]["dropped_lines"] == len(pieces) - len(kept) > 0
         newest = [p for p in pieces if re.match(rb"\d+>", p)][-1]
         assert newest in kept
+        # No context line is kept alone: each is within CONTEXT_LINES of a kept matched line.
+        matched = {number_of(p) for p in kept if re.match(rb"\d+>", p)}
+        for piece in kept:
+            n = number_of(piece)
+            assert any(abs(n - m) <= CONTEXT_LINES for m in matched), piece
         if share >= 0.3:
             assert max_log_bytes == 8000 or len(kept) < len(pieces)
 
@@ -368,3 +373,37 @@ def test_error_blocks_are_the_lines_around_error_lines(
     written = {number_of(piece) for piece in walk_every_line(log)}
     near = {n for e in errors for n in range(e - CONTEXT_LINES, e + CONTEXT_LINES + 1)}
     assert errors and flagged == near & written
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dropped_error_lines_counts_error_lines_not_their_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Over its budget, the header and manifest.json say how many error lines were dropped: the
+    error lines themselves (the file's error lines less those kept), not the lines around them,
+    which the new-user trial found counted as error lines (14,354 'error lines' dropped from a
+    log that has 5,291)."""
+    rng = random.Random(seed)
+    monkeypatch.setattr(sources, "CHUNK", rng.choice([700, 3000]))
+    log = tmp_path / "server_EPOAH01.log"
+    write(log, rng.choice([0.1, 0.4]), 900, seed=seed, last_break=True)
+    texts = [line.rstrip(b"\r") for line in log.read_bytes().split(b"\n")]
+    sigs = [s for s in signatures() if s.applies_to("handler")]
+
+    def is_error(text: bytes) -> bool:
+        from epodc_diag.bundle.excerpt import is_error_signature
+
+        return bool(LOOKS_LIKE_ERROR.search(text)) or any(
+            is_error_signature(s)
+            and s.anchor in text
+            and (s.pattern is None or s.pattern.search(text))
+            for s in sigs
+        )
+
+    errors = {n for n, text in enumerate(texts, start=1) if is_error(text)}
+    files, cut = log_excerpts(
+        [str(log)], BundleOptions(max_log_bytes=9000, tail_bytes=2000), host=HOST
+    )
+    kept = {number_of(p) for p in body(member(files, ".excerpt.txt")) if re.match(rb"\d+>", p)}
+    assert errors and cut
+    assert cut[0]["dropped_error_lines"] == len(errors - kept) > 0
