@@ -136,3 +136,8 @@ def bundle_command(
         typer.echo(f"Findings: {findings or 'none in what could be checked'}")
     else:
         typer.echo(f"Findings: {findings or 'none'}")
+    evidence = result.result.evidence
+    for kind in evidence.required:
+        if kind in evidence.unavailable:
+            # Named or needed, and not in the bundle: said here, not only in manifest.json.
+            typer.echo(f"Not read: {kind}: {evidence.unavailable[kind]}")

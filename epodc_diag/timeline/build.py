@@ -800,6 +800,15 @@ def _log_files(site: Site | None, options: CheckOptions, notes: list[str]) -> li
         return []
     files, found_notes = expand(inputs)
     notes += found_notes
+    if not files:
+        why = f" ({'; '.join(found_notes)})" if found_notes else ""
+        if options.log_paths:
+            from epodc_diag.errors import InputError
+
+            # Logs the user named and none could be read: a timeline of the rest would read as
+            # "no onset" where nothing was looked at (as `diag logs` says, exit 3).
+            raise InputError(f"no log files in {', '.join(inputs)}{why}")
+        notes.append(f"no log files in {', '.join(inputs)}{why}: the logs are not on this timeline")
     return files
 
 

@@ -389,3 +389,19 @@ def test_the_bundle_explains_itself(make_site: SiteFactory, tmp_path: Path) -> N
     assert env["epo_version"] == ini_version
     assert env["time_zone"] and "T" in env["host_time"]
     assert isinstance(env["utc_offset_minutes"], int)
+
+
+def test_named_logs_not_read_are_said_on_screen(make_site: SiteFactory, tmp_path: Path) -> None:
+    """`--logs` naming a folder with no log in it: the bundle is still written (the database
+    evidence is worth sending), but the screen says the logs are not in it; before, only
+    manifest.json did, and the run read like a complete bundle (new-user trial)."""
+    site = make_site("tomcat-unreachable", **SIZE)
+    empty = tmp_path / "server_EPOAH01.log"
+    empty.mkdir()
+    result = epodc("bundle", "--site", str(site), "--logs", str(empty), "-o", "b.zip", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"Not read: logs: Agent Handler, Tomcat and agent logs: no log files in {empty}" in (
+        result.stdout.splitlines()
+    )
+    whole = epodc("bundle", "--site", str(site), "-o", "c.zip", cwd=tmp_path)
+    assert "Not read" not in whole.stdout

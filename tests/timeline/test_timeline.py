@@ -382,3 +382,18 @@ def test_bundled_log_with_a_name_too_long_still_read(tmp_path: Path) -> None:
     places = [tmp_path / ("x" * 300) / "orion.log", tmp_path / "orion.log", tmp_path / "log-0"]
     assert _write_somewhere(places, b"line\n") == tmp_path / "orion.log"
     assert (tmp_path / "orion.log").read_bytes() == b"line\n"
+
+
+def test_named_logs_that_hold_no_log_are_an_error_not_a_quiet_timeline(
+    make_site: Any, tmp_path: Path
+) -> None:
+    """`--logs` naming a folder with no log in it, on a site with a critical fault: the timeline
+    of the database alone said "Onsets: none" and exit 0 (new-user trial); the logs the user
+    named could not be read, so it is one line and exit 3, as `diag logs` says."""
+    site = make_site("tomcat-unreachable", **SIZE)
+    empty = tmp_path / "server_EPOAH01.log"
+    empty.mkdir()
+    result = run_epodc("timeline", "--site", str(site), "--logs", str(empty))
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert result.stderr.strip() == f"epodc: error: no log files in {empty}"
+    assert "Onsets" not in result.stdout
