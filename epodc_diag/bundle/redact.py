@@ -113,7 +113,8 @@ STOPWORDS = frozenset(
         "sql apache localhost default none null true false info warning critical ok admin system "
         "local domain naimserv mcupload mod_epo epodal masvc www mail files program users user "
         "windows temp tmp bin conf data mcafee trellix epolicy orchestrator software public "
-        "documents settings appdata roaming home etc var opt lib all nt authority builtin"
+        "documents settings appdata roaming home etc var opt lib all nt authority builtin "
+        "backup bak old"
     ).split()
 )
 # File name endings that make `name.ext` a file, not a domain (what ePO logs and bundles hold).

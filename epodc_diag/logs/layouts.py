@@ -536,9 +536,15 @@ def family_of(name: str) -> str:
 
 
 # server_<host>.log with what rotation and backups add: _backup, .1, .2026-11-25, -20261125.bak ...
-_ROTATION = r"(?:[_.-](?:backup|bak|old|\d{1,3}|\d{4}-?\d{2}-?\d{2}(?:[_T.-]?\d{2,6})?))"
+_DATE = r"\d{4}-?\d{2}-?\d{2}(?:[_T.-]?\d{2,6})?"
+_ROTATION = r"(?:[_.-](?:backup|bak|old|\d{1,3}|" + _DATE + r"))"
+# Inside the name, before `.log`, a hyphen and a number is part of the host (`EPO-AH-01`, the
+# pseudonym `host-1` of a redacted bundle), not a copy: only words and dates follow a hyphen there.
+_NAME_ROTATION = (
+    r"(?:[_.](?:backup|bak|old|\d{1,3}|" + _DATE + r")|-(?:backup|bak|old|" + _DATE + r"))"
+)
 _HANDLER_NAME_RE = re.compile(
-    r"^server_(?P<host>.+?)" + _ROTATION + r"*\.log(?:" + _ROTATION + r"|\.gz|\.txt)*$", re.I
+    r"^server_(?P<host>.+?)" + _NAME_ROTATION + r"*\.log(?:" + _ROTATION + r"|\.gz|\.txt)*$", re.I
 )
 
 

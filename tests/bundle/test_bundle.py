@@ -405,3 +405,31 @@ def test_named_logs_not_read_are_said_on_screen(make_site: SiteFactory, tmp_path
     )
     whole = epodc("bundle", "--site", str(site), "-o", "c.zip", cwd=tmp_path)
     assert "Not read" not in whole.stdout
+
+
+def test_a_redacted_bundle_keeps_its_handlers_apart_and_no_backup_log_becomes_one(
+    make_site: SiteFactory, tmp_path: Path
+) -> None:
+    """The new-user trial: redacted, `server_EPOAH01.log` and `server_EPOSRV02.log` became
+    `server_host-1.log` and `server_host-2.log`, read back as one handler `host` (a hyphen and a
+    number were taken for a copy's suffix), and `Server_backup.log` became `Server_host-85.log`, a
+    handler with a false onset in the timeline ('backup' was taken for a host name)."""
+    site = make_site("tomcat-unreachable", layouts="log4j-date", **SIZE)
+    plain, redacted = tmp_path / "p.zip", tmp_path / "r.zip"
+    assert epodc("bundle", "--site", str(site), "-o", str(plain)).returncode == 0
+    made = epodc(
+        "bundle", "--site", str(site), "--redact", "--max-log-bytes", "20000", "-o", str(redacted)
+    )
+    assert made.returncode == 0, made.stderr
+
+    def handlers(bundle: Path) -> list[str | None]:
+        read = epodc("diag", "logs", "--bundle", str(bundle), "-f", "json")
+        files = json.loads(read.stdout)["files"]
+        return sorted(f["handler"] for f in files if f["family"] == "handler")
+
+    assert len(set(handlers(plain))) == 2
+    assert len(set(handlers(redacted))) == 2 and all(
+        str(h).startswith("host-") for h in handlers(redacted)
+    )
+    names = members(redacted)
+    assert any(n.endswith("/Server_backup.log") for n in names), sorted(names)

@@ -188,6 +188,13 @@ def test_dates_in_file_names() -> None:
         ("server_AH03.log.2024-11-25", "AH03"),
         ("server_AH03.log.1.gz", "AH03"),
         ("server_AH03-20241125.log", "AH03"),
+        # a hyphen and a number inside the name is the host's, not a copy's (new-user trial: a
+        # redacted bundle's `server_host-1.log` and `server_host-2.log` became one handler)
+        ("server_EPO-AH-01.log", "EPO-AH-01"),
+        ("server_host-1.log", "host-1"),
+        ("server_SRV-7.log.2", "SRV-7"),
+        ("server_AH03_1.log", "AH03"),
+        ("server_AH03-backup.log", "AH03"),
         ("server_ah04.corp.example.com.log", "ah04.corp.example.com"),
         ("Server.log", None),
         ("Server_backup.log", None),
