@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,12 @@ def claim(staged: Path, final: Path) -> bool:
 
 
 def write_with_map(
-    path: Path, files: dict[str, bytes], map_path: Path | None, map_text: str | None, force: bool
+    path: Path,
+    files: dict[str, bytes],
+    map_path: Path | None,
+    map_text: str | None,
+    force: bool,
+    modified: dict[str, float] | None = None,
 ) -> None:
     """The zip, and with `map_text` its private map. The map first: a bundle whose pseudonyms
     cannot be reversed is never left behind. A new map takes its name now (and is removed if the
@@ -123,7 +129,7 @@ def write_with_map(
         if staged is not None and map_path is not None:
             replace_map = os.path.lexists(map_path) or not claim(staged, map_path)
         try:
-            write_zip(path, files, replace=force)
+            write_zip(path, files, replace=force, modified=modified)
         except BaseException:
             if staged is not None and map_path is not None and not replace_map:
                 with contextlib.suppress(OSError):
@@ -142,9 +148,15 @@ def write_with_map(
                 staged.unlink()
 
 
-def write_zip(path: Path, files: dict[str, bytes], replace: bool = False) -> None:
+def write_zip(
+    path: Path,
+    files: dict[str, bytes],
+    replace: bool = False,
+    modified: dict[str, float] | None = None,
+) -> None:
     """The bundle, private (0600), whole or not at all; without `replace` the name is taken
-    exclusively, so of two bundles written to one name only one succeeds."""
+    exclusively, so of two bundles written to one name only one succeeds. A member named in
+    `modified` keeps that time (a log's own) in its entry; the others take the time of writing."""
     from epodc_diag.outputs import output_file
 
     with (
@@ -152,4 +164,11 @@ def write_zip(path: Path, files: dict[str, bytes], replace: bool = False) -> Non
         zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive,
     ):
         for name, data in files.items():
-            archive.writestr(name, data)
+            when = (modified or {}).get(name)
+            if when is None:
+                archive.writestr(name, data)
+                continue
+            # Zip keeps local time, from 1980 on, to two seconds: enough for a log's date.
+            info = zipfile.ZipInfo(name, date_time=time.localtime(max(when, 315_576_000.0))[:6])
+            info.external_attr = 0o600 << 16  # as writestr gives a member named by a string
+            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)

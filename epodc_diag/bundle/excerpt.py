@@ -449,6 +449,9 @@ class LogMembers:
 
     files: dict[str, bytes] = field(default_factory=dict)
     cut: list[dict[str, Any]] = field(default_factory=list)
+    # When each member's log was last written (its zip entry keeps it: a log whose lines carry
+    # no date takes the date from it when the bundle is read back).
+    modified: dict[str, float] = field(default_factory=dict)
 
 
 def log_excerpts(
@@ -459,7 +462,8 @@ def log_excerpts(
 ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """Each log whole when it fits `options.max_log_bytes`; otherwise its excerpt (within
     max_log_bytes - tail_bytes) and its tail. Member names keep host and folder."""
-    return start_excerpts(paths, options, root, host).result()
+    members = start_excerpts(paths, options, root, host).result()
+    return members.files, members.cut
 
 
 def start_excerpts(
@@ -533,7 +537,7 @@ class PendingExcerpts:
             self.close()
             raise
 
-    def result(self) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    def result(self) -> LogMembers:
         """The members (in the logs' order) and what was dropped from each excerpt."""
         out = LogMembers()
         try:
@@ -541,13 +545,14 @@ class PendingExcerpts:
                 members = self._futures[i].result() if self._pool else _excerpt_one(job)
                 out.files.update(members.files)
                 out.cut.extend(members.cut)
+                out.modified.update(members.modified)
         except BaseException:
             self.close()  # Ctrl-C or a failed log: stop the workers now
             raise
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        return out.files, out.cut
+        return out
 
     def close(self) -> None:
         if self._pool is not None:
@@ -588,8 +593,14 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
         recent_size += len(chunk)
         while len(recent) > 1 and recent_size - len(recent[0]) >= keep:
             recent_size -= len(recent.popleft())
+    try:
+        modified = log.path.stat().st_mtime
+    except OSError:
+        modified = None
     if whole is not None:
         out.files[name] = b"".join(whole)  # small: stored once, as it is
+        if modified is not None:
+            out.modified[name] = modified
         return
     kept = excerpt.finish()
     note = dropped_note(excerpt.dropped)
@@ -601,6 +612,8 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
     member = f"{name}.excerpt.txt"
     out.files[member] = header + note.encode("utf-8") + b"".join(b.written() for b in kept)
     out.files[f"{name}.tail.txt"] = tail_of(list(recent), tail_bytes)
+    if modified is not None:
+        out.modified[member] = out.modified[f"{name}.tail.txt"] = modified
     dropped = excerpt.dropped
     if dropped.lines and dropped.first is not None and dropped.last is not None:
         out.cut.append(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import re
+import time
 import zipfile
 import zlib
 from datetime import datetime
@@ -176,14 +178,17 @@ def extract_logs(bundle: Path, folder: Path) -> tuple[list[Path], list[Path]]:
     of one machine stay together). An excerpt is rebuilt with its tail: the matched lines with
     their context, then the log's end (`rebuilt_log`)."""
     groups: dict[str, dict[str, bytes]] = {}
+    stamps: dict[str, tuple[int, int, int, int, int, int]] = {}
     with zipfile.ZipFile(bundle) as archive:
-        for name in archive.namelist():
+        for info in archive.infolist():
+            name = info.filename
             suffix = next((x for x in (EXCERPT_SUFFIX, TAIL_SUFFIX) if name.endswith(x)), "")
             key = name[: len(name) - len(suffix)]
             if log_member_path(key) is None:
                 continue  # not a log member, or one that would lead out of `folder`
             data = read_member(archive, name, bundle, MAX_MEMBER_BYTES)
             groups.setdefault(key, {})[suffix] = data
+            stamps[key] = info.date_time
     whole: list[Path] = []
     rebuilt: list[Path] = []
     written: set[Path] = set()
@@ -198,6 +203,7 @@ def extract_logs(bundle: Path, folder: Path) -> tuple[list[Path], list[Path]]:
         candidates = [_original_place(excerpt, own.name), own] if flat else [own]
         places = [folder / p for p in [*candidates, Path(f"log-{number}")]]
         place = _write_somewhere([p for p in places if p not in written], text)
+        _keep_time(place, stamps[key])
         written.add(place)
         (whole if "" in found else rebuilt).append(place)
     return whole, rebuilt
@@ -256,6 +262,17 @@ def _original_place(excerpt: bytes, own: str) -> Path:
     if name.lower().endswith(".gz"):
         name = name[: -len(".gz")]
     return Path(*safe[:-1], name) if name else Path(own)
+
+
+def _keep_time(place: Path, stamp: tuple[int, int, int, int, int, int]) -> None:
+    """The log's own modification time, from its zip entry (a bundle keeps it since 2026-11-29;
+    older ones hold the time they were made): a log whose lines carry no date takes its date
+    from it, as when it is read where it was written."""
+    try:
+        when = time.mktime((*stamp, 0, 0, -1))
+        os.utime(place, (when, when))
+    except (OverflowError, ValueError, OSError):
+        pass  # the time of extraction stays: the date is then said to come from it
 
 
 def _write_somewhere(places: list[Path], text: bytes) -> Path:

@@ -98,6 +98,7 @@ class _Collected:
     cut: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     database_version: str | None = None
+    modified: dict[str, float] = field(default_factory=dict)  # a log member's log's mtime
 
     def timing(self, name: str, status: str, started: float | None, error: str | None) -> None:
         took = 0.0 if started is None else round((time.monotonic() - started) * 1000, 3)
@@ -239,7 +240,9 @@ class _LogExcerpts:
         try:
             if self.failed is not None or self.pending is None:
                 raise _ExcerptsFailed(self.failed or "not started")
-            files, cut = self.pending.result()
+            logs = self.pending.result()
+            files, cut = logs.files, logs.cut
+            out.modified.update(logs.modified)
         except _ExcerptsFailed as exc:
             out.timing("log excerpts", "error", None, str(exc))
             return
@@ -319,6 +322,7 @@ def _redact(
     register(redactor, result, site, raw, options.keywords, [u for u in users if u], finding)
     renamed = {name: redacted_name(name, redactor) for name in raw}
     raw = redact_members(raw, redactor, redacting)
+    collected.modified = {renamed.get(n, n): t for n, t in collected.modified.items()}
     collected.cut = redactor.json_value(collected.cut)
     collected.timings = redactor.json_value(collected.timings)
     return raw, {renamed[name]: flag for name, flag in essential.items()}
@@ -457,7 +461,7 @@ def build_bundle(
     if redactor is not None:
         _refuse_leaks(files, redactor)
     map_text = redactor.map_text() if redactor is not None else None
-    write_with_map(path, files, map_path, map_text, options.force)
+    write_with_map(path, files, map_path, map_text, options.force, collected.modified)
     return BundleResult(
         path, map_path, tuple(files), path.stat().st_size, result, tuple(members.cut)
     )

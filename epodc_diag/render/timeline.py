@@ -116,15 +116,21 @@ def _clock_lines(timeline: Timeline) -> list[str]:
     """Each machine's clock against the reference, and whether its times were moved."""
     if not timeline.clocks:
         return []
+    from epodc_diag import limits
+
+    margin = limits.current().handler_active.total_seconds()
     lines = ["Clocks"]
     for c in timeline.clocks:
-        moved = (
-            " (its times moved onto the reference clock)"
-            if c.applied
-            else " (within the margin of error: the same clock)"
-            if c.offset_seconds
-            else ""
-        )
+        if c.applied:
+            moved = " (its times moved onto the reference clock)"
+        elif not c.offset_seconds:
+            moved = ""
+        elif abs(c.offset_seconds) <= margin:
+            moved = " (within the margin of error: the same clock)"
+        else:
+            # Not moved (only Agent Handlers' logs are, each against its own database row): a
+            # large offset left as it is must not read as agreement (new-user trial).
+            moved = " (its times are shown on its own clock)"
         lines.append(f"  {c.host}: {_offset(c.offset_seconds)} against the {c.against}{moved}")
     return lines
 

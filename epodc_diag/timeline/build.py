@@ -881,7 +881,11 @@ def timeline_from_bundle(
         "and the end only; no per-request database times"
     ]
     options = CheckOptions(log_paths=(str(folder),), kinds=("logs",))
+    from epodc_diag.bundle.replay import relabel
+
     timeline = build_timeline(
         None, options, evidence.target, since, until, progress, bundled_db=evidence.db
     )
+    # Paths and machine labels as in the bundle, never the temporary folder read from.
+    timeline = relabel(timeline, str(folder), f"{bundle.name}:logs")
     return replace(timeline, notes=(*notes, *timeline.notes))

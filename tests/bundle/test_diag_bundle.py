@@ -149,3 +149,26 @@ def test_logs_from_a_bundle_say_when_a_log_is_only_an_excerpt(tmp_path: Path) ->
     assert 0 < counts.get("spipe-msgrequest", 0) < 1999
     assert any("1 large log(s) of the bundle x.zip are excerpts" in n for n in report["notes"])
     assert "logs-incomplete" in [v["code"] for v in report["verdicts"]]
+
+
+@pytest.mark.parametrize("limit", [None, "20000"])
+def test_a_log_without_dates_keeps_its_date_through_a_bundle(
+    make_site: SiteFactory, tmp_path: Path, limit: str | None
+) -> None:
+    """orion.log in log4j's %d{ABSOLUTE} (times, no date) takes its date from the file's
+    modification time (the engine sets it to the simulated day). A bundle's entries held the time
+    the bundle was made, so read back the log was dated that day (72 h off in the new-user trial,
+    then called 'the same clock'). The entry keeps the log's own time now, whether the log goes
+    in whole or as excerpt and tail."""
+    site = make_site("cleanup-stalled", layouts="field", **SIZE)
+    bundle_of(site, tmp_path, *(["--max-log-bytes", limit] if limit else []))
+
+    def orion_days(*args: str) -> tuple[str, str]:
+        read = run_epodc("diag", "logs", *args, "-f", "json", cwd=tmp_path)
+        found = [f for f in json.loads(read.stdout)["files"] if f["path"].endswith("orion.log")]
+        assert len(found) == 1, read.stdout[:2000]
+        return found[0]["first_time"][:10], found[0]["last_time"][:10]
+
+    live = orion_days("--site", str(site))
+    assert live[1] == json.loads((site / "site.json").read_text())["started_at"][:10]
+    assert orion_days("--bundle", "b.zip") == live

@@ -397,3 +397,25 @@ def test_named_logs_that_hold_no_log_are_an_error_not_a_quiet_timeline(
     assert result.returncode == 3, (result.stdout, result.stderr)
     assert result.stderr.strip() == f"epodc: error: no log files in {empty}"
     assert "Onsets" not in result.stdout
+
+
+def test_a_large_clock_offset_left_as_it_is_is_not_called_the_same_clock(make_site: Any) -> None:
+    """Only Agent Handlers' logs are moved onto the database's clock; another machine's offset
+    is shown and left. The text called every offset not moved 'within the margin of error: the
+    same clock', 72 hours too (new-user trial)."""
+    from epodc_diag.render.timeline import render_text
+    from epodc_diag.timeline.model import ClockRow
+
+    timeline = _timeline(make_site("cleanup-stalled", **SIZE))
+    rows = (
+        ClockRow("ePO server (orion.log)", "database", 72 * 3600.0, "a test", False),
+        ClockRow("EPOAH01", "database", 30.0, "a test", False),
+        ClockRow("EPOAH02", "database", 7200.0, "a test", True),
+    )
+    text = render_text(replace(timeline, clocks=rows))
+    assert (
+        "ePO server (orion.log): runs 72.0 h ahead against the database (its times are shown on "
+        "its own clock)" in " ".join(text.split())
+    )
+    assert "EPOAH01: runs 0 min ahead against the database (within the margin of error" in text
+    assert "EPOAH02: runs 2.0 h ahead against the database (its times moved" in text
