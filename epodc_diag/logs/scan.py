@@ -1673,8 +1673,7 @@ def _closing_verdicts(
         verdicts.append(
             not_checked(
                 INCOMPLETE,
-                f"{len(report.notes)} log input(s) could not be read in full: "
-                + "; ".join(report.notes),
+                "not every log input could be read in full: " + "; ".join(report.notes),
             )
         )
     elif not any(
