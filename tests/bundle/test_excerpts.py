@@ -407,4 +407,3 @@ def test_dropped_error_lines_counts_error_lines_not_their_context(
     kept = {number_of(p) for p in body(member(files, ".excerpt.txt")) if re.match(rb"\d+>", p)}
     assert errors and cut
     assert cut[0]["dropped_error_lines"] == len(errors - kept) > 0
-
