@@ -113,39 +113,37 @@ class _Block:
         mark = b">" if matched else b":"
         return b"%d%s %s\n" % (number, mark, line)
 
-    def trim(self, lead: int, trail: int) -> list[_Block]:
-        """Take `lead` lines off the start and `trail` off the end; the blocks taken off."""
-        removed = [self.split_last(trail)] if trail else []
-        if lead:
-            text = self.text()
-            cut = 0
-            for _ in range(lead):
-                cut = text.index(b"\n", cut) + 1
-            first = self.first
-            self.first, self.count, self.raw = first + lead, self.count - lead, [text[cut:]]
-            keep = bisect.bisect_left(self.marks, self.first)
-            head = _Block(first, [text[:cut]], lead, self.marks[:keep])
-            head.size = _written_size(first, text[:cut], lead)
-            self.marks = self.marks[keep:]
-            self.size -= head.size
-            removed.append(head)
-        return removed
-
     def split_last(self, count: int) -> _Block:
         """Take the last `count` lines off into a block of their own."""
         text = self.text()
         cut = len(text)
         for _ in range(count):
             cut = text.rfind(b"\n", 0, cut - 1) + 1
-        moved = text[cut:]
-        self.raw = [text[:cut]]
-        self.count -= count
-        first = self.first + self.count
-        keep = bisect.bisect_left(self.marks, first)
-        marks, self.marks = self.marks[keep:], self.marks[:keep]
-        size = _written_size(first, moved, count)
-        self.size -= size
-        return _Block(first, [moved], count, marks, size)
+        return self._take(cut, self.count - count, tail=True)
+
+    def split_first(self, count: int) -> _Block:
+        """Take the first `count` lines off into a block of their own."""
+        text = self.text()
+        cut = 0
+        for _ in range(count):
+            cut = text.index(b"\n", cut) + 1
+        return self._take(cut, count, tail=False)
+
+    def _take(self, cut: int, head_lines: int, tail: bool) -> _Block:
+        """Cut the block at byte `cut`, after its first `head_lines` lines: it keeps one part
+        and gives the other (the tail, or the head) as a block of its own."""
+        text = self.text()
+        second = self.first + head_lines
+        at = bisect.bisect_left(self.marks, second)
+        head = (self.first, text[:cut], head_lines, self.marks[:at])
+        rest = (second, text[cut:], self.count - head_lines, self.marks[at:])
+        kept, taken = (head, rest) if tail else (rest, head)
+        self.first, raw, self.count, self.marks = kept
+        self.raw = [raw]
+        block = _Block(taken[0], [taken[1]], taken[2], taken[3])
+        block.size = _written_size(block.first, taken[1], block.count)
+        self.size -= block.size
+        return block
 
 
 @dataclass
@@ -184,7 +182,6 @@ class Excerpt:
         self.since_error = 0  # lines written since the last error line
         self.onset_closed = False  # an error block went past the onset: it is complete
         self.dropped = _Dropped()
-        self.kept_size: int | None = None  # what `finish()` kept
 
     def put(self, number: int, mark: bytes, text: bytes, error: bool = False) -> None:
         block = self.current
@@ -221,9 +218,9 @@ class Excerpt:
         """The lines of text[start:stop] (whole lines), numbered from `number`; `marks`: the
         numbers of those that matched. Taken in blocks, not line by line, as `put` would take
         them one by one (up to where a block is cut). Without `error_window` none of them is an
-        error line; with it, they are the window (its first line, the numbers of its error lines)
-        around error lines, whose lines before `number` were written already: those leave their routine block
-        for the error block, as an error line's context does."""
+        error line; with it, they are the window around error lines (its first line, the
+        numbers of its error lines), whose lines before `number` were written already: those
+        leave their routine block for the error block, as an error line's context does."""
         at = 0  # the next of the marks
         error = error_window is not None
         if error_window is not None:
@@ -342,9 +339,7 @@ class Excerpt:
             for block in self.onset:
                 self.dropped.add(block)
             kept = [b for b in kept if b not in self.onset]
-        kept = self._without_orphans(sorted(kept, key=lambda b: b.first))
-        self.kept_size = sum(b.size for b in kept)
-        return kept
+        return self._without_orphans(sorted(kept, key=lambda b: b.first))
 
     def _without_orphans(self, kept: list[_Block]) -> list[_Block]:
         """A context line (':') is kept only within CONTEXT_LINES of a kept matched line ('>'):
@@ -365,19 +360,13 @@ class Excerpt:
             trail = 0
             while trail < block.count - lead and not near(block.first + block.count - 1 - trail):
                 trail += 1
-            for piece in block.trim(lead, trail):
-                self.dropped.add(piece)
+            if trail:
+                self.dropped.add(block.split_last(trail))
+            if lead:
+                self.dropped.add(block.split_first(lead))
             if block.count:
                 out.append(block)
         return out
-
-    @property
-    def size(self) -> int:
-        return (
-            self.kept_size
-            if self.kept_size is not None
-            else (self.onset_size + self.errors_size + self.routine_size)
-        )
 
 
 def _line_time(piece: bytes) -> str:
@@ -625,7 +614,7 @@ def _one_log(log: Any, name: str, options: Any, out: LogMembers) -> None:
                 "dropped_to_line": dropped.last[0],
                 "dropped_from": _line_time(dropped.first[1]) or None,
                 "dropped_to": _line_time(dropped.last[1]) or None,
-                "kept_bytes": excerpt.size,
+                "kept_bytes": sum(block.size for block in kept),
                 "reason": "the per-log size limit (error lines kept first, then the newest)",
             }
         )
