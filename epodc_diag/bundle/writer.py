@@ -229,7 +229,7 @@ class _LogExcerpts:
             root = self.site.root if self.site is not None else None
             self.pending = start_excerpts(self.log_paths, self.options, root=root, host=host)
         except Exception as exc:
-            self.failed = scrub_secrets(clean(f"{type(exc).__name__}: {exc}"))
+            self.failed = _failure(exc)
 
     def close(self) -> None:
         if self.pending is not None:
@@ -237,31 +237,28 @@ class _LogExcerpts:
 
     def collect(self, out: _Collected) -> None:
         self.start()
+        if self.pending is None:
+            out.timing("log excerpts", "error", None, self.failed or "not started")
+            return
         try:
-            if self.failed is not None or self.pending is None:
-                raise _ExcerptsFailed(self.failed or "not started")
             logs = self.pending.result()
-            files, cut = logs.files, logs.cut
-            out.modified.update(logs.modified)
-        except _ExcerptsFailed as exc:
-            out.timing("log excerpts", "error", None, str(exc))
-            return
         except Exception as exc:
-            why = scrub_secrets(clean(f"{type(exc).__name__}: {exc}"))
-            out.timing("log excerpts", "error", None, why)
+            out.timing("log excerpts", "error", None, _failure(exc))
             return
-        out.members.extend((name, data, False) for name, data in files.items())
-        out.cut.extend(cut)
+        out.members.extend((name, data, False) for name, data in logs.files.items())
+        out.cut.extend(logs.cut)
+        out.modified.update(logs.modified)
         out.timing("log excerpts", "ok", self.started, None)
-        if cut:
+        if logs.cut:
             out.notes.append(
-                f"{len(cut)} log(s) were over --max-log-bytes: their excerpts kept the error "
+                f"{len(logs.cut)} log(s) were over --max-log-bytes: their excerpts kept the error "
                 "lines first, then the newest; each excerpt's header says what was dropped."
             )
 
 
-class _ExcerptsFailed(Exception):
-    pass
+def _failure(exc: Exception) -> str:
+    """A collector's error as the manifest records it: its type and message, scrubbed."""
+    return scrub_secrets(clean(f"{type(exc).__name__}: {exc}"))
 
 
 def _readme(target: str, path: Path, redactor: Redactor | None, notes: list[str]) -> bytes:
