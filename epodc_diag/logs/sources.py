@@ -389,11 +389,12 @@ def chunks(
         position = start
         offset = start
         carry = b""
-        whole_lines = decoder is None  # and not gzip: a plain file can be read ahead and back
+        # A plain file (not decoded, not gzip) can be read ahead and seeked back.
+        plain = stream if decoder is None and not isinstance(stream, _GzipStream) else None
         while True:
             want = CHUNK if end is None else min(CHUNK, max(0, end - position))
-            if whole_lines and want == CHUNK and not carry and not isinstance(stream, _GzipStream):
-                want = _to_line_end(stream, position, want, end)
+            if plain is not None and want == CHUNK and not carry:
+                want = _to_line_end(plain, position, want, end)
             block = buffer = b""  # the chunk before is not kept alive while the next is read
             block, damage = _read(stream, want)
             if damage:
@@ -418,11 +419,11 @@ def chunks(
                 cut = len(buffer) - 1  # a line longer than MAX_LINE: cut it here
             if cut + 1 == len(buffer):
                 yield offset, buffer
-            elif decoder is None and not isinstance(stream, _GzipStream):
+            elif plain is not None:
                 # Read the rest of the line again with the next chunk rather than carry it over
                 # (which would copy every chunk once more).
                 back = len(buffer) - cut - 1
-                stream.seek(-back, os.SEEK_CUR)
+                plain.seek(-back, os.SEEK_CUR)
                 position -= back
                 yield offset, buffer[: cut + 1]
             else:
