@@ -418,7 +418,7 @@ def _start_logs(site: Site | None, options: CheckOptions) -> PendingScan:
     """Find the logs and start scanning them (in worker processes when they are big), so the
     other collectors read the database, server.ini and the network meanwhile."""
     from epodc_diag.logs.scan import start_scan
-    from epodc_diag.logs.sources import expand
+    from epodc_diag.logs.sources import expand, no_log_files
 
     inputs = list(options.log_paths)
     if not inputs and site is not None:
@@ -433,8 +433,7 @@ def _start_logs(site: Site | None, options: CheckOptions) -> PendingScan:
         raise Skip("no log folders found (give --epo-dir, --site, or log paths)")
     files, notes = expand(inputs)
     if not files:
-        why = f" ({'; '.join(notes)})" if notes else ""
-        raise Skip(f"no log files in {', '.join(inputs)}{why}")
+        raise Skip(no_log_files(inputs, notes))
     return start_scan(files, examples=2, notes=notes)
 
 

@@ -782,7 +782,7 @@ def logs_command(
     from contextlib import ExitStack
 
     from epodc_diag.logs.scan import start_scan
-    from epodc_diag.logs.sources import expand
+    from epodc_diag.logs.sources import expand, no_log_files
     from epodc_diag.logs.window import parse_moment
     from epodc_diag.render.progress import progress_bar
 
@@ -803,8 +803,7 @@ def logs_command(
             raise UsageError("--since is after --until")
         files, found_notes = expand(inputs)
         if not files:
-            why = f" ({'; '.join(found_notes)})" if found_notes else ""
-            raise InputError(f"no log files in {', '.join(inputs)}{why}")
+            raise InputError(no_log_files(inputs, found_notes))
         large = sum(f.size for f in files) > 64 * 1024 * 1024
         pending = start_scan(
             files,

@@ -251,6 +251,12 @@ def expand(inputs: Iterable[str | Path]) -> tuple[list[LogFile], list[str]]:
     return sorted(found.values(), key=lambda f: (f.family, str(f.path))), notes
 
 
+def no_log_files(inputs: Iterable[str | Path], notes: Iterable[str]) -> str:
+    """What to say when `expand` found no log file in the inputs: which, and what was skipped."""
+    skipped = "; ".join(notes)
+    return f"no log files in {', '.join(map(str, inputs))}" + (f" ({skipped})" if skipped else "")
+
+
 def _add(path: Path, found: dict[Path, LogFile], notes: list[str], *, named: bool) -> None:
     try:
         mode = path.stat().st_mode  # follows symbolic links

@@ -790,7 +790,7 @@ def build_timeline(
 def _log_files(site: Site | None, options: CheckOptions, notes: list[str]) -> list[LogFile]:
     """The log files to read: those the options name, else the site's log folders (what
     could not be read, or that none was found, goes to `notes`)."""
-    from epodc_diag.logs.sources import expand
+    from epodc_diag.logs.sources import expand, no_log_files
 
     inputs = list(options.log_paths)
     if not inputs and site is not None:
@@ -801,14 +801,13 @@ def _log_files(site: Site | None, options: CheckOptions, notes: list[str]) -> li
     files, found_notes = expand(inputs)
     notes += found_notes
     if not files:
-        why = f" ({'; '.join(found_notes)})" if found_notes else ""
         if options.log_paths:
             from epodc_diag.errors import InputError
 
             # Logs the user named and none could be read: a timeline of the rest would read as
             # "no onset" where nothing was looked at (as `diag logs` says, exit 3).
-            raise InputError(f"no log files in {', '.join(inputs)}{why}")
-        notes.append(f"no log files in {', '.join(inputs)}{why}: the logs are not on this timeline")
+            raise InputError(no_log_files(inputs, found_notes))
+        notes.append(no_log_files(inputs, found_notes) + ": the logs are not on this timeline")
     return files
 
 
