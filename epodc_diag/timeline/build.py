@@ -792,6 +792,8 @@ def _log_files(site: Site | None, options: CheckOptions, notes: list[str]) -> li
     could not be read, or that none was found, goes to `notes`)."""
     from epodc_diag.logs.sources import expand, no_log_files
 
+    if "logs" not in options.kinds:
+        return []  # as the database is read only when asked for
     inputs = list(options.log_paths)
     if not inputs and site is not None:
         inputs = [str(p) for p in site.log_folders()]
@@ -874,12 +876,16 @@ def timeline_from_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     # Every layout epodc has written: logs/<host>/<folder>/<file> (whole, or excerpt and tail),
     # and the flat logs/<file>.excerpt.txt and .tail.txt of older bundles.
-    extract_logs(bundle, folder)
+    whole, rebuilt = extract_logs(bundle, folder)
     notes = [
         "from a bundle: small logs whole, of large ones the matched lines with their context "
         "and the end only; no per-request database times"
     ]
-    options = CheckOptions(log_paths=(str(folder),), kinds=("logs",))
+    # A bundle made without logs (`--db` alone) is a timeline of its database evidence: its
+    # empty folder is not logs the user named, which are an error when none can be read.
+    if not whole and not rebuilt:
+        notes.append("the bundle holds no logs: only the database is on this timeline")
+    options = CheckOptions(log_paths=(str(folder),), kinds=("logs",) if whole or rebuilt else ())
     from epodc_diag.bundle.replay import relabel
 
     timeline = build_timeline(

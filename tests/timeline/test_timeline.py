@@ -419,3 +419,18 @@ def test_a_large_clock_offset_left_as_it_is_is_not_called_the_same_clock(make_si
     )
     assert "EPOAH01: runs 0 min ahead against the database (within the margin of error" in text
     assert "EPOAH02: runs 2.0 h ahead against the database (its times moved" in text
+
+
+def test_a_bundle_without_logs_is_not_taken_for_named_logs(make_site: Any, tmp_path: Path) -> None:
+    """A bundle made from the database alone holds no logs; its timeline reads the bundle's
+    logs from a folder of its own, which is not logs the user named: no 'no log files in
+    /tmp/epodc-timeline-...' (the check on named logs said so for a while), but what a bundle
+    without a timed line gives, as before."""
+    site = make_site("healthy", **SIZE)
+    made = run_epodc("bundle", "--db", f"sqlite:///{site / 'epo.db'}", "-o", "b.zip", cwd=tmp_path)
+    assert made.returncode < 3, made.stderr
+    result = run_epodc("timeline", "--bundle", "b.zip", cwd=tmp_path)
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert result.stderr.strip() == (
+        "epodc: error: nothing with a time was read: no timed log line and no database"
+    )
