@@ -40,11 +40,17 @@ def describe_offset(seconds: float) -> str:
     return f"runs {text} {'ahead' if seconds > 0 else 'behind'}"
 
 
+def margin_seconds() -> float:
+    """How far a log's clock may be from the database's and still count as the same clock:
+    the handler-active limit, the granularity of the database's own times for a handler."""
+    return limits.current().handler_active.total_seconds()
+
+
 def against_database(db: DbEvidence, logs: LogEvidence) -> LogEvidence:
     """`logs` with each machine's clock set against the database's: the offsets in `clocks`, and
     the Agent Handlers' logs compared on the database's clock when every timed one has an
     estimate (offsets within the margin of error count as none)."""
-    margin = limits.current().handler_active.total_seconds()
+    margin = margin_seconds()
     rows = {h.name.upper(): h for h in db.handlers}
     estimates: dict[str, tuple[float, str]] = {}
     for log in logs.handler_logs:
@@ -101,4 +107,4 @@ def _on_database_clock(
     )
 
 
-__all__ = ["against_database", "describe_offset"]
+__all__ = ["against_database", "describe_offset", "margin_seconds"]

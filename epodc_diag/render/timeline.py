@@ -116,9 +116,9 @@ def _clock_lines(timeline: Timeline) -> list[str]:
     """Each machine's clock against the reference, and whether its times were moved."""
     if not timeline.clocks:
         return []
-    from epodc_diag import limits
+    from epodc_diag.logs.clocks import margin_seconds
 
-    margin = limits.current().handler_active.total_seconds()
+    margin = margin_seconds()
     lines = ["Clocks"]
     for c in timeline.clocks:
         if c.applied:
