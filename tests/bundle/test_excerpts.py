@@ -342,7 +342,7 @@ def test_error_blocks_are_the_lines_around_error_lines(
     the walk's lines, and the lines it ranks as error lines (kept first over a budget) are
     exactly those within CONTEXT_LINES of an error line: routine matches and context around
     them are not, whatever the chunk edges."""
-    from epodc_diag.bundle.excerpt import Excerpt, _Position, is_error_signature
+    from epodc_diag.bundle.excerpt import Excerpt, _Position
 
     rng = random.Random(seed)
     monkeypatch.setattr(sources, "CHUNK", rng.choice([400, 1500, 6000]))
@@ -358,21 +358,25 @@ def test_error_blocks_are_the_lines_around_error_lines(
     kept = excerpt.finish()
     assert b"".join(b.written() for b in kept).splitlines(keepends=True) == walk_every_line(log)
     flagged = {b.first + i for b in kept if b.error for i in range(b.count)}
-    texts = [line.rstrip(b"\r") for line in log.read_bytes().split(b"\n")]
-    errors = [
-        number
-        for number, text in enumerate(texts, start=1)
-        if LOOKS_LIKE_ERROR.search(text)
-        or any(
-            is_error_signature(s)
-            and s.anchor in text
-            and (s.pattern is None or s.pattern.search(text))
-            for s in sigs
-        )
-    ]
+    errors = error_line_numbers(log)
     written = {number_of(piece) for piece in walk_every_line(log)}
     near = {n for e in errors for n in range(e - CONTEXT_LINES, e + CONTEXT_LINES + 1)}
     assert errors and flagged == near & written
+
+
+def error_line_numbers(path: Path) -> list[int]:
+    """The numbers of the log's error lines, read line by line: a line that looks like an error
+    (the test's own reading) or that an error signature (a KB statement) matches."""
+    from epodc_diag.bundle.excerpt import is_error_signature
+
+    sigs = [s for s in signatures() if s.applies_to("handler") and is_error_signature(s)]
+    texts = [line.rstrip(b"\r") for line in path.read_bytes().split(b"\n")]
+    return [
+        number
+        for number, text in enumerate(texts, start=1)
+        if LOOKS_LIKE_ERROR.search(text)
+        or any(s.anchor in text and (s.pattern is None or s.pattern.search(text)) for s in sigs)
+    ]
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -387,20 +391,7 @@ def test_dropped_error_lines_counts_error_lines_not_their_context(
     monkeypatch.setattr(sources, "CHUNK", rng.choice([700, 3000]))
     log = tmp_path / "server_EPOAH01.log"
     write(log, rng.choice([0.1, 0.4]), 900, seed=seed, last_break=True)
-    texts = [line.rstrip(b"\r") for line in log.read_bytes().split(b"\n")]
-    sigs = [s for s in signatures() if s.applies_to("handler")]
-
-    def is_error(text: bytes) -> bool:
-        from epodc_diag.bundle.excerpt import is_error_signature
-
-        return bool(LOOKS_LIKE_ERROR.search(text)) or any(
-            is_error_signature(s)
-            and s.anchor in text
-            and (s.pattern is None or s.pattern.search(text))
-            for s in sigs
-        )
-
-    errors = {n for n, text in enumerate(texts, start=1) if is_error(text)}
+    errors = set(error_line_numbers(log))
     files, cut = log_excerpts(
         [str(log)], BundleOptions(max_log_bytes=9000, tail_bytes=2000), host=HOST
     )
