@@ -136,8 +136,7 @@ def bundle_command(
         typer.echo(f"Findings: {findings or 'none in what could be checked'}")
     else:
         typer.echo(f"Findings: {findings or 'none'}")
-    evidence = result.result.evidence
-    for kind in evidence.required:
-        if kind in evidence.unavailable:
-            # Named or needed, and not in the bundle: said here, not only in manifest.json.
-            typer.echo(f"Not read: {kind}: {evidence.unavailable[kind]}")
+    # Evidence named or needed and not in the bundle: said here, not only in manifest.json, in
+    # the words `check` uses ("logs unavailable: ...").
+    for line in result.result.unavailable_lines():
+        typer.echo(line)
