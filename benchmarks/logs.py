@@ -14,7 +14,10 @@ On each file, in one loop, alternating: `epodc diag logs FILE --format json`, `g
 `rg -c` with expressions that select the same lines as epodc's handler signatures (the counts
 are compared: a run whose counts differ fails). grep's and rg's output go to a pipe (GNU grep stops
 at the first match when writing to /dev/null). Peak memory is the largest total PSS of epodc's
-process tree, sampled every 20 ms. The files are written once into --cache and kept.
+process tree, sampled every 20 ms in a run of its own after each timed one: the sampler reads
+/proc of every epodc process 50 times a second, CPU that epodc's workers, which use both cores,
+would otherwise share with it (single-threaded grep does not), about 5 % of a timed run. The files
+are written once into --cache and kept.
 
     python benchmarks/logs.py [--mb 512] [--sweep-mb 128] [--runs 3] [--cache DIR] [--json]
 """
@@ -201,8 +204,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_epodc(path: Path) -> tuple[float, int, int, float]:
-    """Wall time, peak PSS, the lines counted by the handler signatures and CPU seconds."""
+def run_epodc(path: Path, sample_memory: bool = False) -> tuple[float, int, int, float]:
+    """Wall time, peak PSS (0 unless `sample_memory`), the lines counted by the handler
+    signatures and CPU seconds."""
     cpu = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -211,7 +215,7 @@ def run_epodc(path: Path) -> tuple[float, int, int, float]:
         stderr=subprocess.DEVNULL,
     )
     peak = 0
-    while proc.poll() is None:
+    while sample_memory and proc.poll() is None:
         peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
         time.sleep(0.02)
     out, _ = proc.communicate()
@@ -247,9 +251,12 @@ def measure(path: Path, runs: int) -> dict[str, float]:
     cpu: dict[str, list[float]] = {"epodc": [], "grep": [], "rg": []}
     peaks = []
     for _ in range(runs):
-        wall, peak, counted, used = run_epodc(path)
+        wall, _, counted, used = run_epodc(path)
         times["epodc"].append(wall)
         cpu["epodc"].append(used)
+        _, peak, sampled, _ = run_epodc(path, sample_memory=True)
+        if sampled != counted:
+            raise RuntimeError(f"{path.name}: epodc counted {counted} lines, then {sampled}")
         peaks.append(peak)
         for tool in ("grep", "rg") if have_rg else ("grep",):
             elapsed, lines, used = run_counter(tool, path)

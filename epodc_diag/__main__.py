@@ -2,6 +2,6 @@
 
 import sys
 
-from epodc_diag.cli import main
+from epodc_diag.cli import run
 
-sys.exit(main())
+sys.exit(run())

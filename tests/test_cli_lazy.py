@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer.main
@@ -38,6 +39,40 @@ def test_a_run_builds_only_its_command_and_the_whole_tree_has_every_command() ->
     whole = typer.main.get_command(root.app_for([]))
     assert sorted(whole.commands) == sorted(root.COMMANDS)  # type: ignore[attr-defined]
     assert sorted(typer.main.get_command(root.app).commands) == sorted(root.COMMANDS)  # type: ignore[attr-defined]
+
+
+def test_a_group_builds_only_the_command_named_and_all_of_them_for_help_or_a_typo() -> None:
+    def diag_commands(args: list[str]) -> list[str]:
+        group = typer.main.get_command(root.app_for(args)).commands["diag"]  # type: ignore[attr-defined]
+        return sorted(group.commands)
+
+    assert diag_commands(["diag", "logs", "x.log"]) == ["logs"]
+    assert diag_commands(["--debug", "diag", "queue", "--format", "json"]) == ["queue"]
+    whole = ["cleanup", "client", "clients", "ini", "logs", "network", "queue"]
+    assert diag_commands(["diag", "--help"]) == whole
+    assert diag_commands(["diag"]) == whole
+    assert diag_commands(["diag", "lgs"]) == whole  # for "did you mean 'logs'"
+    # The group itself is not changed for the next run in this process.
+    assert diag_commands(["diag", "ini"]) == ["ini"]
+    assert diag_commands(["diag", "--help"]) == whole
+
+
+def test_the_console_script_runs_main_and_exits_with_its_code(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "epodc_diag", "diag", "logs", str(tmp_path / "none.log")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stderr.startswith("epodc: error: ") and done.stderr.count("\n") == 1
+    listed = subprocess.run(
+        [sys.executable, "-m", "epodc_diag", "diag", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "network" in listed.stdout and listed.stdout.endswith("\n")
 
 
 def test_diag_logs_does_not_import_the_other_commands(tmp_path: object) -> None:

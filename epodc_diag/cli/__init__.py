@@ -1,7 +1,8 @@
 """The epodc command line. Only this package imports typer (and click, which typer builds on).
 
-`main()` is the console script. It answers `--version` without importing typer at all, runs the
-typer app otherwise, and turns every expected failure into one line on stderr and an exit code:
+`run()` is the console script (`main()` and a quick exit). `main()` answers `--version` without
+importing typer at all, runs the typer app otherwise, and turns every expected failure into one
+line on stderr and an exit code:
 0 ok, 1 warning, 2 critical, 3 could not check (usage errors included, so a monitor never reads a
 typo as CRITICAL). A traceback is shown only with `--debug`. Ctrl-C and SIGTERM stop it in
 order (clean-up runs) with one line, "epodc: interrupted", and exit 130 / 143.
@@ -10,6 +11,7 @@ order (clean-up runs) with one line, "epodc: interrupted", and exit 130 / 143.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import signal
@@ -113,6 +115,19 @@ def _old_format_names(args: list[str]) -> list[str]:
         elif arg in ("--format=table", "-ftable"):
             out[i] = arg[: -len("table")] + "text"
     return out
+
+
+def run() -> int:
+    """The console script and `python -m epodc_diag`: `main()`, then an exit without the
+    interpreter's last collections. When Python exits it clears every module and collects
+    garbage several times over everything the imports made (typer, click, the rules...): about
+    15 ms of every run, for memory the process gives back whole. Frozen, those objects are
+    skipped; the exit still flushes the output and runs the atexit handlers (clean-up, temporary
+    folders), and objects freed by reference count still are. Only the console script does it:
+    a program calling `main()` keeps its collector as it was."""
+    code = main()
+    gc.freeze()
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

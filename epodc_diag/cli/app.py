@@ -8,6 +8,7 @@ epodc does not know (for its "did you mean") and shell completion get the whole 
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,8 +57,14 @@ _VALUED_OPTIONS = frozenset({"--config"})
 def command_named(args: Sequence[str]) -> str | None:
     """The top-level command the arguments ask for; None when they ask for the root's help, a
     completion script or a name epodc does not know."""
+    at = _command_position(args)
+    return None if at is None else args[at]
+
+
+def _command_position(args: Sequence[str]) -> int | None:
+    """Where the top-level command's name is in `args` (see `command_named`)."""
     skip = False
-    for arg in args:
+    for at, arg in enumerate(args):
         if skip:
             skip = False
         elif arg in _VALUED_OPTIONS:
@@ -68,14 +75,19 @@ def command_named(args: Sequence[str]) -> str | None:
             ):
                 return None
         else:
-            return arg if arg in COMMANDS else None
+            return at if arg in COMMANDS else None
     return None
 
 
 def app_for(args: Sequence[str]) -> typer.Typer:
-    """The root app with the command `args` ask for, or with every command."""
-    name = command_named(args)
-    return _build([name] if name is not None else list(COMMANDS))
+    """The root app with the command `args` ask for, or with every command. Of a group
+    (`diag logs`) only the command named is built, when it is one of the group's: typer turns
+    each command's signature into click options, about a millisecond a command."""
+    at = _command_position(args)
+    if at is None:
+        return _build(list(COMMANDS))
+    following = args[at + 1] if at + 1 < len(args) else ""
+    return _build([args[at]], following if not following.startswith("-") else None)
 
 
 def __getattr__(name: str) -> Any:
@@ -87,17 +99,28 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def _build(names: Sequence[str]) -> typer.Typer:
+def _build(names: Sequence[str], subcommand: str | None = None) -> typer.Typer:
     app = _root()
     for name in names:
         entry = COMMANDS[name]
         module = importlib.import_module(f"epodc_diag.cli.{entry.module}")
         target = getattr(module, entry.attribute)
         if entry.group:
-            app.add_typer(target, name=name, short_help=entry.short_help)
+            app.add_typer(_only(target, subcommand), name=name, short_help=entry.short_help)
         else:
             app.command(name, short_help=entry.short_help)(cast("Callable[..., Any]", target))
     return app
+
+
+def _only(group: typer.Typer, name: str | None) -> typer.Typer:
+    """The group with its command `name` alone; the whole group when it has none of that name
+    (its help, or "did you mean" for a typo) or has groups of its own."""
+    chosen = [c for c in group.registered_commands if c.name == name]
+    if not chosen or group.registered_groups:
+        return group
+    one = copy.copy(group)
+    one.registered_commands = chosen
+    return one
 
 
 def _root() -> typer.Typer:

@@ -53,7 +53,11 @@ def test_ranges_of_a_line_less_file_are_cut_at_max_line(tmp_path: Path) -> None:
         out.truncate(RANGE + 3 * MAX_LINE)
     ranges = split_ranges(describe(log))
     starts = [start for start, _ in ranges]
-    assert starts == [0, RANGE + MAX_LINE]
+    # Three equal shares of at most RANGE; no line start after a share's end, so each range
+    # is cut MAX_LINE on.
+    share = -(-(RANGE + 3 * MAX_LINE) // 3)
+    assert share <= RANGE
+    assert starts == [0, share + MAX_LINE, 2 * share + MAX_LINE]
     # the ranges meet exactly: every byte is scanned once
     scanned = sum(
         len(chunk) for start, end in ranges for _, chunk in chunks(describe(log), start, end)
@@ -74,6 +78,42 @@ def test_ranges_meet_at_line_starts_and_cover_every_line_once(
     ranges = sources.split_ranges(info)
     assert len(ranges) > 3
     text = b"".join(chunk for start, end in ranges for _, chunk in chunks(info, start, end))
+    assert text == log.read_bytes()
+
+
+def test_ranges_are_of_about_equal_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers given the ranges in turn finish together: a file of 4.3 ranges' size is cut in
+    five of about 0.86 each, not four whole ones and a 0.3 rest."""
+    monkeypatch.setattr(sources, "RANGE", 100_000)
+    log = tmp_path / "server_EVEN.log"
+    log.write_bytes(
+        b"".join(b"2026-11-26 00:00:%02d line %06d\n" % (i % 60, i) for i in range(14_000))
+    )
+    size = log.stat().st_size
+    assert 400_000 < size < 500_000
+    ranges = sources.split_ranges(describe(log))
+    lengths = [(end or size) - start for start, end in ranges]
+    assert len(lengths) == -(-size // 100_000)
+    assert max(lengths) <= 100_000 + 40 and max(lengths) - min(lengths) <= 2 * 32
+
+
+def test_a_range_starts_after_a_long_line_across_its_boundary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line start after a boundary is looked for in growing reads: a line of 300 kB
+    across it (several reads) still ends where the next range begins."""
+    monkeypatch.setattr(sources, "RANGE", 100_000)
+    log = tmp_path / "server_LONG.log"
+    head = b"".join(b"2026-11-26 00:00:%02d line %d\n" % (i % 60, i) for i in range(3000))
+    long_line = b"2026-11-26 00:01:00 " + b"y" * 300_000 + b"\n"
+    log.write_bytes(head + long_line + head)
+    info = describe(log)
+    starts = [start for start, _ in sources.split_ranges(info)]
+    assert len(head) + len(long_line) in starts
+    assert all(start == 0 or log.read_bytes()[start - 1 : start] == b"\n" for start in starts)
+    text = b"".join(
+        chunk for start, end in sources.split_ranges(info) for _, chunk in chunks(info, start, end)
+    )
     assert text == log.read_bytes()
 
 
