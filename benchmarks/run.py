@@ -25,7 +25,7 @@ SCRIPTS = [
     ("engine.py", ["--runs", "3"]),
     ("queries.py", ["--runs", "7"]),
     ("startup.py", ["--runs", "21"]),
-    ("logs.py", ["--runs", "5"]),
+    ("logs.py", ["--runs", "9"]),
     ("check.py", ["--runs", "5"]),
     ("bundle.py", ["--runs", "3"]),
     ("install.py", ["--runs", "3"]),

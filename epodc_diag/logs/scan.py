@@ -954,7 +954,6 @@ class PendingScan:
         self._total = float(sum(f.size for f in files)) or 1.0
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._futures: dict[concurrent.futures.Future[RangeResult], RangeTask] = {}
-        self._jobs = jobs
         if jobs > 1 and len(tasks) > 1 and self._total > POOL_THRESHOLD:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),)
@@ -969,24 +968,26 @@ class PendingScan:
     def result(
         self,
         progress: ProgressCallback | None = None,
-        idle: Callable[[], None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
     ) -> LogReport:
-        """The report, once every range is scanned. `idle` is called once, when a worker has no
-        range left to start, so that a core is free for it (at once when this process scans):
-        work this process must do anyway, such as imports, then costs the workers nothing."""
+        """The report, once every range is scanned. `meanwhile` is called once, when the first
+        range is done (at once when this process scans): work this process must do anyway,
+        such as imports, while the workers scan. Not sooner: the threads that hand the workers
+        their first ranges need the interpreter's lock, and work done at once delayed them
+        (the workers started about 10 ms later); by the first result the next range is already
+        waiting in the workers' queue. Not later either: ranges of equal size end together,
+        leaving no idle core at the end to do it on."""
         done = 0.0
         results: list[RangeResult] = []
         pool = self._pool
         if pool is not None:
-            running = len(self._futures)
             try:
                 for future in concurrent.futures.as_completed(self._futures):
                     results.append(future.result())
                     done += _task_size(self._futures[future])
-                    running -= 1
-                    if idle is not None and running < self._jobs:
-                        idle()
-                        idle = None
+                    if meanwhile is not None:
+                        meanwhile()
+                        meanwhile = None
                     if progress:
                         progress(done, self._total)
             except BaseException:
@@ -997,8 +998,8 @@ class PendingScan:
             pool.shutdown(wait=True)
             self._pool = None
         else:
-            if idle is not None:
-                idle()
+            if meanwhile is not None:
+                meanwhile()
             for task in self._tasks:
                 results.append(scan_range(task))
                 done += _task_size(task)

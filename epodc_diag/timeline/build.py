@@ -760,8 +760,8 @@ def build_timeline(
     """Read the logs and the database of a site (or what the options name) into a Timeline;
     `bundled_db`: a bundle's database evidence, read instead of a database. `progress` hears of
     each step: the scan, the database, the pass that times each hit."""
-    from epodc_diag.checker import log_evidence
     from epodc_diag.logs.clocks import against_database
+    from epodc_diag.logs.evidence import log_evidence
     from epodc_diag.logs.scan import scan
 
     notes: list[str] = []

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from epodc_diag.checker import CheckOptions, run_check, with_rule_verdicts
+from epodc_diag.checker import CheckOptions, run_check
 from epodc_diag.config import defaults
 from epodc_diag.db.reports import cleanup_report, queue_report
 from epodc_diag.db.session import open_session
 from epodc_diag.engine.scenarios import SCENARIOS
+from epodc_diag.logs.evidence import with_rule_verdicts
 from epodc_diag.logs.scan import scan
 from epodc_diag.logs.sources import expand
 from epodc_diag.model import Severity
