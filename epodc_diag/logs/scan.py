@@ -932,6 +932,9 @@ def start_scan(
             tasks.append(RangeTask(log, start, end, since, until, examples))
     # The longest ranges first, so no worker is left with a big one while the others idle.
     tasks.sort(key=_task_cost, reverse=True)
+    # Read here, once, before the workers are forked: they inherit the catalog instead of each
+    # parsing signatures.toml before its first range (the report reads it anyway).
+    signatures()
     return PendingScan(files, tasks, since, until, examples, list(notes), jobs or default_jobs())
 
 
