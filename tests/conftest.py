@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -22,6 +23,20 @@ from epodc_diag.engine.writer import WriteOptions, write_site
 
 SiteFactory = Callable[..., Path]
 ModelFactory = Callable[..., SimulationResult]
+
+
+def _interruptible_children() -> None:
+    """A test run started in the background by a non-interactive shell inherits SIGINT ignored
+    (POSIX), one under nohup SIGHUP, and so would every epodc the tests start: epodc leaves an
+    ignored signal ignored, as a background job should, and a test that interrupts it would
+    wait for ever. Handled in this process, they reach each child at their default."""
+    for name, handler in (("SIGINT", signal.default_int_handler), ("SIGHUP", signal.SIG_DFL)):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, handler)
+
+
+_interruptible_children()
 
 
 @pytest.fixture(autouse=True)

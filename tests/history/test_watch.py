@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def test_ctrl_c_stops_with_a_summary(tmp_path: Path) -> None:
 
 def read_until(leader: int, screen: bytearray, done: Callable[[str], bool]) -> str:
     """Read the pty into `screen` until `done(text so far)`, or the other side closes it."""
+    deadline = time.monotonic() + 120  # a watch that goes on drawing must not hold the run
     while not done(screen.decode("utf-8", "replace")):
+        assert time.monotonic() < deadline, bytes(screen)[-2000:]
         ready, _, _ = select.select([leader], [], [], 60)
         assert ready, bytes(screen)  # never waits for ever
         try:
