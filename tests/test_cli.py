@@ -638,3 +638,47 @@ def test_a_usage_error_is_one_line_naming_the_help(
     assert len(lines) == 1, lines
     assert lines[0].startswith("epodc: error: ") and needle in lines[0], lines
     assert lines[0].endswith("--help')")
+
+
+def _epodc_with_closed(fd: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """epodc started with stdout (1) or stderr (2) closed, as a process without a console is."""
+    keep = subprocess.PIPE
+    return subprocess.run(
+        [sys.executable, "-m", "epodc_diag", *args],
+        stdout=keep if fd != 1 else None,
+        stderr=keep if fd != 2 else None,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(fd),
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes a POSIX file descriptor")
+def test_a_report_is_written_and_judged_without_a_stdout(tmp_path: Path) -> None:
+    report = tmp_path / "report.txt"
+    done = _epodc_with_closed(1, "check", "--demo", "-o", str(report))
+    assert done.returncode == 2, done.stderr  # the demo's verdict, not a crash's 1
+    assert "Traceback" not in done.stderr
+    assert "tomcat-unreachable" in report.read_text(encoding="utf-8")
+    assert _epodc_with_closed(1, "--version").returncode == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closes a POSIX file descriptor")
+def test_a_usage_error_without_a_stderr_is_still_exit_3() -> None:
+    done = _epodc_with_closed(2, "diag", "lgs")
+    assert done.returncode == 3
+    assert done.stdout == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_the_version_to_a_full_disk_is_one_line_and_exit_3() -> None:
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "epodc_diag", "--version"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 3
+    assert done.stderr == "epodc: error: cannot write to standard output: No space left on device\n"

@@ -130,12 +130,41 @@ def run() -> int:
     return code
 
 
+def _usable_streams() -> None:
+    """A process started without a console (a service, a scheduled task, pythonw) or with its
+    output closed (`>&-`) has no stdout or stderr: Python sets them to None, and the first line
+    written (the report, an error) raised, which ended epodc with a traceback and exit 1 (read as
+    WARNING) and no report even with `-o FILE`. What would go there goes to the null device."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 (for good)
+
+
+def _quiet_stdout() -> None:
+    """The reader went away (`epodc ... | head`): stdout points at the null device, so that the
+    flush at exit does not raise again (the Python documentation's advice)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _print_version() -> int:
+    try:
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        sys.stdout.flush()  # here, not at exit, where a full disk would end in a traceback
+    except BrokenPipeError:
+        _quiet_stdout()
+    except OSError as exc:
+        _error(f"cannot write to standard output: {exc.strerror or exc}")
+        return EXIT_UNKNOWN
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _usable_streams()
     args = _old_format_names(list(sys.argv[1:] if argv is None else argv))
     _ARGS[:] = args
     if args in (["--version"], ["-V"]):
-        sys.stdout.write(f"{PROG} {__version__}\n")
-        return 0
+        return _print_version()
     install_signal_handlers()
     debug = "--debug" in args or os.environ.get("EPODC_DEBUG") == "1"
     try:
@@ -150,10 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signum = received_signal() or getattr(exc, "signum", None)
         return _interrupted(signum)
     except BrokenPipeError:
-        # The reader went away (`epodc ... | head`): not an error worth a message.
-        # Point stdout at devnull so the flush at exit does not raise again (Python docs' advice).
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()  # the reader went away (`epodc ... | head`): not worth a message
         return 0
     except Exception as exc:
         if received_signal() is not None:
