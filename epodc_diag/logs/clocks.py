@@ -5,7 +5,9 @@ log time and a database time describe the same moment, their difference estimate
 
 * an Agent Handler's last log line and its last activity in the database (its check-in time in
   EPORegisteredApacheServers, its last delivery attempt in the queue): a working handler writes
-  as it works, a stopped one stops writing when it stops checking in;
+  as it works, a stopped one stops writing when it stops checking in. A handler does not log its
+  check-ins, so a log that ends before the last one may only be quiet: only the last delivery
+  attempt, which it does log, can show a log behind;
 * the last 'Running DataChannel DbCleanupTask' line in orion.log and the task's next RunTime in
   OrionTaskQueueMT, which the task sets one minute after it runs (KB87143).
 
@@ -20,7 +22,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from epodc_diag import limits
-from epodc_diag.evidence import ClockFacts, DbEvidence, HandlerLogFacts, LogEvidence
+from epodc_diag.evidence import ClockFacts, DbEvidence, HandlerFacts, HandlerLogFacts, LogEvidence
 
 # The cleanup task's RunTime is set this long after a run (it runs every minute, KB87143).
 CLEANUP_PERIOD = timedelta(minutes=1)
@@ -57,22 +59,9 @@ def against_database(db: DbEvidence, logs: LogEvidence) -> LogEvidence:
         row = rows.get(log.handler.upper())
         if row is None or log.last_time is None:
             continue
-        seen = [
-            (t, what)
-            for t, what in (
-                (row.last_update, "its check-in time in EPORegisteredApacheServers"),
-                (row.last_attempt, "its last delivery attempt in the queue"),
-            )
-            if t is not None
-        ]
-        if not seen:
-            continue
-        last, what = max(seen, key=lambda pair: pair[0])
-        offset = (log.last_time - last).total_seconds()
-        basis = f"its log's last line ({log.last_time}) against {what} ({last}, database clock)"
-        if abs(offset) <= margin:
-            basis += f": within {margin / 60:.0f} min, the same clock"
-        estimates[log.handler.upper()] = (offset, basis)
+        found = _estimate(log, row, margin)
+        if found is not None:
+            estimates[log.handler.upper()] = found
     clocks = list(logs.clocks)
     for name, (offset, basis) in estimates.items():
         clocks.append(ClockFacts(name, "database", round(offset), basis))
@@ -93,6 +82,45 @@ def against_database(db: DbEvidence, logs: LogEvidence) -> LogEvidence:
             )
         )
     return replace(logs, handler_logs=handler_logs, clocks=tuple(clocks))
+
+
+def _estimate(log: HandlerLogFacts, row: HandlerFacts, margin: float) -> tuple[float, str] | None:
+    """How far the handler's log clock is from the database's, and on what basis (None: nothing
+    in the database to compare). A handler logs each delivery attempt, not its check-ins: a log
+    that ends before the handler's last check-in but not before its last delivery attempt is a
+    quiet log (a small site, a stopped application server), not a clock behind."""
+    assert log.last_time is not None
+    seen = [
+        (t, what)
+        for t, what in (
+            (row.last_update, "its check-in time in EPORegisteredApacheServers"),
+            (row.last_attempt, "its last delivery attempt in the queue"),
+        )
+        if t is not None
+    ]
+    if not seen:
+        return None
+    last, what = max(seen, key=lambda pair: pair[0])
+    offset = (log.last_time - last).total_seconds()
+    basis = f"its log's last line ({log.last_time}) against {what} ({last}, database clock)"
+    if offset >= -margin:  # as late as its newest activity there, or later: ahead, or the same
+        if abs(offset) <= margin:
+            basis += f": within {margin / 60:.0f} min, the same clock"
+        return offset, basis
+    attempt = row.last_attempt
+    if attempt is None:
+        # Nothing it logged is in the database: its last check-in is all there is (a remote
+        # handler hours behind must not read as one that stopped).
+        return offset, basis
+    if (log.last_time - attempt).total_seconds() >= -margin:
+        return 0.0, (
+            f"its log's last line ({log.last_time}) is after its last delivery attempt "
+            f"({attempt}, database clock), which it logs, and before {what} ({last}), which "
+            "it does not: a quiet log, the same clock"
+        )
+    # Behind: even the last attempt, which it logged, is later than the log's end. By how much,
+    # its newest activity there tells best (it logs after its last attempt too).
+    return offset, basis + f"; its last delivery attempt ({attempt}) is after the log's end too"
 
 
 def _on_database_clock(

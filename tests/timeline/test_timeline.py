@@ -434,3 +434,19 @@ def test_a_bundle_without_logs_is_not_taken_for_named_logs(make_site: Any, tmp_p
     assert result.stderr.strip() == (
         "epodc: error: nothing with a time was read: no timed log line and no database"
     )
+
+
+def test_a_quiet_handler_log_is_not_taken_for_a_clock_behind(make_site: Any) -> None:
+    """A handler logs its delivery attempts, not its check-ins: with the application server
+    stopped, one handler's log goes quiet ten minutes before its last check-in, after its last
+    attempt. That is no clock behind (the engine wrote every log on one clock): no time is
+    moved, and that handler's onset stays where its log has it."""
+    site = make_site("appserver-stopped", handlers=3, agents=200, hours=2.0, seed=1)
+    layouts = ground_truth(site)["settings"].get("layouts", {})
+    assert not layouts.get("remote_clock_offset_minutes")
+    timeline = _timeline(site)
+    assert [c.host for c in timeline.clocks if c.applied] == []
+    quiet = next(c for c in timeline.clocks if c.host == "EPOSRV02")
+    assert quiet.offset_seconds == 0 and "a quiet log" in quiet.basis
+    failing = next(o for o in timeline.onsets if o.source == "EPOSRV02")
+    assert failing.own_clock is None  # not moved off the time its log gives
