@@ -26,6 +26,7 @@ from epodc_diag.evidence import (
     NetworkFinding,
     ServicesEvidence,
 )
+from epodc_diag.logs.evidence import log_evidence
 from epodc_diag.model import CheckRecord, CheckStatus, Finding, Severity
 from epodc_diag.rules.base import Rule, Skip, Unknown
 from epodc_diag.site import Site
@@ -443,8 +444,6 @@ def _finish_logs(pending: PendingScan) -> LogEvidence:
             f"none of the {len(report.files)} file(s) read is an Agent Handler, Tomcat or agent "
             "log with lines (server_<host>.log, orion.log, masvc_<host>.log ...)"
         )
-    from epodc_diag.logs.evidence import log_evidence
-
     return log_evidence(report)
 
 

@@ -867,7 +867,7 @@ def timeline_from_bundle(
     """A bundle's timeline: each log as far as the bundle holds it (a small log whole; a large
     one's matched lines with their context, and its end), under the host and folder it came
     from, and the bundle's database evidence; the per-request times are not in a bundle."""
-    from epodc_diag.bundle.replay import extract_logs
+    from epodc_diag.bundle.replay import extract_logs, relabel
     from epodc_diag.checker import CheckOptions
 
     if progress is not None:
@@ -877,17 +877,16 @@ def timeline_from_bundle(
     # Every layout epodc has written: logs/<host>/<folder>/<file> (whole, or excerpt and tail),
     # and the flat logs/<file>.excerpt.txt and .tail.txt of older bundles.
     whole, rebuilt = extract_logs(bundle, folder)
+    has_logs = bool(whole or rebuilt)
     notes = [
         "from a bundle: small logs whole, of large ones the matched lines with their context "
         "and the end only; no per-request database times"
     ]
     # A bundle made without logs (`--db` alone) is a timeline of its database evidence: its
     # empty folder is not logs the user named, which are an error when none can be read.
-    if not whole and not rebuilt:
+    if not has_logs:
         notes.append("the bundle holds no logs: only the database is on this timeline")
-    options = CheckOptions(log_paths=(str(folder),), kinds=("logs",) if whole or rebuilt else ())
-    from epodc_diag.bundle.replay import relabel
-
+    options = CheckOptions(log_paths=(str(folder),), kinds=("logs",) if has_logs else ())
     timeline = build_timeline(
         None, options, evidence.target, since, until, progress, bundled_db=evidence.db
     )
